@@ -85,3 +85,100 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s: {predicate}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker):
+    """The real ASGI app (HTTP + WebSockets) served by uvicorn in a subprocess against this
+    run's test database and Redis. Yields the base URL, e.g. ``http://127.0.0.1:41234``.
+    Tests using it must be ``django_db(transaction=True)`` (use the ``org_tx`` fixture)."""
+    import urllib.request
+
+    port = _free_port()
+    log_path = Path(os.environ["LIANDONG_DATA_DIR"]) / f"uvicorn-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"uvicorn exited: {log_path.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(base + "/track/", timeout=2)
+            break
+        except Exception:
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium driven by Playwright. Skips where Chromium is not installed,
+    unless LIANDONG_REQUIRE_BROWSER=1 (CI), where its absence fails the run."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("LIANDONG_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def phone_context(browser):
+    """A phone-sized browser context (a cheap Android phone, Chinese locale, Shanghai time)."""
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True,
+        locale="zh-CN", timezone_id="Asia/Shanghai",
+        user_agent="Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+    )
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def desk_context(browser):
+    """A desktop browser context for dispatchers and leaders."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
+    yield context
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a screenshot under artifacts/screenshots/ (kept by CI as an artifact)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

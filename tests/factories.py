@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import Group, User
 
 from apps.cases.models import Category, RoutingRule, TimeBasis, TimeLimit
+from apps.org import geo
 from apps.org.models import Grid, Platform, Profile, Region, Role, Tier, Unit, UnitKind
 
 BASE_LNG, BASE_LAT, SIDE = 121.50, 29.80, 0.01
@@ -173,4 +174,5 @@ def build_test_org() -> TestOrg:
     org.users["cd"] = make_person("cd", Role.COUNTY_DISPATCHER, region=county)
     org.users["dh_c"] = make_person("dh_c", Role.DEPARTMENT_HANDLER, unit=departments["cg"])
     org.users["leader"] = make_person("leader", Role.LEADER, region=county)
+    geo.invalidate()
     return org

@@ -78,6 +78,15 @@ class RoutingRule(models.Model):
         limit_choices_to={"kind": "department"},
     )
     platform_code = models.SlugField(_("平台代码"), max_length=40, blank=True)
+    # For a major (Ⅰ/Ⅱ) case the county opens a joint response (闪电集结): the department above
+    # leads and these departments assist (with their stationed units in the case's town).
+    assisting_departments = models.ManyToManyField(
+        Unit,
+        verbose_name=_("联合处置协办部门"),
+        blank=True,
+        related_name="assisting_rules",
+        limit_choices_to={"kind": "department"},
+    )
 
     class Meta:
         verbose_name = _("分派规则")

@@ -1,0 +1,61 @@
+"""Read-side queries for cases. ``cases_visible_to`` is the one scoping rule for every reader."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from apps.cases.models import Case
+from apps.org.models import Role, Tier
+from apps.org.scope import scope_of
+
+
+def case_visibility_q(user) -> Q | None:
+    """The filter that limits cases to what ``user`` may see; None means nothing at all.
+
+    - county dispatchers and leaders: their county (leaders of a town: that town);
+    - town dispatchers: cases in their town;
+    - village handlers, grid leaders: cases in their village (grid leaders: their grids too);
+    - grid workers: cases in their grids and cases they reported;
+    - department handlers: cases their unit leads or assists, now or before (history).
+    """
+    scope = scope_of(user)
+    if scope.everything:
+        return Q()
+    if scope.is_empty:
+        return None
+    role = scope.role
+    if role == Role.DEPARTMENT_HANDLER:
+        return (
+            Q(lead_unit_id=scope.unit_id)
+            | Q(assisting_units__id=scope.unit_id)
+            | Q(events__unit_id=scope.unit_id, events__action="dispatch")
+        )
+    if role == Role.GRID_WORKER:
+        return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
+    if role == Role.GRID_LEADER:
+        return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
+    by_tier = {Tier.COUNTY: "county_id", Tier.TOWN: "town_id", Tier.VILLAGE: "village_id"}
+    if scope.region_id and scope.region_tier in by_tier:
+        return Q(**{by_tier[scope.region_tier]: scope.region_id})
+    return None
+
+
+def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
+    qs = Case.objects.all() if queryset is None else queryset
+    condition = case_visibility_q(user)
+    if condition is None:
+        return qs.none()
+    if not condition:
+        return qs
+    scope = scope_of(user)
+    if scope.role == Role.DEPARTMENT_HANDLER:
+        # The join through assisting units and history can repeat rows; keep ids unique
+        # without DISTINCT on the whole (possibly ordered/annotated) queryset.
+        ids = Case.objects.filter(condition).values("pk")
+        return qs.filter(pk__in=ids)
+    return qs.filter(condition)
+
+
+def case_for(user, pk) -> Case | None:
+    """One case by id if ``user`` may see it (None otherwise: callers answer 404, not 403)."""
+    return cases_visible_to(user).filter(pk=pk).first()
