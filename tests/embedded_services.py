@@ -22,6 +22,7 @@ RUN_DIR = Path(tempfile.mkdtemp(prefix="liandong-test-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LIANDONG_DATA_DIR", str(RUN_DIR / "data"))
 os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("LIANDONG_FAST_PASSWORD_HASHER", "1")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "1")
 if os.environ.get("DATABASE_URL"):
     os.environ.setdefault("LIANDONG_TEST_DB_NAME", f"test_liandong_{os.getpid()}")
