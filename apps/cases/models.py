@@ -497,3 +497,33 @@ class ExtensionRequest(models.Model):
                 fields=["case"], condition=Q(status="pending"), name="extension_one_pending_per_case"
             )
         ]
+
+
+class QuarantinedTask(models.Model):
+    """A background task that kept dying — its worker killed while running it, or failing — and
+    is no longer retried (see ``apps.cases.task_guard``). Releasing it lets the outbox sweep
+    send it again."""
+
+    task_name = models.CharField(_("任务"), max_length=200)
+    key = models.CharField(max_length=64, db_index=True, editable=False)
+    args = models.JSONField(_("参数"), default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    deliveries = models.PositiveIntegerField(_("投递次数"))
+    last_error = models.TextField(_("最后错误"), blank=True)
+    quarantined_at = models.DateTimeField(_("隔离时间"), auto_now_add=True)
+    released_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("隔离任务")
+        verbose_name_plural = _("隔离任务（反复失败的后台任务）")
+        ordering = ["-quarantined_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=Q(released_at__isnull=True), name="quarantine_one_open_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}{tuple(self.args)}"
