@@ -1,0 +1,74 @@
+"""REST endpoints under /api/notifications/ — the same data the socket pushes, for clients that
+poll or catch up: list (``?since=<id>``), unread count, mark read (one, all), desk counters."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.notify import selectors, services
+from apps.notify.serializers import (
+    DeskCountsOut,
+    MarkAllReadOut,
+    MarkReadOut,
+    NotificationOut,
+    SinceIn,
+    UnreadOut,
+)
+from apps.org.api_errors import error_response
+
+
+class NotificationListApi(ListAPIView):
+    """Newest first; with ``since`` only those after that id, oldest first (for catching up)."""
+
+    serializer_class = NotificationOut
+
+    @extend_schema(parameters=[SinceIn])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = SinceIn(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        qs = selectors.notifications_for(self.request.user).select_related("case")
+        if params.validated_data["unread"]:
+            qs = qs.filter(read_at__isnull=True)
+        since = params.validated_data.get("since")
+        return qs.filter(id__gt=since).order_by("id") if since is not None else qs.order_by("-id")
+
+
+class UnreadCountApi(APIView):
+    @extend_schema(responses=UnreadOut)
+    def get(self, request):
+        return Response(UnreadOut({"unread": selectors.unread_count(request.user)}).data)
+
+
+class MarkReadApi(APIView):
+    @extend_schema(request=None, responses=MarkReadOut)
+    def post(self, request, pk: int):
+        notification = services.notification_mark_read(user=request.user, notification_id=pk)
+        if notification is None:
+            return error_response("没有这条通知。", code=status.HTTP_404_NOT_FOUND)
+        data = {"id": notification.pk, "read_at": notification.read_at, "unread": selectors.unread_count(request.user)}
+        return Response(MarkReadOut(data).data)
+
+
+class MarkAllReadApi(APIView):
+    @extend_schema(request=None, responses=MarkAllReadOut)
+    def post(self, request):
+        marked = services.notifications_mark_all_read(user=request.user)
+        return Response(MarkAllReadOut({"marked": marked, "unread": selectors.unread_count(request.user)}).data)
+
+
+class DeskCountsApi(APIView):
+    """新到待办 and 超时 for the user's own desk (dispatchers, village handlers, leaders)."""
+
+    @extend_schema(responses=DeskCountsOut)
+    def get(self, request):
+        region_id = selectors.desk_region_id(request.user)
+        if region_id is None:
+            return error_response("只有指挥台（调度员、工作站人员、领导）有本级计数。", code=status.HTTP_403_FORBIDDEN)
+        return Response(DeskCountsOut(selectors.desk_counts(region_id)).data)

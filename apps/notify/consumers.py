@@ -1,0 +1,244 @@
+"""The WebSocket endpoint ``/ws/notifications/``.
+
+Protocol (JSON text frames):
+
+    connect   /ws/notifications/?since=<last id>      (session cookie)
+              /ws/notifications/?token=<key>&since=…  (DRF token, API clients)
+              or, unauthenticated, a first message {"type": "auth", "token": "<key>"}
+    server →  {"type": "hello", "user": 7, "unread": 3, "last_id": 120, "may_subscribe": [...]}
+              then, with ?since, every notification after it ({"type": "notification", …,
+              "replayed": true}) and {"type": "replay.done", "count": n, "more": false}
+    client →  {"type": "subscribe", "group": "unit.4"}    own unit/region only, else close 4403
+              {"type": "mark_read", "id": 120} / {"type": "mark_read", "all": true}
+              {"type": "replay", "since": 118}   {"type": "counts"}   {"type": "ping"}
+    server →  {"type": "notification", …, "unread": 4}   {"type": "unread", "count": 0}
+              {"type": "tasks.changed", "case": 9, "action": "sign"}  (unit groups)
+              {"type": "desk.counts", "region": 2, "new": 5, "overdue": 1}  (region groups)
+              {"type": "error", "detail": "…"}
+
+Close codes: 4401 not authenticated (anonymous, bad token, no auth message in time),
+4403 a subscription to a group that is not the user's own, 4400 a frame too large.
+The socket joins its user group at once; unit and region groups on request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
+
+from apps.notify import selectors, services
+from apps.notify.serializers import notification_payload
+
+AUTH_TIMEOUT_S = 10.0
+MAX_FRAME_CHARS = 4096
+REPLAY_LIMIT = 500
+# channels-redis forgets group members after a day; a long-lived phone socket re-joins on pings.
+REJOIN_EVERY_S = 3600.0
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_FRAME = 4400
+
+
+def _load_user(user_id: int):
+    return get_user_model().objects.select_related("profile__region").filter(pk=user_id, is_active=True).first()
+
+
+def _user_for_token(key: str):
+    from rest_framework.authtoken.models import Token
+
+    if not isinstance(key, str) or not key or len(key) > 64:
+        return None
+    token = Token.objects.filter(key=key).only("user_id").first()
+    return _load_user(token.user_id) if token else None
+
+
+def _hello(user) -> dict:
+    return {
+        "type": "hello",
+        "user": user.pk,
+        "unread": selectors.unread_count(user),
+        "last_id": selectors.last_id(user),
+        "may_subscribe": sorted(selectors.groups_for(user)),
+    }
+
+
+def _replay(user, since: int) -> tuple[list[dict], bool]:
+    rows = selectors.notifications_since(user, since, limit=REPLAY_LIMIT + 1)
+    return [{**notification_payload(n), "replayed": True} for n in rows[:REPLAY_LIMIT]], len(rows) > REPLAY_LIMIT
+
+
+def _parse_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = None
+        self.joined: set[str] = set()
+        self.replayed: set[int] = set()
+        self.joined_at = 0.0
+        self.auth_timer: asyncio.Task | None = None
+        # Accept first: a custom close code (4401, 4403) is only possible on an open socket.
+        await self.accept()
+        params = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        self.since_param = params.get("since", [None])[0]
+        token = params.get("token", [None])[0]
+        if token is not None:
+            await self._authenticate(await database_sync_to_async(_user_for_token)(token))
+            return
+        session_user = self.scope.get("user")
+        if session_user is not None and session_user.is_authenticated:
+            await self._authenticate(await database_sync_to_async(_load_user)(session_user.pk))
+            return
+        self.auth_timer = asyncio.ensure_future(self._close_if_still_anonymous())
+
+    async def _close_if_still_anonymous(self) -> None:
+        await asyncio.sleep(AUTH_TIMEOUT_S)
+        if self.user is None:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "请先登录。")
+
+    async def _refuse(self, code: int, detail: str) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail})
+        await self.close(code=code)
+
+    async def _authenticate(self, user) -> None:
+        if user is None:
+            await self._refuse(CLOSE_UNAUTHENTICATED, "登录已失效或令牌无效，请重新登录。")
+            return
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        self.user = user
+        # Join before reading the replay, so nothing created in between is missed (a row that
+        # arrives both ways is sent once: see ``notify_message``).
+        await self._join(selectors.user_group(user.pk))
+        await self.send_json(await database_sync_to_async(_hello)(user))
+        if self.since_param is not None:
+            since = _parse_id(self.since_param)
+            if since is None:
+                await self.send_json({"type": "error", "detail": "since 必须是通知编号（非负整数）。"})
+            else:
+                await self._replay(since)
+
+    async def _join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.add(group)
+        self.joined_at = time.monotonic()
+
+    async def _replay(self, since: int) -> None:
+        messages, more = await database_sync_to_async(_replay)(self.user, since)
+        for message in messages:
+            self.replayed.add(message["id"])
+            await self.send_json(message)
+        await self.send_json({"type": "replay.done", "count": len(messages), "more": more})
+
+    async def disconnect(self, code) -> None:
+        if getattr(self, "auth_timer", None) is not None:
+            self.auth_timer.cancel()
+        for group in getattr(self, "joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # --- client → server ----------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            await self._refuse(CLOSE_BAD_FRAME, "只接受 4 KB 以内的 JSON 文本消息。")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_json({"type": "error", "detail": "消息不是有效的 JSON。"})
+            return
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "detail": "消息必须是 JSON 对象。"})
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        kind = content.get("type")
+        if self.user is None:
+            if kind == "auth":
+                await self._authenticate(await database_sync_to_async(_user_for_token)(content.get("token")))
+            else:
+                await self._refuse(CLOSE_UNAUTHENTICATED, "请先登录或发送令牌。")
+            return
+        handler = {
+            "subscribe": self._on_subscribe,
+            "mark_read": self._on_mark_read,
+            "replay": self._on_replay,
+            "counts": self._on_counts,
+            "ping": self._on_ping,
+            "auth": self._on_ping,  # already authenticated: harmless
+        }.get(kind)
+        if handler is None:
+            await self.send_json({"type": "error", "detail": f"未知的消息类型：{str(kind)[:40]}"})
+            return
+        await handler(content)
+
+    async def _on_subscribe(self, content: dict) -> None:
+        group = content.get("group")
+        if not isinstance(group, str) or not await database_sync_to_async(selectors.may_join)(self.user, group):
+            await self._refuse(CLOSE_FORBIDDEN, "只能订阅本人、本单位或本级指挥台的消息。")
+            return
+        await self._join(group)
+        reply: dict = {"type": "subscribed", "group": group}
+        await self.send_json(reply)
+        if group.startswith("region."):
+            await self._send_counts(int(group.split(".", 1)[1]))
+
+    async def _send_counts(self, region_id: int) -> None:
+        counts = await database_sync_to_async(selectors.desk_counts)(region_id)
+        await self.send_json({"type": "desk.counts", **counts})
+
+    async def _on_counts(self, content: dict) -> None:
+        regions = [g for g in self.joined if g.startswith("region.")]
+        if not regions:
+            await self.send_json({"type": "error", "detail": "请先订阅本级指挥台（region.<编号>）。"})
+        for group in regions:
+            await self._send_counts(int(group.split(".", 1)[1]))
+
+    async def _on_mark_read(self, content: dict) -> None:
+        if content.get("all") is True:
+            await database_sync_to_async(services.notifications_mark_all_read)(user=self.user)
+        else:
+            pk = _parse_id(content.get("id"))
+            found = pk is not None and await database_sync_to_async(services.notification_mark_read)(
+                user=self.user, notification_id=pk
+            )
+            if not found:
+                await self.send_json({"type": "error", "detail": "没有这条通知。"})
+                return
+        # The service pushed the new count to the user group (every device of the user).
+
+    async def _on_replay(self, content: dict) -> None:
+        since = _parse_id(content.get("since"))
+        if since is None:
+            await self.send_json({"type": "error", "detail": "since 必须是通知编号（非负整数）。"})
+            return
+        await self._replay(since)
+
+    async def _on_ping(self, content: dict) -> None:
+        if time.monotonic() - self.joined_at > REJOIN_EVERY_S:
+            for group in list(self.joined):
+                await self._join(group)
+        await self.send_json({"type": "pong"})
+
+    # --- channel layer → client -------------------------------------------------------
+
+    async def notify_message(self, event: dict) -> None:
+        payload = event["payload"]
+        if payload.get("type") == "notification" and payload.get("id") in self.replayed:
+            return
+        await self.send_json(payload)

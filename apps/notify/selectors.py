@@ -1,0 +1,92 @@
+"""Read side of notifications: a person's own notifications (still limited to cases they may see
+today), unread counts, the groups a socket may join, and the desk counters."""
+
+from __future__ import annotations
+
+from django.db.models import Max, QuerySet
+
+from apps.cases.models import Case, Colour, Status
+from apps.cases.selectors import cases_visible_to
+from apps.cases.services import DESK_REGION_FIELD
+from apps.notify.models import Notification
+from apps.org.models import DISPATCHER_ROLES, Region, Role
+from apps.org.scope import scope_of
+
+# Cases waiting at a desk for its first move: accept (受理) or dispatch (派遣).
+DESK_NEW_STATUSES = [Status.REPORTED, Status.ACCEPTED]
+
+
+def notifications_for(user) -> QuerySet[Notification]:
+    """The user's notifications about cases they may still see (someone moved to another grid or
+    unit no longer reads about the old one's cases)."""
+    if not getattr(user, "is_authenticated", False):
+        return Notification.objects.none()
+    return Notification.objects.filter(recipient_id=user.pk, case__in=cases_visible_to(user).values("pk"))
+
+
+def notifications_since(user, since: int | None, *, limit: int) -> list[Notification]:
+    """Oldest first, so a client can replay them in order and remember the last id."""
+    qs = notifications_for(user).select_related("case")
+    if since is not None:
+        qs = qs.filter(id__gt=since)
+    return list(qs.order_by("id")[:limit])
+
+
+def unread_count(user) -> int:
+    return notifications_for(user).filter(read_at__isnull=True).count()
+
+
+def last_id(user) -> int:
+    return Notification.objects.filter(recipient_id=user.pk).aggregate(m=Max("id"))["m"] or 0
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def unit_group(unit_id: int) -> str:
+    return f"unit.{unit_id}"
+
+
+def region_group(region_id: int) -> str:
+    return f"region.{region_id}"
+
+
+def desk_region_id(user) -> int | None:
+    """The region whose desk counters ``user`` may follow: a desk's own region (dispatchers,
+    village handlers) or a leader's; never a grid worker's village (they see only their grids)."""
+    scope = scope_of(user)
+    if scope.region_id and (scope.role in DISPATCHER_ROLES or scope.role == Role.LEADER):
+        return scope.region_id
+    return None
+
+
+def groups_for(user) -> set[str]:
+    """Channel-layer groups a socket of ``user`` may join: only their own."""
+    scope = scope_of(user)
+    groups = {user_group(user.pk)}
+    if scope.unit_id:
+        groups.add(unit_group(scope.unit_id))
+    region_id = desk_region_id(user)
+    if region_id:
+        groups.add(region_group(region_id))
+    return groups
+
+
+def may_join(user, group: str) -> bool:
+    if group in groups_for(user):
+        return True
+    # Superusers see every case, so every unit's and region's stream.
+    kind, _, ident = group.partition(".")
+    return bool(getattr(user, "is_superuser", False) and kind in ("unit", "region") and ident.isdigit())
+
+
+def desk_counts(region_id: int) -> dict:
+    """新到待办 (waiting at this desk to be accepted or dispatched) and 超时 (red, anywhere in the
+    region). Aggregates only — anyone allowed to follow a region sees all its cases anyway."""
+    region = Region.objects.filter(pk=region_id).only("tier").first()
+    if region is None:
+        return {"region": region_id, "new": 0, "overdue": 0}
+    new = Case.objects.filter(holder_id=region_id, status__in=DESK_NEW_STATUSES).count()
+    overdue = Case.objects.filter(**{DESK_REGION_FIELD[region.tier]: region_id}, colour=Colour.RED).count()
+    return {"region": region_id, "new": new, "overdue": overdue}

@@ -1,0 +1,53 @@
+"""The one shape of a notification, for the REST API and the WebSocket alike."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.notify.models import Notification
+
+
+class NotificationOut(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    tracking_number = serializers.CharField(source="case.tracking_number", read_only=True)
+    read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "kind_label", "title", "body", "case", "tracking_number", "created_at", "read_at",
+                  "read"]
+
+    def get_read(self, obj: Notification) -> bool:
+        return obj.read_at is not None
+
+
+def notification_payload(notification: Notification) -> dict:
+    """A WebSocket message (``type: notification``); load ``case`` with the notification."""
+    return {"type": "notification", **NotificationOut(notification).data}
+
+
+class UnreadOut(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class SinceIn(serializers.Serializer):
+    since = serializers.IntegerField(required=False, min_value=0, max_value=2**62,
+                                     error_messages={"invalid": "since 必须是通知编号（非负整数）。"})
+    unread = serializers.BooleanField(required=False, default=False)
+
+
+class MarkReadOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    read_at = serializers.DateTimeField()
+    unread = serializers.IntegerField()
+
+
+class MarkAllReadOut(serializers.Serializer):
+    marked = serializers.IntegerField()
+    unread = serializers.IntegerField()
+
+
+class DeskCountsOut(serializers.Serializer):
+    region = serializers.IntegerField()
+    new = serializers.IntegerField()
+    overdue = serializers.IntegerField()

@@ -1,0 +1,14 @@
+"""Celery tasks of the notification area. They take ids and call a service; safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.notify import services
+
+
+@shared_task(name="apps.notify.tasks.fan_out_event", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def fan_out_event(event_id: int) -> None:
+    """Enqueued by the workflow service after commit for every case event (and re-sent by the
+    outbox sweep while ``CaseEvent.notified_at`` is empty)."""
+    services.event_fan_out(event_id=event_id)
