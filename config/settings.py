@@ -154,7 +154,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 1, "socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}  # filled by apps (see apps/*/apps.py ready())
+# Filled here and by apps (see apps/*/apps.py ready()). Beat runs that wait more than a minute
+# are dropped: the next one is already on its way, and sweeps must not pile up behind a backlog.
+CELERY_BEAT_SCHEDULE: dict = {
+    "cases-sweep-clocks": {"task": "apps.cases.tasks.sweep_clocks", "schedule": 60.0, "options": {"expires": 55}},
+    "cases-sweep-outbox": {"task": "apps.cases.tasks.sweep_outbox", "schedule": 60.0, "options": {"expires": 55}},
+}
+# A task delivered this many times without success (its worker killed, or failing) is quarantined.
+TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Field workers log in once on their phone and stay logged in.

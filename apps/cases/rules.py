@@ -40,7 +40,7 @@ VERIFIER_ACTIONS = {Status.HANDLED: {"verify"}}
 
 ALL_ACTIONS = sorted(
     {a for table in (DESK_ACTIONS, UNIT_ACTIONS, VERIFIER_ACTIONS) for acts in table.values() for a in acts}
-    | {"extension_decide"}
+    | {"extension_decide", "joint_response"}
 )
 
 
@@ -91,4 +91,18 @@ def allowed_actions(case: Case, user) -> set[str]:
             actions.discard("extension_request")
     if is_verifier_of(case, user):
         actions |= VERIFIER_ACTIONS.get(case.status, set())
+    if case.status in JOINT_RESPONSE_STATUSES and not case.joint_response and is_county_desk_of(case, user):
+        actions.add("joint_response")
     return actions
+
+
+# A county dispatcher may pull any open, not yet handled case of the county up into a joint
+# response (闪电集结) when it turns out to be major; the routing task does so for Ⅰ/Ⅱ reports.
+JOINT_RESPONSE_STATUSES = {Status.REPORTED, Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED}
+
+
+def is_county_desk_of(case: Case, user) -> bool:
+    if getattr(user, "is_superuser", False):
+        return True
+    scope = scope_of(user)
+    return scope.role == Role.COUNTY_DISPATCHER and scope.region_id == case.county_id

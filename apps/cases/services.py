@@ -127,7 +127,7 @@ _ACTION_WORDS = {
     "accept": "受理", "reject": "不予立案", "merge": "合并", "dispatch": "派遣", "redispatch": "改派",
     "sign": "签收", "return": "退单", "extension_request": "申请延期", "extension_decide": "审批延期",
     "escalate": "上报上级", "handle": "处置反馈", "verify": "核查", "close": "结案", "reopen": "重新打开",
-    "urge": "督办", "defer": "挂账", "resume": "恢复办理",
+    "urge": "督办", "defer": "挂账", "resume": "恢复办理", "joint_response": "组织联合处置",
 }
 
 
@@ -196,6 +196,12 @@ def _change(case: Case, *, actor, action: str, fields: dict[str, Any], note: str
     for key, value in fields.items():
         setattr(case, key, value)
     case.version += 1
+    if from_status == Status.SIGNED and case.status != Status.SIGNED:
+        # A request for more time only makes sense while the unit is handling: once the case is
+        # handled, returned, escalated or parked, an undecided request is closed by the system
+        # (otherwise it would block the next unit's request and linger on the desk forever).
+        ExtensionRequest.objects.filter(case_id=case.pk, status=ExtensionStatus.PENDING).update(
+            status=ExtensionStatus.DENIED, decided_at=now)
     return _record(case, action=action, actor=actor, from_status=from_status, from_tier=from_tier, note=note,
                    public_note=public_note, unit=unit, data=data)
 
@@ -423,8 +429,11 @@ def case_merge(*, case: Case, into: Case, actor, note: str = "") -> Case:
     if into.pk == case.pk:
         raise WorkflowError(_("不能合并到自身。"), field="into")
     with transaction.atomic():
-        case = _locked(case)
-        into = _locked(into)
+        # Lock both rows in id order so two merges in opposite directions cannot deadlock.
+        if case.pk < into.pk:
+            case, into = _locked(case), _locked(into)
+        else:
+            into, case = _locked(into), _locked(case)
         _require(case, actor, "merge")
         if into.status in FINAL_STATUSES:
             raise IllegalTransition(_("目标事件已办结，不能合并进去。"), field="into")
@@ -506,8 +515,11 @@ def case_return(*, case: Case, actor, reason: str) -> Case:
         _change(case, actor=actor, action=Action.RETURN, note=reason, unit=unit, public_note=_("处置单位退回，重新派遣中"),
                 fields={"status": Status.ACCEPTED, "lead_unit_id": None, "return_count": case.return_count + 1})
         case.assisting_units.clear()
-        if case.return_count >= settings.RETURNS_BEFORE_ESCALATION and TIER_ABOVE.get(case.tier):
-            _escalate(case, actor=None, reason=_("多次退单（%(n)d 次），自动上报上级") % {"n": case.return_count},
+        # Count the returns at this tier only: a case escalated for bouncing must get its fair
+        # number of dispatches at the next tier instead of shooting straight up again.
+        returns_here = case.events.filter(action=Action.RETURN, from_tier=case.tier).count()
+        if returns_here >= settings.RETURNS_BEFORE_ESCALATION and TIER_ABOVE.get(case.tier):
+            _escalate(case, actor=None, reason=_("多次退单（%(n)d 次），自动上报上级") % {"n": returns_here},
                       trigger="returns")
     return case
 
@@ -594,47 +606,62 @@ def case_escalate_overdue(*, case_id: int, now: dt.datetime | None = None) -> Ca
             return case
         if case.escalate_at is None or case.escalate_at > now:
             return case
-        if TIER_ABOVE.get(case.tier) is None:
-            # Nothing above the county: urge again, then stop escalating this step.
-            _change(case, actor=None, action=Action.URGE, note=_("区县层级超时未办，再次督办"),
+        if case.status in (Status.HANDLED, Status.VERIFIED) or TIER_ABOVE.get(case.tier) is None:
+            # Handled and verified cases wait for on-site verification or closure: escalating
+            # would throw the unit's finished work away, so the late verifier or desk is urged.
+            # Nothing sits above the county either. Urge once more, then stop escalating this step.
+            note = (_("区县层级超时未办，再次督办") if TIER_ABOVE.get(case.tier) is None
+                    else _("核查/结案超时，系统督办"))
+            _change(case, actor=None, action=Action.URGE, note=note, unit=case.lead_unit,
                     fields={"urge_count": case.urge_count + 1, "escalate_at": None, "sweep_due_at": None,
-                            "colour": Colour.RED})
+                            "colour": Colour.RED}, data={"auto": True, "trigger": "overdue"}, now=now)
             return case
         return _escalate(case, actor=None, reason=_("超时未处置，系统自动上报上级"), trigger="overdue")
 
 
 def case_joint_response(*, case: Case, actor) -> Case:
     """闪电集结: a major case goes straight to the county centre, which dispatches a lead
-    department and assisting units at once; all of them are alerted by the notifications."""
-    case.refresh_from_db()
-    now = timezone.now()
-    county_rule = (
-        RoutingRule.objects.filter(category_id__in=[case.category_id, case.category.parent_id], tier=Tier.COUNTY)
-        .select_related("department").prefetch_related("assisting_departments")
-        .order_by("-category__parent_id").first()
-    )
-    lead = county_rule.department if county_rule else None
-    assisting: list[Unit] = []
-    if county_rule:
-        departments = [lead, *county_rule.assisting_departments.all()]
-        assisting = list(county_rule.assisting_departments.all()) + list(
-            Unit.objects.filter(region_id=case.town_id, department__in=departments, is_active=True)
+    department and assisting units at once; all of them are alerted by the notifications.
+
+    The routing task calls it (``actor`` None) for a new Ⅰ/Ⅱ report; a county dispatcher may
+    also call it for an open case of the county that turns out to be major."""
+    with transaction.atomic():
+        case = _locked(case)
+        if actor is None:
+            if case.status in FINAL_STATUSES or case.status == Status.DEFERRED:
+                raise IllegalTransition(_("事件已%(status)s，不能再组织联合处置。") % {"status": case.get_status_display()})
+        else:
+            _require(case, actor, "joint_response")
+        now = timezone.now()
+        county_rule = (
+            RoutingRule.objects.filter(category_id__in=[case.category_id, case.category.parent_id], tier=Tier.COUNTY)
+            .select_related("department").prefetch_related("assisting_departments")
+            .order_by("-category__parent_id").first()
         )
-    from_status, from_tier = case.status, case.tier
-    fields: dict[str, Any] = {"tier": Tier.COUNTY, "holder_id": case.county_id, "joint_response": True,
-                              "escalation_count": case.escalation_count + 1, "accepted_at": now}
-    if lead is not None:
-        fields.update(status=Status.DISPATCHED, lead_unit_id=lead.pk, dispatched_at=now,
-                      overall_deadline=clock.add_limit(now, clock.limit_hours(case, Step.OVERALL),
-                                                       clock.time_basis(case)))
-    else:
-        fields.update(status=Status.ACCEPTED)
-    _change(case, actor=actor, action=Action.JOINT_RESPONSE, unit=lead,
-            note=_("重大/较大事件：区县指挥中心闪电集结，牵头单位与协办单位同时派遣"),
-            public_note=_("区县指挥中心已组织联合处置"),
-            fields=fields, data={"assisting": [u.pk for u in assisting], "from_status": from_status,
-                                 "from_tier": from_tier}, now=now)
-    case.assisting_units.set(assisting)
+        lead = county_rule.department if county_rule else None
+        assisting: list[Unit] = []
+        if county_rule:
+            departments = [lead, *county_rule.assisting_departments.all()]
+            assisting = list(county_rule.assisting_departments.all()) + list(
+                Unit.objects.filter(region_id=case.town_id, department__in=departments, is_active=True)
+            )
+        from_status, from_tier = case.status, case.tier
+        fields: dict[str, Any] = {"tier": Tier.COUNTY, "holder_id": case.county_id, "joint_response": True,
+                                  "escalation_count": case.escalation_count + (from_tier != Tier.COUNTY),
+                                  "accepted_at": case.accepted_at or now, "_restart_clock": True}
+        if lead is not None:
+            fields.update(status=Status.DISPATCHED, lead_unit_id=lead.pk, dispatched_at=now,
+                          overall_deadline=clock.add_limit(now, clock.limit_hours(case, Step.OVERALL),
+                                                           clock.time_basis(case)))
+        else:
+            # No county rule for the category: the county desk picks the units by hand.
+            fields.update(status=Status.ACCEPTED, lead_unit_id=None)
+        _change(case, actor=actor, action=Action.JOINT_RESPONSE, unit=lead,
+                note=_("重大/较大事件：区县指挥中心闪电集结，牵头单位与协办单位同时派遣"),
+                public_note=_("区县指挥中心已组织联合处置"),
+                fields=fields, data={"assisting": [u.pk for u in assisting], "from_status": from_status,
+                                     "from_tier": from_tier}, now=now)
+        case.assisting_units.set(assisting)
     return case
 
 
@@ -683,12 +710,25 @@ def case_close(*, case: Case, actor, note: str = "") -> Case:
         _require(case, actor, "close")
         _change(case, actor=actor, action=Action.CLOSE, note=note, public_note=_("已结案"),
                 fields={"status": Status.CLOSED, "closed_at": timezone.now()})
-        merged = list(case.merged_cases.all())
-        for other in merged:
+        for other in _merged_into(case):
             # Merged reports share the outcome; their reporters are told through this event.
             _record(other, action=Action.CLOSE, actor=actor, from_status=other.status, from_tier=other.tier,
                     public_note=_("合并办理的事件已结案"), data={"via": case.tracking_number})
     return case
+
+
+def _merged_into(case: Case) -> list[Case]:
+    """Every report merged into ``case``, directly or through a report that was itself merged
+    later (A into B, then B into C: closing C tells A's reporter too)."""
+    found: list[Case] = []
+    frontier = [case.pk]
+    seen = {case.pk}
+    while frontier:
+        batch = [c for c in Case.objects.filter(merged_into_id__in=frontier).order_by("pk") if c.pk not in seen]
+        seen.update(c.pk for c in batch)
+        found.extend(batch)
+        frontier = [c.pk for c in batch]
+    return found
 
 
 def case_reopen(*, case: Case, actor, reason: str) -> Case:
@@ -725,7 +765,9 @@ def case_defer(*, case: Case, actor, review_on: dt.date, reason: str) -> Case:
         case = _locked(case)
         _require(case, actor, "defer")
         _change(case, actor=actor, action=Action.DEFER, note=reason, public_note=_("暂缓办理，将于 %(d)s 复查") % {"d": review_on},
-                fields={"status": Status.DEFERRED, "deferred_review_on": review_on, "deferred_from": case.status})
+                fields={"status": Status.DEFERRED, "deferred_review_on": review_on, "deferred_from": case.status,
+                        # The clock sweep finds the review date through the same index as deadlines.
+                        "sweep_due_at": dt.datetime.combine(review_on, dt.time(0, 0), clock.SHANGHAI)})
     return case
 
 

@@ -1,17 +1,54 @@
-"""Celery tasks of the case workflow. Each takes ids, calls the workflow service, and is safe
-to run twice (acks_late + reject_on_worker_lost in settings: a killed worker means a retry)."""
+"""Celery tasks of the case workflow. Each takes ids, calls the workflow service or a sweep, and
+is safe to run twice: acks_late + reject_on_worker_lost (settings) mean a killed worker is a
+retry, and every task counts its deliveries so a poison task is quarantined instead of looping
+(``apps.cases.task_guard``, the base class of every task)."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 from celery import shared_task
 
-from apps.cases import services
+from apps.cases import services, sweep
 
 log = logging.getLogger(__name__)
+
+# The photo pipeline registers "apps.cases.tasks.process_case_photos" in its own module; importing
+# it here is what makes the worker load it. (Checked by name so a real error in it still shows.)
+if importlib.util.find_spec("apps.cases.photo_tasks") is not None:
+    from apps.cases.photo_tasks import process_case_photos  # noqa: F401
 
 
 @shared_task(name="apps.cases.tasks.route_case")
 def route_case(case_id: int) -> None:
     services.case_route(case_id=case_id)
+
+
+@shared_task(name="apps.cases.tasks.escalate_overdue")
+def escalate_overdue(case_id: int) -> None:
+    """Claimed by the clock sweep; acts only while the case still sits in its overdue step."""
+    services.case_escalate_overdue(case_id=case_id)
+
+
+@shared_task(name="apps.cases.tasks.resume_deferred")
+def resume_deferred(case_id: int) -> None:
+    sweep.resume_if_due(case_id)
+
+
+@shared_task(name="apps.cases.tasks.fan_out_events")
+def fan_out_events(event_ids: list[int]) -> None:
+    """Relay: one notification task per event of a clock-sweep batch."""
+    sweep.relay_fan_out(event_ids)
+
+
+# The beat tasks carry no payload: each message is its own work for the poison counter, and a
+# run that beat sent more than a minute ago is dropped (the next one is already on its way).
+@shared_task(name="apps.cases.tasks.sweep_clocks", poison_key="id")
+def sweep_clocks() -> None:
+    sweep.sweep_clocks()
+
+
+@shared_task(name="apps.cases.tasks.sweep_outbox", poison_key="id")
+def sweep_outbox() -> None:
+    sweep.sweep_outbox()
