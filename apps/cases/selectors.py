@@ -59,3 +59,27 @@ def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
 def case_for(user, pk) -> Case | None:
     """One case by id if ``user`` may see it (None otherwise: callers answer 404, not 403)."""
     return cases_visible_to(user).filter(pk=pk).first()
+
+
+def cases_waiting_for(user) -> QuerySet:
+    """The cases whose next step is this user's (the field app's "My tasks"), most urgent first:
+
+    - members of a unit (department handlers, a village workstation): cases their unit leads
+      that wait to be signed for or handled;
+    - grid workers and grid leaders: handled cases in their grids that wait for on-site
+      verification (not their own fixes on the spot, which someone else verifies);
+    - village handlers: reports at their workstation's desk to accept, verified cases to close.
+    """
+    from apps.cases.models import Status
+
+    scope = scope_of(user)
+    if scope.is_empty or scope.everything:
+        return Case.objects.none()
+    condition = Q(pk__in=[])
+    if scope.unit_id and scope.role in (Role.DEPARTMENT_HANDLER, Role.VILLAGE_HANDLER):
+        condition |= Q(lead_unit_id=scope.unit_id, status__in=[Status.DISPATCHED, Status.SIGNED])
+    if scope.role in (Role.GRID_WORKER, Role.GRID_LEADER) and scope.grid_ids:
+        condition |= Q(grid_id__in=scope.grid_ids, status=Status.HANDLED) & ~Q(self_resolved=True, reporter_id=user.pk)
+    if scope.role == Role.VILLAGE_HANDLER and scope.region_id:
+        condition |= Q(holder_id=scope.region_id, tier=Tier.VILLAGE, status__in=[Status.REPORTED, Status.VERIFIED])
+    return cases_visible_to(user, Case.objects.filter(condition)).order_by("step_deadline", "pk")

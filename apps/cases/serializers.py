@@ -1,0 +1,315 @@
+"""Input and output serializers of the case API (field app, scripts). Shapes only — the rules
+live in the workflow service and ``apps.cases.rules``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.cases import tracking
+from apps.cases.models import Case, CaseEvent, CasePhoto, Category, PhotoKind, PositionSource, RejectReason, Severity, Status
+from apps.cases.photos import CLIENT_ID_RE, photo_url
+from apps.org.models import Grid, Profile
+
+# The steps the field app offers (the desk's dispatching and deciding happen in the admin).
+FIELD_ACTIONS = ("accept", "reject", "sign", "return", "extension_request", "escalate", "handle", "verify", "close")
+
+WAITING_FOR = {
+    Status.REPORTED: _("受理"),
+    Status.DISPATCHED: _("签收"),
+    Status.SIGNED: _("处置"),
+    Status.HANDLED: _("核查"),
+    Status.VERIFIED: _("结案"),
+}
+
+
+def _category_field() -> serializers.PrimaryKeyRelatedField:
+    return serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.filter(is_active=True, parent__isnull=False),
+        error_messages={
+            "does_not_exist": _("未知的分类（编号 {pk_value}）：请选择一个启用的小类。"),
+            "incorrect_type": _("分类编号必须是数字。"),
+            "required": _("请选择分类。"),
+            "null": _("请选择分类。"),
+        },
+    )
+
+
+# --- input -------------------------------------------------------------------------------
+
+
+class ReportInputSerializer(serializers.Serializer):
+    """One report from the field. ``id`` is the phone's UUID for it (the idempotency key)."""
+
+    id = serializers.UUIDField(error_messages={"invalid": _("上报编号必须是 UUID。"), "required": _("缺少上报编号 id（UUID）。")})
+    category = _category_field()
+    description = serializers.CharField(max_length=2000, error_messages={
+        "blank": _("请填写问题描述。"), "required": _("请填写问题描述。"), "max_length": _("描述不能超过 2000 字。")})
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.ORDINARY, error_messages={
+        "invalid_choice": _("等级只能是 1（Ⅰ级）、2（Ⅱ级）或 3（Ⅲ级）。")})
+    lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    lng = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    accuracy_m = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=100_000)
+    position_source = serializers.ChoiceField(choices=PositionSource.choices, default=PositionSource.DEVICE_GPS)
+    position_time = serializers.DateTimeField(required=False, allow_null=True)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    reporter_phone = serializers.RegexField(
+        r"^\+?[0-9][0-9 \-]{4,19}$", required=False, allow_blank=True, default="",
+        error_messages={"invalid": _("群众联系电话格式不对（5–20 位数字）。")},
+    )
+    self_resolved = serializers.BooleanField(required=False, default=False)
+    result_text = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # Multipart only: photos sent together with the report (the field app sends them one by
+    # one to the photo endpoint instead). Parallel lists; ids default to the photo's hash.
+    photos = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
+                                   max_length=settings.MAX_PHOTOS_PER_REPORT, error_messages={
+                                       "max_length": _("每次上报最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}})
+    photo_ids = serializers.ListField(child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list)
+    photo_kinds = serializers.ListField(child=serializers.ChoiceField(choices=PhotoKind.choices), required=False,
+                                        default=list)
+
+    def validate_position_time(self, value):
+        if value and value > timezone.now() + dt.timedelta(minutes=10):
+            raise serializers.ValidationError(_("定位时间不能在将来。"))
+        return value
+
+    def validate_reporter_phone(self, value: str) -> str:
+        return value.replace(" ", "").replace("-", "")
+
+    def validate(self, attrs):
+        has_lat, has_lng = attrs.get("lat") is not None, attrs.get("lng") is not None
+        if has_lat != has_lng:
+            raise serializers.ValidationError({"lng" if has_lat else "lat": [_("经纬度必须同时提供。")]})
+        if attrs.get("self_resolved") and not attrs.get("result_text", "").strip():
+            raise serializers.ValidationError({"result_text": [_("当场处置请填写处置结果。")]})
+        photos = attrs.get("photos") or []
+        for key in ("photo_ids", "photo_kinds"):
+            if attrs.get(key) and len(attrs[key]) != len(photos):
+                raise serializers.ValidationError({key: [_("数量必须与照片数量一致。")]})
+        if len(set(attrs.get("photo_ids") or [])) != len(attrs.get("photo_ids") or []):
+            raise serializers.ValidationError({"photo_ids": [_("照片编号不能重复。")]})
+        return attrs
+
+
+class ReportPhotoInputSerializer(serializers.Serializer):
+    """One photo of a report, sent after the report (and retried) by the phone."""
+
+    id = serializers.RegexField(CLIENT_ID_RE.pattern, error_messages={
+        "invalid": _("照片编号无效（1–64 位字母、数字或 -_.:）。"), "required": _("缺少照片编号 id。")})
+    kind = serializers.ChoiceField(choices=[(k, v) for k, v in PhotoKind.choices if k != PhotoKind.VERIFY],
+                                   default=PhotoKind.REPORT)
+    photo = serializers.FileField(allow_empty_file=True, error_messages={"required": _("缺少照片文件 photo。")})
+
+
+class ActionInputSerializer(serializers.Serializer):
+    """Fields of a step taken from the field app; each step reads the ones it needs."""
+
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reject_reason = serializers.ChoiceField(choices=RejectReason.choices, required=False)
+    result_text = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    passed = serializers.BooleanField(required=False, allow_null=True, default=None)
+    hours = serializers.FloatField(required=False, allow_null=True, default=None)
+    photos = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
+                                   max_length=settings.MAX_PHOTOS_PER_REPORT, error_messages={
+                                       "max_length": _("每次最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}})
+    photo_ids = serializers.ListField(child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list)
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+class PhotoSerializer(serializers.ModelSerializer):
+    kind_display = serializers.CharField(source="get_kind_display")
+    processed = serializers.SerializerMethodField()
+    thumb_url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CasePhoto
+        fields = ["id", "client_id", "kind", "kind_display", "event", "width", "height", "processed", "thumb_url",
+                  "web_url", "created_at"]
+
+    def get_processed(self, photo: CasePhoto) -> bool:
+        return photo.processed_at is not None and bool(photo.web)
+
+    def get_thumb_url(self, photo: CasePhoto) -> str:
+        return photo_url(photo, "thumb")
+
+    def get_web_url(self, photo: CasePhoto) -> str:
+        return photo_url(photo, "web")
+
+
+class CaseSummarySerializer(serializers.ModelSerializer):
+    """A case in a list: enough for a card with its colour and deadline."""
+
+    tracking_number = serializers.SerializerMethodField()
+    category_name = serializers.SerializerMethodField()
+    severity_display = serializers.CharField(source="get_severity_display")
+    status_display = serializers.CharField(source="get_status_display")
+    colour_display = serializers.CharField(source="get_colour_display")
+    deadline = serializers.SerializerMethodField()
+    grid_name = serializers.CharField(source="grid.name")
+    waiting_for = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = ["id", "client_uuid", "tracking_number", "category", "category_name", "severity", "severity_display",
+                  "status", "status_display", "colour", "colour_display", "deadline", "step_deadline",
+                  "overall_deadline", "created_at", "address", "grid_name", "description", "self_resolved",
+                  "position_flagged", "waiting_for"]
+
+    def get_tracking_number(self, case: Case) -> str:
+        return tracking.display(case.tracking_number)
+
+    def get_category_name(self, case: Case) -> str:
+        return str(case.category)
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_deadline(self, case: Case):
+        """When the case as a whole must be done, or (before dispatch) its current step."""
+        value = case.overall_deadline or case.step_deadline
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_waiting_for(self, case: Case) -> str | None:
+        label = WAITING_FOR.get(case.status)
+        return str(label) if label else None
+
+
+class ReportResultSerializer(CaseSummarySerializer):
+    """What the phone gets back for a report: the tracking number to show, and its photos."""
+
+    photos = PhotoSerializer(many=True, read_only=True)
+
+    class Meta(CaseSummarySerializer.Meta):
+        fields = [*CaseSummarySerializer.Meta.fields, "photos"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    action_display = serializers.CharField(source="get_action_display")
+    from_status_display = serializers.CharField(source="get_from_status_display")
+    to_status_display = serializers.CharField(source="get_to_status_display")
+    photos = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "action", "action_display", "actor_label", "from_status", "from_status_display", "to_status",
+                  "to_status_display", "note", "public_note", "created_at", "photos"]
+
+    @extend_schema_field(PhotoSerializer(many=True))
+    def get_photos(self, event: CaseEvent):
+        photos = self.context.get("photos_by_event", {}).get(event.pk, [])
+        return PhotoSerializer(photos, many=True).data
+
+
+class CaseDetailSerializer(CaseSummarySerializer):
+    """One case with its timeline, photos and the steps this user may take now."""
+
+    position_source_display = serializers.CharField(source="get_position_source_display")
+    tier_display = serializers.CharField(source="get_tier_display")
+    holder_name = serializers.CharField(source="holder.name")
+    lead_unit_name = serializers.SerializerMethodField()
+    photos = serializers.SerializerMethodField()
+    timeline = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta(CaseSummarySerializer.Meta):
+        fields = [*CaseSummarySerializer.Meta.fields, "lat", "lng", "accuracy_m", "position_source",
+                  "position_source_display", "position_time", "reporter_phone", "tier", "tier_display",
+                  "holder_name", "lead_unit_name", "result_text", "rework_count", "return_count", "photos",
+                  "timeline", "allowed_actions"]
+
+    def get_lead_unit_name(self, case: Case) -> str | None:
+        return case.lead_unit.name if case.lead_unit_id else None
+
+    @extend_schema_field(PhotoSerializer(many=True))
+    def get_photos(self, case: Case):
+        return PhotoSerializer(case.photos.all(), many=True).data
+
+    @extend_schema_field(EventSerializer(many=True))
+    def get_timeline(self, case: Case):
+        by_event: dict[int, list[CasePhoto]] = {}
+        for photo in case.photos.all():
+            if photo.event_id:
+                by_event.setdefault(photo.event_id, []).append(photo)
+        return EventSerializer(case.events.all(), many=True, context={"photos_by_event": by_event}).data
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=FIELD_ACTIONS)))
+    def get_allowed_actions(self, case: Case) -> list[str]:
+        allowed = self.context.get("allowed_actions", set())
+        return [a for a in FIELD_ACTIONS if a in allowed]
+
+
+class CategoryChildSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "code", "name"]
+
+
+class CategoryTreeSerializer(serializers.ModelSerializer):
+    """A 大类 with its active 小类 (only leaves can be reported)."""
+
+    children = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Category
+        fields = ["id", "code", "name", "children"]
+
+    @extend_schema_field(CategoryChildSerializer(many=True))
+    def get_children(self, category: Category):
+        return CategoryChildSerializer([c for c in category.children.all() if c.is_active], many=True).data
+
+
+class GridSerializer(serializers.ModelSerializer):
+    village_name = serializers.CharField(source="village.name")
+    centroid = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Grid
+        fields = ["id", "code", "name", "village_name", "boundary", "centroid"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.FloatField()))
+    def get_centroid(self, grid: Grid) -> list[float]:
+        return [grid.centroid_lat, grid.centroid_lng]
+
+
+class MeSerializer(serializers.Serializer):
+    """Who is logged in on this phone, and what the app needs offline (grids with their
+    GeoJSON boundaries for the map, limits)."""
+
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField(allow_null=True)
+    role_display = serializers.CharField(allow_null=True)
+    region_name = serializers.CharField(allow_null=True)
+    unit_name = serializers.CharField(allow_null=True)
+    can_report = serializers.BooleanField()
+    grids = GridSerializer(many=True)
+    map = serializers.DictField()
+    limits = serializers.DictField()
+
+    @staticmethod
+    def build(user, profile: Profile | None, grids, can_report: bool) -> dict:
+        return {
+            "username": user.get_username(),
+            "display_name": profile.display_name if profile else user.get_username(),
+            "role": profile.role if profile else None,
+            "role_display": profile.get_role_display() if profile else None,
+            "region_name": profile.region.name if profile and profile.region_id else None,
+            "unit_name": profile.unit.name if profile and profile.unit_id else None,
+            "can_report": can_report,
+            "grids": grids,
+            "map": {"tiles_url": settings.MAP_TILES_URL, "center": list(settings.MAP_DEFAULT_CENTER)},
+            "limits": {
+                "max_photos": settings.MAX_PHOTOS_PER_REPORT,
+                "max_photo_bytes": settings.MAX_PHOTO_BYTES,
+                "accuracy_flag_m": settings.POSITION_ACCURACY_FLAG_M,
+            },
+        }
