@@ -19,9 +19,27 @@ def org(db):
     return build_test_org()
 
 
+def ensure_role_groups() -> None:
+    """The flush after each transactional test empties every table, including the role groups
+    the data migration made (permissions come back through post_migrate); put them back."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    migration = import_module("apps.org.migrations.0002_role_groups")
+    for role, codes in migration.ROLE_PERMISSIONS.items():
+        group, created = Group.objects.get_or_create(name=role)
+        if created:
+            labels = [code.split(".") for code in codes]
+            group.permissions.set(
+                [Permission.objects.get(content_type__app_label=app, codename=name) for app, name in labels]
+            )
+
+
 @pytest.fixture
 def org_tx(transactional_db):
     """The same organisation, committed, for tests that talk to a worker or a live server."""
+    ensure_role_groups()
     return build_test_org()
 
 
