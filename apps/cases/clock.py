@@ -88,6 +88,32 @@ def add_working_hours(start: dt.datetime, hours: float) -> dt.datetime:
     raise ValueError("time limit too long for the work calendar")
 
 
+def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
+    """Working time between two moments, in hours (0 when ``end`` is not after ``start``)."""
+    if end <= start:
+        return 0.0
+    exceptions = _exceptions(cache.get_or_set(CALENDAR_VERSION_KEY, 1, timeout=None))
+    local_start, local_end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
+    total = dt.timedelta()
+    day = local_start.date()
+    while day <= local_end.date():
+        if exceptions.get(day, day.weekday() < 5):
+            for begin, finish in WORK_PERIODS:
+                lo = max(local_start, dt.datetime.combine(day, begin, SHANGHAI))
+                hi = min(local_end, dt.datetime.combine(day, finish, SHANGHAI))
+                if hi > lo:
+                    total += hi - lo
+        day += dt.timedelta(days=1)
+    return total.total_seconds() / 3600
+
+
+def hours_between(start: dt.datetime, end: dt.datetime, basis: str) -> float:
+    """The inverse of ``add_limit``: how many hours of the given basis lie between two moments."""
+    if basis == TimeBasis.NATURAL_HOURS:
+        return max((end - start).total_seconds() / 3600, 0.0)
+    return working_hours_between(start, end)
+
+
 def add_limit(start: dt.datetime, hours: float, basis: str) -> dt.datetime:
     if basis == TimeBasis.NATURAL_HOURS:
         return start + dt.timedelta(hours=hours)

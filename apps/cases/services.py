@@ -143,7 +143,9 @@ def clock_fields(case: Case, *, status: str, now: dt.datetime, extra_hours: floa
     hours = clock.limit_hours(case, step) + extra_hours
     basis = clock.time_basis(case)
     deadline = clock.add_limit(now, hours, basis)
-    yellow_at = now + (deadline - now) * clock.YELLOW_FRACTION
+    # 80 % of the limit in the limit's own time: a working-hours case reported on Friday evening
+    # turns yellow on Monday morning, not on Sunday night.
+    yellow_at = clock.add_limit(now, hours * clock.YELLOW_FRACTION, basis)
     escalate_at = clock.add_limit(deadline, hours * clock.ESCALATE_AFTER_FRACTION, basis)
     return {"step": step, "step_started_at": now, "step_deadline": deadline, "yellow_at": yellow_at,
             "escalate_at": escalate_at, "sweep_due_at": yellow_at, "colour": Colour.BLUE}
@@ -555,8 +557,9 @@ def extension_decide(*, request: ExtensionRequest, actor, approve: bool, note: s
         if approve:
             basis = clock.time_basis(case)
             deadline = clock.add_limit(case.step_deadline or now, request.hours, basis)
+            remaining = clock.hours_between(now, deadline, basis)
             fields = {"step_deadline": deadline,
-                      "yellow_at": now + (deadline - now) * clock.YELLOW_FRACTION,
+                      "yellow_at": clock.add_limit(now, remaining * clock.YELLOW_FRACTION, basis),
                       "escalate_at": clock.add_limit(deadline, request.hours * clock.ESCALATE_AFTER_FRACTION, basis),
                       "colour": Colour.BLUE}
             fields["sweep_due_at"] = fields["yellow_at"]
