@@ -1,0 +1,455 @@
+"""Reads of the evaluation app: who sees which numbers, and the tables, scores, hotspots and the
+colour board built on the rollups (plus a few live counts of the current state).
+
+Scoping is ``apps.org.scope`` like everywhere else: a desk or a leader reads its own region and
+everything below it (``regions_in_scope``); live case counts go through ``cases_visible_to``.
+Everything a page shows comes from here, so the HTML, the JSON and the CSV/Excel exports of a
+table are the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from apps.cases.models import Case, Category, Colour, Status
+from apps.cases.selectors import cases_visible_to
+from apps.evaluation.indicators import (
+    DEFAULT_WEIGHTS,
+    GRID_WORKER_COLUMNS,
+    HANDLER_COLUMNS,
+    INDICATORS,
+    REGION_COLUMNS,
+    ROLLUP_METRICS,
+    UNIT_COLUMNS,
+    evaluate,
+)
+from apps.evaluation.models import DailyRollup, EvaluationWeight, RollupCursor
+from apps.org.models import Grid, Profile, Region, Role, Tier, Unit, UnitKind
+from apps.org.scope import regions_in_scope, scope_of
+
+# Who may open /evaluation/ (DOMAIN.md §2: leaders and the desks of each tier).
+EVALUATION_ROLES = {Role.LEADER, Role.COUNTY_DISPATCHER, Role.TOWN_DISPATCHER, Role.VILLAGE_HANDLER}
+OPEN_COLOURS = (Colour.BLUE, Colour.YELLOW, Colour.RED, Colour.GREY)
+TIER_FIELD = {Tier.COUNTY: "county_id", Tier.TOWN: "town_id", Tier.VILLAGE: "village_id"}
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalScope:
+    """The region a reader's numbers are about, and every region below it."""
+
+    home: Region
+    region_ids: frozenset[int]
+
+    @property
+    def tier(self) -> str:
+        return self.home.tier
+
+
+def evaluation_scope(user) -> EvalScope | None:
+    """None: this user may not read evaluation pages (grid workers, department handlers …)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    scope = scope_of(user)
+    if scope.everything:
+        home = Region.objects.filter(tier=Tier.COUNTY).order_by("code").first()
+    elif scope.role in EVALUATION_ROLES and scope.region_id:
+        home = Region.objects.filter(pk=scope.region_id).first()
+    else:
+        return None
+    if home is None:
+        return None
+    return EvalScope(home=home, region_ids=frozenset(regions_in_scope(user).values_list("pk", flat=True)))
+
+
+# --- subjects: what a table has one row for --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubjectKind:
+    code: str
+    label: str
+    level: str  # DailyRollup.level
+    columns: tuple[str, ...]
+    admin_filter: str | None  # the admin changelist filter that lists this subject's cases
+
+
+SUBJECT_KINDS: dict[str, SubjectKind] = {
+    k.code: k
+    for k in [
+        SubjectKind("county", "区县", "county", REGION_COLUMNS, "county__id__exact"),
+        SubjectKind("town", "乡镇/街道", "town", REGION_COLUMNS, "town__id__exact"),
+        SubjectKind("village", "村/社区", "village", REGION_COLUMNS, "village__id__exact"),
+        SubjectKind("grid", "网格", "grid", REGION_COLUMNS, "grid__id__exact"),
+        SubjectKind("department", "县级部门", "unit", UNIT_COLUMNS, "lead_unit__id__exact"),
+        SubjectKind("stationed", "派驻机构与乡镇站所", "unit", UNIT_COLUMNS, "lead_unit__id__exact"),
+        SubjectKind("workstation", "村/社区工作站", "unit", UNIT_COLUMNS, "lead_unit__id__exact"),
+        SubjectKind("grid_worker", "网格员", "person", GRID_WORKER_COLUMNS, "reporter__id__exact"),
+        SubjectKind("handler", "处置人员", "person", HANDLER_COLUMNS, None),
+    ]
+}
+# Which tables each home tier may open (a town desk has no county departments, and so on).
+KINDS_FOR_TIER = {
+    Tier.COUNTY: ("county", "town", "village", "grid", "department", "stationed", "workstation", "grid_worker",
+                  "handler"),
+    Tier.TOWN: ("town", "village", "grid", "stationed", "workstation", "grid_worker", "handler"),
+    Tier.VILLAGE: ("village", "grid", "workstation", "grid_worker", "handler"),
+}
+# 三级考核: who each tier scores.
+SCORED_KINDS = {Tier.COUNTY: ("town", "department"), Tier.TOWN: ("village", "stationed"),
+                Tier.VILLAGE: ("grid_worker",)}
+
+
+@dataclass(frozen=True)
+class Subject:
+    id: int
+    name: str
+    parent: str = ""
+
+
+def kinds_for(escope: EvalScope) -> tuple[str, ...]:
+    return KINDS_FOR_TIER[escope.tier]
+
+
+def subjects(escope: EvalScope, kind: str, *, within: Region | None = None) -> list[Subject]:
+    """The rows of a table of ``kind`` inside the reader's scope (optionally inside ``within``,
+    itself a region in scope)."""
+    regions = set(escope.region_ids)
+    if within is not None:
+        below = {within.pk} | set(Region.objects.filter(Q(parent=within) | Q(parent__parent=within))
+                                  .values_list("pk", flat=True))
+        regions &= below
+    if kind in ("county", "town", "village"):
+        qs = Region.objects.filter(pk__in=regions, tier=kind).select_related("parent").order_by("code")
+        return [Subject(r.pk, r.name, r.parent.name if r.parent_id else "") for r in qs]
+    if kind == "grid":
+        qs = Grid.objects.filter(village_id__in=regions).select_related("village").order_by("code")
+        return [Subject(g.pk, g.name, g.village.name) for g in qs]
+    if kind in ("department", "stationed", "workstation"):
+        unit_kinds = {"department": [UnitKind.DEPARTMENT], "stationed": [UnitKind.STATIONED, UnitKind.TOWN_OFFICE],
+                      "workstation": [UnitKind.WORKSTATION]}[kind]
+        qs = Unit.objects.filter(region_id__in=regions, kind__in=unit_kinds).select_related("region").order_by(
+            "region__code", "name")
+        return [Subject(u.pk, u.name, u.region.name) for u in qs]
+    if kind == "grid_worker":
+        qs = Profile.objects.filter(role__in=[Role.GRID_WORKER, Role.GRID_LEADER], region_id__in=regions)
+        qs = qs.select_related("region").order_by("region__code", "display_name")
+        return [Subject(p.user_id, p.display_name, p.region.name) for p in qs]
+    if kind == "handler":
+        units = Unit.objects.filter(region_id__in=regions)
+        qs = Profile.objects.filter(
+            Q(role=Role.DEPARTMENT_HANDLER, unit__in=units) | Q(role=Role.VILLAGE_HANDLER, region_id__in=regions)
+        ).select_related("unit", "region").order_by("display_name")
+        return [Subject(p.user_id, p.display_name, p.unit.name if p.unit_id else p.region.name) for p in qs]
+    raise ValueError(kind)
+
+
+def region_in_scope(escope: EvalScope, region_id) -> Region | None:
+    try:
+        region_id = int(region_id)
+    except (TypeError, ValueError):
+        return None
+    if region_id not in escope.region_ids:
+        return None
+    return Region.objects.filter(pk=region_id).first()
+
+
+# --- counters ------------------------------------------------------------------------------
+
+
+def category_ids_for(category: Category | None) -> list[int] | None:
+    """A leaf, or a top-level category with all its leaves; None means every category."""
+    if category is None:
+        return None
+    return [category.pk, *Category.objects.filter(parent=category).values_list("pk", flat=True)]
+
+
+def rollup_counters(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
+                    category_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
+    """Counters of a period from the rollups: key → counters (one grouped SUM query)."""
+    qs = DailyRollup.objects.filter(level=level, day__gte=first_day, day__lte=last_day)
+    if keys is not None:
+        qs = qs.filter(key__in=list(keys))
+    if category_ids is not None:
+        qs = qs.filter(category_id__in=list(category_ids))
+    rows = qs.values("key").annotate(**{f"s_{m}": Sum(m) for m in ROLLUP_METRICS}).order_by()
+    return {row["key"]: {m: row[f"s_{m}"] or 0 for m in ROLLUP_METRICS} for row in rows}
+
+
+def overdue_now(user, *, level: str, keys: Iterable[int] | None, category_ids: Iterable[int] | None = None,
+                now: dt.datetime | None = None) -> dict[int, int]:
+    """当前超时数 (live): open, not deferred, current step past its deadline. A unit is only
+    counted for its own steps (signing and handling); a place for every open step."""
+    now = now or timezone.now()
+    field = {"county": "county_id", "town": "town_id", "village": "village_id", "grid": "grid_id",
+             "unit": "lead_unit_id"}.get(level)
+    if field is None:
+        return {}
+    qs = cases_visible_to(user).filter(colour__in=[Colour.BLUE, Colour.YELLOW, Colour.RED], step_deadline__lt=now)
+    if level == "unit":
+        qs = qs.filter(status__in=[Status.DISPATCHED, Status.SIGNED])
+    if keys is not None:
+        qs = qs.filter(**{f"{field}__in": list(keys)})
+    if category_ids is not None:
+        qs = qs.filter(category_id__in=list(category_ids))
+    return dict(qs.order_by().values_list(field).annotate(n=Count("id")).values_list(field, "n"))
+
+
+@dataclass
+class Row:
+    subject: Subject
+    counters: dict[str, int]
+    values: dict[str, float | int | None]
+
+
+def indicator_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_day: dt.date,
+                   category_ids: list[int] | None = None, within: Region | None = None,
+                   columns: tuple[str, ...] | None = None) -> list[Row]:
+    spec = SUBJECT_KINDS[kind]
+    columns = columns or spec.columns
+    subs = subjects(escope, kind, within=within)
+    keys = [s.id for s in subs]
+    counters = rollup_counters(level=spec.level, keys=keys, first_day=first_day, last_day=last_day,
+                               category_ids=category_ids)
+    live = overdue_now(user, level=spec.level, keys=keys, category_ids=category_ids) if "overdue_now" in columns else {}
+    rows = []
+    for sub in subs:
+        c = dict(counters.get(sub.id) or dict.fromkeys(ROLLUP_METRICS, 0))
+        c["overdue_now"] = live.get(sub.id, 0)
+        rows.append(Row(sub, c, evaluate(c, columns)))
+    return rows
+
+
+def totals_for(user, escope: EvalScope, *, first_day: dt.date, last_day: dt.date,
+               category_ids: list[int] | None = None) -> dict[str, float | int | None]:
+    """The reader's own region as one row (the headline figures of the dashboard)."""
+    level = escope.tier
+    counters = rollup_counters(level=level, keys=[escope.home.pk], first_day=first_day, last_day=last_day,
+                               category_ids=category_ids).get(escope.home.pk, dict.fromkeys(ROLLUP_METRICS, 0))
+    counters["overdue_now"] = overdue_now(user, level=level, keys=[escope.home.pk],
+                                          category_ids=category_ids).get(escope.home.pk, 0)
+    return evaluate(counters, REGION_COLUMNS)
+
+
+def data_as_of() -> dt.datetime | None:
+    return RollupCursor.objects.filter(name="events").values_list("refreshed_at", flat=True).first()
+
+
+# --- three-level evaluation ------------------------------------------------------------------
+
+
+def weights_for(kind: str) -> dict[str, float]:
+    rows = dict(EvaluationWeight.objects.filter(kind=kind).values_list("indicator", "weight"))
+    weights = rows if rows else DEFAULT_WEIGHTS.get(kind, {})
+    return {code: float(w) for code, w in weights.items() if w > 0 and code in INDICATORS}
+
+
+def indicator_score(code: str, value, peers: list) -> float | None:
+    """A value as a 0–1 score among its peers (``Indicator.scoring``); None: no data."""
+    if value is None:
+        return None
+    how = INDICATORS[code].scoring
+    known = [p for p in peers if p is not None]
+    if how == "value":
+        return max(0.0, min(1.0, float(value)))
+    if how == "inverse":
+        return max(0.0, min(1.0, 1.0 - float(value)))
+    if how == "stars":
+        return max(0.0, min(1.0, (float(value) - 1.0) / 4.0))
+    if how == "relative":
+        best = max(known, default=0)
+        return float(value) / best if best else None
+    if how == "relative_low":
+        worst = max(known, default=0)
+        return 1.0 - float(value) / worst if worst else 1.0
+    if how == "fastest":
+        fastest = min((p for p in known if p > 0), default=None)
+        if fastest is None:
+            return 1.0 if value == 0 else None
+        return min(1.0, fastest / float(value)) if value else 1.0
+    raise ValueError(how)
+
+
+@dataclass
+class ScorePart:
+    code: str
+    label: str
+    value: float | int | None
+    score: float | None  # 0–100
+    weight: float
+    share: float  # this indicator's share of the weights actually used (0–1)
+    points: float  # contribution to the composite
+    lost: float  # points lost against a perfect score
+    peer_mean: float | None
+
+
+@dataclass
+class ScoreRow:
+    subject: Subject
+    composite: float | None
+    rank: int | None
+    parts: list[ScorePart] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[ScorePart]:
+        """Where the points were lost, biggest first: "why it ranks here"."""
+        return [p for p in sorted(self.parts, key=lambda p: -p.lost) if p.lost >= 0.05][:3]
+
+
+def score_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_day: dt.date,
+               category_ids: list[int] | None = None, within: Region | None = None) -> tuple[list[ScoreRow], dict]:
+    """Composite scores and ranking of one kind of evaluatee.
+
+    1. Compute each weighted indicator for every subject.
+    2. Turn each value into a 0–1 score among the peers (``indicator_score``).
+    3. Composite = Σ weight × score ÷ Σ weight over the indicators that have data for that
+       subject (an indicator without data — e.g. no ratings — neither helps nor hurts), × 100.
+    4. Rank by composite (ties share a rank); subjects with no data at all are listed last.
+    """
+    weights = weights_for(kind)
+    codes = tuple(weights)
+    rows = indicator_rows(user, escope, kind, first_day=first_day, last_day=last_day, category_ids=category_ids,
+                          within=within, columns=codes or ("reports",))
+    peers = {code: [r.values.get(code) for r in rows] for code in codes}
+    means = {}
+    for code in codes:
+        known = [v for v in peers[code] if v is not None and v != math.inf]
+        means[code] = sum(known) / len(known) if known else None
+    result: list[ScoreRow] = []
+    for row in rows:
+        scored = []
+        for code in codes:
+            value = row.values.get(code)
+            scored.append((code, value, indicator_score(code, value, peers[code])))
+        used = sum(weights[c] for c, _v, s in scored if s is not None)
+        parts = []
+        for code, value, score in scored:
+            share = weights[code] / used if (used and score is not None) else 0.0
+            points = share * score * 100 if score is not None else 0.0
+            parts.append(ScorePart(code=code, label=INDICATORS[code].label, value=value,
+                                   score=None if score is None else score * 100, weight=weights[code], share=share,
+                                   points=points, lost=share * 100 - points if score is not None else 0.0,
+                                   peer_mean=means[code]))
+        composite = sum(p.points for p in parts) if used else None
+        result.append(ScoreRow(subject=row.subject, composite=composite, rank=None, parts=parts))
+    result.sort(key=lambda r: (r.composite is None, -(r.composite or 0), r.subject.name))
+    rank, previous = 0, None
+    for index, row in enumerate(result, start=1):
+        if row.composite is None:
+            continue
+        rounded = round(row.composite, 2)
+        if rounded != previous:
+            rank, previous = index, rounded
+        row.rank = rank
+    return result, weights
+
+
+# --- hotspots ------------------------------------------------------------------------------
+
+
+def counts_by(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
+              metric: str = "reports", group: str = "key", category_ids: Iterable[int] | None = None) -> dict:
+    """One counter summed over a period, grouped by ``key``, ``category_id`` or ``day``."""
+    qs = DailyRollup.objects.filter(level=level, day__gte=first_day, day__lte=last_day)
+    if keys is not None:
+        qs = qs.filter(key__in=list(keys))
+    if category_ids is not None:
+        qs = qs.filter(category_id__in=list(category_ids))
+    rows = qs.order_by().values(group).annotate(n=Sum(metric)).values_list(group, "n")
+    return {k: n for k, n in rows if n}
+
+
+def bucket_start(day: dt.date, granularity: str) -> dt.date:
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def trend(by_day: dict[dt.date, int], first_day: dt.date, last_day: dt.date, granularity: str) -> list[tuple]:
+    """(bucket start, count) for every bucket in the period, empty buckets included."""
+    totals: dict[dt.date, int] = defaultdict(int)
+    for day, n in by_day.items():
+        totals[bucket_start(day, granularity)] += n
+    out = []
+    cursor = bucket_start(first_day, granularity)
+    while cursor <= last_day:
+        out.append((cursor, totals.get(cursor, 0)))
+        if granularity == "month":
+            cursor = (cursor.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        else:
+            cursor += dt.timedelta(days=7 if granularity == "week" else 1)
+    return out
+
+
+def category_labels(ids: Iterable[int]) -> dict[int, str]:
+    return {c.pk: str(c) for c in Category.objects.filter(pk__in=list(ids)).select_related("parent")}
+
+
+def heat_cells(escope: EvalScope, *, first_day: dt.date, last_day: dt.date, category_ids=None,
+               within: Region | None = None) -> list[dict]:
+    """Reports per grid (the map's cells) with each grid's outline and centre."""
+    grids = {g.pk: g for g in Grid.objects.filter(pk__in=[s.id for s in subjects(escope, "grid", within=within)])
+             .select_related("village")}
+    counts = counts_by(level="grid", keys=grids, first_day=first_day, last_day=last_day, category_ids=category_ids)
+    cells = []
+    for grid_id, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        g = grids[grid_id]
+        cells.append({"id": g.pk, "name": g.name, "village": g.village.name, "village_id": g.village_id, "n": n,
+                      "bbox": [g.min_lat, g.min_lng, g.max_lat, g.max_lng], "center": [g.centroid_lat, g.centroid_lng],
+                      "boundary": g.boundary})
+    return cells
+
+
+# --- colour board --------------------------------------------------------------------------
+
+
+def colour_board(user, escope: EvalScope) -> dict:
+    """Open cases by colour for each unit (the lead unit now; cases waiting at a desk are listed
+    under that desk) and for each area one tier down. Live, from the indexed colour column."""
+    qs = cases_visible_to(user).filter(colour__in=OPEN_COLOURS)
+    by_unit: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_COLOURS, 0))
+    for unit_id, holder_id, colour, n in qs.order_by().values_list("lead_unit_id", "holder_id", "colour").annotate(
+            n=Count("id")):
+        by_unit[("unit", unit_id) if unit_id else ("desk", holder_id)][colour] += n
+    unit_names = dict(Unit.objects.filter(pk__in=[k for t, k in by_unit if t == "unit"]).values_list("pk", "name"))
+    desk_names = dict(Region.objects.filter(pk__in=[k for t, k in by_unit if t == "desk"]).values_list("pk", "name"))
+    units = []
+    for (kind, key), counts in by_unit.items():
+        name = unit_names.get(key, "") if kind == "unit" else f"{desk_names.get(key, '')}（待派遣/受理）"
+        units.append({"kind": kind, "id": key, "name": name, "counts": counts, "total": sum(counts.values()),
+                      "filter": f"lead_unit__id__exact={key}" if kind == "unit" else f"holder__id__exact={key}"})
+    units.sort(key=lambda u: (-u["counts"][Colour.RED], -u["counts"][Colour.YELLOW], -u["total"], u["name"]))
+
+    area_tier = {Tier.COUNTY: "town", Tier.TOWN: "village", Tier.VILLAGE: "grid"}[escope.tier]
+    area_field = {"town": "town_id", "village": "village_id", "grid": "grid_id"}[area_tier]
+    by_area: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_COLOURS, 0))
+    for key, colour, n in qs.order_by().values_list(area_field, "colour").annotate(n=Count("id")):
+        by_area[key][colour] += n
+    names = {s.id: s.name for s in subjects(escope, area_tier)}
+    areas = [{"id": key, "name": names.get(key, "?"), "counts": counts, "total": sum(counts.values()),
+              "filter": f"{area_field[:-3]}__id__exact={key}"}
+             for key, counts in by_area.items()]
+    areas.sort(key=lambda a: (-a["counts"][Colour.RED], -a["total"], a["name"]))
+    totals = dict.fromkeys(OPEN_COLOURS, 0)
+    for a in areas:
+        for colour, n in a["counts"].items():
+            totals[colour] += n
+    return {"units": units, "areas": areas, "area_label": SUBJECT_KINDS[area_tier].label, "totals": totals,
+            "area_field": area_field[:-3], "as_of": timezone.now()}
+
+
+def users_by_id(ids: Iterable[int]) -> dict[int, str]:
+    User = get_user_model()
+    return dict(User.objects.filter(pk__in=list(ids)).values_list("pk", "username"))

@@ -1,0 +1,169 @@
+"""Writes of the evaluation app: keeping ``DailyRollup`` equal to the raw data.
+
+    rollups_mark_dirty     read new history events and ratings, mark every day they affect
+    rollup_day_recompute   rebuild one day's rows from the raw data
+    rollups_refresh        both, as the beat task runs them every minute
+    rollups_rebuild        rebuild a whole range (after a bulk import, or from scratch)
+
+How "always consistent" holds (numbered, as the refresher runs):
+
+1. History events and ratings are append-only with increasing ids; a cursor per source remembers
+   how far they were read. Every state change of a case writes an event (the workflow service),
+   so "something changed about case C" is "a new event of C".
+2. For each new event or rating, the days that can depend on it are marked dirty: the event's
+   day, the case's report day, and every day with another event or rating of the same case
+   (their counters read the case's current deadline, lead unit and deferral — see rollups.py).
+3. Each dirty day is recomputed from the raw tables and its mark cleared — only if nobody
+   re-marked it meanwhile (``marked_at`` compare-and-delete).
+4. The cursor only moves past events older than ``CURSOR_SAFETY``: on PostgreSQL an id can
+   become visible after a higher one (transactions commit out of order), so the last few minutes
+   are re-read each run. Re-marking a day is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.cases.models import Case, CaseEvent
+from apps.evaluation.models import DailyRollup, DirtyDay, RollupCursor
+from apps.evaluation.rollups import Accumulator, chunks, collect, day_start, local_day, rating_model
+
+log = logging.getLogger(__name__)
+
+CURSOR_SAFETY = dt.timedelta(minutes=5)
+EVENT_BATCH = 20_000
+
+
+def _mark(days: set[dt.date], now: dt.datetime) -> None:
+    if not days:
+        return
+    existing = set(DirtyDay.objects.filter(day__in=days).values_list("day", flat=True))
+    DirtyDay.objects.filter(day__in=existing).update(marked_at=now)
+    DirtyDay.objects.bulk_create([DirtyDay(day=d, marked_at=now) for d in days - existing], ignore_conflicts=True)
+
+
+def _days_of_cases(case_ids: set[int]) -> set[dt.date]:
+    """Every day on which these cases have a fact: report day, event days, rating days."""
+    days: set[dt.date] = set()
+    Rating = rating_model()
+    for batch in chunks(sorted(case_ids)):
+        days.update(local_day(at) for at in Case.objects.filter(pk__in=batch).values_list("created_at", flat=True))
+        days.update(local_day(at) for at in CaseEvent.objects.filter(case_id__in=batch)
+                    .values_list("created_at", flat=True).order_by())
+        if Rating is not None:
+            days.update(local_day(at) for at in Rating.objects.filter(case_id__in=batch)
+                        .values_list("created_at", flat=True).order_by())
+    return days
+
+
+def rollups_mark_dirty(*, now: dt.datetime | None = None, max_events: int = EVENT_BATCH) -> int:
+    """Steps 1, 2 and 4 above. Returns how many events and ratings were read."""
+    now = now or timezone.now()
+    safe_before = now - CURSOR_SAFETY
+    seen = 0
+    sources = [("events", CaseEvent)]
+    Rating = rating_model()
+    if Rating is not None:
+        sources.append(("ratings", Rating))
+    for name, model in sources:
+        cursor, _ = RollupCursor.objects.get_or_create(name=name)
+        rows = list(model.objects.filter(pk__gt=cursor.last_id).order_by("pk")
+                    .values_list("pk", "case_id", "created_at")[:max_events])
+        if not rows:
+            continue
+        seen += len(rows)
+        case_ids = {case_id for _pk, case_id, _at in rows}
+        days = {local_day(at) for _pk, _case, at in rows} | _days_of_cases(case_ids)
+        # Advance over the prefix that is old enough that nothing can still commit below it.
+        new_last = cursor.last_id
+        for pk, _case, at in rows:
+            if at >= safe_before:
+                break
+            new_last = pk
+        with transaction.atomic():
+            _mark(days, now)
+            RollupCursor.objects.filter(name=name).update(last_id=new_last)
+    return seen
+
+
+def _rows_for(acc: Accumulator) -> list[DailyRollup]:
+    objects = []
+    for (level, key, day, category_id), cell in acc.cells.items():
+        if any(cell.values()):
+            objects.append(DailyRollup(level=level, key=key, day=day, category_id=category_id, **cell))
+    return objects
+
+
+def rollup_day_recompute(*, day: dt.date) -> int:
+    """Step 3 for one day. Returns the number of rows written."""
+    marked = DirtyDay.objects.filter(day=day).values_list("marked_at", flat=True).first()
+    acc = collect(day_start(day), day_start(day + dt.timedelta(days=1)), Accumulator(by_day=True, by_category=True))
+    rows = _rows_for(acc)
+    with transaction.atomic():
+        DailyRollup.objects.filter(day=day).delete()
+        DailyRollup.objects.bulk_create(rows, batch_size=2000)
+        if marked is not None:
+            DirtyDay.objects.filter(day=day, marked_at=marked).delete()
+    return len(rows)
+
+
+def rollups_refresh(*, now: dt.datetime | None = None, time_budget_s: float = 50.0) -> dict[str, int]:
+    """What the beat task runs every minute: mark, then recompute dirty days (oldest last, so
+    today — what people look at — is fresh first), within a time budget."""
+    started = time.monotonic()
+    now = now or timezone.now()
+    read = 0
+    while True:
+        batch = rollups_mark_dirty(now=now)
+        read += batch
+        if batch < EVENT_BATCH or time.monotonic() - started > time_budget_s:
+            break
+    days = list(DirtyDay.objects.order_by("-day").values_list("day", flat=True))
+    done = 0
+    for day in days:
+        if time.monotonic() - started > time_budget_s:
+            break
+        rollup_day_recompute(day=day)
+        done += 1
+    RollupCursor.objects.filter(name="events").update(refreshed_at=now)
+    return {"read": read, "days": done, "left": len(days) - done}
+
+
+def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | None = None,
+                    window_days: int = 31) -> int:
+    """Recompute every day in [first_day, last_day] (default: all data) in month-sized windows.
+
+    The cursors move to the newest ids *before* reading, so anything written meanwhile is
+    picked up by the next refresh. Returns the number of rows written."""
+    now = timezone.now()
+    with transaction.atomic():
+        for name, model in [("events", CaseEvent), ("ratings", rating_model())]:
+            if model is None:
+                continue
+            newest = model.objects.filter(created_at__lt=now - CURSOR_SAFETY).aggregate(m=Max("pk"))["m"] or 0
+            RollupCursor.objects.update_or_create(name=name, defaults={"last_id": newest})
+    if first_day is None:
+        earliest = Case.objects.order_by("created_at").values_list("created_at", flat=True).first()
+        first_day = local_day(earliest) if earliest else timezone.localdate()
+    last_day = last_day or timezone.localdate()
+    written = 0
+    window_start = first_day
+    while window_start <= last_day:
+        window_end = min(window_start + dt.timedelta(days=window_days - 1), last_day)
+        acc = collect(day_start(window_start), day_start(window_end + dt.timedelta(days=1)),
+                      Accumulator(by_day=True, by_category=True))
+        rows = _rows_for(acc)
+        with transaction.atomic():
+            DailyRollup.objects.filter(day__gte=window_start, day__lte=window_end).delete()
+            DailyRollup.objects.bulk_create(rows, batch_size=5000)
+            DirtyDay.objects.filter(day__gte=window_start, day__lte=window_end, marked_at__lte=now).delete()
+        written += len(rows)
+        window_start = window_end + dt.timedelta(days=1)
+    RollupCursor.objects.filter(name="events").update(refreshed_at=now)
+    return written
