@@ -1,0 +1,202 @@
+"""Read side of the command desk: the dashboard numbers and the units a desk may dispatch to.
+
+Everything here starts from ``cases_visible_to(user)`` / ``scope_of(user)``, so the dashboard,
+its JSON endpoint and the admin pickers show only what the user's desk covers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from apps.cases.models import (
+    FINAL_STATUSES,
+    OPEN_STATUSES,
+    Case,
+    Colour,
+    ExtensionRequest,
+    ExtensionStatus,
+    Status,
+)
+from apps.cases.selectors import cases_visible_to
+from apps.org import geo
+from apps.org.models import Region, Tier, Unit
+from apps.org.scope import regions_in_scope, scope_of
+
+# Statuses in which a case waits for its desk (accept/reject, dispatch, close).
+DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
+# Open and running: a deferred (挂账) case has no clock, so it is never "overdue".
+RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
+COLOUR_ORDER = [Colour.RED, Colour.YELLOW, Colour.BLUE, Colour.GREY]
+
+
+def local_midnight(now: dt.datetime | None = None) -> dt.datetime:
+    now = timezone.localtime(now or timezone.now())
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def overdue_q(now: dt.datetime | None = None) -> Q:
+    """Open, running cases whose current step is past its deadline."""
+    return Q(status__in=RUNNING_STATUSES, step_deadline__lt=now or timezone.now())
+
+
+def waiting_for_desk(user) -> QuerySet:
+    """Cases held by the user's own desk that wait for the desk's next step."""
+    scope = scope_of(user)
+    qs = cases_visible_to(user).filter(status__in=DESK_WAITING_STATUSES)
+    if scope.everything:
+        return qs
+    if not scope.region_id:
+        return qs.none()
+    return qs.filter(holder_id=scope.region_id, tier=scope.region_tier)
+
+
+def pending_extensions(user) -> QuerySet:
+    scope = scope_of(user)
+    qs = ExtensionRequest.objects.filter(status=ExtensionStatus.PENDING, case__in=cases_visible_to(user).values("pk"))
+    if scope.everything:
+        return qs
+    if not scope.region_id:
+        return qs.none()
+    return qs.filter(case__holder_id=scope.region_id, case__tier=scope.region_tier)
+
+
+def desk_stats(user, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The dashboard numbers for ``user`` (JSON-ready)."""
+    now = now or timezone.now()
+    visible = cases_visible_to(user).order_by()
+    by_colour = dict(
+        visible.filter(status__in=OPEN_STATUSES).values_list("colour").annotate(n=Count("id")).values_list("colour", "n")
+    )
+    overdue_rows = (
+        visible.filter(overdue_q(now))
+        .values("lead_unit_id", "lead_unit__name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "lead_unit__name")[:12]
+    )
+    waiting = dict(
+        waiting_for_desk(user).order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    status_labels = dict(Status.choices)
+    return {
+        "generated_at": timezone.localtime(now).isoformat(timespec="seconds"),
+        "intake_today": visible.filter(created_at__gte=local_midnight(now)).count(),
+        "open_total": sum(by_colour.values()),
+        "open_by_colour": [
+            {"colour": c.value, "label": c.label, "count": by_colour.get(c.value, 0)} for c in COLOUR_ORDER
+        ],
+        "overdue_total": visible.filter(overdue_q(now)).count(),
+        "overdue_by_unit": [
+            {"unit_id": row["lead_unit_id"], "unit": row["lead_unit__name"] or "未派遣（在本级待办）", "count": row["n"]}
+            for row in overdue_rows
+        ],
+        "waiting": [
+            {"status": s, "label": status_labels[s], "count": waiting.get(s, 0)} for s in DESK_WAITING_STATUSES
+        ],
+        "waiting_total": sum(waiting.values()),
+        "extensions_pending": pending_extensions(user).count(),
+    }
+
+
+# --- units a desk may dispatch to ----------------------------------------------------------
+
+
+def dispatchable_units(case: Case) -> QuerySet:
+    """Units the desk holding ``case`` may dispatch it to — the same rule the workflow service
+    enforces (``_check_unit_for_tier``): a village only to its workstation, a town to its own
+    units, the county to county departments and the units of the case's town."""
+    qs = Unit.objects.filter(is_active=True).select_related("region", "platform")
+    if case.tier == Tier.VILLAGE:
+        return qs.filter(region_id=case.village_id, kind="workstation")
+    if case.tier == Tier.TOWN:
+        return qs.filter(region_id=case.town_id)
+    return qs.filter(region_id__in=[case.county_id, case.town_id])
+
+
+def desk_units(user) -> QuerySet:
+    """Units the user's desk may dispatch to at all (for bulk dispatch of several cases)."""
+    scope = scope_of(user)
+    qs = Unit.objects.filter(is_active=True).select_related("region")
+    if scope.everything:
+        return qs
+    if scope.region_tier == Tier.VILLAGE:
+        return qs.filter(region_id=scope.region_id, kind="workstation")
+    if scope.region_tier == Tier.TOWN:
+        return qs.filter(region_id=scope.region_id)
+    if scope.region_tier == Tier.COUNTY:
+        return qs.filter(region__in=regions_in_scope(user).exclude(tier=Tier.VILLAGE))
+    return qs.none()
+
+
+def units_in_scope(user) -> QuerySet:
+    """Units a user may see in pickers and filters: those sitting in their regions, plus the
+    county departments above a town (a town's cases may be led by them after escalation)."""
+    scope = scope_of(user)
+    qs = Unit.objects.all()
+    if scope.everything:
+        return qs
+    regions = regions_in_scope(user)
+    if not scope.region_id:
+        return qs.filter(pk=scope.unit_id) if scope.unit_id else qs.none()
+    county_ids = Region.objects.filter(pk=scope.region_id).values_list("parent__parent_id", "parent_id")
+    above = {pk for row in county_ids for pk in row if pk}
+    return qs.filter(Q(region__in=regions) | Q(region_id__in=above, kind="department")).distinct()
+
+
+# --- neighbours ----------------------------------------------------------------------------
+
+
+def nearby_open_cases(case: Case, user, *, radius_m: float | None = None, limit: int = 8) -> list[tuple[Case, float]]:
+    """Open cases of the same category near ``case`` that ``user`` may see, nearest first,
+    with their distance in metres (candidates for a merge)."""
+    radius = radius_m or max(settings.DUPLICATE_RADIUS_M * 4, 200.0)
+    dlat = radius / 111_320.0
+    dlng = radius / (111_320.0 * max(math.cos(math.radians(case.lat)), 0.01))
+    candidates = (
+        cases_visible_to(user)
+        .filter(category_id=case.category_id, lat__range=(case.lat - dlat, case.lat + dlat),
+                lng__range=(case.lng - dlng, case.lng + dlng))
+        .exclude(pk=case.pk)
+        .exclude(status__in=FINAL_STATUSES)
+        .select_related("category")
+        .order_by("-created_at")[:50]
+    )
+    found = [(other, geo.haversine_m(case.lat, case.lng, other.lat, other.lng)) for other in candidates]
+    return sorted([pair for pair in found if pair[1] <= radius], key=lambda pair: pair[1])[:limit]
+
+
+# --- time left ------------------------------------------------------------------------------
+
+
+def humanise_duration(delta: dt.timedelta) -> str:
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, minutes = divmod(minutes, 60 * 24)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} 天 {hours} 小时" if hours else f"{days} 天"
+    if hours:
+        return f"{hours} 小时 {minutes} 分" if minutes else f"{hours} 小时"
+    return f"{max(minutes, 1)} 分钟"
+
+
+def time_left(case: Case, now: dt.datetime | None = None) -> dict[str, str]:
+    """How long the current step has left, for a person: text, a CSS class and a tooltip."""
+    if case.status in FINAL_STATUSES:
+        return {"text": "已办结", "css": "ld-done", "title": ""}
+    if case.status == Status.DEFERRED:
+        review = case.deferred_review_on.strftime("%m-%d") if case.deferred_review_on else ""
+        return {"text": f"挂账 {review}".strip(), "css": "ld-grey", "title": "挂账缓办，复查日期"}
+    if case.step_deadline is None:
+        return {"text": "—", "css": "", "title": ""}
+    now = now or timezone.now()
+    remaining = case.step_deadline - now
+    title = f"{case.get_step_display()}时限 {timezone.localtime(case.step_deadline):%Y-%m-%d %H:%M}"
+    if remaining.total_seconds() < 0:
+        return {"text": f"超时 {humanise_duration(remaining)}", "css": "ld-overdue", "title": title}
+    css = "ld-soon" if case.colour == Colour.YELLOW else "ld-ok"
+    return {"text": f"剩 {humanise_duration(remaining)}", "css": css, "title": title}
