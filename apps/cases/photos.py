@@ -409,6 +409,9 @@ def case_photo_add(
                 row = CasePhoto.objects.create(
                     case=case, event=event, kind=kind, client_id=client_id, original=name, sha256=photo.sha256,
                     width=photo.width, height=photo.height, uploaded_by=uploaded_by,
+                    # After photos show the fix and are public by default (re-encoded copies
+                    # only); report photos may show faces or plates, so a dispatcher decides.
+                    is_public=kind == PhotoKind.AFTER,
                 )
         except IntegrityError:
             # A retry of this very upload won the race; keep its row and drop our file.
