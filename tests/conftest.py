@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,20 +60,17 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker process (prefork, 1 child) against this run's broker and test DB.
-
-    Tests that use it must be ``@pytest.mark.django_db(transaction=True)`` so their rows are
-    committed where the worker can see them.
-    """
-    log_path = Path(os.environ["LIANDONG_DATA_DIR"]) / "celery-worker.log"
+@contextmanager
+def celery_worker(env: dict[str, str] | None = None, name: str = "test"):
+    """Run a Celery worker process (prefork, 1 child) while the block runs; yields the process.
+    ``env`` defaults to this run's broker and test DB (tests may point one at their own Redis)."""
+    log_path = Path(os.environ["LIANDONG_DATA_DIR"]) / f"celery-{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
-        cwd=ROOT, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT,
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h"],
+        cwd=ROOT, env=env or _worker_env(), stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -85,13 +83,26 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         proc.terminate()
         raise RuntimeError(f"the Celery worker did not start: {log_path.read_text()[-3000:]}")
     proc.log_path = log_path  # type: ignore[attr-defined]
-    yield proc
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker process (prefork, 1 child) against this run's broker and test DB.
+
+    Tests that use it must be ``@pytest.mark.django_db(transaction=True)`` so their rows are
+    committed where the worker can see them.
+    """
+    with celery_worker(name="worker") as proc:
+        yield proc
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
@@ -113,11 +124,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def asgi_server(django_db_setup, django_db_blocker):
-    """The real ASGI app (HTTP + WebSockets) served by uvicorn in a subprocess against this
-    run's test database and Redis. Yields the base URL, e.g. ``http://127.0.0.1:41234``.
-    Tests using it must be ``django_db(transaction=True)`` (use the ``org_tx`` fixture)."""
+@contextmanager
+def uvicorn_server(env: dict[str, str] | None = None):
+    """Serve the real ASGI app with uvicorn in a subprocess while the block runs; yields the
+    base URL. ``env`` defaults to this run's test database and Redis."""
     import urllib.request
 
     port = _free_port()
@@ -127,7 +137,7 @@ def asgi_server(django_db_setup, django_db_blocker):
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env or _worker_env(), stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -139,13 +149,24 @@ def asgi_server(django_db_setup, django_db_blocker):
             break
         except Exception:
             time.sleep(0.2)
-    yield base
-    proc.terminate()
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker):
+    """The real ASGI app (HTTP + WebSockets) served by uvicorn in a subprocess against this
+    run's test database and Redis. Yields the base URL, e.g. ``http://127.0.0.1:41234``.
+    Tests using it must be ``django_db(transaction=True)`` (use the ``org_tx`` fixture)."""
+    with uvicorn_server() as base:
+        yield base
 
 
 CHROMIUM = "/usr/bin/chromium"
