@@ -17,7 +17,8 @@ Protocol (JSON text frames):
               {"type": "error", "detail": "…"}
 
 Close codes: 4401 not authenticated (anonymous, bad token, no auth message in time),
-4403 a subscription to a group that is not the user's own, 4400 a frame too large.
+4403 a subscription to a group that is not the user's own, 4400 a frame too large,
+1012 the channel layer (Redis) went away — reconnect with ``?since=<last id>``.
 The socket joins its user group at once; unit and region groups on request.
 """
 
@@ -28,6 +29,7 @@ import json
 import time
 from urllib.parse import parse_qs
 
+import redis.exceptions
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
@@ -44,6 +46,7 @@ REJOIN_EVERY_S = 3600.0
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_FRAME = 4400
+CLOSE_SERVICE_RESTART = 1012
 
 
 def _load_user(user_id: int):
@@ -85,6 +88,18 @@ def _parse_id(value) -> int | None:
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (redis.exceptions.RedisError, OSError):
+            # The channel layer went away (Redis restarted): the groups this socket joined are
+            # forgotten, so it would listen to nothing. Say "service restart" (1012) and let the
+            # client reconnect and replay from its last id.
+            try:
+                await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
+            except Exception:  # noqa: BLE001 - the client may be gone too
+                pass
+
     async def connect(self) -> None:
         self.user = None
         self.joined: set[str] = set()
