@@ -177,7 +177,7 @@ INDICATORS: dict[str, Indicator] = dict([
 
 # Which indicators each kind of table shows, in order.
 REGION_COLUMNS = (
-    "reports", "accepted", "rejected", "closure_rate", "sign_on_time_rate", "handle_on_time_rate", "rework_rate",
+    "reports", "accepted", "rejected", "dispatched", "closure_rate", "sign_on_time_rate", "handle_on_time_rate", "rework_rate",
     "return_rate", "extension_requested", "extension_granted", "overdue_now", "handle_hours_mean",
     "handle_hours_p90", "escalated", "satisfaction_mean", "satisfaction_good_share",
 )

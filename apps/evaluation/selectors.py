@@ -81,19 +81,20 @@ class SubjectKind:
     label: str
     level: str  # DailyRollup.level
     columns: tuple[str, ...]
-    admin_filter: str | None  # the admin changelist filter that lists this subject's cases
+    # The case list's filter (apps/cases/admin_filters.py) that lists this subject's cases.
+    admin_filter: str | None
 
 
 SUBJECT_KINDS: dict[str, SubjectKind] = {
     k.code: k
     for k in [
         SubjectKind("county", "区县", "county", REGION_COLUMNS, "county__id__exact"),
-        SubjectKind("town", "乡镇/街道", "town", REGION_COLUMNS, "town__id__exact"),
-        SubjectKind("village", "村/社区", "village", REGION_COLUMNS, "village__id__exact"),
-        SubjectKind("grid", "网格", "grid", REGION_COLUMNS, "grid__id__exact"),
-        SubjectKind("department", "县级部门", "unit", UNIT_COLUMNS, "lead_unit__id__exact"),
-        SubjectKind("stationed", "派驻机构与乡镇站所", "unit", UNIT_COLUMNS, "lead_unit__id__exact"),
-        SubjectKind("workstation", "村/社区工作站", "unit", UNIT_COLUMNS, "lead_unit__id__exact"),
+        SubjectKind("town", "乡镇/街道", "town", REGION_COLUMNS, "town"),
+        SubjectKind("village", "村/社区", "village", REGION_COLUMNS, "village"),
+        SubjectKind("grid", "网格", "grid", REGION_COLUMNS, "grid"),
+        SubjectKind("department", "县级部门", "unit", UNIT_COLUMNS, "unit"),
+        SubjectKind("stationed", "派驻机构与乡镇站所", "unit", UNIT_COLUMNS, "unit"),
+        SubjectKind("workstation", "村/社区工作站", "unit", UNIT_COLUMNS, "unit"),
         SubjectKind("grid_worker", "网格员", "person", GRID_WORKER_COLUMNS, "reporter__id__exact"),
         SubjectKind("handler", "处置人员", "person", HANDLER_COLUMNS, None),
     ]
@@ -429,7 +430,7 @@ def colour_board(user, escope: EvalScope) -> dict:
     for (kind, key), counts in by_unit.items():
         name = unit_names.get(key, "") if kind == "unit" else f"{desk_names.get(key, '')}（待派遣/受理）"
         units.append({"kind": kind, "id": key, "name": name, "counts": counts, "total": sum(counts.values()),
-                      "filter": f"lead_unit__id__exact={key}" if kind == "unit" else f"holder__id__exact={key}"})
+                      "filter": f"unit={key}" if kind == "unit" else f"unit=none&holder__id__exact={key}"})
     units.sort(key=lambda u: (-u["counts"][Colour.RED], -u["counts"][Colour.YELLOW], -u["total"], u["name"]))
 
     area_tier = {Tier.COUNTY: "town", Tier.TOWN: "village", Tier.VILLAGE: "grid"}[escope.tier]
@@ -439,7 +440,7 @@ def colour_board(user, escope: EvalScope) -> dict:
         by_area[key][colour] += n
     names = {s.id: s.name for s in subjects(escope, area_tier)}
     areas = [{"id": key, "name": names.get(key, "?"), "counts": counts, "total": sum(counts.values()),
-              "filter": f"{area_field[:-3]}__id__exact={key}"}
+              "filter": f"{area_field[:-3]}={key}"}
              for key, counts in by_area.items()]
     areas.sort(key=lambda a: (-a["counts"][Colour.RED], -a["total"], a["name"]))
     totals = dict.fromkeys(OPEN_COLOURS, 0)

@@ -65,8 +65,8 @@ class Period:
         return f"{self.first:%Y%m%d}-{self.last:%Y%m%d}"
 
     def case_filters(self) -> dict[str, str]:
-        return {"created_at__gte": self.first.isoformat(),
-                "created_at__lt": (self.last + dt.timedelta(days=1)).isoformat()}
+        """The case list's own date filter (上报日期, both ends included)."""
+        return {"created_from": self.first.isoformat(), "created_to": self.last.isoformat()}
 
 
 def parse_period(params) -> Period:
@@ -135,12 +135,8 @@ def cases_link(**filters) -> str:
 
 
 def category_filter(category: Category | None) -> dict[str, str]:
-    if category is None:
-        return {}
-    ids = selectors.category_ids_for(category)
-    if len(ids) == 1:
-        return {"category__id__exact": str(category.pk)}
-    return {"category__id__in": ",".join(str(i) for i in ids)}
+    # The case list's category filter takes a main category (with its leaves) or a leaf.
+    return {} if category is None else {"cat": str(category.pk)}
 
 
 # --- plumbing ------------------------------------------------------------------------------
@@ -394,7 +390,7 @@ def hotspots(request, escope):
     labels = selectors.category_labels(by_category)
     cat_table = Table(key="category", title="按分类", headers=["分类", "上报数"])
     for cid, n in sorted(by_category.items(), key=lambda kv: -kv[1]):
-        cat_table.add([labels.get(cid, "?"), n], link=cases_link(**{**base, "category__id__exact": cid}))
+        cat_table.add([labels.get(cid, "?"), n], link=cases_link(**{**base, "cat": cid}))
 
     sub_tier = {"county": "town", "town": "village", "village": "grid"}[area.tier]
     subs = selectors.subjects(escope, sub_tier, within=area)
@@ -414,7 +410,7 @@ def hotspots(request, escope):
     for unit in sorted(units, key=lambda u: -by_unit.get(u.id, 0)):
         if by_unit.get(unit.id):
             unit_table.add([unit.name, unit.parent, by_unit[unit.id]],
-                           link=cases_link(lead_unit__id__exact=unit.id, **period.case_filters(),
+                           link=cases_link(unit=unit.id, **period.case_filters(),
                                            **category_filter(category)))
 
     by_day = selectors.counts_by(level=level, keys=[key], group="day", **common)
@@ -423,13 +419,12 @@ def hotspots(request, escope):
     for start, n in series:
         end = min(_bucket_end(start, granularity), period.last)
         trend_table.add([start.isoformat(), n], link=cases_link(**{
-            **base, "created_at__gte": max(start, period.first).isoformat(),
-            "created_at__lt": (end + dt.timedelta(days=1)).isoformat()}))
+            **base, "created_from": max(start, period.first).isoformat(), "created_to": end.isoformat()}))
 
     cells = selectors.heat_cells(escope, within=area if area != escope.home else None, **common)
     cell_table = Table(key="cells", title="网格热力", headers=["网格", "村/社区", "上报数"])
     for cell in cells:
-        link = cases_link(grid__id__exact=cell["id"], **period.case_filters(), **category_filter(category))
+        link = cases_link(grid=cell["id"], **period.case_filters(), **category_filter(category))
         cell["href"] = link
         cell_table.add([cell["name"], cell["village"], cell["n"]], link=link)
 
@@ -473,12 +468,12 @@ def _board_tables(board) -> list[Table]:
     units = Table(key="units", title="各单位在办事件（分色）", headers=["单位", *labels, "合计"])
     for u in board["units"]:
         units.add([u["name"], *[u["counts"][c] for c in selectors.OPEN_COLOURS], u["total"]],
-                  link=f"{CASES_ADMIN}?{u['filter']}&colour__in=blue,yellow,red,grey")
+                  link=f"{CASES_ADMIN}?{u['filter']}&state=open")
     areas = Table(key="areas", title=f"各{board['area_label']}在办事件（分色）",
                   headers=[board["area_label"], *labels, "合计"])
     for a in board["areas"]:
         areas.add([a["name"], *[a["counts"][c] for c in selectors.OPEN_COLOURS], a["total"]],
-                  link=f"{CASES_ADMIN}?{a['filter']}&colour__in=blue,yellow,red,grey")
+                  link=f"{CASES_ADMIN}?{a['filter']}&state=open")
     return [units, areas]
 
 
