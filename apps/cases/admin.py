@@ -25,7 +25,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -58,6 +58,7 @@ from apps.cases.models import (
     TimeLimit,
     WorkCalendarDay,
 )
+from apps.cases.photos import photo_url
 from apps.cases.selectors import cases_visible_to
 from apps.org.models import Grid, Tier, Unit, UnitKind
 from apps.org.scope import regions_in_scope
@@ -71,9 +72,9 @@ ACT_PERMISSION = "cases.change_case"
 
 
 def photo_src(photo: CasePhoto, variant: str = "thumb") -> str:
-    """The admin URL of a photo's web or thumbnail copy (served by ``CaseAdmin.photo_view``,
-    which checks the viewer may see the case; originals are never served)."""
-    return reverse("admin:cases_case_photo", args=[photo.pk, variant])
+    """The URL of a photo's web or thumbnail copy. The photo view behind it (the intake's
+    ``api-photo``) serves it only to someone who may see the case; originals are never served."""
+    return photo_url(photo, variant)
 
 
 def can_act(user) -> bool:
@@ -262,6 +263,7 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
     # --- list page: map points, export links ---------------------------------------------------
 
     def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "事件", **(extra_context or {})}
         response = super().changelist_view(request, extra_context)
         context = getattr(response, "context_data", None)
         if isinstance(context, dict) and "cl" in context:
@@ -372,7 +374,6 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<path:object_id>/act/<slug:action>/", wrap(self.action_view), name="%s_%s_act" % info),
-            path("photo/<int:photo_id>/<slug:variant>/", wrap(self.photo_view), name="%s_%s_photo" % info),
             *super().get_urls(),
         ]
 
@@ -417,21 +418,6 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         case.refresh_from_db()
         messages.success(request, f"{case.tracking_number} {message}（当前状态：{case.get_status_display()}）。")
         return HttpResponseRedirect(page)
-
-    def photo_view(self, request, photo_id: int, variant: str):
-        """A photo's web or thumbnail copy, only if the viewer may see its case (404 otherwise)."""
-        if variant not in ("thumb", "web"):
-            raise Http404
-        photo = CasePhoto.objects.filter(pk=photo_id, case__in=cases_visible_to(request.user).values("pk")).first()
-        if photo is None:
-            raise Http404("照片不存在或不在您的辖区内。")
-        candidates = [photo.thumb, photo.web] if variant == "thumb" else [photo.web, photo.thumb]
-        for field in candidates:
-            if field and field.storage.exists(field.name):
-                response = FileResponse(field.open("rb"), content_type="image/jpeg")
-                response["Cache-Control"] = "private, max-age=3600"
-                return response
-        raise Http404("照片还在处理中。")
 
     def _action_form(self, request, case: Case, action: str, data=None) -> forms.Form:
         spec = DESK_ACTIONS[action]

@@ -8,6 +8,7 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from apps.cases import services
+from apps.cases.admin import photo_src
 from apps.cases.models import Action, Case, ExtensionStatus, PhotoKind, Status
 from apps.org.models import Tier
 from tests.admin.conftest import add_photo, at_county, at_town, report
@@ -181,7 +182,9 @@ def test_the_page_shows_the_timeline_photos_and_map(org, desk):
     response = desk["td"].get(f"/admin/cases/case/{case.pk}/change/")
     body = response.content.decode()
     assert [entry["kind"] for entry in response.context["timeline"]] == ["report", "route", "accept", "escalate"]
-    assert f"/admin/cases/case/photo/{before.pk}/thumb/" in body and f"/admin/cases/case/photo/{after.pk}/thumb/" in body
+    assert photo_src(before).replace("&", "&amp;") in body and photo_src(after).replace("&", "&amp;") in body
+    assert [p for p, _, _ in response.context["before_photos"]] == [before]
+    assert [p for p, _, _ in response.context["after_photos"]] == [after]
     assert response.context["map_json"]["grid"]["type"] == "Polygon"
     assert 'id="ld-case-map-data"' in body
 
