@@ -96,7 +96,7 @@ class Indicator:
     # higher | lower: which direction is better, for scoring
     better: str = "higher"
     # How a value becomes a 0–1 score among peers: "value" (a rate), "inverse" (1 − rate),
-    # "relative" (value ÷ best peer), "relative_low" (1 − value ÷ worst peer),
+    # "relative" (value ÷ best peer), "relative_low" ((worst − value) ÷ (worst − best) among peers),
     # "fastest" (fastest peer ÷ value), "stars" ((mean − 1) ÷ 4).
     scoring: str = "value"
     scorable: bool = True

@@ -271,8 +271,9 @@ def indicator_score(code: str, value, peers: list) -> float | None:
         best = max(known, default=0)
         return float(value) / best if best else None
     if how == "relative_low":
-        worst = max(known, default=0)
-        return 1.0 - float(value) / worst if worst else 1.0
+        # Min–max among the peers: the fewest gets 1, the most gets 0, all equal get 1.
+        worst, best = max(known, default=0), min(known, default=0)
+        return (worst - float(value)) / (worst - best) if worst > best else 1.0
     if how == "fastest":
         fastest = min((p for p in known if p > 0), default=None)
         if fastest is None:
