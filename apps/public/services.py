@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from apps.cases import services as workflow
 from apps.cases import tracking
-from apps.cases.models import Action, Case, CaseEvent, Category, PositionSource, Source
+from apps.cases.models import Action, Case, CaseEvent, Category, PhotoKind, PositionSource, Source
 from apps.org.models import Region, Tier
 from apps.public.models import (
     LOW_RATING_MAX,
@@ -105,7 +105,7 @@ def normalize_phone(text: str) -> str:
     raw = (text or "").strip()
     if not raw:
         return ""
-    if not re.fullmatch(r"[0-9+()\-\s]{5,30}", raw):
+    if not re.fullmatch(r"[0-9+()\-\s]{1,30}", raw):
         raise PublicError(_("手机号格式不对，只能包含数字。"), field="phone")
     digits = phone_digits(raw)
     if raw.startswith("+86") or (raw.startswith("0086") and len(digits) > 11):
@@ -143,6 +143,7 @@ def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rat
         raise PublicError(_("意见最多 %(n)d 字。") % {"n": MAX_COMMENT}, field="comment")
     if via not in ("token", "phone"):
         raise ValueError(via)
+    case = Case.objects.select_related("merged_into").get(pk=case.pk)  # the state now, not as the caller read it
     if not rating_allowed(case):
         raise PublicError(_("事件办结后才能评价。"), field="stars", status_code=409)
     try:
@@ -176,28 +177,25 @@ def review_resolve(*, item: ReviewItem, actor, resolution: str) -> ReviewItem:
 # --- citizen snapshot report (随手拍) -------------------------------------------------------
 
 
-def _check_report(*, category: Category | None, description: str, lat, lng) -> tuple[float, float]:
+def _check_report(*, category: Category | None, description: str) -> None:
     if category is None or category.parent_id is None or not category.is_active:
         raise PublicError(_("请选择问题分类（小类）。"), field="category")
     if not description.strip():
         raise PublicError(_("请描述一下问题。"), field="description")
     if len(description) > MAX_DESCRIPTION:
         raise PublicError(_("描述最多 %(n)d 字。") % {"n": MAX_DESCRIPTION}, field="description")
+
+
+def _point(lat, lng) -> tuple[float, float] | None:
+    if lat in (None, "") and lng in (None, ""):
+        return None
     try:
-        lat, lng = float(lat), float(lng)
+        point = float(lat), float(lng)
     except (TypeError, ValueError):
-        raise PublicError(_("请定位或在地图上点选问题所在位置。"), field="location") from None
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise PublicError(_("位置无效，请重新定位或在地图上点选。"), field="location") from None
+    if not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
         raise PublicError(_("位置无效，请重新定位或在地图上点选。"), field="location")
-    return lat, lng
-
-
-def _attach_photos(case: Case, photos: Sequence[UploadedFile]) -> None:
-    """Photos go through the field app's pipeline (validation, re-encoding in Celery)."""
-    from apps.cases import photos as pipeline  # the intake pipeline (apps/cases/photos.py)
-
-    for upload in photos:
-        pipeline.photo_add(case=case, upload=upload, kind="report", uploaded_by=None)
+    return point
 
 
 def citizen_report_submit(
@@ -212,8 +210,13 @@ def citizen_report_submit(
     photos: Sequence[UploadedFile] = (),
 ) -> Case:
     """随手拍: a citizen's report becomes a case like any other (routed by the workflow), with
-    its photos through the same pipeline as the field app. All or nothing."""
-    lat, lng = _check_report(category=category, description=description, lat=lat, lng=lng)
+    its photos through the field app's pipeline (``apps.cases.photos``: checked here, web and
+    thumbnail copies made by the worker). All or nothing: a refused photo or position leaves
+    no rows and no files. Without a position, a photo's EXIF GPS fix is used, as in the field app."""
+    from apps.cases import photos as pipeline
+
+    _check_report(category=category, description=description)
+    point = _point(lat, lng)
     phone = normalize_phone(phone)
     if position_source not in (PositionSource.DEVICE_GPS, PositionSource.PIN):
         position_source = PositionSource.PIN
@@ -221,17 +224,30 @@ def citizen_report_submit(
         raise PublicError(_("请拍一张现场照片。"), field="photo")
     if len(photos) > MAX_REPORT_PHOTOS:
         raise PublicError(_("最多上传 %(n)d 张照片。") % {"n": MAX_REPORT_PHOTOS}, field="photo")
-    with transaction.atomic():
-        try:
+    try:
+        inspected = [pipeline.photo_inspect(upload, field="photo") for upload in photos]
+    except pipeline.PhotoRejected as exc:
+        raise PublicError(exc.message, field="photo", status_code=exc.status_code) from None
+    position_time = None
+    if point is None:
+        fix = next((p.gps for p in inspected if p.gps), None)
+        if fix is None:
+            raise PublicError(_("请定位或在地图上点选问题所在位置。"), field="location")
+        point, position_source, accuracy_m, position_time = (fix.lat, fix.lng), PositionSource.EXIF, None, fix.time
+    try:
+        with pipeline.photo_transaction():
             case, _created = workflow.case_report(
-                reporter=None, category=category, description=description.strip(), lat=lat, lng=lng,
-                position_source=position_source, accuracy_m=accuracy_m, reporter_phone=phone,
-                source=Source.CITIZEN, restrict_to_grids=None,
+                reporter=None, category=category, description=description.strip(), lat=point[0], lng=point[1],
+                position_source=position_source, accuracy_m=accuracy_m, position_time=position_time,
+                reporter_phone=phone, source=Source.CITIZEN, restrict_to_grids=None,
             )
-        except workflow.WorkflowError as exc:
-            field = "location" if exc.field in ("lat", "lng") else exc.field
-            raise PublicError(exc.message, field=field) from None
-        _attach_photos(case, photos)
+            event = case.events.filter(action=Action.REPORT).order_by("pk").first()
+            for photo in inspected:
+                pipeline.case_photo_add(case=case, photo=photo, client_id=photo.sha256[:32], kind=PhotoKind.REPORT,
+                                        uploaded_by=None, event=event)
+    except workflow.WorkflowError as exc:
+        field = "location" if exc.field in ("lat", "lng") else (exc.field or "photo")
+        raise PublicError(exc.message, field=field, status_code=400) from None
     return case
 
 
