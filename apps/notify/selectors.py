@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from django.db.models import Max, QuerySet
 
-from apps.cases.models import Case, Colour, Status
+from apps.cases.desk import DESK_WAITING_STATUSES, overdue_q
+from apps.cases.models import Case
 from apps.cases.selectors import cases_visible_to
 from apps.cases.services import DESK_REGION_FIELD
 from apps.notify.models import Notification
 from apps.org.models import DISPATCHER_ROLES, Region, Role
 from apps.org.scope import scope_of
-
-# Cases waiting at a desk for its first move: accept (受理) or dispatch (派遣).
-DESK_NEW_STATUSES = [Status.REPORTED, Status.ACCEPTED]
 
 
 def notifications_for(user) -> QuerySet[Notification]:
@@ -82,11 +80,13 @@ def may_join(user, group: str) -> bool:
 
 
 def desk_counts(region_id: int) -> dict:
-    """新到待办 (waiting at this desk to be accepted or dispatched) and 超时 (red, anywhere in the
-    region). Aggregates only — anyone allowed to follow a region sees all its cases anyway."""
+    """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
+    running cases of the region past their step deadline) — the command desk dashboard's own
+    definitions (``apps.cases.desk``), so the live badge and the dashboard agree. Aggregates
+    only: whoever may follow a region's desk sees all of its cases anyway."""
     region = Region.objects.filter(pk=region_id).only("tier").first()
     if region is None:
         return {"region": region_id, "new": 0, "overdue": 0}
-    new = Case.objects.filter(holder_id=region_id, status__in=DESK_NEW_STATUSES).count()
-    overdue = Case.objects.filter(**{DESK_REGION_FIELD[region.tier]: region_id}, colour=Colour.RED).count()
+    new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
+    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[region.tier]: region_id}).count()
     return {"region": region_id, "new": new, "overdue": overdue}

@@ -1,11 +1,15 @@
 """/api/notifications/: a person's own notifications, catching up by id, unread counts, marking
 read, and the desk counters — each refusing what is not the caller's."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.cases import services as workflow
+from apps.cases.desk import desk_stats
 from apps.notify.models import Kind, Notification
 from tests.notify.helpers import at_town_desk, fan_out
 
@@ -87,11 +91,13 @@ def test_a_token_works_for_api_clients(org, dispatched):
 
 @pytest.mark.django_db
 def test_the_desk_counts_new_and_overdue_for_its_own_region_only(org):
-    waiting = at_town_desk(org)
+    late = at_town_desk(org)
     at_town_desk(org, grid="east-v1-g2")
-    type(waiting).objects.filter(pk=waiting.pk).update(colour="red")
-    assert client_for(org.users["td"]).get("/api/notifications/desk-counts/").json() == {
-        "region": org.towns["east"].pk, "new": 2, "overdue": 1}
+    type(late).objects.filter(pk=late.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=1))
+    counts = client_for(org.users["td"]).get("/api/notifications/desk-counts/").json()
+    assert counts == {"region": org.towns["east"].pk, "new": 2, "overdue": 1}
+    dashboard = desk_stats(org.users["td"])  # the command desk's own numbers agree
+    assert (counts["new"], counts["overdue"]) == (dashboard["waiting_total"], dashboard["overdue_total"])
     assert client_for(org.users["td_w"]).get("/api/notifications/desk-counts/").json()["new"] == 0
     response = client_for(org.users["gw"]).get("/api/notifications/desk-counts/")
     assert response.status_code == 403 and response.json()["detail"]
