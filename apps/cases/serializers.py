@@ -17,8 +17,9 @@ from apps.cases.models import Case, CaseEvent, CasePhoto, Category, PhotoKind, P
 from apps.cases.photos import CLIENT_ID_RE, photo_url
 from apps.org.models import Grid, Profile
 
-# The steps the field app offers (the desk's dispatching and deciding happen in the admin).
-FIELD_ACTIONS = ("accept", "reject", "sign", "return", "extension_request", "escalate", "handle", "verify", "close")
+# The steps the field app offers (the desk's dispatching and deciding happen in the admin),
+# in the order the app shows them: the step that moves the case forward first.
+FIELD_ACTIONS = ("sign", "handle", "verify", "accept", "close", "escalate", "extension_request", "return", "reject")
 
 WAITING_FOR = {
     Status.REPORTED: _("受理"),

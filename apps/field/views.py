@@ -1,0 +1,121 @@
+"""The field app (外勤 PWA) for grid workers and handlers: one page of vanilla JS served by
+Django, its web app manifest and its service worker. All data goes through /api/."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+LOGIN_URL = "/field/login/"
+# Files the service worker keeps so the app starts with no signal (the "app shell").
+SHELL_STATIC = [
+    "field/app.js",
+    "field/app.css",
+    "vendor/leaflet/leaflet.js",
+    "vendor/leaflet/leaflet.css",
+    "field/icons/icon-192.png",
+    "field/icons/icon-512.png",
+]
+
+
+@lru_cache(maxsize=1)
+def shell_version() -> str:
+    """Changes whenever a shell file changes, so phones pick up a new version of the app."""
+    digest = hashlib.sha256()
+    for name in SHELL_STATIC:
+        path = finders.find(name)
+        if path:
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    for template in ("app.html", "sw.js"):
+        path = settings.BASE_DIR / "apps" / "field" / "templates" / "field" / template
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _config() -> dict:
+    return {
+        "version": shell_version(),
+        "swUrl": "/field/sw.js",
+        "loginUrl": LOGIN_URL,
+        "tilesUrl": settings.MAP_TILES_URL,
+        "center": list(settings.MAP_DEFAULT_CENTER),
+        "maxPhotos": settings.MAX_PHOTOS_PER_REPORT,
+        "maxPhotoBytes": settings.MAX_PHOTO_BYTES,
+        "accuracyFlagM": settings.POSITION_ACCURACY_FLAG_M,
+    }
+
+
+@never_cache
+@login_required(login_url=LOGIN_URL)
+@ensure_csrf_cookie
+def app(request: HttpRequest) -> HttpResponse:
+    """The app shell. It carries no personal data (that comes from /api/me/), so the service
+    worker may keep it for offline starts."""
+    return render(request, "field/app.html", {"config": _config()})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "field/login.html"
+    redirect_authenticated_user = True
+    next_page = "/field/"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # Log in once on this phone: the session lasts SESSION_COOKIE_AGE (90 days by default)
+        # and is renewed as the app is used.
+        self.request.session.set_expiry(settings.SESSION_COOKIE_AGE)
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = LOGIN_URL
+
+
+def manifest(request: HttpRequest) -> JsonResponse:
+    body = {
+        "name": "联动 · 网格外勤",
+        "short_name": "联动外勤",
+        "description": "网格员现场上报、核查与任务处理",
+        "lang": "zh-CN",
+        "start_url": "/field/",
+        "scope": "/field/",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#f3f5f8",
+        "theme_color": "#1d4f91",
+        "icons": [
+            {"src": static("field/icons/icon-192.png"), "sizes": "192x192", "type": "image/png", "purpose": "any"},
+            {"src": static("field/icons/icon-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "any"},
+            {"src": static("field/icons/icon-maskable-512.png"), "sizes": "512x512", "type": "image/png",
+             "purpose": "maskable"},
+        ],
+    }
+    response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    return response
+
+
+def service_worker(request: HttpRequest) -> HttpResponse:
+    context = {
+        "version": shell_version(),
+        "shell_urls": json.dumps(["/field/", "/field/manifest.webmanifest", *[static(n) for n in SHELL_STATIC]]),
+        "login_url": LOGIN_URL,
+    }
+    response = render(request, "field/sw.js", context, content_type="application/javascript; charset=utf-8")
+    # The browser must always see the newest worker; the worker may control all of /field/.
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/field/"
+    return response
