@@ -158,7 +158,7 @@ def request_payload(case: Case) -> dict:
         "service_name": view.category,
         "service_code": view.category_code,
         "description": "",
-        "agency_responsible": selectors.agency_words(case) or None,
+        "agency_responsible": view.agency_words or None,
         "service_notice": view.status_words,
         "requested_datetime": _w3c(view.reported_at),
         "updated_datetime": _w3c(view.updated_at),

@@ -120,6 +120,8 @@ class PublicCase:
     category_code: str
     tier_words: str
     holder_words: str
+    dispatched_by: str
+    agency_words: str
     location: str
     reported_at: dt.datetime
     updated_at: dt.datetime
@@ -177,11 +179,17 @@ def holder_words(case: Case) -> str:
     return DESK_WORDS.get(case.tier, "")
 
 
+def dispatching_tier_words(case: Case) -> str:
+    """The tier that sent the unit now holding the case ('' while a desk holds it itself:
+    the desks' names already say their tier)."""
+    if case.lead_unit_id and case.status in (Status.DISPATCHED, Status.SIGNED, Status.HANDLED):
+        return TIER_WORDS.get(case.tier, "")
+    return ""
+
+
 def agency_words(case: Case) -> str:
-    """The kind of unit responsible (now, or last, for a finished case) — for Open311."""
-    if case.status not in FINAL_STATUSES:
-        return holder_words(case)
-    if case.lead_unit_id:
+    """The kind of unit responsible (now, or last, for a finished case)."""
+    if case.lead_unit_id and case.status not in (Status.REJECTED, Status.MERGED):
         return UNIT_KIND_WORDS.get(case.lead_unit.kind, "处置单位")
     return DESK_WORDS.get(case.tier, "")
 
@@ -230,6 +238,8 @@ def public_view(case: Case) -> PublicCase:
         category_code=category.code,
         tier_words=TIER_WORDS.get(case.tier, ""),
         holder_words=holder_words(case),
+        dispatched_by=dispatching_tier_words(case),
+        agency_words=agency_words(case),
         location=location_words(case),
         reported_at=case.created_at,
         updated_at=case.updated_at,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -288,6 +290,21 @@ def test_one_request_field_by_field_in_xml(client, org, three_cases):
     assert record["address_id"] == "" and record["zipcode"] == "" and record["media_url"] == ""
     assert float(record["lat"]) == round(org.grids["east-v1-g1"].centroid_lat, 5)
     assert float(record["long"]) == round(org.grids["east-v1-g1"].centroid_lng, 5)
+
+
+@pytest.mark.parametrize("symbol", ["*", "~", "$", "=", "U"])
+def test_numbers_ending_in_any_check_symbol_are_found(client, org, symbol):
+    case = citizen_case(org)
+    number = next(n for n in iter(tracking.new_tracking_number, None) if n.endswith(symbol))
+    Case.objects.filter(pk=case.pk).update(tracking_number=number)
+    response, data = get_json(client, f"requests/{number}")
+    assert response.status_code == 200 and data[0]["service_request_id"] == number
+    assert get_json(client, f"requests/{tracking.display(number)}")[1][0]["service_request_id"] == number
+    add_photo(case)
+    page = client.get("/track/", {"n": number})
+    assert page.status_code == 200
+    url = re.search(r'src="([^"]+/thumb\.jpg)"', page.content.decode()).group(1)
+    assert client.get(html.unescape(url)).status_code == 200
 
 
 def test_an_unknown_request_is_a_404_error(client, org):

@@ -13,12 +13,20 @@
     lat.value = la.toFixed(7); lng.value = ln.toFixed(7);
     source.value = how; accuracy.value = acc ? Math.round(acc) : "";
     if (map) {
-      if (marker) marker.setLatLng([la, ln]); else marker = L.marker([la, ln]).addTo(map);
-      map.setView([la, ln], Math.max(map.getZoom(), 16));
+      if (marker) {
+        marker.setLatLng([la, ln]);
+      } else {
+        marker = L.marker([la, ln], { draggable: true, autoPan: true }).addTo(map);
+        marker.on("dragend", function () {
+          var p = marker.getLatLng();
+          setPoint(p.lat, p.lng, "pin");
+        });
+      }
+      map.setView([la, ln], Math.max(map.getZoom(), 15));
     }
     status.textContent = how === "gps"
-      ? "已定位" + (acc ? "（精度约 " + Math.round(acc) + " 米）" : "") + "，可在地图上拖动调整"
-      : "已在地图上选点";
+      ? "已定位" + (acc ? "（精度约 " + Math.round(acc) + " 米）" : "") + "，位置不准可拖动图钉调整"
+      : "已在地图上选点，可拖动图钉调整";
   }
 
   if (window.L && mapEl) {
