@@ -26,33 +26,58 @@ class Level(models.TextChoices):
     PERSON = "person", _("人员")
 
 
-def _rollup_attrs() -> dict:
+# Rows with category_id 0 hold the sum over every category, so the common "all categories"
+# question reads one row per key and day instead of one per category.
+ALL_CATEGORIES = 0
+
+
+def _rollup_attrs(name: str, period_field: str, verbose: str, doc: str) -> dict:
     attrs: dict = {
         "__module__": __name__,
-        "__doc__": "Counters for one local day (Asia/Shanghai) × level × key × leaf category.",
-        "day": models.DateField(_("日期")),
+        "__doc__": doc,
+        period_field: models.DateField(_("日期") if period_field == "day" else _("月份")),
         "level": models.CharField(_("层级"), max_length=8, choices=Level.choices),
         # The id of the region, grid, unit or user the row is about (which table depends on level).
         "key": models.BigIntegerField(_("对象编号")),
-        "category_id": models.BigIntegerField(_("分类编号")),
-        "__str__": lambda self: f"{self.day} {self.level}#{self.key} c{self.category_id}",
+        "category_id": models.BigIntegerField(_("分类编号（0 = 全部分类）")),
+        "__str__": lambda self: f"{getattr(self, period_field)} {self.level}#{self.key} c{self.category_id}",
         "Meta": type("Meta", (), {
-            "verbose_name": _("日汇总"),
-            "verbose_name_plural": _("日汇总"),
+            "verbose_name": verbose,
+            "verbose_name_plural": verbose,
             "constraints": [
-                models.UniqueConstraint(fields=["level", "key", "day", "category_id"], name="rollup_unique_cell"),
+                models.UniqueConstraint(fields=["level", "key", period_field, "category_id"],
+                                        name=f"{name}_unique_cell"),
             ],
-            "indexes": [models.Index(fields=["level", "day"], name="rollup_level_day_idx")],
+            "indexes": [models.Index(fields=["level", "category_id", period_field], name=f"{name}_level_cat_idx")],
         }),
     }
     # The metric columns come from the one list in indicators.py, so the definitions, the
     # computation and the table can never disagree about which counters exist.
-    for name in ROLLUP_METRICS:
-        attrs[name] = models.BigIntegerField(default=0)
+    for metric in ROLLUP_METRICS:
+        attrs[metric] = models.BigIntegerField(default=0)
     return attrs
 
 
-DailyRollup = type("DailyRollup", (models.Model,), _rollup_attrs())
+DailyRollup = type("DailyRollup", (models.Model,), _rollup_attrs(
+    "rollup", "day", _("日汇总"),
+    "Counters for one local day (Asia/Shanghai) × level × key × leaf category (0: all)."))
+
+MonthlyRollup = type("MonthlyRollup", (models.Model,), _rollup_attrs(
+    "mrollup", "month", _("月汇总"),
+    "The sum of a complete past month's DailyRollup rows (``month`` is its first day). Derived "
+    "from the daily rows, never from raw data, and only read while the month is not dirty."))
+
+
+class DirtyMonth(models.Model):
+    """A past month whose MonthlyRollup rows must be re-summed from its daily rows. Written in
+    the same transaction as the day rows that changed, so a crash cannot leave it unnoticed."""
+
+    month = models.DateField(primary_key=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("待重算月份")
+        verbose_name_plural = _("待重算月份")
 
 
 class DirtyDay(models.Model):
@@ -111,5 +136,5 @@ class EvaluationWeight(models.Model):
         return f"{self.get_kind_display()} · {self.get_indicator_display()} × {self.weight:g}"
 
 
-__all__ = ["DailyRollup", "DirtyDay", "RollupCursor", "EvaluationWeight", "EvaluateeKind", "Level",
+__all__ = ["DailyRollup", "MonthlyRollup", "DirtyMonth", "DirtyDay", "RollupCursor", "EvaluationWeight", "EvaluateeKind", "Level",
            "HANDLE_BINS_HOURS"]

@@ -31,7 +31,14 @@ from apps.evaluation.indicators import (
     UNIT_COLUMNS,
     evaluate,
 )
-from apps.evaluation.models import DailyRollup, EvaluationWeight, RollupCursor
+from apps.evaluation.models import (
+    ALL_CATEGORIES,
+    DailyRollup,
+    DirtyMonth,
+    EvaluationWeight,
+    MonthlyRollup,
+    RollupCursor,
+)
 from apps.org.models import Grid, Profile, Region, Role, Tier, Unit, UnitKind
 from apps.org.scope import regions_in_scope, scope_of
 
@@ -175,16 +182,66 @@ def category_ids_for(category: Category | None) -> list[int] | None:
     return [category.pk, *Category.objects.filter(parent=category).values_list("pk", flat=True)]
 
 
+def rollup_sums(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
+                category_ids: Iterable[int] | None = None, group: str = "key",
+                metrics: Iterable[str] = ROLLUP_METRICS) -> dict:
+    """Sums of counters over a period from the rollups, grouped by ``key``, ``category_id`` or
+    ``day``: group value → {metric: sum}.
+
+    Complete past months that are not dirty come from MonthlyRollup (one row per month instead
+    of one per day); every other day from DailyRollup. Without a category filter the
+    all-categories rows (category 0) are read; grouping by category reads the per-category rows.
+    """
+    metrics = tuple(metrics)
+    if category_ids is not None:
+        cat_q = Q(category_id__in=list(category_ids))
+    elif group == "category_id":
+        cat_q = Q(category_id__gt=ALL_CATEGORIES)
+    else:
+        cat_q = Q(category_id=ALL_CATEGORIES)
+    key_q = Q(key__in=list(keys)) if keys is not None else Q()
+
+    months: list[dt.date] = []
+    if group != "day":
+        current = timezone.localdate().replace(day=1)
+        dirty = set(DirtyMonth.objects.values_list("month", flat=True))
+        month = first_day.replace(day=1)
+        if month < first_day:
+            month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        while month < current:
+            following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            if following - dt.timedelta(days=1) > last_day:
+                break
+            if month not in dirty:
+                months.append(month)
+            month = following
+    covered = Q()
+    for month in months:
+        following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        covered |= Q(day__gte=month, day__lt=following)
+
+    def summed(qs) -> list[dict]:
+        return list(qs.filter(level=level).filter(key_q).filter(cat_q).order_by().values(group)
+                    .annotate(**{f"s_{m}": Sum(m) for m in metrics}))
+
+    daily = DailyRollup.objects.filter(day__gte=first_day, day__lte=last_day)
+    if months:
+        daily = daily.exclude(covered)
+    rows = summed(daily)
+    if months:
+        rows += summed(MonthlyRollup.objects.filter(month__in=months))
+    result: dict = {}
+    for row in rows:
+        target = result.setdefault(row[group], dict.fromkeys(metrics, 0))
+        for m in metrics:
+            target[m] += row[f"s_{m}"] or 0
+    return result
+
+
 def rollup_counters(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
                     category_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
-    """Counters of a period from the rollups: key → counters (one grouped SUM query)."""
-    qs = DailyRollup.objects.filter(level=level, day__gte=first_day, day__lte=last_day)
-    if keys is not None:
-        qs = qs.filter(key__in=list(keys))
-    if category_ids is not None:
-        qs = qs.filter(category_id__in=list(category_ids))
-    rows = qs.values("key").annotate(**{f"s_{m}": Sum(m) for m in ROLLUP_METRICS}).order_by()
-    return {row["key"]: {m: row[f"s_{m}"] or 0 for m in ROLLUP_METRICS} for row in rows}
+    """Counters of a period from the rollups: key → counters."""
+    return rollup_sums(level=level, keys=keys, first_day=first_day, last_day=last_day, category_ids=category_ids)
 
 
 def overdue_now(user, *, level: str, keys: Iterable[int] | None, category_ids: Iterable[int] | None = None,
@@ -362,13 +419,9 @@ def score_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_d
 def counts_by(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
               metric: str = "reports", group: str = "key", category_ids: Iterable[int] | None = None) -> dict:
     """One counter summed over a period, grouped by ``key``, ``category_id`` or ``day``."""
-    qs = DailyRollup.objects.filter(level=level, day__gte=first_day, day__lte=last_day)
-    if keys is not None:
-        qs = qs.filter(key__in=list(keys))
-    if category_ids is not None:
-        qs = qs.filter(category_id__in=list(category_ids))
-    rows = qs.order_by().values(group).annotate(n=Sum(metric)).values_list(group, "n")
-    return {k: n for k, n in rows if n}
+    sums = rollup_sums(level=level, keys=keys, first_day=first_day, last_day=last_day, category_ids=category_ids,
+                       group=group, metrics=(metric,))
+    return {k: v[metric] for k, v in sums.items() if v[metric]}
 
 
 def bucket_start(day: dt.date, granularity: str) -> dt.date:
@@ -401,16 +454,20 @@ def category_labels(ids: Iterable[int]) -> dict[int, str]:
 
 def heat_cells(escope: EvalScope, *, first_day: dt.date, last_day: dt.date, category_ids=None,
                within: Region | None = None) -> list[dict]:
-    """Reports per grid (the map's cells) with each grid's outline and centre."""
-    grids = {g.pk: g for g in Grid.objects.filter(pk__in=[s.id for s in subjects(escope, "grid", within=within)])
-             .select_related("village")}
+    """Reports per grid — the map's cells, drawn at each grid's centre with its bounding box."""
+    regions = set(escope.region_ids)
+    if within is not None:
+        regions &= {within.pk} | set(Region.objects.filter(Q(parent=within) | Q(parent__parent=within))
+                                     .values_list("pk", flat=True))
+    grids = {row[0]: row for row in Grid.objects.filter(village_id__in=regions).values_list(
+        "pk", "name", "village__name", "village_id", "min_lat", "min_lng", "max_lat", "max_lng", "centroid_lat",
+        "centroid_lng")}
     counts = counts_by(level="grid", keys=grids, first_day=first_day, last_day=last_day, category_ids=category_ids)
     cells = []
     for grid_id, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        g = grids[grid_id]
-        cells.append({"id": g.pk, "name": g.name, "village": g.village.name, "village_id": g.village_id, "n": n,
-                      "bbox": [g.min_lat, g.min_lng, g.max_lat, g.max_lng], "center": [g.centroid_lat, g.centroid_lng],
-                      "boundary": g.boundary})
+        _pk, name, village, village_id, min_lat, min_lng, max_lat, max_lng, lat, lng = grids[grid_id]
+        cells.append({"id": grid_id, "name": name, "village": village, "village_id": village_id, "n": n,
+                      "bbox": [min_lat, min_lng, max_lat, max_lng], "center": [lat, lng]})
     return cells
 
 

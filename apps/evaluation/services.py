@@ -4,6 +4,7 @@
     rollup_day_recompute   rebuild one day's rows from the raw data
     rollups_refresh        both, as the beat task runs them every minute
     rollups_rebuild        rebuild a whole range (after a bulk import, or from scratch)
+    rollup_month_recompute re-sum a past month's MonthlyRollup rows from its days
 
 How "always consistent" holds (numbered, as the refresher runs):
 
@@ -15,7 +16,10 @@ How "always consistent" holds (numbered, as the refresher runs):
    (their counters read the case's current deadline, lead unit and deferral — see rollups.py).
 3. Each dirty day is recomputed from the raw tables and its mark cleared — only if nobody
    re-marked it meanwhile (``marked_at`` compare-and-delete).
-4. The cursor only moves past events older than ``CURSOR_SAFETY``: on PostgreSQL an id can
+4. A recomputed day marks its month dirty in the same transaction; dirty past months are
+   re-summed from their days, and a reader uses a month's MonthlyRollup rows only while the
+   month is complete and not dirty (``selectors.rollup_sums``) — otherwise the days.
+5. The cursor only moves past events older than ``CURSOR_SAFETY``: on PostgreSQL an id can
    become visible after a higher one (transactions commit out of order), so the last few minutes
    are re-read each run. Re-marking a day is harmless.
 """
@@ -26,12 +30,13 @@ import datetime as dt
 import logging
 import time
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from apps.cases.models import Case, CaseEvent
-from apps.evaluation.models import DailyRollup, DirtyDay, RollupCursor
+from apps.evaluation.indicators import ROLLUP_METRICS
+from apps.evaluation.models import ALL_CATEGORIES, DailyRollup, DirtyDay, DirtyMonth, MonthlyRollup, RollupCursor
 from apps.evaluation.rollups import Accumulator, chunks, collect, day_start, local_day, rating_model
 
 log = logging.getLogger(__name__)
@@ -93,11 +98,54 @@ def rollups_mark_dirty(*, now: dt.datetime | None = None, max_events: int = EVEN
 
 
 def _rows_for(acc: Accumulator) -> list[DailyRollup]:
+    """One row per cell, plus the all-categories row (category 0) of each level × key × day."""
     objects = []
+    totals: dict[tuple, dict[str, int]] = {}
     for (level, key, day, category_id), cell in acc.cells.items():
         if any(cell.values()):
             objects.append(DailyRollup(level=level, key=key, day=day, category_id=category_id, **cell))
+            total = totals.setdefault((level, key, day), dict.fromkeys(ROLLUP_METRICS, 0))
+            for name, value in cell.items():
+                total[name] += value
+    for (level, key, day), cell in totals.items():
+        objects.append(DailyRollup(level=level, key=key, day=day, category_id=ALL_CATEGORIES, **cell))
     return objects
+
+
+def month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _mark_months(days, now: dt.datetime) -> None:
+    months = {month_of(d) for d in days}
+    existing = set(DirtyMonth.objects.filter(month__in=months).values_list("month", flat=True))
+    DirtyMonth.objects.filter(month__in=existing).update(marked_at=now)
+    DirtyMonth.objects.bulk_create([DirtyMonth(month=m, marked_at=now) for m in months - existing],
+                                   ignore_conflicts=True)
+
+
+def rollup_month_recompute(*, month: dt.date) -> None:
+    """Re-sum a month's MonthlyRollup rows from its DailyRollup rows (one INSERT … SELECT)."""
+    marked = DirtyMonth.objects.filter(month=month).values_list("marked_at", flat=True).first()
+    q = connection.ops.quote_name
+    metrics = ", ".join(q(m) for m in ROLLUP_METRICS)
+    sums = ", ".join(f"SUM({q(m)})" for m in ROLLUP_METRICS)
+    with transaction.atomic():
+        MonthlyRollup.objects.filter(month=month).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {q(MonthlyRollup._meta.db_table)} ({q('month')}, {q('level')}, {q('key')}, "
+                f"{q('category_id')}, {metrics}) SELECT %s, {q('level')}, {q('key')}, {q('category_id')}, {sums} "
+                f"FROM {q(DailyRollup._meta.db_table)} WHERE {q('day')} >= %s AND {q('day')} < %s "
+                f"GROUP BY {q('level')}, {q('key')}, {q('category_id')}",
+                [month, month, next_month(month)],
+            )
+        if marked is not None:
+            DirtyMonth.objects.filter(month=month, marked_at=marked).delete()
 
 
 def rollup_day_recompute(*, day: dt.date) -> int:
@@ -108,9 +156,19 @@ def rollup_day_recompute(*, day: dt.date) -> int:
     with transaction.atomic():
         DailyRollup.objects.filter(day=day).delete()
         DailyRollup.objects.bulk_create(rows, batch_size=2000)
+        _mark_months([day], timezone.now())
         if marked is not None:
             DirtyDay.objects.filter(day=day, marked_at=marked).delete()
     return len(rows)
+
+
+def rollup_months_refresh() -> int:
+    """Re-sum the dirty months that are over (the current month is always read from days)."""
+    current = month_of(timezone.localdate())
+    months = list(DirtyMonth.objects.filter(month__lt=current).order_by("-month").values_list("month", flat=True))
+    for month in months:
+        rollup_month_recompute(month=month)
+    return len(months)
 
 
 def rollups_refresh(*, now: dt.datetime | None = None, time_budget_s: float = 50.0) -> dict[str, int]:
@@ -131,13 +189,13 @@ def rollups_refresh(*, now: dt.datetime | None = None, time_budget_s: float = 50
             break
         rollup_day_recompute(day=day)
         done += 1
+    months = rollup_months_refresh() if done == len(days) else 0
     RollupCursor.objects.filter(name="events").update(refreshed_at=now)
-    return {"read": read, "days": done, "left": len(days) - done}
+    return {"read": read, "days": done, "left": len(days) - done, "months": months}
 
 
-def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | None = None,
-                    window_days: int = 31) -> int:
-    """Recompute every day in [first_day, last_day] (default: all data) in month-sized windows.
+def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | None = None) -> int:
+    """Recompute every day in [first_day, last_day] (default: all data), a calendar month at a time.
 
     The cursors move to the newest ids *before* reading, so anything written meanwhile is
     picked up by the next refresh. Returns the number of rows written."""
@@ -155,7 +213,7 @@ def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | Non
     written = 0
     window_start = first_day
     while window_start <= last_day:
-        window_end = min(window_start + dt.timedelta(days=window_days - 1), last_day)
+        window_end = min(next_month(window_start) - dt.timedelta(days=1), last_day)  # one calendar month
         acc = collect(day_start(window_start), day_start(window_end + dt.timedelta(days=1)),
                       Accumulator(by_day=True, by_category=True))
         rows = _rows_for(acc)
@@ -163,7 +221,9 @@ def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | Non
             DailyRollup.objects.filter(day__gte=window_start, day__lte=window_end).delete()
             DailyRollup.objects.bulk_create(rows, batch_size=5000)
             DirtyDay.objects.filter(day__gte=window_start, day__lte=window_end, marked_at__lte=now).delete()
+            _mark_months([window_start, window_end], now)
         written += len(rows)
         window_start = window_end + dt.timedelta(days=1)
+    rollup_months_refresh()
     RollupCursor.objects.filter(name="events").update(refreshed_at=now)
     return written

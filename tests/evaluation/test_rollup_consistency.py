@@ -80,23 +80,26 @@ def nonzero(counters: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
     return {k: {m: v for m, v in c.items() if v} for k, c in counters.items() if any(c.values())}
 
 
-def assert_rollups_equal_live(first: dt.date, last: dt.date) -> None:
+def assert_rollups_equal_live(first: dt.date, last: dt.date, category_ids=None) -> None:
     for level in ("county", "town", "village", "grid", "unit", "person"):
-        live = nonzero(live_counters(level=level, keys=None, first_day=first, last_day=last))
-        rolled = nonzero(selectors.rollup_counters(level=level, keys=None, first_day=first, last_day=last))
+        live = nonzero(live_counters(level=level, keys=None, first_day=first, last_day=last,
+                                     category_ids=category_ids))
+        rolled = nonzero(selectors.rollup_counters(level=level, keys=None, first_day=first, last_day=last,
+                                                   category_ids=category_ids))
         assert rolled == live, (level, first, last)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_rollups_equal_the_live_computation_after_random_activity(org, seed):
+@pytest.mark.parametrize("seed,days", [(1, 10), (2, 10), (3, 80), (4, 80)])
+def test_rollups_equal_the_live_computation_after_random_activity(org, seed, days):
+    """Ten days of activity, or eighty — which spans whole past months, read from MonthlyRollup."""
     rng = random.Random(seed)
     today = timezone.localdate()
-    start = timezone.now() - dt.timedelta(days=10)
+    start = timezone.now() - dt.timedelta(days=days)
     clock = start
     cases: list[Case] = []
     for step in range(70):
-        clock = min(clock + dt.timedelta(hours=rng.uniform(0, 8)), timezone.now() - dt.timedelta(minutes=1))
+        clock = min(clock + dt.timedelta(hours=rng.uniform(0, days * 0.7)), timezone.now() - dt.timedelta(minutes=1))
         open_cases = [c for c in cases if c.status not in (Status.CLOSED, Status.REJECTED, Status.MERGED)]
         roll = rng.random()
         if roll < 0.25 or not open_cases:
@@ -124,6 +127,15 @@ def test_rollups_equal_the_live_computation_after_random_activity(org, seed):
         day = first + dt.timedelta(days=offset)
         assert_rollups_equal_live(day, day)
     assert_rollups_equal_live(first + dt.timedelta(days=3), first + dt.timedelta(days=7))
+    assert_rollups_equal_live(first, today, category_ids=[org.categories["rubbish"].pk])
+    if days > 60:
+        from apps.evaluation.models import MonthlyRollup
+
+        assert MonthlyRollup.objects.exists()  # whole past months are read from the month rows
+        month = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        month_end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        assert_rollups_equal_live(month, month_end)
+        assert_rollups_equal_live(month - dt.timedelta(days=3), today)
     # The activity really produced something to compare.
     total = selectors.rollup_counters(level="county", keys=None, first_day=first, last_day=today)
     assert sum(c["reports"] for c in total.values()) >= 10
