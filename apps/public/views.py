@@ -224,7 +224,10 @@ def photo(request: HttpRequest, number: str, photo_id: int, size: str) -> HttpRe
 @require_GET
 def grids_geojson(request: HttpRequest) -> HttpResponse:
     """Grid outlines with their village's name, for the pin map when no tile server is set."""
-    key = "public:grids-geojson"
+    from apps.org import geo
+
+    # Keyed by the grid index's version, so an edited boundary shows at once.
+    key = f"public:grids-geojson:{cache.get(geo.VERSION_KEY, 0)}"
     body = cache.get(key)
     if body is None:
         import shapely
