@@ -8,7 +8,6 @@ import datetime as dt
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.cases import desk
@@ -77,7 +76,9 @@ class CategoryFilter(admin.SimpleListFilter):
         pk = _int(self.value())
         if pk is None:
             return queryset
-        return queryset.filter(Q(category_id=pk) | Q(category__parent_id=pk))
+        # Ids, not a join on the parent: keeps the filter on the cases' own indexed column.
+        ids = [pk, *Category.objects.filter(parent_id=pk).values_list("pk", flat=True)]
+        return queryset.filter(category_id__in=ids)
 
 
 class TownFilter(admin.SimpleListFilter):

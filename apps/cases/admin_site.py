@@ -5,13 +5,13 @@
 colour, overdue by unit, what waits for the user's desk) for everyone with a desk or a
 leader's view; the numbers come from ``apps.cases.desk`` and are scoped to the user. The page
 polls ``desk/stats.json`` every 15 s, and refreshes at once when the notifications script
-(``notify/desk.js``, if installed) announces a case event.
+(``notify/desk.js``, loaded on every admin page by ``{% notify_desk %}`` in base_site.html)
+announces a case event.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.staticfiles import finders
 from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -55,7 +55,6 @@ class LiandongAdminSite(admin.AdminSite):
             "stats": stats,
             "waiting_cases": waiting,
             "poll_seconds": STATS_POLL_SECONDS,
-            "notify_desk_js": bool(finders.find("notify/desk.js")),
             **(extra_context or {}),
         }
         request.current_app = self.name

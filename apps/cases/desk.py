@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from apps.cases.models import (
     FINAL_STATUSES,
@@ -22,6 +24,7 @@ from apps.cases.models import (
     ExtensionRequest,
     ExtensionStatus,
     Status,
+    Step,
 )
 from apps.cases.selectors import cases_visible_to
 from apps.org import geo
@@ -173,6 +176,20 @@ def nearby_open_cases(case: Case, user, *, radius_m: float | None = None, limit:
 # --- time left ------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=512)
+def _label(choices: type, value: Any, language: str | None) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
+def label(choices: type, value: Any) -> str:
+    """A choice's label as a plain string, translated once per language (list cells call this
+    thousands of times; lazy translation proxies are slow at that rate)."""
+    return _label(choices, value, get_language())
+
+
 def humanise_duration(delta: dt.timedelta) -> str:
     minutes = int(abs(delta).total_seconds() // 60)
     days, minutes = divmod(minutes, 60 * 24)
@@ -195,7 +212,7 @@ def time_left(case: Case, now: dt.datetime | None = None) -> dict[str, str]:
         return {"text": "—", "css": "", "title": ""}
     now = now or timezone.now()
     remaining = case.step_deadline - now
-    title = f"{case.get_step_display()}时限 {timezone.localtime(case.step_deadline):%Y-%m-%d %H:%M}"
+    title = f"{label(Step, case.step)}时限 {timezone.localtime(case.step_deadline):%Y-%m-%d %H:%M}"
     if remaining.total_seconds() < 0:
         return {"text": f"超时 {humanise_duration(remaining)}", "css": "ld-overdue", "title": title}
     css = "ld-soon" if case.colour == Colour.YELLOW else "ld-ok"
