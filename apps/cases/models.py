@@ -319,6 +319,14 @@ class Case(models.Model):
             ),
             models.Index(fields=["pending_since"], name="case_pending_idx", condition=Q(pending_since__isnull=False)),
             models.Index(fields=["category", "lat", "lng"], name="case_dup_probe_idx"),
+            # The command desk (apps/cases/desk.py, admin): a county's colour board, overdue
+            # cases (step_deadline is set only while a case runs) and today's intake, per
+            # county and per town, without reading every case of the county.
+            models.Index(fields=["county", "colour"], name="case_county_colour_idx"),
+            models.Index(fields=["county", "step_deadline"], name="case_county_deadline_idx"),
+            models.Index(fields=["town", "step_deadline"], name="case_town_deadline_idx"),
+            models.Index(fields=["county", "created_at"], name="case_county_created_idx"),
+            models.Index(fields=["town", "created_at"], name="case_town_created_idx"),
         ]
 
     def __str__(self) -> str:
