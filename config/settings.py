@@ -101,6 +101,14 @@ if DATABASE_URL:
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
         }
+    elif DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL", True):
+        # Under ASGI every request runs its sync code in a thread of its own, so persistent
+        # per-thread connections (CONN_MAX_AGE > 0) pile up — one per request — until
+        # PostgreSQL refuses more. A process-wide pool lends a connection per request instead.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", 16), "timeout": 20,
+        }
     if env_str("LIANDONG_TEST_DB_NAME"):
         DATABASES["default"]["TEST"]["NAME"] = env_str("LIANDONG_TEST_DB_NAME")
 else:

@@ -76,7 +76,8 @@ def workflow_error_response(exc: services.WorkflowError) -> Response:
 
 
 def _case_queryset():
-    return Case.objects.select_related("category__parent", "grid")
+    # Lists and details show the grid's name; its boundary can be a large polygon.
+    return Case.objects.select_related("category__parent", "grid").defer("grid__boundary")
 
 
 def _report_event(case: Case) -> CaseEvent | None:
@@ -138,23 +139,33 @@ class ReportCreateView(APIView):
             message = _("当场处置的照片类型为处置前/处置后；普通上报的照片类型为上报照片。")
             return error_response(message, errors={"photo_kinds": [message]})
         ids = data["photo_ids"] or [p.sha256[:32] for p in inspected]
+        report = {
+            "reporter": request.user, "category": data["category"], "description": data["description"],
+            "severity": data["severity"], "address": data["address"], "reporter_phone": data["reporter_phone"],
+            "self_resolved": data["self_resolved"], "result_text": data["result_text"], "client_uuid": data["id"],
+            "restrict_to_grids": scope.grid_ids, **position,
+        }
         try:
-            with photo_transaction():
-                case, created = services.case_report(
-                    reporter=request.user, category=data["category"], description=data["description"],
-                    severity=data["severity"], address=data["address"], reporter_phone=data["reporter_phone"],
-                    self_resolved=data["self_resolved"], result_text=data["result_text"],
-                    client_uuid=data["id"], restrict_to_grids=scope.grid_ids, **position,
-                )
-                if inspected:
+            if not inspected:
+                case, created = services.case_report(**report)  # commits before we answer
+            else:
+                # The case and its photos (rows and files) commit together or not at all.
+                with photo_transaction():
+                    case, created = services.case_report(**report)
                     event = _report_event(case)
                     for photo, client_id, kind in zip(inspected, ids, kinds, strict=True):
                         case_photo_add(case=case, photo=photo, client_id=client_id, kind=kind,
                                        uploaded_by=request.user, event=event)
         except services.WorkflowError as exc:
             return workflow_error_response(exc)
-        case = _case_queryset().prefetch_related("photos").get(pk=case.pk)
-        response = Response(ReportResultSerializer(case).data, status=201 if created else 200)
+        if created and not inspected:
+            # The common case from the phone: answer from the row just written (its category
+            # came with its parent), without reading it back.
+            context = {"photos": []}
+            case.grid = Grid.objects.only("name").get(pk=case.grid_id)
+        else:
+            case, context = _case_queryset().prefetch_related("photos").get(pk=case.pk), {}
+        response = Response(ReportResultSerializer(case, context=context).data, status=201 if created else 200)
         if not created:
             response[REPLAY_HEADER] = "true"
         return response
@@ -242,7 +253,7 @@ class MyTasksView(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return cases_waiting_for(self.request.user).select_related("category__parent", "grid")
+        return cases_waiting_for(self.request.user).select_related("category__parent", "grid").defer("grid__boundary")
 
 
 class CaseDetailView(APIView):

@@ -32,7 +32,7 @@ WAITING_FOR = {
 
 def _category_field() -> serializers.PrimaryKeyRelatedField:
     return serializers.PrimaryKeyRelatedField(
-        queryset=Category.objects.filter(is_active=True, parent__isnull=False),
+        queryset=Category.objects.filter(is_active=True, parent__isnull=False).select_related("parent"),
         error_messages={
             "does_not_exist": _("未知的分类（编号 {pk_value}）：请选择一个启用的小类。"),
             "incorrect_type": _("分类编号必须是数字。"),
@@ -187,10 +187,15 @@ class CaseSummarySerializer(serializers.ModelSerializer):
 class ReportResultSerializer(CaseSummarySerializer):
     """What the phone gets back for a report: the tracking number to show, and its photos."""
 
-    photos = PhotoSerializer(many=True, read_only=True)
+    photos = serializers.SerializerMethodField()
 
     class Meta(CaseSummarySerializer.Meta):
         fields = [*CaseSummarySerializer.Meta.fields, "photos"]
+
+    @extend_schema_field(PhotoSerializer(many=True))
+    def get_photos(self, case: Case):
+        photos = self.context["photos"] if "photos" in self.context else case.photos.all()
+        return PhotoSerializer(photos, many=True).data
 
 
 class EventSerializer(serializers.ModelSerializer):

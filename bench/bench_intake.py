@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Report intake benchmark: reports per second and latency with concurrent phones, in the
+production profile (uvicorn workers on PostgreSQL + Redis), with and without a photo.
+
+    .venv/bin/python bench/bench_intake.py [--reports 3000] [--photo-reports 800] [--concurrency 32]
+        [--web-workers 2] [--database postgres://postgres@127.0.0.1:5432/liandong_bench_intake]
+        [--redis redis://127.0.0.1:6379/10] [--with-worker]
+
+What it does:
+
+1. (Re)creates the bench database (dropped first: give it its own), migrates it, builds the
+   test organisation plus 40 grid workers on its eight east-town grids, each with an API token.
+2. Starts uvicorn (``config.asgi``, ``--workers 2``) against that database and Redis, as
+   ``run.py`` does in production. The Celery worker is *not* started unless ``--with-worker``:
+   intake is what is measured; the follow-up work (routing, thumbnails, notifications) is
+   committed with each report in its outbox and queued in Redis, and done afterwards.
+3. From this one process, ``--concurrency`` keep-alive HTTP/1.1 connections (asyncio streams,
+   token auth, one grid worker per connection) send reports as fast as the server answers:
+   - *without a photo*: one JSON ``POST /api/reports/`` per report;
+   - *with a photo*: what the field app does — ``POST /api/reports/`` then
+     ``POST /api/reports/{id}/photos/`` (multipart) with one 1-megapixel JPEG (~0.2 MB),
+     timed together as one report.
+   A short warm-up runs first and is not counted.
+4. Checks every answer (201, and afterwards the number of rows and stored originals) and prints
+   reports per second, p50/p95/p99 latency, and the targets (≥ 300/s without, ≥ 60/s with a photo).
+
+The Redis database given is flushed at the start and at the end; do not point it at one that
+holds anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WORKERS_PER_GRID = 5
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=3000, help="reports without a photo")
+    parser.add_argument("--photo-reports", type=int, default=800, help="reports with one photo")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_intake")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
+    parser.add_argument("--with-worker", action="store_true", help="also run a Celery worker during the run")
+    return parser.parse_args()
+
+
+# --- set-up --------------------------------------------------------------------------------
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not name or name in ("postgres", "test", "liandong"):
+        raise SystemExit(f"refusing to drop database {name!r}: give the bench its own database")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database,
+        "REDIS_URL": args.redis,
+        "LIANDONG_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "0",
+        "LIANDONG_FAST_PASSWORD_HASHER": "1",  # throw-away bench users log in with tokens
+        "STATIC_MANIFEST": "0",  # no collectstatic in the bench's data directory
+        "WHITENOISE_USE_FINDERS": "1",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    return env
+
+
+def build_data() -> tuple[list[tuple[str, float, float]], int]:
+    """Grid workers with tokens, each with a point inside one of their grids; and a category."""
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from apps.org.models import Role
+    from tests.factories import build_test_org, make_person
+
+    call_command("migrate", verbosity=0)
+    org = build_test_org()
+    phones = []
+    east_grids = [g for key, g in org.grids.items() if key.startswith("east-")]
+    for grid in east_grids:
+        for n in range(WORKERS_PER_GRID):
+            person = make_person(f"bench-{grid.code}-{n}", Role.GRID_WORKER, region=grid.village, grids=[grid])
+            lat, lng = org.point_in(grid)
+            phones.append((Token.objects.create(user=person).key, lat, lng))
+    return phones, org.categories["rubbish"].pk
+
+
+def megapixel_photo() -> bytes:
+    """A 1-megapixel (1155×866) photo-like JPEG: smooth shading with fine grain, ~0.2 MB."""
+    from PIL import Image, ImageFilter
+
+    rng = random.Random(3)
+    noise = Image.effect_noise((1155, 866), 40).filter(ImageFilter.GaussianBlur(0.6))
+    base = Image.linear_gradient("L").resize((1155, 866))
+    image = Image.merge("RGB", (Image.blend(base, noise, 0.35), noise, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    for _ in range(40):  # a few "objects"
+        x, y = rng.randrange(1100), rng.randrange(800)
+        image.paste((rng.randrange(256), rng.randrange(256), rng.randrange(256)), (x, y, x + rng.randrange(20, 120),
+                                                                                    y + rng.randrange(20, 120)))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path):
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)],
+        cwd=ROOT, env=env, stdout=open(data_dir / "uvicorn.log", "wb"), stderr=subprocess.STDOUT,
+    )
+    worker = None
+    if args.with_worker:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency", "1",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-intake-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=open(data_dir / "celery.log", "wb"), stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/track/", timeout=2)
+            break
+        except Exception:
+            if time.time() > deadline or web.poll() is not None:
+                raise SystemExit(f"uvicorn did not start: {(data_dir / 'uvicorn.log').read_text()[-2000:]}") from None
+            time.sleep(0.2)
+    return port, web, worker
+
+
+# --- the phones ----------------------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: just enough of a client to keep its own CPU low."""
+
+    def __init__(self, port: int, token: str):
+        self.port = port
+        self.auth = f"Token {token}".encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def post(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nAccept: application/json\r\n").encode()
+        self.writer.write(head + b"Authorization: " + self.auth + b"\r\n\r\n" + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+
+def report_body(category: int, lat: float, lng: float, n: int) -> tuple[str, bytes]:
+    report_id = str(uuid.uuid4())
+    payload = {"id": report_id, "category": category, "description": f"基准测试上报 {n}：路边堆放垃圾",
+               "severity": 3, "lat": lat, "lng": lng, "accuracy_m": 8.0, "position_source": "gps",
+               "address": "基准测试路 1 号"}
+    return report_id, json.dumps(payload, ensure_ascii=False).encode()
+
+
+def photo_body(photo: bytes) -> tuple[str, bytes]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="id"\r\n\r\n{uuid.uuid4()}\r\n'.encode(),
+        f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nreport\r\n'.encode(),
+        (f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="photo.jpg"\r\n'
+         f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + b"\r\n",
+        f"--{boundary}--\r\n".encode(),
+    ]
+    return f"multipart/form-data; boundary={boundary}", b"".join(parts)
+
+
+async def run_phase(port: int, phones, category: int, total: int, concurrency: int, photo: bytes | None):
+    """Send ``total`` reports over ``concurrency`` connections; returns (seconds, latencies, errors)."""
+    counter = iter(range(total))
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def phone(index: int) -> None:
+        token, lat, lng = phones[index % len(phones)]
+        conn = Connection(port, token)
+        await conn.open()
+        try:
+            for n in counter:
+                started = time.perf_counter()
+                report_id, body = report_body(category, lat, lng, n)
+                status, answer = await conn.post("/api/reports/", body, "application/json")
+                if status != 201:
+                    errors.append(f"report {status}: {answer[:200]!r}")
+                    continue
+                if photo is not None:
+                    content_type, body = photo_body(photo)
+                    status, answer = await conn.post(f"/api/reports/{report_id}/photos/", body, content_type)
+                    if status != 201:
+                        errors.append(f"photo {status}: {answer[:200]!r}")
+                        continue
+                latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(phone(i) for i in range(concurrency)))
+    return time.perf_counter() - started, latencies, errors
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary(label: str, seconds: float, latencies: list[float], errors: list[str], target: float) -> float:
+    rate = len(latencies) / seconds
+    print(f"{label}: {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
+          f"latency p50 {statistics.median(latencies):.0f} ms  p95 {percentile(latencies, 95):.0f} ms  "
+          f"p99 {percentile(latencies, 99):.0f} ms   errors {len(errors)}   "
+          f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}")
+    for error in errors[:5]:
+        print("   ", error)
+    return rate
+
+
+def main() -> None:
+    args = parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="liandong-bench-intake-"))
+    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
+    recreate_database(args.database)
+    flush_redis(args.redis)
+    env = setup_django(args, data_dir)
+    phones, category = build_data()
+    photo = megapixel_photo()
+    print(f"{len(phones)} grid workers with tokens; photo {len(photo) / 1024:.0f} KB (1155×866); "
+          f"{args.concurrency} connections; uvicorn --workers {args.web_workers}"
+          f"{' + Celery worker' if args.with_worker else ' (no Celery worker: follow-up work waits in the outbox)'}")
+    web = worker = None
+    try:
+        port, web, worker = start_servers(env, args, data_dir)
+
+        async def run():
+            await run_phase(port, phones, category, 300, args.concurrency, None)  # warm-up
+            await run_phase(port, phones, category, 60, args.concurrency, photo)
+            plain = await run_phase(port, phones, category, args.reports, args.concurrency, None)
+            with_photo = await run_phase(port, phones, category, args.photo_reports, args.concurrency, photo)
+            return plain, with_photo
+
+        (plain, with_photo) = asyncio.run(run())
+    finally:
+        for proc in (web, worker):
+            if proc and proc.poll() is None:
+                proc.terminate()
+        for proc in (web, worker):
+            if proc:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        flush_redis(args.redis)
+
+    from apps.cases.models import Case, CasePhoto
+
+    print()
+    summary("without photo", *plain, target=300)
+    summary("with 1 photo ", *with_photo, target=60)
+    originals = [p for p in (data_dir / "private" / "originals").rglob("*") if p.is_file()]
+    expected_cases = 300 + 60 + len(plain[1]) + len(with_photo[1])
+    print(f"check: {Case.objects.count()} cases (expected {expected_cases}), {CasePhoto.objects.count()} photo rows, "
+          f"{len(originals)} originals stored (expected {60 + len(with_photo[1])})")
+
+
+if __name__ == "__main__":
+    main()
