@@ -11,7 +11,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils import timezone
 
 from apps.cases import desk
-from apps.cases.models import FINAL_STATUSES, Category
+from apps.cases.models import Category, Colour
 from apps.org.models import Grid, Tier
 from apps.org.scope import regions_in_scope, scope_of
 
@@ -34,10 +34,11 @@ class StateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
+        # By colour, on the colour index: open ⇔ not green (see desk.OPEN_COLOURS).
         if value == "open":
-            return queryset.exclude(status__in=FINAL_STATUSES)
+            return queryset.filter(colour__in=desk.OPEN_COLOURS)
         if value == "final":
-            return queryset.filter(status__in=FINAL_STATUSES)
+            return queryset.filter(colour=Colour.GREEN)
         if value == "mine":
             return queryset.filter(pk__in=desk.waiting_for_desk(request.user).values("pk"))
         return queryset
