@@ -238,6 +238,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Grassroots grid governance: reports, cases, notifications, public status.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "apps.cases.models.Status",
+        "PhotoKindEnum": "apps.cases.models.PhotoKind",
+        "ReportPhotoKindEnum": "apps.cases.serializers.REPORT_PHOTO_KINDS",
+    },
 }
 
 # --- Maps ---------------------------------------------------------------------------------

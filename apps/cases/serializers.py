@@ -21,6 +21,9 @@ from apps.org.models import Grid, Profile
 # in the order the app shows them: the step that moves the case forward first.
 FIELD_ACTIONS = ("sign", "handle", "verify", "accept", "close", "escalate", "extension_request", "return", "reject")
 
+# Photos sent with a report (on-site verification photos come with the verify step).
+REPORT_PHOTO_KINDS = [(k, v) for k, v in PhotoKind.choices if k != PhotoKind.VERIFY]
+
 WAITING_FOR = {
     Status.REPORTED: _("受理"),
     Status.DISPATCHED: _("签收"),
@@ -103,8 +106,7 @@ class ReportPhotoInputSerializer(serializers.Serializer):
 
     id = serializers.RegexField(CLIENT_ID_RE.pattern, error_messages={
         "invalid": _("照片编号无效（1–64 位字母、数字或 -_.:）。"), "required": _("缺少照片编号 id。")})
-    kind = serializers.ChoiceField(choices=[(k, v) for k, v in PhotoKind.choices if k != PhotoKind.VERIFY],
-                                   default=PhotoKind.REPORT)
+    kind = serializers.ChoiceField(choices=REPORT_PHOTO_KINDS, default=PhotoKind.REPORT)
     photo = serializers.FileField(allow_empty_file=True, error_messages={"required": _("缺少照片文件 photo。")})
 
 

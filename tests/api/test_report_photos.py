@@ -156,3 +156,31 @@ def test_processing_makes_served_copies_and_clears_the_pending_work(reported, or
     assert max(Image.open(io.BytesIO(b"".join(thumb.streaming_content))).size) == 320
     # Another town's grid worker cannot fetch the copy (404, as if it did not exist).
     assert client_for(org.users["gw_w"]).get(big["web_url"]).status_code == 404
+
+
+def test_only_the_copies_are_served_never_the_original(reported):
+    client, report_id = reported
+    photo_id = post_photo(client, report_id).json()["id"]
+    assert client.get(f"/api/photos/{photo_id}/original/").status_code == 404
+    # Not processed yet: no copy to serve, and still no original.
+    assert client.get(f"/api/photos/{photo_id}/web/").status_code == 404
+
+
+def test_a_signed_public_link_works_only_while_the_photo_is_public(reported):
+    from rest_framework.test import APIClient
+
+    from apps.cases.photos import photo_url
+
+    client, report_id = reported
+    post_photo(client, report_id)
+    case = Case.objects.get()
+    case_photos_process(case_id=case.pk)
+    photo = CasePhoto.objects.get()
+    anonymous = APIClient()
+    assert anonymous.get(photo_url(photo, "thumb")).status_code == 404
+    link = photo_url(photo, "thumb", public=True)
+    assert anonymous.get(link).status_code == 404  # not marked public
+    CasePhoto.objects.filter(pk=photo.pk).update(is_public=True)
+    response = anonymous.get(link)
+    assert response.status_code == 200 and response["Cache-Control"].startswith("public")
+    assert anonymous.get(link.replace("&t=", "&t=x")).status_code == 404  # a forged token
