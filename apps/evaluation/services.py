@@ -97,19 +97,40 @@ def rollups_mark_dirty(*, now: dt.datetime | None = None, max_events: int = EVEN
     return seen
 
 
-def _rows_for(acc: Accumulator) -> list[DailyRollup]:
+ROW_COLUMNS = ("level", "key", "day", "category_id", *ROLLUP_METRICS)
+
+
+def _rows_for(acc: Accumulator) -> list[tuple]:
     """One row per cell, plus the all-categories row (category 0) of each level × key × day."""
-    objects = []
+    rows = []
     totals: dict[tuple, dict[str, int]] = {}
     for (level, key, day, category_id), cell in acc.cells.items():
         if any(cell.values()):
-            objects.append(DailyRollup(level=level, key=key, day=day, category_id=category_id, **cell))
+            rows.append((level, key, day, category_id, *(cell.get(m, 0) for m in ROLLUP_METRICS)))
             total = totals.setdefault((level, key, day), dict.fromkeys(ROLLUP_METRICS, 0))
             for name, value in cell.items():
                 total[name] += value
     for (level, key, day), cell in totals.items():
-        objects.append(DailyRollup(level=level, key=key, day=day, category_id=ALL_CATEGORIES, **cell))
-    return objects
+        rows.append((level, key, day, ALL_CATEGORIES, *(cell[m] for m in ROLLUP_METRICS)))
+    return rows
+
+
+def _insert_rows(rows: list[tuple]) -> None:
+    """Plain tuples straight to the table (COPY on PostgreSQL): a month of a big county is
+    hundreds of thousands of rows, and model instances would cost more than the queries."""
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    table, columns = q(DailyRollup._meta.db_table), ", ".join(q(c) for c in ROW_COLUMNS)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(ROW_COLUMNS))
+            for start in range(0, len(rows), 5000):
+                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows[start:start + 5000])
 
 
 def month_of(day: dt.date) -> dt.date:
@@ -155,7 +176,7 @@ def rollup_day_recompute(*, day: dt.date) -> int:
     rows = _rows_for(acc)
     with transaction.atomic():
         DailyRollup.objects.filter(day=day).delete()
-        DailyRollup.objects.bulk_create(rows, batch_size=2000)
+        _insert_rows(rows)
         _mark_months([day], timezone.now())
         if marked is not None:
             DirtyDay.objects.filter(day=day, marked_at=marked).delete()
@@ -219,7 +240,7 @@ def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | Non
         rows = _rows_for(acc)
         with transaction.atomic():
             DailyRollup.objects.filter(day__gte=window_start, day__lte=window_end).delete()
-            DailyRollup.objects.bulk_create(rows, batch_size=5000)
+            _insert_rows(rows)
             DirtyDay.objects.filter(day__gte=window_start, day__lte=window_end, marked_at__lte=now).delete()
             _mark_months([window_start, window_end], now)
         written += len(rows)

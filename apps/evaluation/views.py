@@ -218,7 +218,14 @@ def indicator_table(key: str, title: str, rows: list[selectors.Row], columns, ki
     return table
 
 
-def score_table(key: str, title: str, rows: list[selectors.ScoreRow], kind: str, weights: dict) -> Table:
+def carried_query(request) -> str:
+    """The period, category and region of this page, for links to a detail page."""
+    keep = {k: v for k, v in request.GET.items() if k in ("period", "from", "to", "category", "region")}
+    return urlencode(keep)
+
+
+def score_table(key: str, title: str, rows: list[selectors.ScoreRow], kind: str, weights: dict,
+                carry: str = "") -> Table:
     spec = selectors.SUBJECT_KINDS[kind]
     codes = list(weights)
     table = Table(key=key, title=title,
@@ -231,7 +238,7 @@ def score_table(key: str, title: str, rows: list[selectors.ScoreRow], kind: str,
         values = [row.rank, row.subject.name, row.subject.parent,
                   None if row.composite is None else round(row.composite, 1), *scores, reasons]
         shown = ["—" if v is None else (f"{v:.1f}" if isinstance(v, float) else str(v)) for v in values]
-        table.add(values, shown, f"/evaluation/scores/{kind}/{row.subject.id}/")
+        table.add(values, shown, f"/evaluation/scores/{kind}/{row.subject.id}/" + (f"?{carry}" if carry else ""))
     return table
 
 
@@ -252,7 +259,8 @@ def dashboard(request, escope):
     for kind in selectors.SCORED_KINDS[escope.tier]:
         rows, weights = selectors.score_rows(request.user, escope, kind, first_day=period.first,
                                              last_day=period.last, category_ids=category_ids)
-        table = score_table(kind, f"{selectors.SUBJECT_KINDS[kind].label}考核排名", rows, kind, weights)
+        table = score_table(kind, f"{selectors.SUBJECT_KINDS[kind].label}考核排名", rows, kind, weights,
+                            carried_query(request))
         tables.append(table)
         rankings.append({"kind": kind, "table": table, "rows": rows})
     board = selectors.colour_board(request.user, escope)
@@ -303,7 +311,7 @@ def scores(request, escope):
     rows, weights = selectors.score_rows(request.user, escope, kind, first_day=period.first, last_day=period.last,
                                          category_ids=selectors.category_ids_for(category), within=within)
     title = f"{selectors.SUBJECT_KINDS[kind].label}考核排名" + (f"（{within.name}）" if within else "")
-    table = score_table(kind, title, rows, kind, weights)
+    table = score_table(kind, title, rows, kind, weights, carried_query(request))
     weights_table = Table(key="weights", title="权重", headers=["指标", "权重", "说明"])
     total = sum(weights.values()) or 1
     for code, weight in weights.items():
