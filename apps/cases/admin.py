@@ -34,7 +34,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from apps.cases import admin_forms, clock, desk, rules, services
+from apps.cases import admin_forms, clock, desk, rules, services, tracking
 from apps.cases.desk import label
 from apps.cases.admin_export import ExportMixin
 from apps.cases.admin_filters import (
@@ -128,7 +128,7 @@ def _call_service(action: str, case: Case, user, form: forms.Form) -> str:
         services.case_reject(case=case, actor=user, **kwargs)
     elif action == "merge":
         services.case_merge(case=case, actor=user, **kwargs)
-        return f"已合并到 {kwargs['into'].tracking_number}"
+        return f"已合并到 {tracking.display(kwargs['into'].tracking_number)}"
     elif action == "extension_decide":
         request = case.extension_requests.filter(status=ExtensionStatus.PENDING).first()
         if request is None:
@@ -184,10 +184,10 @@ class DeskChangeList(ChangeList):
 @admin.register(Case)
 class CaseAdmin(ExportMixin, admin.ModelAdmin):
     list_display = (
-        "thumbnail", "tracking_number", "colour_badge", "status_label", "category_label", "place",
+        "thumbnail", "number", "colour_badge", "status_label", "category_label", "place",
         "lead_unit", "severity_label", "time_left", "reported_at",
     )
-    list_display_links = ("tracking_number",)
+    list_display_links = ("number",)
     list_select_related = ("category", "village", "town", "grid", "lead_unit")
     list_filter = (
         StateFilter, "status", "colour", OverdueFilter, CategoryFilter, TownFilter, VillageFilter, GridFilter,
@@ -226,12 +226,11 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         return cases_visible_to(request.user, super().get_queryset(request))
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        # A tracking number is looked up exactly (unique index) instead of scanning text.
-        if term and term.isalnum() and term.upper() == term and any(c.isdigit() for c in term) and len(term) >= 8:
-            exact = queryset.filter(tracking_number=term)
-            if exact.exists():
-                return exact, False
+        # A tracking number (as printed, grouped, or read over the phone) is looked up exactly
+        # on its unique index instead of scanning every description.
+        number = tracking.normalize(search_term.strip())
+        if number:
+            return queryset.filter(tracking_number=number), False
         return super().get_search_results(request, queryset, search_term)
 
     def get_changelist(self, request, **kwargs):
@@ -241,6 +240,10 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         return CappedCountPaginator(queryset, per_page, orphans, allow_empty_first_page)
 
     # --- columns -----------------------------------------------------------------------------
+
+    @admin.display(description="流水号", ordering="tracking_number")
+    def number(self, case: Case) -> str:
+        return tracking.display(case.tracking_number)
 
     @admin.display(description="照片")
     def thumbnail(self, case: Case) -> str:
@@ -256,7 +259,7 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         # The same markup as Django's, without a template render per row (50 of those cost
         # more than the page's queries).
         return format_html('<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="选择 {}">',
-                           admin.helpers.ACTION_CHECKBOX_NAME, case.pk, case.tracking_number)
+                           admin.helpers.ACTION_CHECKBOX_NAME, case.pk, tracking.display(case.tracking_number))
 
     @admin.display(description="预警", ordering="colour")
     def colour_badge(self, case: Case) -> str:
@@ -302,7 +305,8 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
             cl = context["cl"]
             points = list(cl.queryset.values_list("pk", "tracking_number", "lat", "lng", "colour")[:MAP_MAX_POINTS])
             context["map_points"] = [
-                {"id": pk, "n": number, "lat": lat, "lng": lng, "c": colour} for pk, number, lat, lng, colour in points
+                {"id": pk, "n": tracking.display(number), "lat": lat, "lng": lng, "c": colour}
+                for pk, number, lat, lng, colour in points
             ]
             context["map_truncated"] = len(points) >= MAP_MAX_POINTS
             context["map_config"] = {
@@ -326,9 +330,9 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
                     services.case_dispatch(case=case, actor=request.user, lead_unit=form.cleaned_data["lead_unit"],
                                            deadline_hours=form.cleaned_data["deadline_hours"],
                                            note=form.cleaned_data["note"])
-                    done.append(case.tracking_number)
+                    done.append(tracking.display(case.tracking_number))
                 except services.WorkflowError as error:
-                    failed.append(f"{case.tracking_number}：{error.message}")
+                    failed.append(f"{tracking.display(case.tracking_number)}：{error.message}")
             if done:
                 self.message_user(request, f"已派遣 {len(done)} 件至 {form.cleaned_data['lead_unit'].name}。",
                                   messages.SUCCESS)
@@ -374,7 +378,7 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
     # --- export columns -------------------------------------------------------------------------
 
     export_columns = [
-        ("流水号", lambda c: c.tracking_number),
+        ("流水号", lambda c: tracking.display(c.tracking_number)),
         ("状态", lambda c: c.get_status_display()),
         ("预警", lambda c: c.get_colour_display()),
         ("所在层级", lambda c: c.get_tier_display()),
@@ -448,7 +452,7 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
             messages.error(request, f"“{spec.label}”未执行：{error.message}")
             return HttpResponseRedirect(page)
         case.refresh_from_db()
-        messages.success(request, f"{case.tracking_number} {message}（当前状态：{case.get_status_display()}）。")
+        messages.success(request, f"{tracking.display(case.tracking_number)} {message}（当前状态：{case.get_status_display()}）。")
         return HttpResponseRedirect(page)
 
     def _action_form(self, request, case: Case, action: str, data=None) -> forms.Form:
@@ -458,7 +462,7 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
             return spec.form(data, prefix=prefix, units=desk.dispatchable_units(case).order_by("kind", "name"),
                              suggested=case.suggested_unit)
         if spec.form is admin_forms.MergeForm:
-            initial = {"into": case.probable_duplicate_of.tracking_number} if case.probable_duplicate_of_id else None
+            initial = {"into": tracking.display(case.probable_duplicate_of.tracking_number)} if case.probable_duplicate_of_id else None
             return spec.form(data, prefix=prefix, user=request.user, case=case, initial=initial)
         return spec.form(data, prefix=prefix)
 
@@ -494,10 +498,10 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         pending_extension = case.extension_requests.filter(status=ExtensionStatus.PENDING).select_related(
             "unit", "requested_by").first()
         map_data = {
-            "case": {"lat": case.lat, "lng": case.lng, "c": case.colour, "n": case.tracking_number},
+            "case": {"lat": case.lat, "lng": case.lng, "c": case.colour, "n": tracking.display(case.tracking_number)},
             "grid": case.grid.boundary,
             "nearby": [
-                {"lat": other.lat, "lng": other.lng, "c": other.colour, "n": other.tracking_number,
+                {"lat": other.lat, "lng": other.lng, "c": other.colour, "n": tracking.display(other.tracking_number),
                  "url": reverse("admin:cases_case_change", args=[other.pk])}
                 for other, _distance in nearby
             ],
@@ -505,7 +509,7 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         }
         context = {
             **self.admin_site.each_context(request),
-            "title": f"事件 {case.tracking_number}",
+            "title": f"事件 {tracking.display(case.tracking_number)}",
             "subtitle": None,
             "opts": self.opts,
             "original": case,
@@ -592,7 +596,7 @@ class CaseLinkMixin:
     @admin.display(description="事件", ordering="case__tracking_number")
     def case_link(self, obj) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:cases_case_change", args=[obj.case_id]),
-                           obj.case.tracking_number)
+                           tracking.display(obj.case.tracking_number))
 
 
 @admin.register(CaseEvent)
@@ -613,7 +617,7 @@ class CaseEventAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
     fields = ("case", "action", "actor_label", "from_status", "to_status", "from_tier", "to_tier", "unit", "note",
               "public_note", "data", "created_at")
     export_columns = [
-        ("时间", lambda e: e.created_at), ("流水号", lambda e: e.case.tracking_number),
+        ("时间", lambda e: e.created_at), ("流水号", lambda e: tracking.display(e.case.tracking_number)),
         ("动作", lambda e: e.get_action_display()), ("操作方", lambda e: e.actor_label),
         ("单位", lambda e: e.unit.name if e.unit_id else ""), ("原状态", lambda e: e.get_from_status_display()),
         ("新状态", lambda e: e.get_to_status_display()), ("内部备注", lambda e: e.note),
@@ -669,7 +673,7 @@ class ExtensionRequestAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
     actions = ["approve_selected", "deny_selected", "export_selected_csv", "export_selected_xlsx"]
     export_filename = "extension-requests"
     export_columns = [
-        ("申请时间", lambda r: r.created_at), ("流水号", lambda r: r.case.tracking_number),
+        ("申请时间", lambda r: r.created_at), ("流水号", lambda r: tracking.display(r.case.tracking_number)),
         ("单位", lambda r: r.unit.name), ("延长（小时）", lambda r: r.hours), ("理由", lambda r: r.reason),
         ("状态", lambda r: r.get_status_display()), ("审批时间", lambda r: r.decided_at),
     ]
@@ -690,7 +694,7 @@ class ExtensionRequestAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
                 services.extension_decide(request=item, actor=request.user, approve=approve)
                 done += 1
             except services.WorkflowError as error:
-                failed.append(f"{item.case.tracking_number}：{error.message}")
+                failed.append(f"{tracking.display(item.case.tracking_number)}：{error.message}")
         if done:
             self.message_user(request, f"已{'批准' if approve else '驳回'} {done} 件延期申请。", messages.SUCCESS)
         if failed:

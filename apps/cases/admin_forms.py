@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
+from apps.cases import tracking
 from apps.cases.models import Case, RejectReason
 from apps.cases.selectors import cases_visible_to
 from apps.org.models import Unit
@@ -110,12 +111,15 @@ class MergeForm(forms.Form):
         self.case = case
 
     def clean_into(self) -> Case:
-        number = self.cleaned_data["into"].strip()
+        typed = self.cleaned_data["into"].strip()
+        number = tracking.normalize(typed)
+        if number is None:
+            raise forms.ValidationError("“%(n)s”不是有效的流水号（13 位，可带短横线），请核对。", params={"n": typed})
         # Only cases the user may see can be named: a guessed number outside the desk's
         # scope reads exactly like a number that does not exist.
         target = cases_visible_to(self.user).filter(tracking_number=number).first()
         if target is None:
-            raise forms.ValidationError("在您的辖区内找不到流水号为“%(n)s”的事件。", params={"n": number})
+            raise forms.ValidationError("在您的辖区内找不到流水号为“%(n)s”的事件。", params={"n": typed})
         if self.case is not None and target.pk == self.case.pk:
             raise forms.ValidationError("不能合并到自身。")
         return target

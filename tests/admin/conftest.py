@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from PIL import Image
 
-from apps.cases import services
+from apps.cases import services, tracking
 from apps.cases.models import Case, CasePhoto, PhotoKind
 from tests.factories import PASSWORD
 
@@ -67,6 +67,11 @@ def add_photo(case: Case, kind: str = PhotoKind.REPORT) -> CasePhoto:
     photo.thumb.save("p.jpg", ContentFile(data), save=False)
     photo.save()
     return photo
+
+
+def num(case: Case) -> str:
+    """A case's tracking number as the desk prints it (7K3M-Q9XD-2HTB-P)."""
+    return tracking.display(case.tracking_number)
 
 
 def login(user) -> Client:

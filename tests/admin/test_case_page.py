@@ -11,7 +11,7 @@ from apps.cases import services
 from apps.cases.admin import photo_src
 from apps.cases.models import Action, Case, ExtensionStatus, PhotoKind, Status
 from apps.org.models import Tier
-from tests.admin.conftest import add_photo, at_county, at_town, report
+from tests.admin.conftest import add_photo, at_county, at_town, num, report
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +135,7 @@ def test_merge_into_a_nearby_case_from_the_duplicates_panel(org, desk):
     second = report(org, description="同一堆垃圾")
     page = desk["vh"].get(f"/admin/cases/case/{second.pk}/change/")
     assert first in [other for other, _ in page.context["nearby"]]
-    act(desk["vh"], second, "merge", {"merge-into": first.tracking_number})
+    act(desk["vh"], second, "merge", {"merge-into": num(first)})
     second.refresh_from_db()
     assert second.status == Status.MERGED and second.merged_into_id == first.pk
 
@@ -143,11 +143,17 @@ def test_merge_into_a_nearby_case_from_the_duplicates_panel(org, desk):
 def test_merge_cannot_name_a_case_outside_the_scope(org, desk):
     own = report(org)
     foreign = report(org, grid="west-v1-g1", reporter="gw_w")
-    response = act(desk["vh"], own, "merge", {"merge-into": foreign.tracking_number})
+    response = act(desk["vh"], own, "merge", {"merge-into": num(foreign)})
     assert response.status_code == 400
     assert "找不到" in str(response.context["action_forms"][2]["form"].errors) or "找不到" in response.content.decode()
     own.refresh_from_db()
     assert own.status == Status.REPORTED
+
+
+def test_merge_explains_a_mistyped_number(org, desk):
+    case = report(org)
+    response = act(desk["vh"], case, "merge", {"merge-into": "12345"})
+    assert response.status_code == 400 and "不是有效的流水号" in response.content.decode()
 
 
 def test_defer_and_resume(org, desk):

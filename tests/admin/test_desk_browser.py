@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from apps.cases.models import Action, Case, Colour, Status
-from tests.admin.conftest import add_photo, at_town, report
+from tests.admin.conftest import add_photo, at_town, num, report
 from tests.conftest import screenshot
 from tests.factories import PASSWORD
 
@@ -38,15 +38,15 @@ def test_a_town_dispatcher_filters_red_cases_opens_one_and_dispatches_it(org_tx,
     page.wait_for_url("**colour__exact=red**")
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 1
-    assert red.tracking_number in rows.first.inner_text()
+    assert num(red) in rows.first.inner_text()
     assert "超时" in rows.first.locator(".ld-time").inner_text()
     page.wait_for_selector("#ld-list-map.leaflet-container canvas")
     screenshot(page, "desk-list-red")
 
-    page.click(f"text={red.tracking_number}")
+    page.click(f"text={num(red)}")
     page.wait_for_selector("#actions")
-    assert red.tracking_number in page.locator("h1").inner_text()
-    assert calm.tracking_number in page.locator(".ld-nearby").inner_text()  # same category, close by
+    assert num(red) in page.locator("h1").inner_text()
+    assert num(calm) in page.locator(".ld-nearby").inner_text()  # same category, close by
     dispatch = page.locator('details[data-action="dispatch"]')
     dispatch.locator("select[name=dispatch-lead_unit]").select_option(label="东镇城管中队（东镇 · 综合执法）")
     dispatch.locator("label", has_text="东镇市场监管所").click()

@@ -2,7 +2,7 @@
 
 from django import template
 
-from apps.cases import desk
+from apps.cases import desk, tracking
 
 register = template.Library()
 
@@ -10,3 +10,9 @@ register = template.Library()
 @register.simple_tag
 def time_left(case):
     return desk.time_left(case)
+
+
+@register.filter
+def tracking_number(number: str) -> str:
+    """A tracking number as printed for people: ``7K3M-Q9XD-2HTB-P``."""
+    return tracking.display(number or "")
