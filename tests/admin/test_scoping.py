@@ -111,6 +111,19 @@ def test_search_finds_an_own_case_by_its_number_however_it_is_typed(two_towns, d
         assert [c.pk for c in cl.result_list] == [east.pk], typed
 
 
+def test_autocomplete_of_cases_answers_only_within_the_scope(two_towns, desk):
+    def found(client, term):
+        response = client.get("/admin/autocomplete/", {"app_label": "cases", "model_name": "caseevent",
+                                                        "field_name": "case", "term": term})
+        assert response.status_code == 200
+        return {int(row["id"]) for row in response.json()["results"]}
+
+    west = two_towns["west"]
+    assert found(desk["td"], "垃圾") == {two_towns["east"].pk}
+    assert found(desk["td"], num(west)) == set() and found(desk["td"], "西镇") == set()
+    assert found(desk["td_w"], num(west)) == {west.pk}
+
+
 def test_bulk_dispatch_ignores_foreign_ids(org, two_towns, desk):
     west = two_towns["west"]
     desk["td"].post("/admin/cases/case/", {
