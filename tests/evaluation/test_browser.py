@@ -27,15 +27,15 @@ def a_month_of_activity(org, seed: int = 7) -> None:
     rng = random.Random(seed)
     clock = timezone.now() - dt.timedelta(days=30)
     cases: list[Case] = []
-    for _ in range(160):
+    for _ in range(260):
         clock = min(clock + dt.timedelta(hours=rng.uniform(0, 9)), timezone.now() - dt.timedelta(minutes=6))
         open_cases = [c for c in cases if c.status not in (Status.CLOSED, Status.REJECTED, Status.MERGED)]
-        if rng.random() < 0.3 or not open_cases:
-            user, grid = rng.choice(GRIDS + [("gw", "east-v2-g1"), ("gw_w", "west-v2-g2")])
+        if rng.random() < 0.15 or not open_cases:
+            user, grid = rng.choice(GRIDS)
             category = rng.choice(["rubbish", "rubbish", "illegal_building", "fire"])
             cases.append(report_at(org, clock, user=user, grid=grid, category=category))
         else:
-            take_step(org, rng, fresh(rng.choice(open_cases)), clock)
+            take_step(org, rng, fresh(rng.choice(open_cases)), clock, progress_bias=6.0)
         cases = [fresh(c) for c in cases]
     for case in [c for c in cases if c.status == Status.CLOSED][:8]:
         rating = rating_submit(case=case, stars=rng.choice([5, 5, 4, 3, 2]), via="token")

@@ -36,13 +36,18 @@ def lead_unit_for(org, case):
     return org.units["county-cg"]
 
 
-def take_step(org, rng: random.Random, case: Case, when: dt.datetime) -> bool:
-    """One random allowed step on ``case`` at ``when``; False when nobody may do anything."""
-    options = [(name, action) for name in ACTORS for action in rules.allowed_actions(case, org.users[name])
-               if action != "merge"]
+PROGRESS = {"accept", "dispatch", "sign", "handle", "verify", "close"}
+
+
+def take_step(org, rng: random.Random, case: Case, when: dt.datetime, progress_bias: float = 1.0) -> bool:
+    """One random allowed step on ``case`` at ``when``; False when nobody may do anything.
+    ``progress_bias`` > 1 makes the steps of the closed loop more likely than side paths."""
+    options = sorted((name, action) for name in ACTORS for action in rules.allowed_actions(case, org.users[name])
+                     if action != "merge")
     if not options:
         return False
-    name, action = rng.choice(sorted(options))
+    weights = [progress_bias if action in PROGRESS else 1.0 for _name, action in options]
+    name, action = rng.choices(options, weights)[0]
     actor = org.users[name]
     kwargs = {"case": case, "actor": actor}
     extra = {
