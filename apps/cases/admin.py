@@ -790,6 +790,11 @@ class RoutingRuleForm(forms.ModelForm):
     class Meta:
         model = RoutingRule
         fields = ("category", "tier", "department", "platform_code", "assisting_departments")
+        widgets = {"assisting_departments": forms.CheckboxSelectMultiple}
+        help_texts = {
+            "platform_code": "仅乡镇层级：没有对口派驻机构时，交给该乡镇此代码平台的第一个单位。",
+            "assisting_departments": "仅用于重大/较大事件的闪电集结：这些部门及其派驻事发乡镇的单位同时协办。",
+        }
 
     def clean(self):
         data = super().clean()
@@ -819,7 +824,6 @@ class RoutingRuleAdmin(ExportMixin, admin.ModelAdmin):
     list_select_related = ("category__parent", "department")
     list_filter = ("tier", ("category", admin.RelatedOnlyFieldListFilter))
     search_fields = ("category__name", "department__name", "platform_code")
-    filter_horizontal = ("assisting_departments",)
     ordering = ("category__code", "tier")
     actions = ["export_selected_csv", "export_selected_xlsx"]
     export_filename = "routing"

@@ -105,7 +105,7 @@ def desk_stats(user, *, now: dt.datetime | None = None) -> dict[str, Any]:
         ],
         "overdue_total": sum(per_unit.values()),
         "overdue_by_unit": [
-            {"unit_id": uid, "unit": unit_names.get(uid, "未派遣（在本级待办）"), "count": n} for uid, n in overdue_rows
+            {"unit_id": uid, "unit": unit_names.get(uid, "未派遣"), "count": n} for uid, n in overdue_rows
         ],
         "waiting": [
             {"status": s, "label": str(status_labels[s]), "count": waiting.get(s, 0)} for s in DESK_WAITING_STATUSES

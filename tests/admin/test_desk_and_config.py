@@ -25,7 +25,7 @@ def test_the_dashboard_is_the_admin_index_for_a_dispatcher(org, desk):
     stats = response.context["stats"]
     assert stats["intake_today"] == 2 and stats["overdue_total"] == 1 and stats["waiting_total"] == 2
     assert {row["colour"]: row["count"] for row in stats["open_by_colour"]}["red"] == 1
-    assert stats["overdue_by_unit"] == [{"unit_id": None, "unit": "未派遣（在本级待办）", "count": 1}]
+    assert stats["overdue_by_unit"] == [{"unit_id": None, "unit": "未派遣", "count": 1}]
     assert num(red) in body  # most urgent first in "waiting for my desk"
 
 
