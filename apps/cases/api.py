@@ -51,7 +51,7 @@ from apps.cases.serializers import (
     ReportResultSerializer,
 )
 from apps.org.api_errors import error_response
-from apps.org.models import Grid, Role
+from apps.org.models import Grid, Profile, Role
 from apps.org.scope import profile_of, scope_of
 
 # Who reports from the field: grid workers and grid leaders, inside their own grids (定格、定人、
@@ -68,6 +68,27 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="No such case for this user (out of scope looks the same)."),
     409: OpenApiResponse(ErrorSerializer, description="Conflict: same id with different content, or the case changed."),
 }
+
+
+_PROFILE_OF_USER = Profile._meta.get_field("user").remote_field  # the reverse side: user.profile
+
+
+def _scope(user):
+    """``scope_of(user)``, reading the profile with its region in one query (scope_of alone
+    reads them one after the other; every request of the API starts here)."""
+    if getattr(user, "is_authenticated", False) and not _PROFILE_OF_USER.is_cached(user):
+        profile = Profile.objects.select_related("region", "unit").filter(user_id=user.pk).first()
+        if profile is not None:
+            _PROFILE_OF_USER.set_cached_value(user, profile)
+    return scope_of(user)
+
+
+class ScopedMixin:
+    """Loads the caller's scope once, up front (see ``_scope``)."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _scope(request.user)
 
 
 def workflow_error_response(exc: services.WorkflowError) -> Response:
@@ -91,7 +112,7 @@ def _kinds_for(case_self_resolved: bool) -> set[str]:
 # --- intake ------------------------------------------------------------------------------
 
 
-class ReportCreateView(APIView):
+class ReportCreateView(ScopedMixin, APIView):
     """上报 from the field."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -113,7 +134,7 @@ class ReportCreateView(APIView):
         tags=["reports"],
     )
     def post(self, request):
-        scope = scope_of(request.user)
+        scope = _scope(request.user)
         if scope.role not in REPORTER_ROLES:
             return error_response(_("只有网格员和网格长可以在现场上报。"), code=403)
         serializer = ReportInputSerializer(data=request.data)
@@ -171,7 +192,7 @@ class ReportCreateView(APIView):
         return response
 
 
-class ReportPhotoView(APIView):
+class ReportPhotoView(ScopedMixin, APIView):
     """One photo of a report, sent after the report; retries are safe."""
 
     parser_classes = [MultiPartParser, FormParser]
@@ -225,7 +246,7 @@ class ReportPhotoView(APIView):
 # --- reading -----------------------------------------------------------------------------
 
 
-class MyCasesView(ListAPIView):
+class MyCasesView(ScopedMixin, ListAPIView):
     """我的上报."""
 
     serializer_class = CaseSummarySerializer
@@ -239,7 +260,7 @@ class MyCasesView(ListAPIView):
         return cases_visible_to(user, _case_queryset().filter(reporter=user)).order_by("-created_at", "-pk")
 
 
-class MyTasksView(ListAPIView):
+class MyTasksView(ScopedMixin, ListAPIView):
     """我的任务: cases waiting for this user's step."""
 
     serializer_class = CaseSummarySerializer
@@ -256,7 +277,7 @@ class MyTasksView(ListAPIView):
         return cases_waiting_for(self.request.user).select_related("category__parent", "grid").defer("grid__boundary")
 
 
-class CaseDetailView(APIView):
+class CaseDetailView(ScopedMixin, APIView):
     @extend_schema(operation_id="case_detail", summary="One case with timeline, photos and my allowed actions",
                    responses={200: CaseDetailSerializer, 404: ERRORS[404]}, tags=["cases"])
     def get(self, request, pk: int):
@@ -317,7 +338,7 @@ def _run_step(action: str, case: Case, user, data: dict) -> None:
         raise NotFound()
 
 
-class CaseActionView(APIView):
+class CaseActionView(ScopedMixin, APIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
@@ -388,13 +409,13 @@ class CategoryTreeView(APIView):
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
-class MeView(APIView):
+class MeView(ScopedMixin, APIView):
     @extend_schema(operation_id="me", summary="Who I am, my grids with GeoJSON boundaries (for the offline map)",
                    responses={200: MeSerializer}, tags=["reference"])
     def get(self, request):
         user = request.user
+        scope = _scope(user)
         profile = profile_of(user)
-        scope = scope_of(user)
         if scope.grid_ids:
             grids = Grid.objects.filter(pk__in=scope.grid_ids)
         elif scope.role == Role.VILLAGE_HANDLER and scope.region_id:
@@ -402,8 +423,6 @@ class MeView(APIView):
         else:
             grids = Grid.objects.none()
         grids = GridSerializer(grids.select_related("village").order_by("code"), many=True).data
-        if profile is not None:
-            profile = type(profile).objects.select_related("region", "unit").get(pk=profile.pk)
         return Response(MeSerializer.build(user, profile, grids, can_report=scope.role in REPORTER_ROLES))
 
 

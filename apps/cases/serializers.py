@@ -13,9 +13,20 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.cases import tracking
-from apps.cases.models import Case, CaseEvent, CasePhoto, Category, PhotoKind, PositionSource, RejectReason, Severity, Status
+from apps.cases.models import (
+    Case,
+    CaseEvent,
+    CasePhoto,
+    Category,
+    Colour,
+    PhotoKind,
+    PositionSource,
+    RejectReason,
+    Severity,
+    Status,
+)
 from apps.cases.photos import CLIENT_ID_RE, photo_url
-from apps.org.models import Grid, Profile
+from apps.org.models import Grid, Profile, Tier
 
 # The steps the field app offers (the desk's dispatching and deciding happen in the admin),
 # in the order the app shows them: the step that moves the case forward first.
@@ -149,24 +160,33 @@ class PhotoSerializer(serializers.ModelSerializer):
         return photo_url(photo, "web")
 
 
-class CaseSummarySerializer(serializers.ModelSerializer):
-    """A case in a list: enough for a card with its colour and deadline."""
+class CaseSummarySerializer(serializers.Serializer):
+    """A case in a list: enough for a card with its colour and deadline.
 
+    A plain Serializer with its fields spelt out (not a ModelSerializer): it is built for every
+    report the intake answers, and model introspection per instance costs more than the rest."""
+
+    id = serializers.IntegerField()
+    client_uuid = serializers.UUIDField(allow_null=True)
     tracking_number = serializers.SerializerMethodField()
+    category = serializers.IntegerField(source="category_id")
     category_name = serializers.SerializerMethodField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
     severity_display = serializers.CharField(source="get_severity_display")
+    status = serializers.ChoiceField(choices=Status.choices)
     status_display = serializers.CharField(source="get_status_display")
+    colour = serializers.ChoiceField(choices=Colour.choices)
     colour_display = serializers.CharField(source="get_colour_display")
     deadline = serializers.SerializerMethodField()
+    step_deadline = serializers.DateTimeField(allow_null=True)
+    overall_deadline = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    address = serializers.CharField()
     grid_name = serializers.CharField(source="grid.name")
+    description = serializers.CharField()
+    self_resolved = serializers.BooleanField()
+    position_flagged = serializers.BooleanField()
     waiting_for = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Case
-        fields = ["id", "client_uuid", "tracking_number", "category", "category_name", "severity", "severity_display",
-                  "status", "status_display", "colour", "colour_display", "deadline", "step_deadline",
-                  "overall_deadline", "created_at", "address", "grid_name", "description", "self_resolved",
-                  "position_flagged", "waiting_for"]
 
     def get_tracking_number(self, case: Case) -> str:
         return tracking.display(case.tracking_number)
@@ -190,9 +210,6 @@ class ReportResultSerializer(CaseSummarySerializer):
     """What the phone gets back for a report: the tracking number to show, and its photos."""
 
     photos = serializers.SerializerMethodField()
-
-    class Meta(CaseSummarySerializer.Meta):
-        fields = [*CaseSummarySerializer.Meta.fields, "photos"]
 
     @extend_schema_field(PhotoSerializer(many=True))
     def get_photos(self, case: Case):
@@ -220,19 +237,23 @@ class EventSerializer(serializers.ModelSerializer):
 class CaseDetailSerializer(CaseSummarySerializer):
     """One case with its timeline, photos and the steps this user may take now."""
 
+    lat = serializers.FloatField()
+    lng = serializers.FloatField()
+    accuracy_m = serializers.FloatField(allow_null=True)
+    position_source = serializers.ChoiceField(choices=PositionSource.choices)
     position_source_display = serializers.CharField(source="get_position_source_display")
+    position_time = serializers.DateTimeField(allow_null=True)
+    reporter_phone = serializers.CharField()
+    tier = serializers.ChoiceField(choices=Tier.choices)
     tier_display = serializers.CharField(source="get_tier_display")
     holder_name = serializers.CharField(source="holder.name")
     lead_unit_name = serializers.SerializerMethodField()
+    result_text = serializers.CharField()
+    rework_count = serializers.IntegerField()
+    return_count = serializers.IntegerField()
     photos = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
-
-    class Meta(CaseSummarySerializer.Meta):
-        fields = [*CaseSummarySerializer.Meta.fields, "lat", "lng", "accuracy_m", "position_source",
-                  "position_source_display", "position_time", "reporter_phone", "tier", "tier_display",
-                  "holder_name", "lead_unit_name", "result_text", "rework_count", "return_count", "photos",
-                  "timeline", "allowed_actions"]
 
     def get_lead_unit_name(self, case: Case) -> str | None:
         return case.lead_unit.name if case.lead_unit_id else None
