@@ -271,3 +271,18 @@ def test_the_refresh_task_picks_up_a_step_taken_after_the_rollups_were_built(org
         key = org.units["east-cg"].pk
         assert indicators_of(org, "unit", key, live=False, first=first, last=last) == indicators_of(
             org, "unit", key, first=first, last=last)
+
+
+@pytest.mark.django_db
+def test_the_rebuild_command_writes_the_rollups(org, week):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    call_command("evaluation_rebuild", "--from", "2025-02-01", "--to", "2025-03-31", stdout=out)
+    assert "rollup rows written" in out.getvalue()
+    assert_matches(indicators_of(org, "town", org.towns["east"].pk, live=False), {"reports": 6, "dispatched": 4})
+    with pytest.raises(CommandError):
+        call_command("evaluation_rebuild", "--from", "2025-03-31", "--to", "2025-02-01")
