@@ -101,6 +101,7 @@ class ExportMixin:
 
     export_columns: list[Column] = []
     export_filename = "export"
+    change_list_template = "admin/cases/export_change_list.html"
 
     def get_export_columns(self, request) -> list[Column]:
         return list(self.export_columns)

@@ -89,6 +89,14 @@ def test_the_excel_export_holds_only_the_users_scope(two_towns, desk):
     assert [row[0] for row in rows[1:]] == [num(two_towns["east"])]
 
 
+def test_the_history_export_follows_the_filters_and_the_scope(two_towns, desk):
+    page = desk["td"].get("/admin/cases/caseevent/", {"action__exact": "escalate"}).content.decode()
+    assert "/admin/cases/caseevent/export.csv?action__exact=escalate" in page
+    response = desk["td"].get("/admin/cases/caseevent/export.csv", {"action__exact": "escalate"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert [(row[1], row[2]) for row in rows[1:]] == [(num(two_towns["east"]), "上报上级")]
+
+
 def test_exporting_selected_foreign_ids_exports_nothing_foreign(two_towns, desk):
     response = desk["td"].post("/admin/cases/case/", {
         "action": "export_selected_csv", "_selected_action": [two_towns["west"].pk, two_towns["east"].pk],
