@@ -3,13 +3,16 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.cases import clock, services
 from apps.cases.models import Case, Colour, RoutingRule, TimeLimit, WorkCalendarDay
 from apps.org.models import Tier
+from tests.factories import PASSWORD
 from tests.admin.conftest import add_photo, at_town, num, report
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +30,21 @@ def test_the_dashboard_is_the_admin_index_for_a_dispatcher(org, desk):
     assert {row["colour"]: row["count"] for row in stats["open_by_colour"]}["red"] == 1
     assert stats["overdue_by_unit"] == [{"unit_id": None, "unit": "未派遣", "count": 1}]
     assert num(red) in body  # most urgent first in "waiting for my desk"
+
+
+def test_every_desk_and_the_leader_get_a_dashboard_of_their_own_scope(org, desk):
+    report(org, grid="east-v1-g1")
+    report(org, grid="east-v2-g1")
+    at_town(org, town="west")
+    expected = {"vh": 1, "td": 2, "td_w": 1, "cd": 3, "leader": 3}
+    for key, open_total in expected.items():
+        response = desk[key].get("/admin/")
+        assert response.status_code == 200 and response.context["stats"]["open_total"] == open_total, key
+    assert desk["vh"].get("/admin/").context["stats"]["waiting_total"] == 1  # the report waits to be accepted
+    User.objects.create_superuser("root", password=PASSWORD)
+    root = Client()
+    root.login(username="root", password=PASSWORD)
+    assert root.get("/admin/").context["stats"]["open_total"] == 3
 
 
 def test_the_stats_endpoint_follows_the_cases_as_they_move(org, desk):
