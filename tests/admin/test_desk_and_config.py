@@ -12,8 +12,8 @@ from django.utils import timezone
 from apps.cases import clock, services
 from apps.cases.models import Case, Colour, RoutingRule, TimeLimit, WorkCalendarDay
 from apps.org.models import Tier
-from tests.factories import PASSWORD
 from tests.admin.conftest import add_photo, at_town, num, report
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
