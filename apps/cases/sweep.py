@@ -10,12 +10,14 @@ case — so its cost follows the number of cases due, not the number of open cas
 sweep_clocks, in order:
 
 1. red (红): the step's deadline passed → colour red (for the sign step also ``sign_overdue``:
-   "not signed for in time"), one automatic 督办 URGE event per case (bulk-created; their
-   notifications go out through the relay task, and the outbox sweep catches any that do not),
+   "not signed for in time"), one automatic 督办 URGE event per case (one INSERT … SELECT for
+   the batch; their notifications go out through a relay task, and the outbox sweep catches any
+   that do not),
    and the sweep's next look at the case moves to ``escalate_at``;
 2. yellow (黄): 80 % of the step's limit passed → colour yellow, next look at the deadline;
 3. escalation: ``escalate_at`` passed with no progress → claimed (next look in 10 minutes, in
-   case the task is lost) and one ``escalate_overdue(case_id)`` task per case, which calls
+   case the task is lost) and one ``escalate_overdue(case_id)`` task per case (sent in chunks
+   by a relay task, so a burst does not slow the sweep down), which calls
    ``services.case_escalate_overdue`` (idempotent: it acts only while the case still sits in
    that overdue step);
 4. deferred cases whose review date arrived → claimed likewise, one ``resume_deferred`` task
@@ -77,6 +79,7 @@ PENDING_WORK_TASKS = {
 FAN_OUT_TASK = "apps.notify.tasks.fan_out_event"
 RELAY_TASK = "apps.cases.tasks.fan_out_events"
 ESCALATE_TASK = "apps.cases.tasks.escalate_overdue"
+ESCALATE_RELAY_TASK = "apps.cases.tasks.escalate_many"
 RESUME_TASK = "apps.cases.tasks.resume_deferred"
 
 CLOCKED_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
@@ -117,13 +120,16 @@ def _claim(*, set_sql: str, set_params: list, where_sql: str, where_params: list
     UPDATE makes PostgreSQL re-check it on the current row version when it had to wait for a
     row lock (a concurrent user action or sweep), so a row is only ever acted on while it still
     qualifies. SQLite (≥ 3.35 for RETURNING) serialises writers, which gives the same result.
+
+    On PostgreSQL the batch is taken with ``id = ANY(ARRAY(subquery))``: the subquery runs once
+    and the rows are fetched by primary key, whatever the statistics say. (With ``IN`` and stale
+    statistics — "no red cases" just after the colours changed — the planner may pick a nested
+    loop that re-reads the subquery for every candidate row: seconds instead of milliseconds.)
     """
     table = _table()
-    sql = (
-        f"UPDATE {table} SET {set_sql} "
-        f"WHERE id IN (SELECT id FROM {table} WHERE {where_sql} ORDER BY sweep_due_at LIMIT %s) "
-        f"AND {where_sql} RETURNING {returning}"
-    )
+    batch_sql = f"SELECT id FROM {table} WHERE {where_sql} ORDER BY sweep_due_at LIMIT %s"
+    in_batch = f"id = ANY(ARRAY({batch_sql}))" if connection.vendor == "postgresql" else f"id IN ({batch_sql})"
+    sql = f"UPDATE {table} SET {set_sql} WHERE {in_batch} AND {where_sql} RETURNING {returning}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*set_params, *where_params, batch, *where_params])
         return list(cursor.fetchall())
@@ -183,8 +189,7 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
             batch=batch, returning="id, status, tier, lead_unit_id, step",
         )
         if rows:
-            events = CaseEvent.objects.bulk_create([_urge_event(*row) for row in rows], batch_size=1000)
-            ids = [event.pk for event in events if event.pk is not None]
+            ids = _insert_urge_events([row[0] for row in rows])
             if enqueue:
                 chunks = [ids[i : i + RELAY_CHUNK] for i in range(0, len(ids), RELAY_CHUNK)]
                 transaction.on_commit(lambda: _send_many(RELAY_TASK, [[chunk] for chunk in chunks]))
@@ -216,7 +221,10 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
         )
         ids = [row[0] for row in rows]
         if ids and enqueue:
-            transaction.on_commit(lambda: _send_many(ESCALATE_TASK, [[pk] for pk in ids]))
+            # One escalate_overdue task per case (a bad case cannot hold up the others), sent by
+            # the relay on a worker so that a burst of thousands does not slow the sweep down.
+            chunks = [ids[i : i + RELAY_CHUNK] for i in range(0, len(ids), RELAY_CHUNK)]
+            transaction.on_commit(lambda: _send_many(ESCALATE_RELAY_TASK, [[chunk] for chunk in chunks]))
         result.escalate_ids.extend(ids)
         return len(rows)
 
@@ -261,14 +269,26 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     return result
 
 
-def _urge_event(case_id: int, status: str, tier: str, lead_unit_id: int | None, step: str) -> CaseEvent:
-    not_signed = step == Step.SIGN
-    return CaseEvent(
-        case_id=case_id, action=Action.URGE, actor=None, actor_label=_("系统"), from_status=status,
-        to_status=status, from_tier=tier, to_tier=tier, unit_id=lead_unit_id,
-        note=_("超时未签收，系统自动督办") if not_signed else _("已超过办理时限，系统自动督办"),
-        public_note=_("已超时，已督办"), data={"auto": True, "step": step, "trigger": "overdue"},
+def _insert_urge_events(case_ids: list[int]) -> list[int]:
+    """One automatic 督办 event per case that just turned red, in one INSERT … SELECT (Django's
+    bulk_create spends far longer building 5,000 objects than the database spends storing them).
+    The events keep ``notified_at`` empty: they are the notification outbox like any other."""
+    table = connection.ops.quote_name(CaseEvent._meta.db_table)
+    cases = _table()
+    as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    data = as_json % ("'{\"auto\": true, \"step\": \"' || step || '\", \"trigger\": \"overdue\"}'")
+    sql = (
+        f"INSERT INTO {table} (case_id, action, actor_id, actor_label, from_status, to_status, from_tier, "
+        f"to_tier, unit_id, note, public_note, data, created_at, notified_at) "
+        f"SELECT id, %s, NULL, %s, status, status, tier, tier, lead_unit_id, "
+        f"CASE WHEN step = %s THEN %s ELSE %s END, %s, {data}, %s, NULL "
+        f"FROM {cases} WHERE id IN ({', '.join(['%s'] * len(case_ids))}) ORDER BY id RETURNING id"
     )
+    params = [Action.URGE, _("系统"), Step.SIGN, _("超时未签收，系统自动督办"), _("已超过办理时限，系统自动督办"),
+              _("已超时，已督办"), _dt(timezone.now()), *case_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def resume_if_due(case_id: int, *, today: dt.date | None = None) -> Case | None:
@@ -343,3 +363,8 @@ def sweep_outbox(*, now: dt.datetime | None = None, limit: int = OUTBOX_LIMIT, e
 def relay_fan_out(event_ids: Iterable[int]) -> None:
     """Send one notification task per event (the clock sweep batches its URGE events)."""
     _send_many(FAN_OUT_TASK, [[pk] for pk in event_ids])
+
+
+def relay_escalations(case_ids: Iterable[int]) -> None:
+    """Send one escalation task per case (the clock sweep claims them in batches)."""
+    _send_many(ESCALATE_TASK, [[pk] for pk in case_ids])

@@ -42,6 +42,12 @@ def fan_out_events(event_ids: list[int]) -> None:
     sweep.relay_fan_out(event_ids)
 
 
+@shared_task(name="apps.cases.tasks.escalate_many")
+def escalate_many(case_ids: list[int]) -> None:
+    """Relay: one escalate_overdue task per case the clock sweep claimed."""
+    sweep.relay_escalations(case_ids)
+
+
 # The beat tasks carry no payload: each message is its own work for the poison counter, and a
 # run that beat sent more than a minute ago is dropped (the next one is already on its way).
 @shared_task(name="apps.cases.tasks.sweep_clocks", poison_key="id")
