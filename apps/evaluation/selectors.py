@@ -137,29 +137,28 @@ def subjects(escope: EvalScope, kind: str, *, within: Region | None = None) -> l
         below = {within.pk} | set(Region.objects.filter(Q(parent=within) | Q(parent__parent=within))
                                   .values_list("pk", flat=True))
         regions &= below
+    # values_list, not model instances: a county has ~1,000 grids and ~1,000 people.
     if kind in ("county", "town", "village"):
-        qs = Region.objects.filter(pk__in=regions, tier=kind).select_related("parent").order_by("code")
-        return [Subject(r.pk, r.name, r.parent.name if r.parent_id else "") for r in qs]
-    if kind == "grid":
-        qs = Grid.objects.filter(village_id__in=regions).select_related("village").order_by("code")
-        return [Subject(g.pk, g.name, g.village.name) for g in qs]
-    if kind in ("department", "stationed", "workstation"):
+        rows = Region.objects.filter(pk__in=regions, tier=kind).order_by("code").values_list(
+            "pk", "name", "parent__name")
+    elif kind == "grid":
+        rows = Grid.objects.filter(village_id__in=regions).order_by("code").values_list("pk", "name", "village__name")
+    elif kind in ("department", "stationed", "workstation"):
         unit_kinds = {"department": [UnitKind.DEPARTMENT], "stationed": [UnitKind.STATIONED, UnitKind.TOWN_OFFICE],
                       "workstation": [UnitKind.WORKSTATION]}[kind]
-        qs = Unit.objects.filter(region_id__in=regions, kind__in=unit_kinds).select_related("region").order_by(
-            "region__code", "name")
-        return [Subject(u.pk, u.name, u.region.name) for u in qs]
-    if kind == "grid_worker":
-        qs = Profile.objects.filter(role__in=[Role.GRID_WORKER, Role.GRID_LEADER], region_id__in=regions)
-        qs = qs.select_related("region").order_by("region__code", "display_name")
-        return [Subject(p.user_id, p.display_name, p.region.name) for p in qs]
-    if kind == "handler":
-        units = Unit.objects.filter(region_id__in=regions)
-        qs = Profile.objects.filter(
-            Q(role=Role.DEPARTMENT_HANDLER, unit__in=units) | Q(role=Role.VILLAGE_HANDLER, region_id__in=regions)
-        ).select_related("unit", "region").order_by("display_name")
-        return [Subject(p.user_id, p.display_name, p.unit.name if p.unit_id else p.region.name) for p in qs]
-    raise ValueError(kind)
+        rows = Unit.objects.filter(region_id__in=regions, kind__in=unit_kinds).order_by(
+            "region__code", "name").values_list("pk", "name", "region__name")
+    elif kind == "grid_worker":
+        rows = Profile.objects.filter(role__in=[Role.GRID_WORKER, Role.GRID_LEADER], region_id__in=regions).order_by(
+            "region__code", "display_name").values_list("user_id", "display_name", "region__name")
+    elif kind == "handler":
+        rows = [(user_id, name, unit or region) for user_id, name, unit, region in Profile.objects.filter(
+            Q(role=Role.DEPARTMENT_HANDLER, unit__region_id__in=regions)
+            | Q(role=Role.VILLAGE_HANDLER, region_id__in=regions)
+        ).order_by("display_name").values_list("user_id", "display_name", "unit__name", "region__name")]
+    else:
+        raise ValueError(kind)
+    return [Subject(pk, name, parent or "") for pk, name, parent in rows]
 
 
 def region_in_scope(escope: EvalScope, region_id) -> Region | None:
@@ -201,33 +200,38 @@ def rollup_sums(*, level: str, keys: Iterable[int] | None, first_day: dt.date, l
         cat_q = Q(category_id=ALL_CATEGORIES)
     key_q = Q(key__in=list(keys)) if keys is not None else Q()
 
+    def following(month: dt.date) -> dt.date:
+        return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+    # Split the period into whole clean past months (month rows) and day ranges (day rows).
     months: list[dt.date] = []
-    if group != "day":
-        current = timezone.localdate().replace(day=1)
-        dirty = set(DirtyMonth.objects.values_list("month", flat=True))
-        month = first_day.replace(day=1)
-        if month < first_day:
-            month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        while month < current:
-            following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-            if following - dt.timedelta(days=1) > last_day:
-                break
-            if month not in dirty:
-                months.append(month)
-            month = following
-    covered = Q()
-    for month in months:
-        following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        covered |= Q(day__gte=month, day__lt=following)
+    day_ranges: list[tuple[dt.date, dt.date]] = []
+    current = timezone.localdate().replace(day=1)
+    dirty = set(DirtyMonth.objects.values_list("month", flat=True)) if group != "day" else set()
+    cursor = first_day
+    while cursor <= last_day:
+        month_end = following(cursor.replace(day=1)) - dt.timedelta(days=1)
+        whole = cursor.day == 1 and month_end <= last_day and cursor < current and cursor not in dirty
+        if whole and group != "day":
+            months.append(cursor)
+        else:
+            end = min(month_end, last_day)
+            if day_ranges and day_ranges[-1][1] + dt.timedelta(days=1) == cursor:
+                day_ranges[-1] = (day_ranges[-1][0], end)
+            else:
+                day_ranges.append((cursor, end))
+        cursor = month_end + dt.timedelta(days=1)
 
     def summed(qs) -> list[dict]:
         return list(qs.filter(level=level).filter(key_q).filter(cat_q).order_by().values(group)
                     .annotate(**{f"s_{m}": Sum(m) for m in metrics}))
 
-    daily = DailyRollup.objects.filter(day__gte=first_day, day__lte=last_day)
-    if months:
-        daily = daily.exclude(covered)
-    rows = summed(daily)
+    rows: list[dict] = []
+    if day_ranges:
+        ranges = Q()
+        for start, end in day_ranges:
+            ranges |= Q(day__gte=start, day__lte=end)
+        rows += summed(DailyRollup.objects.filter(ranges))
     if months:
         rows += summed(MonthlyRollup.objects.filter(month__in=months))
     result: dict = {}
