@@ -289,13 +289,15 @@ def case_report(
     try:
         with transaction.atomic():
             case.save()
+            # Routing first: on_commit callbacks run in order, and the assignment is what the
+            # report is waiting for (its own notification can follow a moment later).
+            _enqueue_on_commit("apps.cases.tasks.route_case", case.pk)
             _record(
                 case, action=Action.SELF_RESOLVE if self_resolved else Action.REPORT, actor=case.reporter,
                 from_status="", from_tier="", note=result_text,
                 public_note=_("问题已上报") if not self_resolved else _("网格员已当场处置，待核查"),
                 data={"source": source, "snapped_m": round(match.distance_m, 1)} if match.distance_m else {"source": source},
             )
-            _enqueue_on_commit("apps.cases.tasks.route_case", case.pk)
     except IntegrityError:
         # Two retries of one report raced past the lookup above: the other one won.
         if client_uuid is not None:
@@ -357,7 +359,7 @@ def probable_duplicate(case: Case) -> Case | None:
         )
         .exclude(pk=case.pk)
         .exclude(status__in=FINAL_STATUSES)
-        .only("pk", "lat", "lng")
+        .only("pk", "lat", "lng", "tracking_number")
         .order_by("created_at")
     )
     for other in candidates[:50]:
@@ -387,8 +389,9 @@ def case_route(*, case_id: int) -> Case | None:
             _change(case, actor=None, action=Action.ROUTE, fields=fields,
                     note=_("重大/较大事件，直报区县指挥中心"))
             return case_joint_response(case=case, actor=None)
-        fields["suggested_unit_id"] = getattr(routing_target(case, case.tier), "pk", None)
         village_unit = routing_target(case, Tier.VILLAGE)
+        suggested = village_unit if case.tier == Tier.VILLAGE else routing_target(case, case.tier)
+        fields["suggested_unit_id"] = getattr(suggested, "pk", None)
         _change(
             case, actor=None, action=Action.ROUTE, fields=fields, unit=village_unit,
             public_note=_("已分流至村/社区工作站"),
