@@ -5,6 +5,7 @@ Every label is escaped; links (click through to the cases) are escaped attribute
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -70,6 +71,8 @@ def line_chart(points: Sequence[tuple[str, float, str]], *, title: str, width: i
     left, right, top_pad, bottom = 48, 16, 14, 42
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     scale_max = _nice_max(max(v for _l, v, _h in points))
+    if all(float(v).is_integer() for _l, v, _h in points):
+        scale_max = max(4, math.ceil(scale_max / 4) * 4)  # counts: whole-number gridlines
     n = len(points)
     step = plot_w / max(n - 1, 1)
 

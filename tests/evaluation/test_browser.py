@@ -28,7 +28,7 @@ def a_month_of_activity(org, seed: int = 7) -> None:
     clock = timezone.now() - dt.timedelta(days=30)
     cases: list[Case] = []
     for _ in range(260):
-        clock = min(clock + dt.timedelta(hours=rng.uniform(0, 9)), timezone.now() - dt.timedelta(minutes=6))
+        clock = min(clock + dt.timedelta(hours=rng.uniform(0, 5.5)), timezone.now() - dt.timedelta(minutes=6))
         open_cases = [c for c in cases if c.status not in (Status.CLOSED, Status.REJECTED, Status.MERGED)]
         if rng.random() < 0.15 or not open_cases:
             user, grid = rng.choice(GRIDS)
