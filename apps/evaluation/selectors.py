@@ -15,11 +15,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from apps.cases.models import Case, Category, Colour, Status
+from apps.cases.models import Category, Colour, Status
 from apps.cases.selectors import cases_visible_to
 from apps.evaluation.indicators import (
     DEFAULT_WEIGHTS,
@@ -511,8 +510,3 @@ def colour_board(user, escope: EvalScope) -> dict:
             totals[colour] += n
     return {"units": units, "areas": areas, "area_label": SUBJECT_KINDS[area_tier].label, "totals": totals,
             "area_field": area_field[:-3], "as_of": timezone.now()}
-
-
-def users_by_id(ids: Iterable[int]) -> dict[int, str]:
-    User = get_user_model()
-    return dict(User.objects.filter(pk__in=list(ids)).values_list("pk", "username"))
