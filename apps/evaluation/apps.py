@@ -14,5 +14,5 @@ class EvaluationConfig(AppConfig):
         # and recomputes the days they touch (see apps/evaluation/services.py).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "evaluation-refresh-rollups",
-            {"task": "apps.evaluation.tasks.refresh_rollups", "schedule": 60.0},
+            {"task": "apps.evaluation.tasks.refresh_rollups", "schedule": 60.0, "options": {"expires": 55}},
         )

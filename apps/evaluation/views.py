@@ -148,7 +148,8 @@ def evaluation_view(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+            # Everyone who may read these pages is desk staff and logs in where they work all day.
+            return redirect_to_login(request.get_full_path(), "/admin/login/")
         escope = selectors.evaluation_scope(request.user)
         if escope is None:
             return render(request, "evaluation/refused.html", status=403)
