@@ -1,0 +1,1 @@
+"""The demo county generator (``manage.py demo_county``): layout, names, organisation, history."""
