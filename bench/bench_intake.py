@@ -61,6 +61,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_intake")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--with-worker", action="store_true", help="also run a Celery worker during the run")
+    parser.add_argument("--server", choices=["uvicorn", "gunicorn"], default="uvicorn",
+                        help="uvicorn: the ASGI app as run.py serves it; gunicorn: the same Django app as WSGI "
+                             "(gthread workers) for comparison")
     return parser.parse_args()
 
 
@@ -153,11 +156,15 @@ def free_port() -> int:
 
 def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path):
     port = free_port()
-    web = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)],
-        cwd=ROOT, env=env, stdout=open(data_dir / "uvicorn.log", "wb"), stderr=subprocess.STDOUT,
-    )
+    if args.server == "uvicorn":
+        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port",
+                   str(port), "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)]
+    else:
+        command = [sys.executable, "-m", "gunicorn", "django.core.wsgi:get_wsgi_application()", "--bind",
+                   f"127.0.0.1:{port}", "--workers", str(args.web_workers), "--worker-class", "gthread",
+                   "--threads", "4", "--keep-alive", "30", "--log-level", "warning"]
+    web = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(data_dir / "web.log", "wb"),
+                           stderr=subprocess.STDOUT)
     worker = None
     if args.with_worker:
         worker = subprocess.Popen(
@@ -173,7 +180,7 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path)
             break
         except Exception:
             if time.time() > deadline or web.poll() is not None:
-                raise SystemExit(f"uvicorn did not start: {(data_dir / 'uvicorn.log').read_text()[-2000:]}") from None
+                raise SystemExit(f"the web server did not start: {(data_dir / 'web.log').read_text()[-2000:]}") from None
             time.sleep(0.2)
     return port, web, worker
 
@@ -224,19 +231,29 @@ def report_body(category: int, lat: float, lng: float, n: int) -> tuple[str, byt
     return report_id, json.dumps(payload, ensure_ascii=False).encode()
 
 
-def photo_body(photo: bytes) -> tuple[str, bytes]:
+def multipart(fields: dict[str, str], file_field: str, photo: bytes) -> tuple[str, bytes]:
     boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="id"\r\n\r\n{uuid.uuid4()}\r\n'.encode(),
-        f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nreport\r\n'.encode(),
-        (f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="photo.jpg"\r\n'
-         f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + b"\r\n",
-        f"--{boundary}--\r\n".encode(),
-    ]
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts.append((f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="photo.jpg"\r\n'
+                  f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
     return f"multipart/form-data; boundary={boundary}", b"".join(parts)
 
 
-async def run_phase(port: int, phones, category: int, total: int, concurrency: int, photo: bytes | None):
+def photo_body(photo: bytes) -> tuple[str, bytes]:
+    return multipart({"id": str(uuid.uuid4()), "kind": "report"}, "photo", photo)
+
+
+def inline_report_body(category: int, lat: float, lng: float, n: int, photo: bytes) -> tuple[str, bytes]:
+    fields = {"id": str(uuid.uuid4()), "category": str(category), "description": f"基准测试上报 {n}：路边堆放垃圾",
+              "severity": "3", "lat": repr(lat), "lng": repr(lng), "accuracy_m": "8", "position_source": "gps",
+              "address": "基准测试路 1 号"}
+    return multipart(fields, "photos", photo)
+
+
+async def run_phase(port: int, phones, category: int, total: int, concurrency: int, photo: bytes | None,
+                    inline: bool = False):
     """Send ``total`` reports over ``concurrency`` connections; returns (seconds, latencies, errors)."""
     counter = iter(range(total))
     latencies: list[float] = []
@@ -249,6 +266,14 @@ async def run_phase(port: int, phones, category: int, total: int, concurrency: i
         try:
             for n in counter:
                 started = time.perf_counter()
+                if inline:  # one multipart request: the report with its photo
+                    content_type, body = inline_report_body(category, lat, lng, n, photo)
+                    status, answer = await conn.post("/api/reports/", body, content_type)
+                    if status != 201:
+                        errors.append(f"report+photo {status}: {answer[:200]!r}")
+                    else:
+                        latencies.append((time.perf_counter() - started) * 1000)
+                    continue
                 report_id, body = report_body(category, lat, lng, n)
                 status, answer = await conn.post("/api/reports/", body, "application/json")
                 if status != 201:
@@ -276,7 +301,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def summary(label: str, seconds: float, latencies: list[float], errors: list[str], target: float) -> float:
     rate = len(latencies) / seconds
-    print(f"{label}: {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
+    print(f"{label}:\n   {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
           f"latency p50 {statistics.median(latencies):.0f} ms  p95 {percentile(latencies, 95):.0f} ms  "
           f"p99 {percentile(latencies, 99):.0f} ms   errors {len(errors)}   "
           f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}")
@@ -295,7 +320,7 @@ def main() -> None:
     phones, category = build_data()
     photo = megapixel_photo()
     print(f"{len(phones)} grid workers with tokens; photo {len(photo) / 1024:.0f} KB (1155×866); "
-          f"{args.concurrency} connections; uvicorn --workers {args.web_workers}"
+          f"{args.concurrency} connections; {args.server} --workers {args.web_workers}"
           f"{' + Celery worker' if args.with_worker else ' (no Celery worker: follow-up work waits in the outbox)'}")
     web = worker = None
     try:
@@ -306,9 +331,10 @@ def main() -> None:
             await run_phase(port, phones, category, 60, args.concurrency, photo)
             plain = await run_phase(port, phones, category, args.reports, args.concurrency, None)
             with_photo = await run_phase(port, phones, category, args.photo_reports, args.concurrency, photo)
-            return plain, with_photo
+            inline = await run_phase(port, phones, category, args.photo_reports, args.concurrency, photo, inline=True)
+            return plain, with_photo, inline
 
-        (plain, with_photo) = asyncio.run(run())
+        (plain, with_photo, inline) = asyncio.run(run())
     finally:
         for proc in (web, worker):
             if proc and proc.poll() is None:
@@ -325,11 +351,13 @@ def main() -> None:
 
     print()
     summary("without photo", *plain, target=300)
-    summary("with 1 photo ", *with_photo, target=60)
+    summary("with 1 photo, as the field app sends it (report, then photo)", *with_photo, target=60)
+    summary("with 1 photo, in one multipart request", *inline, target=60)
     originals = [p for p in (data_dir / "private" / "originals").rglob("*") if p.is_file()]
-    expected_cases = 300 + 60 + len(plain[1]) + len(with_photo[1])
+    expected_photos = 60 + len(with_photo[1]) + len(inline[1])
+    expected_cases = 300 + len(plain[1]) + expected_photos
     print(f"check: {Case.objects.count()} cases (expected {expected_cases}), {CasePhoto.objects.count()} photo rows, "
-          f"{len(originals)} originals stored (expected {60 + len(with_photo[1])})")
+          f"{len(originals)} originals stored (expected {expected_photos})")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from apps.cases.serializers import (
     MeSerializer,
     PhotoSerializer,
     ReportInputSerializer,
+    ReportMultipartSerializer,
     ReportPhotoInputSerializer,
     ReportResultSerializer,
 )
@@ -128,7 +129,7 @@ class ReportCreateView(ScopedMixin, APIView):
             "missing, the first photo's EXIF GPS position is used (`position_source` = `exif`). A fix less "
             "accurate than ~100 m is accepted and flagged (`position_flagged`)."
         ),
-        request={"application/json": ReportInputSerializer, "multipart/form-data": ReportInputSerializer},
+        request={"application/json": ReportInputSerializer, "multipart/form-data": ReportMultipartSerializer},
         responses={201: ReportResultSerializer, 200: ReportResultSerializer, **ERRORS,
                    413: OpenApiResponse(ErrorSerializer, description="A photo is too large.")},
         tags=["reports"],
@@ -137,9 +138,10 @@ class ReportCreateView(ScopedMixin, APIView):
         scope = _scope(request.user)
         if scope.role not in REPORTER_ROLES:
             return error_response(_("只有网格员和网格长可以在现场上报。"), code=403)
-        serializer = ReportInputSerializer(data=request.data)
+        multipart = request.content_type.startswith("multipart/")
+        serializer = (ReportMultipartSerializer if multipart else ReportInputSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = {"photos": [], "photo_ids": [], "photo_kinds": [], **serializer.validated_data}
         try:
             # Every photo is checked before anything is written: a bad one refuses the whole report.
             inspected = [photo_inspect(upload, field="photos") for upload in data["photos"]]

@@ -80,14 +80,6 @@ class ReportInputSerializer(serializers.Serializer):
     )
     self_resolved = serializers.BooleanField(required=False, default=False)
     result_text = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    # Multipart only: photos sent together with the report (the field app sends them one by
-    # one to the photo endpoint instead). Parallel lists; ids default to the photo's hash.
-    photos = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
-                                   max_length=settings.MAX_PHOTOS_PER_REPORT, error_messages={
-                                       "max_length": _("每次上报最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}})
-    photo_ids = serializers.ListField(child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list)
-    photo_kinds = serializers.ListField(child=serializers.ChoiceField(choices=PhotoKind.choices), required=False,
-                                        default=list)
 
     def validate_position_time(self, value):
         if value and value > timezone.now() + dt.timedelta(minutes=10):
@@ -103,6 +95,22 @@ class ReportInputSerializer(serializers.Serializer):
             raise serializers.ValidationError({"lng" if has_lat else "lat": [_("经纬度必须同时提供。")]})
         if attrs.get("self_resolved") and not attrs.get("result_text", "").strip():
             raise serializers.ValidationError({"result_text": [_("当场处置请填写处置结果。")]})
+        return attrs
+
+
+class ReportMultipartSerializer(ReportInputSerializer):
+    """A report sent as multipart, which may carry its photos (the field app sends them one by
+    one to the photo endpoint instead). Parallel lists; photo ids default to the photo's hash."""
+
+    photos = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
+                                   max_length=settings.MAX_PHOTOS_PER_REPORT, error_messages={
+                                       "max_length": _("每次上报最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}})
+    photo_ids = serializers.ListField(child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list)
+    photo_kinds = serializers.ListField(child=serializers.ChoiceField(choices=PhotoKind.choices), required=False,
+                                        default=list)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
         photos = attrs.get("photos") or []
         for key in ("photo_ids", "photo_kinds"):
             if attrs.get(key) and len(attrs[key]) != len(photos):
