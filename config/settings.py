@@ -259,6 +259,10 @@ MAP_DEFAULT_CENTER = (29.87, 121.55)
 # --- Domain settings ----------------------------------------------------------------------
 # A point outside every grid still belongs to the nearest grid if it is at most this far away.
 GRID_SNAP_DISTANCE_M = env_float("GRID_SNAP_DISTANCE_M", 150.0)
+# Imported grid boundaries may overlap each other by at most this much (GIS slivers).
+GRID_OVERLAP_TOLERANCE_M2 = env_float("GRID_OVERLAP_TOLERANCE_M2", 10.0)
+# How often (s) a process checks whether another process changed the grids (map index).
+GRID_INDEX_RECHECK_S = env_float("GRID_INDEX_RECHECK_S", 2.0)
 # A GPS fix worse than this is accepted but flagged for the acceptor.
 POSITION_ACCURACY_FLAG_M = env_float("POSITION_ACCURACY_FLAG_M", 100.0)
 MAX_PHOTOS_PER_REPORT = env_int("MAX_PHOTOS_PER_REPORT", 9)

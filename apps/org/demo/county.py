@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from shapely.geometry import shape
 
 from apps.org import geo
 from apps.org.demo import catalog, names
 from apps.org.demo.layout import county_layout
 from apps.org.models import STAFF_ROLES, Grid, Platform, Profile, Region, Role, Tier, Unit, UnitKind
+from apps.org.services import grid_fields
 
 DEMO_PASSWORD = "liandong-demo"
 CALENDAR_YEARS = (2025, 2026, 2027)
@@ -33,17 +33,6 @@ class DemoCounty:
     grids: int = 0
     users: int = 0
     calendar_note: str = ""
-
-
-def grid_fields(boundary: dict) -> dict:
-    """The denormalised bounding box and centroid stored beside a boundary."""
-    geom = shape(boundary)
-    min_lng, min_lat, max_lng, max_lat = geom.bounds
-    centre = geom.representative_point() if not geom.contains(geom.centroid) else geom.centroid
-    return {
-        "min_lng": min_lng, "min_lat": min_lat, "max_lng": max_lng, "max_lat": max_lat,
-        "centroid_lng": round(centre.x, 6), "centroid_lat": round(centre.y, 6),
-    }
 
 
 def _villages_per_town(rng: random.Random, towns: int, mean: float) -> list[int]:
