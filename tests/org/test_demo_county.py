@@ -164,3 +164,14 @@ def models_town_of_village():
     from django.db.models import F
 
     return F("town")
+
+
+def test_a_demo_account_logs_in_through_the_login_page(client):
+    build_demo_county(seed=7, grids=40, towns=3)
+    page = client.get("/accounts/login/")
+    assert page.status_code == 200 and "csrfmiddlewaretoken" in page.content.decode()
+    response = client.post("/accounts/login/", {"username": "town01", "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/").url == "/admin/"
+    bad = client.post("/accounts/login/", {"username": "town01", "password": "nope"})
+    assert bad.status_code == 200 and "errornote" in bad.content.decode()

@@ -3,8 +3,8 @@
 This is the one place that writes case rows without the workflow service: it does not *run*
 cases, it makes up years of finished (and some open) ones with plausible statuses, colours,
 units and timestamps, so lists, dashboards and evaluation have something to chew on. Rows are
-built as plain tuples and inserted in batches with ``executemany`` (explicit ids, sequences
-reset afterwards on PostgreSQL): no per-row queries, a million cases in a few minutes.
+built as plain tuples and inserted in batches — COPY on PostgreSQL, ``executemany`` on SQLite —
+with explicit ids (sequences reset afterwards): no per-row queries, a million cases in minutes.
 Run it on a quiet database: it numbers the new rows after the current highest id.
 """
 
@@ -84,6 +84,9 @@ class _Rows:
             # (every datetime here is now ± timedeltas, so already in UTC).
             self.adapt_dt = lambda value: str(value.replace(tzinfo=None))
         quote = connection.ops.quote_name
+        self.copy_sql = "COPY {} ({}) FROM STDIN".format(
+            quote(model._meta.db_table), ", ".join(quote(f.column) for f in self.fields)
+        )
         self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
             quote(model._meta.db_table), ", ".join(quote(f.column) for f in self.fields), ", ".join(["%s"] * len(self.fields))
         )
@@ -98,8 +101,15 @@ class _Rows:
         return row
 
     def insert(self, rows: list[list]) -> None:
-        if rows:
-            with connection.cursor() as cursor:
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # COPY streams the batch in one statement: several times faster than INSERTs.
+                with cursor.cursor.copy(self.copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
                 cursor.executemany(self.sql, rows)
 
 
