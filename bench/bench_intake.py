@@ -294,17 +294,56 @@ async def run_phase(port: int, phones, category: int, total: int, concurrency: i
     return time.perf_counter() - started, latencies, errors
 
 
+def server_cpu_seconds(web_pid: int, database: str) -> float:
+    """CPU time used so far by the web server's processes and the bench database's backends.
+
+    Throughput on a machine shared with other work swings with their load; the CPU the server
+    side spends per report does not, and ``2 cores / CPU per report`` is what this box could do
+    with nothing else running (the load generator excluded)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    def children(pid: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return found
+
+    pids = [web_pid, *children(web_pid)]
+    name = urlparse(database).path.lstrip("/")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if f" {name} ".encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" ") + b" ":
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return sum(cpu(pid) for pid in set(pids))
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def summary(label: str, seconds: float, latencies: list[float], errors: list[str], target: float) -> float:
+def summary(label: str, seconds: float, latencies: list[float], errors: list[str], cpu: float, target: float) -> float:
     rate = len(latencies) / seconds
+    per_report = cpu / max(len(latencies), 1) * 1000
     print(f"{label}:\n   {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
           f"latency p50 {statistics.median(latencies):.0f} ms  p95 {percentile(latencies, 95):.0f} ms  "
           f"p99 {percentile(latencies, 99):.0f} ms   errors {len(errors)}   "
-          f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}")
+          f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}\n"
+          f"   server CPU (web workers + PostgreSQL) {per_report:.1f} ms per report "
+          f"→ at most {2000 / per_report:.0f} reports/s on 2 idle cores")
     for error in errors[:5]:
         print("   ", error)
     return rate
@@ -326,12 +365,17 @@ def main() -> None:
     try:
         port, web, worker = start_servers(env, args, data_dir)
 
+        async def measured(*phase_args, **phase_kwargs):
+            before = server_cpu_seconds(web.pid, args.database)
+            seconds, latencies, errors = await run_phase(*phase_args, **phase_kwargs)
+            return seconds, latencies, errors, server_cpu_seconds(web.pid, args.database) - before
+
         async def run():
             await run_phase(port, phones, category, 300, args.concurrency, None)  # warm-up
             await run_phase(port, phones, category, 60, args.concurrency, photo)
-            plain = await run_phase(port, phones, category, args.reports, args.concurrency, None)
-            with_photo = await run_phase(port, phones, category, args.photo_reports, args.concurrency, photo)
-            inline = await run_phase(port, phones, category, args.photo_reports, args.concurrency, photo, inline=True)
+            plain = await measured(port, phones, category, args.reports, args.concurrency, None)
+            with_photo = await measured(port, phones, category, args.photo_reports, args.concurrency, photo)
+            inline = await measured(port, phones, category, args.photo_reports, args.concurrency, photo, inline=True)
             return plain, with_photo, inline
 
         (plain, with_photo, inline) = asyncio.run(run())
@@ -349,7 +393,8 @@ def main() -> None:
 
     from apps.cases.models import Case, CasePhoto
 
-    print()
+    print(f"\nload average at the end (1/5/15 min): {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"(the machine's other work competes for the same 2 cores)")
     summary("without photo", *plain, target=300)
     summary("with 1 photo, as the field app sends it (report, then photo)", *with_photo, target=60)
     summary("with 1 photo, in one multipart request", *inline, target=60)

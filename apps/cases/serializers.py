@@ -147,16 +147,20 @@ class ActionInputSerializer(serializers.Serializer):
 # --- output ------------------------------------------------------------------------------
 
 
-class PhotoSerializer(serializers.ModelSerializer):
+class PhotoSerializer(serializers.Serializer):
+    """A photo's served copies (never the original). Plain fields: built for every upload."""
+
+    id = serializers.IntegerField()
+    client_id = serializers.CharField()
+    kind = serializers.ChoiceField(choices=PhotoKind.choices)
     kind_display = serializers.CharField(source="get_kind_display")
+    event = serializers.IntegerField(source="event_id", allow_null=True)
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
     processed = serializers.SerializerMethodField()
     thumb_url = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = CasePhoto
-        fields = ["id", "client_id", "kind", "kind_display", "event", "width", "height", "processed", "thumb_url",
-                  "web_url", "created_at"]
+    created_at = serializers.DateTimeField()
 
     def get_processed(self, photo: CasePhoto) -> bool:
         return photo.processed_at is not None and bool(photo.web)
