@@ -21,6 +21,8 @@ from pathlib import Path
 RUN_DIR = Path(tempfile.mkdtemp(prefix="liandong-test-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LIANDONG_DATA_DIR", str(RUN_DIR / "data"))
+# WhiteNoise warns on every request when STATIC_ROOT is missing; tests serve through finders.
+(Path(os.environ["LIANDONG_DATA_DIR"]) / "static").mkdir(parents=True, exist_ok=True)
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("LIANDONG_FAST_PASSWORD_HASHER", "1")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "1")
