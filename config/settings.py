@@ -137,10 +137,13 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis with a pool that queues commands instead of failing at 100 connections
+            # (hundreds of sockets reconnecting at once): apps/notify/layers.py.
+            "BACKEND": "apps.notify.layers.BlockingPoolRedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
         }
     }
+    CHANNEL_LAYER_MAX_CONNECTIONS = env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 50)
     CELERY_BROKER_URL = celery_broker_url(REDIS_URL)
 else:
     # Single-process fallback (e.g. `manage.py shell` on a bare checkout): tasks run inline.

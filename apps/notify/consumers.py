@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -36,6 +37,8 @@ from django.contrib.auth import get_user_model
 
 from apps.notify import selectors, services
 from apps.notify.serializers import notification_payload
+
+log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT_S = 10.0
 MAX_FRAME_CHARS = 4096
@@ -91,7 +94,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
-        except (redis.exceptions.RedisError, OSError):
+        except (redis.exceptions.RedisError, OSError) as exc:
+            log.warning("socket closed with 1012, the channel layer failed: %r", exc)
             # The channel layer went away (Redis restarted): the groups this socket joined are
             # forgotten, so it would listen to nothing. Say "service restart" (1012) and let the
             # client reconnect and replay from its last id.

@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from apps.cases.models import Action, Case, CaseEvent, Status
 from apps.cases.rules import DESK_ROLE_FOR_TIER
-from apps.cases.selectors import cases_visible_to
+from apps.cases.selectors import case_visibility_q
 from apps.cases.services import DESK_REGION_FIELD
 from apps.notify.models import Kind
 from apps.org.models import Role
@@ -153,23 +153,41 @@ def audiences(event: CaseEvent) -> list[Audience]:
     return []
 
 
-def may_see(user, case: Case) -> bool:
-    """The one visibility rule of the product, asked for one person and one case."""
-    return cases_visible_to(user).filter(pk=case.pk).exists()
+def who_may_see(users: list, case: Case) -> set[int]:
+    """Ids of the ``users`` who may see ``case``, by the product's one visibility rule
+    (``case_visibility_q``, the filter behind ``cases_visible_to``), in a single query: one
+    EXISTS per distinct filter — the members of a unit or a desk share theirs."""
+    visible: set[int] = set()
+    by_rule: dict[Q, list[int]] = {}
+    for user in users:
+        rule = case_visibility_q(user)
+        if rule is None:
+            continue
+        if not rule:  # an empty filter: sees every case
+            visible.add(user.pk)
+            continue
+        by_rule.setdefault(rule, []).append(user.pk)
+    rules = list(by_rule)
+    if rules:
+        checks = {f"r{i}": Exists(Case.objects.filter(rule, pk=OuterRef("pk"))) for i, rule in enumerate(rules)}
+        row = Case.objects.filter(pk=case.pk).annotate(**checks).values(*checks).first() or {}
+        for i, rule in enumerate(rules):
+            if row.get(f"r{i}"):
+                visible.update(by_rule[rule])
+    return visible
 
 
 def plan(event: CaseEvent) -> list[Planned]:
     """Every (person, message) for an event: no actor, nobody twice, nobody who may not see it."""
-    planned: list[Planned] = []
+    candidates: list[Planned] = []
     seen: set[int] = {event.actor_id} if event.actor_id else set()
     for audience in audiences(event):
         for user in audience.users:
-            if user.pk in seen:
-                continue
-            seen.add(user.pk)
-            if may_see(user, event.case):
-                planned.append(Planned(user, audience.kind, audience.title[:120], audience.body[:300]))
-    return planned
+            if user.pk not in seen:
+                seen.add(user.pk)
+                candidates.append(Planned(user, audience.kind, audience.title[:120], audience.body[:300]))
+    visible = who_may_see([c.user for c in candidates], event.case)
+    return [c for c in candidates if c.user.pk in visible]
 
 
 def units_touched(event: CaseEvent) -> set[int]:

@@ -3,7 +3,7 @@ today), unread counts, the groups a socket may join, and the desk counters."""
 
 from __future__ import annotations
 
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from apps.cases.desk import DESK_WAITING_STATUSES, overdue_q
 from apps.cases.models import Case
@@ -14,12 +14,16 @@ from apps.org.models import DISPATCHER_ROLES, Region, Role
 from apps.org.scope import scope_of
 
 
-def notifications_for(user) -> QuerySet[Notification]:
+def _mine(user) -> Q:
     """The user's notifications about cases they may still see (someone moved to another grid or
     unit no longer reads about the old one's cases)."""
+    return Q(recipient_id=user.pk, case__in=cases_visible_to(user).values("pk"))
+
+
+def notifications_for(user) -> QuerySet[Notification]:
     if not getattr(user, "is_authenticated", False):
         return Notification.objects.none()
-    return Notification.objects.filter(recipient_id=user.pk, case__in=cases_visible_to(user).values("pk"))
+    return Notification.objects.filter(_mine(user))
 
 
 def notifications_since(user, since: int | None, *, limit: int) -> list[Notification]:
@@ -32,6 +36,16 @@ def notifications_since(user, since: int | None, *, limit: int) -> list[Notifica
 
 def unread_count(user) -> int:
     return notifications_for(user).filter(read_at__isnull=True).count()
+
+
+def unread_counts(users: list) -> dict[int, int]:
+    """``unread_count`` for several people in one query (the fan-out pushes each their badge)."""
+    if not users:
+        return {}
+    counts = Notification.objects.filter(recipient_id__in=[u.pk for u in users], read_at__isnull=True).aggregate(
+        **{f"u{u.pk}": Count("id", filter=_mine(u)) for u in users}
+    )
+    return {int(key[1:]): value for key, value in counts.items()}
 
 
 def last_id(user) -> int:
@@ -79,14 +93,15 @@ def may_join(user, group: str) -> bool:
     return bool(getattr(user, "is_superuser", False) and kind in ("unit", "region") and ident.isdigit())
 
 
-def desk_counts(region_id: int) -> dict:
+def desk_counts(region_id: int, tier: str | None = None) -> dict:
     """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
     running cases of the region past their step deadline) — the command desk dashboard's own
     definitions (``apps.cases.desk``), so the live badge and the dashboard agree. Aggregates
     only: whoever may follow a region's desk sees all of its cases anyway."""
-    region = Region.objects.filter(pk=region_id).only("tier").first()
-    if region is None:
+    if tier is None:
+        tier = Region.objects.filter(pk=region_id).values_list("tier", flat=True).first()
+    if tier is None:
         return {"region": region_id, "new": 0, "overdue": 0}
     new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
-    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[region.tier]: region_id}).count()
+    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[tier]: region_id}).count()
     return {"region": region_id, "new": new, "overdue": overdue}

@@ -14,6 +14,7 @@ from apps.cases.models import CaseEvent
 from apps.notify import push, recipients, selectors
 from apps.notify.models import Notification
 from apps.notify.serializers import notification_payload
+from apps.org.models import Tier
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,9 @@ def event_fan_out(*, event_id: int) -> list[Notification]:
     2. Plan recipients (``recipients.plan``: per action, minus the actor, minus anyone who may
        not see the case) and insert them; the unique (event, recipient) key makes a concurrent
        or repeated run insert nothing new.
-    3. Push every notification of the event to its recipient's group with the fresh unread
-       count — first, since someone is waiting for it — then tell the touched units' task
-       lists and the desks' counters.
+    3. Push every notification of the event to its recipient's group — first, since someone
+       is waiting for it — then the recipients' unread counts, the touched units' task lists
+       and the desks' counters.
     4. Stamp ``notified_at`` (a conditional UPDATE, the one change history rows allow).
     """
     event = (
@@ -51,27 +52,27 @@ def event_fan_out(*, event_id: int) -> list[Notification]:
     )
     # The planned users carry their loaded profile and scope: reuse them for the unread counts.
     people = {p.user.pk: p.user for p in planned}
-    push.send(_personal_messages(notifications, people))
-    push.send(_list_and_counter_messages(event))
+    push.send(_personal_messages(notifications))
+    push.send(_follow_up_messages(event, notifications, people))
     CaseEvent.objects.filter(pk=event.pk, notified_at__isnull=True).update(notified_at=timezone.now())
     return notifications
 
 
-def _personal_messages(notifications: list[Notification], people: dict) -> list[push.Message]:
-    messages: list[push.Message] = []
-    for notification in notifications:
-        payload = notification_payload(notification)
-        payload["unread"] = selectors.unread_count(people.get(notification.recipient_id, notification.recipient))
-        messages.append((selectors.user_group(notification.recipient_id), payload))
-    return messages
+def _personal_messages(notifications: list[Notification]) -> list[push.Message]:
+    return [(selectors.user_group(n.recipient_id), notification_payload(n)) for n in notifications]
 
 
-def _list_and_counter_messages(event: CaseEvent) -> list[push.Message]:
+def _follow_up_messages(event: CaseEvent, notifications: list[Notification], people: dict) -> list[push.Message]:
+    """Badges (unread counts), the touched units' task lists and the desks' counters."""
+    told = {n.recipient_id: people.get(n.recipient_id, n.recipient) for n in notifications}
+    unread = selectors.unread_counts(list(told.values()))
+    messages = [(selectors.user_group(pk), {"type": "unread", "count": unread.get(pk, 0)}) for pk in told]
     change = {"type": "tasks.changed", "case": event.case_id, "action": event.action}
-    messages = [(selectors.unit_group(unit_id), change) for unit_id in sorted(recipients.units_touched(event))]
+    messages += [(selectors.unit_group(unit_id), change) for unit_id in sorted(recipients.units_touched(event))]
     case = event.case
-    for region_id in (case.village_id, case.town_id, case.county_id):
-        messages.append((selectors.region_group(region_id), {"type": "desk.counts", **selectors.desk_counts(region_id)}))
+    for region_id, tier in ((case.village_id, Tier.VILLAGE), (case.town_id, Tier.TOWN), (case.county_id, Tier.COUNTY)):
+        counts = selectors.desk_counts(region_id, tier)
+        messages.append((selectors.region_group(region_id), {"type": "desk.counts", **counts}))
     return messages
 
 

@@ -3,8 +3,9 @@
  * One WebSocket to /ws/notifications/ (the session cookie logs it in). It reconnects with
  * backoff, remembers the last notification id in localStorage and asks for everything since
  * on every (re)connect, so a phone that had no signal — or a server whose Redis restarted —
- * loses nothing. On a new notification it shows a toast in #toast, updates the badge
- * #tasks-badge, vibrates, and asks the task list to refresh (window.liandongTasks.refresh()).
+ * loses nothing. On a new notification it shows a toast in #toast, vibrates, and asks the
+ * field app's task list to refresh (window.liandongTasks.refresh(), which also sets the
+ * #tasks-badge count); on pages without a task list #tasks-badge shows the unread count.
  *
  * Other scripts use window.liandongNotify: on(type, fn), follow(prefix), markRead(id),
  * markAllRead(), unread(). Each message is also fired as a window event "liandong:<type>".
@@ -50,8 +51,10 @@
   }
 
   // --- what the person sees ------------------------------------------------------------------
-  var toastTimer = null;
   function toast(text) {
+    // The field app has its own toasts (window.liandongField.toast); elsewhere the same
+    // convention: a .toast child of the #toast container.
+    if (window.liandongField && window.liandongField.toast) { window.liandongField.toast(text, "", 6000); return; }
     var box = document.getElementById("toast");
     if (!box) {
       box = document.createElement("div");
@@ -60,16 +63,18 @@
       box.setAttribute("aria-live", "polite");
       document.body.appendChild(box);
     }
-    box.textContent = text;
-    box.hidden = false;
-    box.classList.add("show");
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(function () { box.classList.remove("show"); }, 5000);
+    var node = document.createElement("div");
+    node.className = "toast";
+    node.textContent = text;
+    box.appendChild(node);
+    setTimeout(function () { node.remove(); }, 6000);
   }
   function badge(count) {
     unread = Math.max(0, count | 0);
+    // In the field app #tasks-badge counts open tasks: its refresh() sets it (see refreshTasks).
+    // Pages without a task list show the unread notifications there instead.
     var el = document.getElementById("tasks-badge");
-    if (el) {
+    if (el && !window.liandongTasks) {
       el.textContent = unread > 99 ? "99+" : String(unread);
       el.hidden = unread === 0;
     }
@@ -124,7 +129,6 @@
         if (seen[message.id]) return;
         seen[message.id] = true;
         remember(message.id);
-        if (typeof message.unread === "number") badge(message.unread);
         if (message.replayed) { replayed.push(message); break; }
         toast(message.title + (message.body ? "｜" + message.body : ""));
         buzz();
