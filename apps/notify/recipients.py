@@ -19,6 +19,7 @@ from apps.cases.models import Action, Case, CaseEvent, Status
 from apps.cases.rules import DESK_ROLE_FOR_TIER
 from apps.cases.selectors import case_visibility_q
 from apps.cases.services import DESK_REGION_FIELD
+from apps.cases.tracking import display
 from apps.notify.models import Kind
 from apps.org.models import Role
 
@@ -77,7 +78,7 @@ def _where(case: Case) -> str:
 
 def _summary(case: Case) -> str:
     description = case.description if len(case.description) <= 60 else case.description[:59] + "…"
-    return f"{case.tracking_number}｜{_where(case)}：{description}"
+    return f"{display(case.tracking_number)}｜{_where(case)}：{description}"
 
 
 def _deadline(case: Case) -> str:
@@ -117,7 +118,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
         return [Audience(Kind.ESCALATION, f"上报至本级：{category}", summary + _note(event), desk_of(case, tier))]
     if action == Action.RETURN:
         unit = event.unit.name if event.unit_id else "处置单位"
-        return [Audience(Kind.RETURN, f"退单：{unit}退回 {case.tracking_number}", summary + _note(event),
+        return [Audience(Kind.RETURN, f"退单：{unit}退回 {display(case.tracking_number)}", summary + _note(event),
                          desk_of(case, tier))]
     if action == Action.EXTENSION_REQUEST:
         hours = event.data.get("hours")
@@ -125,7 +126,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
         return [Audience(Kind.EXTENSION_REQUEST, title, summary + _note(event), desk_of(case, tier))]
     if action in (Action.EXTENSION_APPROVE, Action.EXTENSION_DENY):
         title = "延期申请已批准" if action == Action.EXTENSION_APPROVE else "延期申请被驳回"
-        return [Audience(Kind.EXTENSION_DECISION, f"{title}：{case.tracking_number}", summary + _note(event),
+        return [Audience(Kind.EXTENSION_DECISION, f"{title}：{display(case.tracking_number)}", summary + _note(event),
                          unit_members([event.unit_id]))]
     if action in (Action.HANDLE, Action.SELF_RESOLVE):
         users = grid_verifiers(case)

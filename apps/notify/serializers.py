@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.cases.tracking import display
 from apps.notify.models import Notification
 
 
 class NotificationOut(serializers.ModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
-    tracking_number = serializers.CharField(source="case.tracking_number", read_only=True)
+    tracking_number = serializers.SerializerMethodField()
     read = serializers.SerializerMethodField()
 
     class Meta:
         model = Notification
         fields = ["id", "kind", "kind_label", "title", "body", "case", "tracking_number", "created_at", "read_at",
                   "read"]
+
+    def get_tracking_number(self, obj: Notification) -> str:
+        return display(obj.case.tracking_number)  # as people read it: 7K3M-Q9XD-2HTB-P
 
     def get_read(self, obj: Notification) -> bool:
         return obj.read_at is not None

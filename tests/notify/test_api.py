@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.cases import services as workflow
 from apps.cases.desk import desk_stats
+from apps.cases.tracking import display
 from apps.notify.models import Kind, Notification
 from tests.notify.helpers import at_town_desk, fan_out
 
@@ -38,7 +39,7 @@ def test_the_list_is_newest_first_and_since_gives_the_rest_oldest_first(org, dis
     ids = [row["id"] for row in listed["results"]]
     assert listed["count"] == 3 and ids == sorted(ids, reverse=True)
     assert listed["results"][-1]["kind"] == Kind.DISPATCH and listed["results"][-1]["kind_label"] == "新派遣"
-    assert listed["results"][0]["tracking_number"] == dispatched.tracking_number
+    assert listed["results"][0]["tracking_number"] == display(dispatched.tracking_number)
     rest = api.get(f"/api/notifications/?since={ids[-1]}").json()
     assert [row["id"] for row in rest["results"]] == sorted(ids)[1:]
     assert api.get(f"/api/notifications/?since={ids[0]}").json()["results"] == []

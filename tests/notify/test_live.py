@@ -7,6 +7,7 @@ import pytest
 
 from apps.cases import services as workflow
 from apps.cases.models import CaseEvent
+from apps.cases.tracking import display
 from apps.notify.models import Notification
 from tests.conftest import wait_for
 from tests.notify.helpers import at_town_desk
@@ -42,7 +43,7 @@ def test_an_assignment_reaches_the_unit_members_phone_within_a_second(org_tx, as
         pushed = next_message(phone, "notification", timeout=1.0)
         elapsed = time.monotonic() - started
         assert pushed["kind"] == "dispatch" and pushed["case"] == case.pk
-        assert pushed["tracking_number"] == case.tracking_number and pushed["title"] == "新派遣：暴露垃圾"
+        assert pushed["tracking_number"] == display(case.tracking_number) and pushed["title"] == "新派遣：暴露垃圾"
         assert elapsed < 1.0
         assert next_message(phone, "unread") == {"type": "unread", "count": 1}  # the badge follows
         assert not [m for m in messages_within(outsider, 0.5) if m["type"] == "notification"]

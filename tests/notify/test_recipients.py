@@ -6,6 +6,7 @@ import pytest
 from apps.cases import services as workflow
 from apps.cases.models import Action, CaseEvent, RejectReason, Severity
 from apps.cases.selectors import cases_visible_to
+from apps.cases.tracking import display
 from apps.notify import selectors, services
 from apps.notify.models import Kind, Notification
 from apps.org.models import Role
@@ -38,7 +39,7 @@ def test_a_dispatch_tells_the_lead_and_assisting_units_but_not_the_dispatcher(or
     fan_out(case)
     assert told(case, Kind.DISPATCH) == {"dh", "sj"}
     note = Notification.objects.get(case=case, kind=Kind.DISPATCH, recipient__username="dh")
-    assert note.title == "新派遣：暴露垃圾" and case.tracking_number in note.body and "办结时限" in note.body
+    assert note.title == "新派遣：暴露垃圾" and display(case.tracking_number) in note.body and "办结时限" in note.body
 
 
 @pytest.mark.django_db
