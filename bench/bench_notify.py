@@ -186,8 +186,9 @@ def wait_until_fanned_out(timeout: float = 600.0) -> None:
 def worker_pids(web_pid: int, workers: int) -> list[int]:
     if workers <= 1:
         return [web_pid]
-    children = Path(f"/proc/{web_pid}/task/{web_pid}/children").read_text().split()
-    return [int(pid) for pid in children]
+    children = [int(pid) for pid in Path(f"/proc/{web_pid}/task/{web_pid}/children").read_text().split()]
+    # uvicorn's supervisor also starts multiprocessing's resource tracker: not a web worker.
+    return [pid for pid in children if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
 
 
 def established_sockets(pid: int, port: int) -> int:
