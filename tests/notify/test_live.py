@@ -143,3 +143,16 @@ def test_marking_read_on_one_device_updates_the_badge_on_the_other(org_tx, asgi_
         send(phone, type="mark_read", id=notification.pk + 1000)
         assert next_message(phone, "error")["detail"] == "没有这条通知。"
     assert Notification.objects.get(pk=notification.pk).read_at is not None
+
+
+def test_malformed_and_oversized_frames_are_answered_not_crashed_on(org_tx, asgi_server):
+    with open_socket(asgi_server, token=token_for(org_tx.users["dh"]), since="abc") as client:
+        assert next_message(client, "error")["detail"] == "since 必须是通知编号（非负整数）。"
+        client.send("{not json")
+        assert next_message(client, "error")["detail"] == "消息不是有效的 JSON。"
+        send(client, type="launch_rockets")
+        assert "未知的消息类型" in next_message(client, "error")["detail"]
+        send(client, type="ping")
+        next_message(client, "pong")  # still open and answering
+        client.send("x" * 5000)
+        assert close_code(client) == 4400
