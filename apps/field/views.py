@@ -26,6 +26,7 @@ SHELL_STATIC = [
     "vendor/leaflet/leaflet.css",
     "field/icons/icon-192.png",
     "field/icons/icon-512.png",
+    "notify/live.js",  # the live-notification client the shell loads (apps/notify)
 ]
 
 
@@ -111,7 +112,9 @@ def manifest(request: HttpRequest) -> JsonResponse:
 def service_worker(request: HttpRequest) -> HttpResponse:
     context = {
         "version": shell_version(),
-        "shell_urls": json.dumps(["/field/", "/field/manifest.webmanifest", *[static(n) for n in SHELL_STATIC]]),
+        "shell_urls": json.dumps(
+            ["/field/", "/field/manifest.webmanifest", *[static(n) for n in SHELL_STATIC if finders.find(n)]]
+        ),
         "login_url": LOGIN_URL,
     }
     response = render(request, "field/sw.js", context, content_type="application/javascript; charset=utf-8")
