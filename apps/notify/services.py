@@ -6,8 +6,6 @@ re-delivered task, the workflow sweep re-sending) and still tells each person on
 
 from __future__ import annotations
 
-import logging
-
 from django.utils import timezone
 
 from apps.cases.models import CaseEvent
@@ -15,8 +13,6 @@ from apps.notify import push, recipients, selectors
 from apps.notify.models import Notification
 from apps.notify.serializers import notification_payload
 from apps.org.models import Tier
-
-log = logging.getLogger(__name__)
 
 
 def event_fan_out(*, event_id: int) -> list[Notification]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
