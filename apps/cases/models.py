@@ -221,10 +221,13 @@ class Case(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="reported_cases",
+        db_index=False,
     )
     reporter_phone = models.CharField(_("群众联系电话"), max_length=20, blank=True)
 
-    category = models.ForeignKey(Category, verbose_name=_("分类"), on_delete=models.PROTECT, related_name="cases")
+    category = models.ForeignKey(Category, verbose_name=_("分类"), on_delete=models.PROTECT, related_name="cases",
+        db_index=False,
+    )
     severity = models.PositiveSmallIntegerField(_("等级"), choices=Severity.choices, default=Severity.ORDINARY)
     description = models.TextField(_("描述"), max_length=2000)
     address = models.CharField(_("地址"), max_length=200, blank=True)
@@ -237,21 +240,31 @@ class Case(models.Model):
     position_flagged = models.BooleanField(_("定位存疑"), default=False)
 
     grid = models.ForeignKey(Grid, verbose_name=_("网格"), on_delete=models.PROTECT, related_name="cases")
-    village = models.ForeignKey(Region, verbose_name=_("村/社区"), on_delete=models.PROTECT, related_name="village_cases")
-    town = models.ForeignKey(Region, verbose_name=_("乡镇/街道"), on_delete=models.PROTECT, related_name="town_cases")
-    county = models.ForeignKey(Region, verbose_name=_("区县"), on_delete=models.PROTECT, related_name="county_cases")
+    village = models.ForeignKey(Region, verbose_name=_("村/社区"), on_delete=models.PROTECT, related_name="village_cases",
+        db_index=False,
+    )
+    town = models.ForeignKey(Region, verbose_name=_("乡镇/街道"), on_delete=models.PROTECT, related_name="town_cases",
+        db_index=False,
+    )
+    county = models.ForeignKey(Region, verbose_name=_("区县"), on_delete=models.PROTECT, related_name="county_cases",
+        db_index=False,
+    )
 
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.REPORTED)
     # The tier whose desk currently owns the case, and that desk's region. Exactly one owner
     # at any time while the case is open (the lead unit works *for* this desk).
     tier = models.CharField(_("所在层级"), max_length=10, choices=Tier.choices, default=Tier.VILLAGE)
-    holder = models.ForeignKey(Region, verbose_name=_("责任层级"), on_delete=models.PROTECT, related_name="held_cases")
+    holder = models.ForeignKey(Region, verbose_name=_("责任层级"), on_delete=models.PROTECT, related_name="held_cases",
+        db_index=False,
+    )
     lead_unit = models.ForeignKey(
-        Unit, verbose_name=_("牵头单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="lead_cases"
+        Unit, verbose_name=_("牵头单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="lead_cases",
+        db_index=False,
     )
     assisting_units = models.ManyToManyField(Unit, verbose_name=_("协办单位"), blank=True, related_name="assisting_cases")
     suggested_unit = models.ForeignKey(
-        Unit, verbose_name=_("建议单位"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Unit, verbose_name=_("建议单位"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
 
     # Clocks. ``step`` is what the owner must do next; ``step_deadline`` is when; ``yellow_at``
@@ -272,11 +285,11 @@ class Case(models.Model):
     self_resolved = models.BooleanField(_("当场处置"), default=False)
     reject_reason = models.CharField(_("不予立案原因"), max_length=12, choices=RejectReason.choices, blank=True)
     merged_into = models.ForeignKey(
-        "self", verbose_name=_("合并到"), null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases"
+        "self", verbose_name=_("合并到"), null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases",
+        db_index=False,
     )
     probable_duplicate_of = models.ForeignKey(
-        "self", verbose_name=_("疑似重复"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+        "self", verbose_name=_("疑似重复"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     deferred_review_on = models.DateField(_("挂账复查日期"), null=True, blank=True)
     deferred_from = models.CharField(max_length=12, choices=Status.choices, blank=True)
 
@@ -327,7 +340,17 @@ class Case(models.Model):
             models.Index(fields=["town", "step_deadline"], name="case_town_deadline_idx"),
             models.Index(fields=["county", "created_at"], name="case_county_created_idx"),
             models.Index(fields=["town", "created_at"], name="case_town_created_idx"),
+            # Foreign keys that are empty on almost every case: partial indexes, so the
+            # rows without one cost nothing (deletes of the referenced row still find theirs).
+            models.Index(fields=["suggested_unit"], name="case_suggested_unit_idx",
+                         condition=Q(suggested_unit__isnull=False)),
+            models.Index(fields=["merged_into"], name="case_merged_into_idx", condition=Q(merged_into__isnull=False)),
+            models.Index(fields=["probable_duplicate_of"], name="case_probable_dup_idx",
+                         condition=Q(probable_duplicate_of__isnull=False)),
         ]
+        # Why the other foreign keys carry db_index=False: every index on this table is written
+        # again whenever a sweep or a step changes an indexed column (colour, status, deadlines),
+        # and each of those keys already leads one of the composite indexes above.
 
     def __str__(self) -> str:
         return f"{self.tracking_number} {self.category.name if self.category_id else ''}"

@@ -139,6 +139,10 @@ def test_a_task_whose_worker_is_killed_runs_again_and_acts_once(org_tx, celery_w
     cache.delete(_counter(poison_key(name, [case.pk])))
     wait_for(lambda: worker_children(celery_worker_process.pid), timeout=20)
     [child] = worker_children(celery_worker_process.pid)
+    # Let the report's own follow-up work finish first: its notification rows reference the case
+    # (FOR KEY SHARE on PostgreSQL), so a fan-out still queued would wait on the lock below and
+    # hold the single worker child, and the task under test would never start.
+    wait_for(lambda: not CaseEvent.objects.filter(case=case, notified_at__isnull=True).exists(), timeout=20)
     with transaction.atomic():
         # Hold the case (PostgreSQL: its row; SQLite: the write lock) so the task blocks half-way.
         Case.objects.select_for_update().get(pk=case.pk)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -94,4 +96,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {username:<14}{label:<14}{org}")
             if len(rows) > SHOW_PER_ROLE:
                 self.stdout.write(f"  …… 另有 {len(rows) - SHOW_PER_ROLE} 个{role}账号（{rows[-1][0]} 为最后一个）")
-        self.stdout.write("登录：http://127.0.0.1:8000/accounts/login/ ；后台 /admin/ ；现场端 /field/")
+        # run.py serves on HOST/PORT; say the address the user will actually open.
+        base = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+        self.stdout.write(f"登录：{base}/accounts/login/ ；后台 {base}/admin/ ；现场端 {base}/field/")
