@@ -256,7 +256,15 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
                          "WHEN colour IN (%s, %s) AND step_deadline > %s THEN step_deadline "
                          "WHEN colour = %s AND escalate_at > %s THEN escalate_at ELSE NULL END"),
                 set_params=[*final, Colour.BLUE, at, Colour.BLUE, Colour.YELLOW, at, Colour.RED, at],
-                where_sql="sweep_due_at <= %s", where_params=[at], batch=batch,
+                # Never a row one of the phases above would act on: another sweep may still be
+                # working through it batch by batch (its red phase holds later batches), and
+                # "recomputing" such a row would drop it from every sweep for good.
+                where_sql=(f"sweep_due_at <= %s AND status <> %s AND NOT (status IN {clocked_sql} AND ("
+                           "COALESCE(step_deadline <= %s AND colour <> %s, FALSE) "
+                           "OR COALESCE(colour = %s AND yellow_at <= %s, FALSE) "
+                           "OR COALESCE(colour = %s AND escalate_at <= %s, FALSE)))"),
+                where_params=[at, Status.DEFERRED, *clocked, at, Colour.RED, Colour.BLUE, at, Colour.RED, at],
+                batch=batch,
             )
         if rows:
             log.warning("clock sweep: %d case(s) had an inconsistent clock; recomputed", len(rows))
