@@ -126,13 +126,18 @@ def test_grid_workers_and_leaders_cover_their_village_grids(demo):
     assert set(Grid.objects.filter(village=gl.region).values_list("leader__username", flat=True)) == {"gl001"}
 
 
-def test_the_command_refuses_a_second_county_unless_if_empty(monkeypatch):
+def test_the_command_prints_the_address_run_py_serves(monkeypatch):
     monkeypatch.setenv("PORT", "8011")
     out = io.StringIO()
     call_command("demo_county", "--grids", "40", "--towns", "3", stdout=out)
-    assert "gw001" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
-    # The login address printed is the one run.py serves (PORT), not a fixed 8000.
     assert "http://127.0.0.1:8011/accounts/login/" in out.getvalue()
+    assert "127.0.0.1:8000" not in out.getvalue()
+
+
+def test_the_command_refuses_a_second_county_unless_if_empty():
+    out = io.StringIO()
+    call_command("demo_county", "--grids", "40", "--towns", "3", stdout=out)
+    assert "gw001" in out.getvalue() and DEMO_PASSWORD in out.getvalue()
     with pytest.raises(CommandError):
         call_command("demo_county", stdout=io.StringIO())
     out = io.StringIO()
