@@ -51,6 +51,7 @@ from apps.cases.serializers import (
     ReportPhotoInputSerializer,
     ReportResultSerializer,
 )
+from apps.org import geo
 from apps.org.api_errors import error_response
 from apps.org.models import Grid, Profile, Role
 from apps.org.scope import profile_of, scope_of
@@ -185,7 +186,9 @@ class ReportCreateView(ScopedMixin, APIView):
             # The common case from the phone: answer from the row just written (its category
             # came with its parent), without reading it back.
             context = {"photos": []}
-            case.grid = Grid.objects.only("name").get(pk=case.grid_id)
+            place = geo.place_of(case.grid_id)
+            if place is not None:
+                context["grid_names"] = {case.pk: place.name}
         else:
             case, context = _case_queryset().prefetch_related("photos").get(pk=case.pk), {}
         response = Response(ReportResultSerializer(case, context=context).data, status=201 if created else 200)

@@ -9,9 +9,11 @@ kept in ``WorkCalendarDay`` (editable in the admin; the demo loads them from chi
 from __future__ import annotations
 
 import datetime as dt
+import time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.cache import cache
 
 from apps.cases.models import Case, Step, TimeBasis, TimeLimit
@@ -37,12 +39,33 @@ YELLOW_FRACTION = 0.8
 ESCALATE_AFTER_FRACTION = 0.5
 
 
+# (checked at, version): the shared calendar version as this process last read it.
+_calendar_seen: tuple[float, int] | None = None
+
+
 def calendar_changed() -> None:
-    """Call when WorkCalendarDay rows change (admin save) so every process reloads them."""
+    """Call when WorkCalendarDay rows change (admin save) so every process reloads them: this
+    one at once, the others within ``CALENDAR_RECHECK_S`` seconds."""
+    global _calendar_seen
     try:
         cache.incr(CALENDAR_VERSION_KEY)
     except ValueError:
         cache.set(CALENDAR_VERSION_KEY, 2, timeout=None)
+    _calendar_seen = None
+
+
+def _calendar_version() -> int:
+    """The shared calendar version, read from the cache at most every few seconds: one report's
+    clock counts three limits on the calendar, and a Redis round trip for each of them cost more
+    than the counting."""
+    global _calendar_seen
+    now = time.monotonic()
+    seen = _calendar_seen
+    if seen is not None and now - seen[0] < getattr(settings, "CALENDAR_RECHECK_S", 2.0):
+        return seen[1]
+    version = cache.get_or_set(CALENDAR_VERSION_KEY, 1, timeout=None)
+    _calendar_seen = (now, version)
+    return version
 
 
 @lru_cache(maxsize=4)
@@ -53,7 +76,7 @@ def _exceptions(version: int) -> dict[dt.date, bool]:
 
 
 def is_workday(day: dt.date) -> bool:
-    exceptions = _exceptions(cache.get_or_set(CALENDAR_VERSION_KEY, 1, timeout=None))
+    exceptions = _exceptions(_calendar_version())
     if day in exceptions:
         return exceptions[day]
     return day.weekday() < 5
@@ -61,7 +84,7 @@ def is_workday(day: dt.date) -> bool:
 
 def add_working_hours(start: dt.datetime, hours: float) -> dt.datetime:
     """The moment ``hours`` of working time after ``start`` (which may fall outside work time)."""
-    exceptions = _exceptions(cache.get_or_set(CALENDAR_VERSION_KEY, 1, timeout=None))
+    exceptions = _exceptions(_calendar_version())
 
     def workday(day: dt.date) -> bool:
         return exceptions.get(day, day.weekday() < 5)
@@ -92,7 +115,7 @@ def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
     """Working time between two moments, in hours (0 when ``end`` is not after ``start``)."""
     if end <= start:
         return 0.0
-    exceptions = _exceptions(cache.get_or_set(CALENDAR_VERSION_KEY, 1, timeout=None))
+    exceptions = _exceptions(_calendar_version())
     local_start, local_end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
     total = dt.timedelta()
     day = local_start.date()

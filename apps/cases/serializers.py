@@ -194,7 +194,7 @@ class CaseSummarySerializer(serializers.Serializer):
     overall_deadline = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     address = serializers.CharField()
-    grid_name = serializers.CharField(source="grid.name")
+    grid_name = serializers.SerializerMethodField()
     description = serializers.CharField()
     self_resolved = serializers.BooleanField()
     position_flagged = serializers.BooleanField()
@@ -202,6 +202,13 @@ class CaseSummarySerializer(serializers.Serializer):
 
     def get_tracking_number(self, case: Case) -> str:
         return tracking.display(case.tracking_number)
+
+    def get_grid_name(self, case: Case) -> str:
+        # The intake answers a new report with the name its map index already has.
+        known = self.context.get("grid_names")
+        if known and case.pk in known:
+            return known[case.pk]
+        return case.grid.name
 
     def get_category_name(self, case: Case) -> str:
         return str(case.category)

@@ -167,13 +167,18 @@ def _enqueue_on_commit(task_name: str, *args) -> None:
 
 
 def _record(case: Case, *, action: str, actor, from_status: str, from_tier: str, note: str = "",
-            public_note: str = "", unit: Unit | None = None, data: dict | None = None) -> CaseEvent:
+            public_note: str = "", unit: Unit | None = None, data: dict | None = None,
+            notify: bool = True) -> CaseEvent:
+    """Append to the case's history. ``notify`` False: the caller has the fan-out sent some
+    other way (the report's event goes out with its routing); either way the event waits in
+    the outbox (``notified_at`` empty) until it is fanned out."""
     event = CaseEvent.objects.create(
         case=case, action=action, actor=actor, actor_label=_actor_label(actor), from_status=from_status,
         to_status=case.status, from_tier=from_tier, to_tier=case.tier, unit=unit, note=note,
         public_note=public_note, data=data or {},
     )
-    _enqueue_on_commit("apps.notify.tasks.fan_out_event", event.pk)
+    if notify:
+        _enqueue_on_commit("apps.notify.tasks.fan_out_event", event.pk)
     return event
 
 
@@ -255,20 +260,27 @@ def case_report(
         "category": category.pk, "description": description, "lat": round(lat, 6), "lng": round(lng, 6),
         "severity": int(severity), "self_resolved": bool(self_resolved),
     })
-    if client_uuid is not None:
-        existing = Case.objects.filter(client_uuid=client_uuid).first()
+    # No lookup of client_uuid up front: a first submission (nearly every one) needs none, and
+    # a retry is caught by the unique constraint below and answered as the replay it is.
+    match = geo.locate(lat, lng)
+    refusal = None
+    if match is None:
+        refusal = WorkflowError(_("该位置不在本辖区任何网格内（也不在附近 %(m)d 米内），请核对定位或移动地图上的点。")
+                                % {"m": int(settings.GRID_SNAP_DISTANCE_M)}, field="lat")
+    elif restrict_to_grids is not None and match.grid_id not in set(restrict_to_grids):
+        refusal = NotPermitted(_("该位置不在您负责的网格内。"), field="lat")
+    if refusal is not None:
+        # A retry of a report taken earlier is still a replay, even if the grids changed since.
+        existing = Case.objects.filter(client_uuid=client_uuid).first() if client_uuid is not None else None
         if existing is not None:
             return _replay(existing, content, reporter)
-
-    match = geo.locate(lat, lng)
-    if match is None:
-        raise WorkflowError(_("该位置不在本辖区任何网格内（也不在附近 %(m)d 米内），请核对定位或移动地图上的点。")
-                            % {"m": int(settings.GRID_SNAP_DISTANCE_M)}, field="lat")
-    if restrict_to_grids is not None and match.grid_id not in set(restrict_to_grids):
-        raise NotPermitted(_("该位置不在您负责的网格内。"), field="lat")
-    village = Region.objects.select_related("parent__parent").get(pk=match.village_id)
-    town = village.parent
-    county = town.parent
+        raise refusal
+    place = geo.place_of(match.grid_id)
+    if place is None or place.town_id is None or place.county_id is None:  # not a village under a town
+        village = Region.objects.select_related("parent__parent").get(pk=match.village_id)
+        town_id, county_id = village.parent_id, village.parent.parent_id
+    else:
+        town_id, county_id = place.town_id, place.county_id
     now = timezone.now()
     flagged = accuracy_m is not None and accuracy_m > settings.POSITION_ACCURACY_FLAG_M
     case = Case(
@@ -276,9 +288,9 @@ def case_report(
         reporter=reporter if getattr(reporter, "is_authenticated", False) else None,
         reporter_phone=reporter_phone, category=category, severity=severity, description=description,
         address=address, lat=lat, lng=lng, accuracy_m=accuracy_m, position_source=position_source,
-        position_time=position_time, position_flagged=flagged, grid_id=match.grid_id, village=village,
-        town=town, county=county, tier=Tier.VILLAGE, holder=village, self_resolved=self_resolved,
-        result_text=result_text, pending_work=["route"], pending_since=now,
+        position_time=position_time, position_flagged=flagged, grid_id=match.grid_id, village_id=match.village_id,
+        town_id=town_id, county_id=county_id, tier=Tier.VILLAGE, holder_id=match.village_id,
+        self_resolved=self_resolved, result_text=result_text, pending_work=["route"], pending_since=now,
     )
     status = Status.HANDLED if self_resolved else Status.REPORTED
     case.status = status
@@ -289,17 +301,19 @@ def case_report(
     try:
         with transaction.atomic():
             case.save()
-            # Routing first: on_commit callbacks run in order, and the assignment is what the
-            # report is waiting for (its own notification can follow a moment later).
+            # One message for the report: the routing task, which also fans out the report's own
+            # event (the assignment is what the report is waiting for; its notification
+            # follows a moment later). If the message is lost, the outbox has both.
             _enqueue_on_commit("apps.cases.tasks.route_case", case.pk)
             _record(
                 case, action=Action.SELF_RESOLVE if self_resolved else Action.REPORT, actor=case.reporter,
-                from_status="", from_tier="", note=result_text,
+                from_status="", from_tier="", note=result_text, notify=False,
                 public_note=_("问题已上报") if not self_resolved else _("网格员已当场处置，待核查"),
                 data={"source": source, "snapped_m": round(match.distance_m, 1)} if match.distance_m else {"source": source},
             )
     except IntegrityError:
-        # Two retries of one report raced past the lookup above: the other one won.
+        # client_uuid taken: this is a retry of a report already stored (or two retries raced
+        # and the other one won). Same content → the replay; different content → 409.
         if client_uuid is not None:
             existing = Case.objects.filter(client_uuid=client_uuid).first()
             if existing is not None:
@@ -378,6 +392,11 @@ def case_route(*, case_id: int) -> Case | None:
         case = Case.objects.select_for_update().select_related("category").filter(pk=case_id).first()
         if case is None or "route" not in case.pending_work:
             return case
+        # The report's own event came without a message of its own (see case_report).
+        for event_id in CaseEvent.objects.filter(
+            case_id=case_id, action__in=[Action.REPORT, Action.SELF_RESOLVE], notified_at__isnull=True
+        ).values_list("pk", flat=True):
+            _enqueue_on_commit("apps.notify.tasks.fan_out_event", event_id)
         remaining = [w for w in case.pending_work if w != "route"]
         duplicate = probable_duplicate(case) if case.status == Status.REPORTED else None
         fields: dict[str, Any] = {

@@ -55,6 +55,20 @@ class RegionAdmin(ScopedAdmin):
     list_select_related = ("parent",)
     autocomplete_fields = ("parent",)
 
+    # The map index also knows each grid's town and county (geo.GridPlace): a region moved
+    # to another parent, or renamed, must reach it.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        geo.invalidate()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        geo.invalidate()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        geo.invalidate()
+
 
 class GeoJSONImportForm(forms.Form):
     file = forms.FileField(

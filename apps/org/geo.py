@@ -67,6 +67,17 @@ class GridMatch:
         return self.distance_m == 0
 
 
+@dataclass(frozen=True, slots=True)
+class GridPlace:
+    """Where a grid sits in the organisation, kept with the index so that taking a report needs
+    no query for its village, town and county (a report is filed under all three)."""
+
+    name: str
+    village_id: int
+    town_id: int | None
+    county_id: int | None
+
+
 class GridIndex:
     """An immutable lookup structure over a list of (grid id, village id, GeoJSON geometry)."""
 
@@ -81,6 +92,7 @@ class GridIndex:
         self.geom_array = np.array(self.geoms, dtype=object)
         shapely.prepare(self.geom_array)
         self.inside = [GridMatch(gid, vid, 0.0) for gid, vid in zip(self.ids, self.villages)]
+        self.places: dict[int, GridPlace] = {}
         self.tree = shapely.STRtree(self.geoms)
         self._build_cells()
 
@@ -237,9 +249,18 @@ def get_index() -> GridIndex:
         if _index is None or _index.version != version:
             from apps.org.models import Grid
 
-            rows = list(Grid.objects.values_list("pk", "village_id", "boundary"))
-            _index = GridIndex(rows, version, margin_m=max(500.0, settings.GRID_SNAP_DISTANCE_M))
+            rows = list(Grid.objects.values_list("pk", "village_id", "boundary", "name", "village__parent_id",
+                                                 "village__parent__parent_id"))
+            index = GridIndex([row[:3] for row in rows], version, margin_m=max(500.0, settings.GRID_SNAP_DISTANCE_M))
+            index.places = {pk: GridPlace(name, village_id, town_id, county_id)
+                            for pk, village_id, _boundary, name, town_id, county_id in rows}
+            _index = index
         return _index
+
+
+def place_of(grid_id: int) -> GridPlace | None:
+    """The grid's name, village, town and county as the index has them (None: not indexed)."""
+    return get_index().places.get(grid_id)
 
 
 def invalidate() -> None:
