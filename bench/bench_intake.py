@@ -294,8 +294,8 @@ async def run_phase(port: int, phones, category: int, total: int, concurrency: i
     return time.perf_counter() - started, latencies, errors
 
 
-def server_cpu_seconds(web_pid: int, database: str) -> float:
-    """CPU time used so far by the web server's processes and the bench database's backends.
+def server_cpu_seconds(web_pid: int, database: str) -> tuple[float, float]:
+    """CPU time used so far by the web server's processes, and by the bench database's backends.
 
     Throughput on a machine shared with other work swings with their load; the CPU the server
     side spends per report does not, and ``2 cores / CPU per report`` is what this box could do
@@ -318,16 +318,17 @@ def server_cpu_seconds(web_pid: int, database: str) -> float:
                 pass
         return found
 
-    pids = [web_pid, *children(web_pid)]
+    web_pids = {web_pid, *children(web_pid)}
+    db_pids = set()
     name = urlparse(database).path.lstrip("/")
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if f" {name} ".encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" ") + b" ":
-                    pids.append(int(entry.name))
+                    db_pids.add(int(entry.name))
             except OSError:
                 pass
-    return sum(cpu(pid) for pid in set(pids))
+    return sum(cpu(pid) for pid in web_pids), sum(cpu(pid) for pid in db_pids - web_pids)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -335,14 +336,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def summary(label: str, seconds: float, latencies: list[float], errors: list[str], cpu: float, target: float) -> float:
+def summary(label: str, seconds: float, latencies: list[float], errors: list[str], cpu: tuple[float, float],
+            target: float) -> float:
     rate = len(latencies) / seconds
-    per_report = cpu / max(len(latencies), 1) * 1000
+    web_ms, db_ms = (part / max(len(latencies), 1) * 1000 for part in cpu)
+    per_report = web_ms + db_ms
     print(f"{label}:\n   {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
           f"latency p50 {statistics.median(latencies):.0f} ms  p95 {percentile(latencies, 95):.0f} ms  "
           f"p99 {percentile(latencies, 99):.0f} ms   errors {len(errors)}   "
           f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}\n"
-          f"   server CPU (web workers + PostgreSQL) {per_report:.1f} ms per report "
+          f"   server CPU {per_report:.1f} ms per report (web workers {web_ms:.1f}, PostgreSQL {db_ms:.1f}) "
           f"→ at most {2000 / per_report:.0f} reports/s on 2 idle cores")
     for error in errors[:5]:
         print("   ", error)
@@ -368,7 +371,8 @@ def main() -> None:
         async def measured(*phase_args, **phase_kwargs):
             before = server_cpu_seconds(web.pid, args.database)
             seconds, latencies, errors = await run_phase(*phase_args, **phase_kwargs)
-            return seconds, latencies, errors, server_cpu_seconds(web.pid, args.database) - before
+            after = server_cpu_seconds(web.pid, args.database)
+            return seconds, latencies, errors, (after[0] - before[0], after[1] - before[1])
 
         async def run():
             await run_phase(port, phones, category, 300, args.concurrency, None)  # warm-up

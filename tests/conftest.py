@@ -14,6 +14,17 @@ from tests.factories import build_test_org
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _cold_process_caches():
+    """Each test starts as a fresh process would: no category tree, time limits or calendar
+    left in memory from the previous test (its rows were rolled back with it)."""
+    from apps.cases import clock, reference
+
+    reference.forget_local()
+    clock.forget_local()
+    yield
+
+
 @pytest.fixture
 def org(db):
     """The small test organisation (see tests/factories.py)."""

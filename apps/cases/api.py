@@ -239,7 +239,8 @@ class ReportPhotoView(ScopedMixin, APIView):
             else:
                 inspected = photo_inspect(data["photo"], field="photo")
                 photo, created = case_photo_add(case=case, photo=inspected, client_id=data["id"], kind=data["kind"],
-                                                uploaded_by=request.user, event=_report_event(case))
+                                                uploaded_by=request.user, event=_report_event(case),
+                                                replay_checked=True)
         except services.WorkflowError as exc:
             return workflow_error_response(exc)
         response = Response(PhotoSerializer(photo).data, status=201 if created else 200)

@@ -6,3 +6,6 @@ class CasesConfig(AppConfig):
     name = "apps.cases"
     label = "cases"
     verbose_name = _("事件与流程")
+
+    def ready(self) -> None:
+        from apps.cases import reference  # noqa: F401 - connects its signal receivers

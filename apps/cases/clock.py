@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 
-from apps.cases.models import Case, Step, TimeBasis, TimeLimit
+from apps.cases import reference
+from apps.cases.models import Case, Step, TimeBasis
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORK_PERIODS = ((dt.time(8, 30), dt.time(12, 0)), (dt.time(13, 30), dt.time(18, 0)))
@@ -51,6 +52,12 @@ def calendar_changed() -> None:
         cache.incr(CALENDAR_VERSION_KEY)
     except ValueError:
         cache.set(CALENDAR_VERSION_KEY, 2, timeout=None)
+    _calendar_seen = None
+
+
+def forget_local() -> None:
+    """Drop this process's memory of the calendar version (the next limit reads it again)."""
+    global _calendar_seen
     _calendar_seen = None
 
 
@@ -150,10 +157,7 @@ def limit_hours(case: Case, step: str) -> float:
     steps = [step] + ([fallbacks[step]] if step in fallbacks else [])
     category = case.category
     categories = [category.pk] + ([category.parent_id] if category.parent_id else [])
-    rows = {
-        (row.category_id, row.severity, row.step): row.hours
-        for row in TimeLimit.objects.filter(category_id__in=categories, step__in=steps)
-    }
+    rows = reference.time_limits(category.pk)
     for cat_id in categories:
         for candidate in steps:
             for severity in (case.severity, None):

@@ -380,9 +380,12 @@ def case_photo_add(
     kind: str,
     uploaded_by,
     event: CaseEvent | None = None,
+    replay_checked: bool = False,
 ) -> tuple[CasePhoto, bool]:
     """Attach a photo to a case (and to the step ``event`` it documents). Returns
-    ``(photo, created)``; the same ``client_id`` with the same bytes returns the first photo.
+    ``(photo, created)``; the same ``client_id`` with the same bytes returns the first photo
+    (``replay_checked``: the caller has just asked ``case_photo_replay``; a retry racing this
+    one is still caught by the unique constraint).
 
     In one transaction: the original goes to private storage, the row is written, and
     ``"photos"`` joins the case's outbox; the copies are made by the task sent on commit.
@@ -391,9 +394,10 @@ def case_photo_add(
         raise WorkflowError(_("照片类型无效。"), field="kind")
     if not CLIENT_ID_RE.match(client_id or ""):
         raise WorkflowError(_("照片编号无效（1–64 位字母、数字或 -_.:）。"), field="id")
-    existing = CasePhoto.objects.filter(case=case, client_id=client_id).first()
-    if existing is not None:
-        return _replay(existing, photo.sha256, kind)
+    if not replay_checked:
+        existing = CasePhoto.objects.filter(case=case, client_id=client_id).first()
+        if existing is not None:
+            return _replay(existing, photo.sha256, kind)
     with photo_transaction():
         # Lock the case: the photo count and the outbox entry are read-modify-write.
         locked = Case.objects.select_for_update().only("pk", "pending_work", "pending_since").get(pk=case.pk)

@@ -12,7 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.cases import tracking
+from apps.cases import reference, tracking
 from apps.cases.models import (
     Case,
     CaseEvent,
@@ -44,8 +44,26 @@ WAITING_FOR = {
 }
 
 
+class ActiveLeafCategoryField(serializers.PrimaryKeyRelatedField):
+    """A category id → an active 小类, looked up in this process's copy of the category tree
+    (``apps.cases.reference``) instead of a query per report. The queryset stays for the
+    schema and the browsable API's choices."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            pk = int(data)
+        except (TypeError, ValueError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        category = reference.active_leaf(pk)
+        if category is None:
+            self.fail("does_not_exist", pk_value=data)
+        return category
+
+
 def _category_field() -> serializers.PrimaryKeyRelatedField:
-    return serializers.PrimaryKeyRelatedField(
+    return ActiveLeafCategoryField(
         queryset=Category.objects.filter(is_active=True, parent__isnull=False).select_related("parent"),
         error_messages={
             "does_not_exist": _("未知的分类（编号 {pk_value}）：请选择一个启用的小类。"),

@@ -202,6 +202,7 @@ def build_demo_county(*, seed: int = 2025, towns: int = 8, villages_per_town: fl
 
 
 def build_categories(departments: dict[str, Unit]) -> None:
+    from apps.cases import reference
     from apps.cases.models import Category, RoutingRule, TimeLimit
 
     parents = []
@@ -234,6 +235,7 @@ def build_categories(departments: dict[str, Unit]) -> None:
                     limits.append(TimeLimit(category=category, severity=1, step=step, hours=value / 2))
     RoutingRule.objects.bulk_create(routes)
     TimeLimit.objects.bulk_create(limits)
+    reference.invalidate()  # bulk_create sends no post_save
 
 
 def build_work_calendar(years: tuple[int, ...] = CALENDAR_YEARS) -> str:

@@ -1,0 +1,128 @@
+"""The category tree and the time-limit table, held in memory per process.
+
+Every report reads both — its category when it is validated, then the limits its clock is
+counted from — and both change a few times a year, in the admin. Each process keeps one copy
+while the shared version in the cache stays the same. Saving or deleting a Category or a
+TimeLimit (admin, demo loader, any model save; bulk writers call ``invalidate``) drops this
+process's copy at once and, once the change is committed, bumps the shared version, so other
+processes reload within ``REFERENCE_RECHECK_S`` seconds — the same scheme as the map index
+(``apps.org.geo``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from apps.cases.models import Category, TimeLimit
+
+VERSION_KEY = "cases:reference-version"
+
+
+@dataclass(frozen=True)
+class Reference:
+    version: int
+    categories: dict[int, Category]  # every category, each leaf with its parent attached
+    limits: dict[tuple[int, int | None, str], float]  # (category, severity or None, step) → hours
+
+
+_current: Reference | None = None
+_checked_at = 0.0
+_lock = threading.Lock()
+
+
+def _shared_version() -> int:
+    return cache.get_or_set(VERSION_KEY, 1, timeout=None)
+
+
+def _load(version: int) -> Reference:
+    categories = {c.pk: c for c in Category.objects.all()}
+    for category in categories.values():
+        if category.parent_id in categories:
+            category.parent = categories[category.parent_id]  # no query when a case shows "大类/小类"
+    limits = {(category_id, severity, step): hours
+              for category_id, severity, step, hours in TimeLimit.objects.values_list("category_id", "severity",
+                                                                                    "step", "hours")}
+    return Reference(version, categories, limits)
+
+
+def get(*, recheck: bool = False) -> Reference:
+    """This process's copy; ``recheck`` reads the shared version now instead of trusting a copy
+    checked less than ``REFERENCE_RECHECK_S`` ago (for a category the copy does not know)."""
+    global _current, _checked_at
+    current = _current
+    now = time.monotonic()
+    if current is not None and not recheck and now - _checked_at < getattr(settings, "REFERENCE_RECHECK_S", 2.0):
+        return current
+    version = _shared_version()
+    _checked_at = now
+    if current is not None and current.version == version:
+        return current
+    with _lock:
+        if _current is None or _current.version != version:
+            _current = _load(version)
+        return _current
+
+
+def category_by_id(pk: int) -> Category | None:
+    """Any category by id. A category this copy does not know may have been added a moment ago
+    in another process: the shared version is read again (one cache read, no reload unless it
+    changed), so an unknown id never costs a reload of the tables."""
+    found = get().categories.get(pk)
+    if found is None:
+        found = get(recheck=True).categories.get(pk)
+    return found
+
+
+def active_leaf(pk: int) -> Category | None:
+    """The category a report may be filed under (an active 小类), or None. The instance is
+    shared by every request of this process: read it, never change it."""
+    found = category_by_id(pk)
+    if found is None or found.parent_id is None or not found.is_active:
+        return None
+    return found
+
+
+def time_limits(category_id: int) -> dict[tuple[int, int | None, str], float]:
+    """The time-limit table, from a copy that knows ``category_id``."""
+    reference = get()
+    if category_id not in reference.categories:
+        reference = get(recheck=True)
+    return reference.limits
+
+
+
+def forget_local() -> None:
+    """Drop this process's copy (the next read loads the tables again)."""
+    global _current
+    _current = None
+
+
+def _bump_shared() -> None:
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.set(VERSION_KEY, 2, timeout=None)
+    forget_local()
+
+
+def invalidate() -> None:
+    """Call after changing categories or time limits without model saves (bulk_create, update)."""
+    forget_local()
+    # Other processes reload when the rows they would read are committed.
+    transaction.on_commit(_bump_shared)
+
+
+@receiver(post_save, sender=Category)
+@receiver(post_delete, sender=Category)
+@receiver(post_save, sender=TimeLimit)
+@receiver(post_delete, sender=TimeLimit)
+def _reference_row_changed(sender, **kwargs) -> None:
+    invalidate()
