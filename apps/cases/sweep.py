@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
@@ -115,7 +113,7 @@ def _in(values: Sequence[str]) -> tuple[str, list[str]]:
 
 
 def _claim(*, set_sql: str, set_params: list, where_sql: str, where_params: list, batch: int,
-           returning: str = "id", shard: tuple[int, int] | None = None) -> list[tuple]:
+           returning: str = "id") -> list[tuple]:
     """``UPDATE … WHERE id IN (the first ``batch`` due rows) AND <condition again> RETURNING``.
 
     The subquery walks the partial index on sweep_due_at; repeating the condition on the outer
@@ -129,8 +127,6 @@ def _claim(*, set_sql: str, set_params: list, where_sql: str, where_params: list
     loop that re-reads the subquery for every candidate row: seconds instead of milliseconds.)
     """
     table = _table()
-    if shard is not None:  # (k, n): only the cases with id mod n = k (see _run_phase)
-        where_sql, where_params = f"{where_sql} AND MOD(id, %s) = %s", [*where_params, shard[1], shard[0]]
     batch_sql = f"SELECT id FROM {table} WHERE {where_sql} ORDER BY sweep_due_at LIMIT %s"
     in_batch = f"id = ANY(ARRAY({batch_sql}))" if connection.vendor == "postgresql" else f"id IN ({batch_sql})"
     sql = f"UPDATE {table} SET {set_sql} WHERE {in_batch} AND {where_sql} RETURNING {returning}"
@@ -171,14 +167,18 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     def out_of_time() -> bool:
         return time.monotonic() - started > time_budget_s
 
-    lock = threading.Lock()  # the batches of a phase may run in several threads (_run_phase)
-
     def phase(run_batch) -> None:
-        _run_phase(run_batch, batch=batch, out_of_time=out_of_time, result=result,
-                   parallelism=getattr(settings, "SWEEP_PARALLELISM", 2))
+        while True:
+            if out_of_time():
+                result.complete = False
+                return
+            with transaction.atomic():
+                done = run_batch()
+            if done < batch:
+                return
 
     # 1. red: the step's deadline passed.
-    def red_batch(shard=None) -> int:
+    def red_batch() -> int:
         rows = _claim(
             set_sql=("colour = %s, sign_overdue = CASE WHEN step = %s THEN %s ELSE sign_overdue END, "
                      "sweep_due_at = escalate_at, urge_count = urge_count + 1, version = version + 1, "
@@ -186,40 +186,38 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
             set_params=[Colour.RED, Step.SIGN, True, at],
             where_sql=f"sweep_due_at <= %s AND step_deadline <= %s AND colour <> %s AND status IN {clocked_sql}",
             where_params=[at, at, Colour.RED, *clocked],
-            batch=batch, returning="id, status, tier, lead_unit_id, step", shard=shard,
+            batch=batch, returning="id, status, tier, lead_unit_id, step",
         )
         if rows:
             ids = _insert_urge_events([row[0] for row in rows])
             if enqueue:
                 chunks = [ids[i : i + RELAY_CHUNK] for i in range(0, len(ids), RELAY_CHUNK)]
                 transaction.on_commit(lambda: _send_many(RELAY_TASK, [[chunk] for chunk in chunks]))
-            with lock:
-                result.urge_event_ids.extend(ids)
-                result.red += len(rows)
+            result.urge_event_ids.extend(ids)
+            result.red += len(rows)
         return len(rows)
 
     # 2. yellow: 80 % of the step's limit passed, the deadline not yet.
-    def yellow_batch(shard=None) -> int:
+    def yellow_batch() -> int:
         rows = _claim(
             set_sql="colour = %s, sweep_due_at = step_deadline, version = version + 1, updated_at = %s",
             set_params=[Colour.YELLOW, at],
             where_sql=(f"sweep_due_at <= %s AND colour = %s AND yellow_at <= %s AND step_deadline > %s "
                        f"AND status IN {clocked_sql}"),
             where_params=[at, Colour.BLUE, at, at, *clocked],
-            batch=batch, shard=shard,
+            batch=batch,
         )
-        with lock:
-            result.yellow += len(rows)
+        result.yellow += len(rows)
         return len(rows)
 
     # 3. escalation: no progress by escalate_at. Claimed here, done by one task per case.
-    def escalate_batch(shard=None) -> int:
+    def escalate_batch() -> int:
         rows = _claim(
             set_sql="sweep_due_at = %s",
             set_params=[_dt(now + CLAIM_RETRY)],
             where_sql=f"sweep_due_at <= %s AND colour = %s AND escalate_at <= %s AND status IN {clocked_sql}",
             where_params=[at, Colour.RED, at, *clocked],
-            batch=batch, shard=shard,
+            batch=batch,
         )
         ids = [row[0] for row in rows]
         if ids and enqueue:
@@ -227,24 +225,22 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
             # the relay on a worker so that a burst of thousands does not slow the sweep down.
             chunks = [ids[i : i + RELAY_CHUNK] for i in range(0, len(ids), RELAY_CHUNK)]
             transaction.on_commit(lambda: _send_many(ESCALATE_RELAY_TASK, [[chunk] for chunk in chunks]))
-        with lock:
-            result.escalate_ids.extend(ids)
+        result.escalate_ids.extend(ids)
         return len(rows)
 
     # 4. deferred cases whose review date arrived.
-    def resume_batch(shard=None) -> int:
+    def resume_batch() -> int:
         rows = _claim(
             set_sql="sweep_due_at = %s",
             set_params=[_dt(now + CLAIM_RETRY)],
             where_sql="sweep_due_at <= %s AND status = %s",
             where_params=[at, Status.DEFERRED],
-            batch=batch, shard=shard,
+            batch=batch,
         )
         ids = [row[0] for row in rows]
         if ids and enqueue:
             transaction.on_commit(lambda: _send_many(RESUME_TASK, [[pk] for pk in ids]))
-        with lock:
-            result.resume_ids.extend(ids)
+        result.resume_ids.extend(ids)
         return len(rows)
 
     for run_batch in (red_batch, yellow_batch, escalate_batch, resume_batch):
@@ -279,57 +275,6 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
         log.info("clock sweep: %d red, %d yellow, %d to escalate, %d to resume in %.3fs", result.red,
                  result.yellow, len(result.escalate_ids), len(result.resume_ids), result.seconds)
     return result
-
-
-def _run_phase(run_batch, *, batch: int, out_of_time, result: SweepResult, parallelism: int) -> None:
-    """Run ``run_batch(shard)`` until a batch comes back short, each batch its own transaction.
-
-    The first batch runs here. If it was full — a backlog, e.g. ten thousand cases turning red
-    in the same minute after an outage — and the database is PostgreSQL, the rest is split by
-    ``id mod n`` over ``n = SWEEP_PARALLELISM`` threads, each with its own connection: the cost
-    of a batch is the database rewriting each row into every index of the case table, and that
-    work spreads over the server's cores. (SQLite has one writer at a time; inside a caller's
-    transaction, as in tests, other connections would not see its rows: both stay serial.)
-    """
-
-    def serial(shard) -> None:
-        while True:
-            if out_of_time():
-                result.complete = False
-                return
-            with transaction.atomic():
-                done = run_batch(shard)
-            if done < batch:
-                return
-
-    if out_of_time():
-        result.complete = False
-        return
-    with transaction.atomic():
-        done = run_batch(None)
-    if done < batch:
-        return
-    if parallelism < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
-        serial(None)
-        return
-
-    failures: list[BaseException] = []
-
-    def shard_worker(k: int) -> None:
-        try:
-            serial((k, parallelism))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
-            failures.append(exc)
-        finally:
-            connection.close()  # this thread's connection (back to the pool)
-
-    threads = [threading.Thread(target=shard_worker, args=(k,), name=f"sweep-shard-{k}") for k in range(parallelism)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
 
 
 def _insert_urge_events(case_ids: list[int]) -> list[int]:
