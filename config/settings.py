@@ -273,6 +273,10 @@ GRID_SNAP_DISTANCE_M = env_float("GRID_SNAP_DISTANCE_M", 150.0)
 GRID_OVERLAP_TOLERANCE_M2 = env_float("GRID_OVERLAP_TOLERANCE_M2", 10.0)
 # How often (s) a process checks whether another process changed the grids (map index).
 GRID_INDEX_RECHECK_S = env_float("GRID_INDEX_RECHECK_S", 2.0)
+# How often (s) a process checks whether another process changed the category tree, the
+# time-limit table (apps/cases/reference.py) or the work calendar.
+REFERENCE_RECHECK_S = env_float("REFERENCE_RECHECK_S", 2.0)
+CALENDAR_RECHECK_S = env_float("CALENDAR_RECHECK_S", 2.0)
 # A GPS fix worse than this is accepted but flagged for the acceptor.
 POSITION_ACCURACY_FLAG_M = env_float("POSITION_ACCURACY_FLAG_M", 100.0)
 MAX_PHOTOS_PER_REPORT = env_int("MAX_PHOTOS_PER_REPORT", 9)
