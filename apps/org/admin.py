@@ -46,17 +46,10 @@ class ScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-@admin.register(Region)
-class RegionAdmin(ScopedAdmin):
-    scope_path = "pk"
-    list_display = ("code", "name", "tier", "parent")
-    list_filter = ("tier",)
-    search_fields = ("code", "name")
-    list_select_related = ("parent",)
-    autocomplete_fields = ("parent",)
+class RebuildsMapIndex:
+    """Saves and deletes in this admin change what the map index knows (grid shapes; each grid's
+    village, town and county — geo.GridPlace): every process rebuilds it (geo.invalidate)."""
 
-    # The map index also knows each grid's town and county (geo.GridPlace): a region moved
-    # to another parent, or renamed, must reach it.
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         geo.invalidate()
@@ -68,6 +61,16 @@ class RegionAdmin(ScopedAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         geo.invalidate()
+
+
+@admin.register(Region)
+class RegionAdmin(RebuildsMapIndex, ScopedAdmin):
+    scope_path = "pk"
+    list_display = ("code", "name", "tier", "parent")
+    list_filter = ("tier",)
+    search_fields = ("code", "name")
+    list_select_related = ("parent",)
+    autocomplete_fields = ("parent",)
 
 
 class GeoJSONImportForm(forms.Form):
@@ -114,7 +117,7 @@ class GridAdminForm(forms.ModelForm):
 
 
 @admin.register(Grid)
-class GridAdmin(ScopedAdmin):
+class GridAdmin(RebuildsMapIndex, ScopedAdmin):
     form = GridAdminForm
     scope_path = "village"
     list_display = ("code", "name", "village", "town", "leader", "updated_at")
@@ -142,16 +145,7 @@ class GridAdmin(ScopedAdmin):
     def save_model(self, request, obj, form, change):
         for key, value in grid_fields(obj.boundary).items():
             setattr(obj, key, value)
-        super().save_model(request, obj, form, change)
-        geo.invalidate()
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        geo.invalidate()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        geo.invalidate()
+        super().save_model(request, obj, form, change)  # RebuildsMapIndex rebuilds the index
 
     def get_urls(self):
         return [
