@@ -288,8 +288,8 @@ def explain_due_probe(now: dt.datetime) -> list[str]:
     table = connection.ops.quote_name(Case._meta.db_table)
     prefix = "EXPLAIN QUERY PLAN" if connection.vendor == "sqlite" else "EXPLAIN"
     with connection.cursor() as cursor:
-        cursor.execute(f"{prefix} SELECT id FROM {table} WHERE sweep_due_at <= %s AND step_deadline <= %s "
-                       "ORDER BY sweep_due_at LIMIT 5000",
+        cursor.execute(f"{prefix} SELECT {table}.id FROM cases_sweepdue JOIN {table} ON {table}.id = cases_sweepdue.case_id "
+                       "WHERE cases_sweepdue.due_at <= %s AND step_deadline <= %s ORDER BY cases_sweepdue.due_at LIMIT 5000",
                        [connection.ops.adapt_datetimefield_value(now)] * 2)
         return [" ".join(str(col) for col in row) for row in cursor.fetchall()]
 

@@ -11,7 +11,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils import timezone
 
 from apps.cases import desk
-from apps.cases.models import Category, Colour
+from apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Category
 from apps.org.models import Grid, Tier
 from apps.org.scope import regions_in_scope, scope_of
 
@@ -34,11 +34,12 @@ class StateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        # By colour, on the colour index: open ⇔ not green (see desk.OPEN_COLOURS).
+        # By status, on the (town|county|village, status) indexes (the colour is not indexed:
+        # see Case.Meta).
         if value == "open":
-            return queryset.filter(colour__in=desk.OPEN_COLOURS)
+            return queryset.filter(status__in=OPEN_STATUSES)
         if value == "final":
-            return queryset.filter(colour=Colour.GREEN)
+            return queryset.filter(status__in=FINAL_STATUSES)
         if value == "mine":
             return queryset.filter(pk__in=desk.waiting_for_desk(request.user).values("pk"))
         return queryset

@@ -38,8 +38,9 @@ DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
 RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 COLOUR_ORDER = [Colour.RED, Colour.YELLOW, Colour.BLUE, Colour.GREY]
 # The workflow service sets the colour with every status change: green exactly when a case is
-# finished (closed, rejected, merged). Counting and filtering open cases by colour lets the
-# database answer from the (county|town, colour) indexes instead of reading case rows.
+# finished (closed, rejected, merged). Open cases are found by status, on the (county|town|
+# village, status) indexes; the colour itself is not indexed, so that the clock sweep's colour
+# changes are HOT updates (see Case.Meta).
 OPEN_COLOURS = COLOUR_ORDER
 
 
@@ -83,7 +84,7 @@ def desk_stats(user, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """The dashboard numbers for ``user`` (JSON-ready)."""
     now = now or timezone.now()
     visible = cases_visible_to(user).order_by()
-    by_colour = visible.filter(colour__in=OPEN_COLOURS).aggregate(
+    by_colour = visible.filter(status__in=OPEN_STATUSES).aggregate(
         **{c.value: Count("pk", filter=Q(colour=c.value)) for c in COLOUR_ORDER}
     )
     overdue = visible.filter(overdue_q(now))

@@ -269,8 +269,10 @@ class Case(models.Model):
 
     # Clocks. ``step`` is what the owner must do next; ``step_deadline`` is when; ``yellow_at``
     # is 80 % of that step's limit; ``escalate_at`` is when the sweep escalates a case that
-    # made no progress; ``sweep_due_at`` is the earliest of the three that is still ahead,
-    # so the beat sweep reads one partial index instead of scanning open cases.
+    # made no progress; ``sweep_due_at`` is the earliest of the three that is still ahead, so
+    # the beat sweep reads one index instead of scanning open cases. That index lives in the
+    # narrow ``SweepDue`` table, kept by database triggers (migration 0005), not on this row:
+    # see SweepDue for why.
     step = models.CharField(_("当前环节"), max_length=10, choices=Step.choices, default=Step.ACCEPT)
     step_started_at = models.DateTimeField(null=True, blank=True)
     step_deadline = models.DateTimeField(_("环节时限"), null=True, blank=True)
@@ -324,18 +326,14 @@ class Case(models.Model):
             models.Index(fields=["village", "status"], name="case_village_status_idx"),
             models.Index(fields=["holder", "status"], name="case_holder_status_idx"),
             models.Index(fields=["lead_unit", "status"], name="case_unit_status_idx"),
-            models.Index(fields=["colour", "town"], name="case_colour_town_idx"),
             models.Index(fields=["category", "created_at"], name="case_category_created_idx"),
             models.Index(fields=["reporter", "-created_at"], name="case_reporter_idx"),
-            models.Index(
-                fields=["sweep_due_at"], name="case_sweep_due_idx", condition=Q(sweep_due_at__isnull=False)
-            ),
             models.Index(fields=["pending_since"], name="case_pending_idx", condition=Q(pending_since__isnull=False)),
             models.Index(fields=["category", "lat", "lng"], name="case_dup_probe_idx"),
-            # The command desk (apps/cases/desk.py, admin): a county's colour board, overdue
-            # cases (step_deadline is set only while a case runs) and today's intake, per
-            # county and per town, without reading every case of the county.
-            models.Index(fields=["county", "colour"], name="case_county_colour_idx"),
+            # The command desk (apps/cases/desk.py, admin): a county's open cases (by status:
+            # see below), overdue cases (step_deadline is set only while a case runs) and
+            # today's intake, per county and per town, without reading every case of the county.
+            models.Index(fields=["county", "status"], name="case_county_status_idx"),
             models.Index(fields=["county", "step_deadline"], name="case_county_deadline_idx"),
             models.Index(fields=["town", "step_deadline"], name="case_town_deadline_idx"),
             models.Index(fields=["county", "created_at"], name="case_county_created_idx"),
@@ -349,8 +347,16 @@ class Case(models.Model):
                          condition=Q(probable_duplicate_of__isnull=False)),
         ]
         # Why the other foreign keys carry db_index=False: every index on this table is written
-        # again whenever a sweep or a step changes an indexed column (colour, status, deadlines),
-        # and each of those keys already leads one of the composite indexes above.
+        # again whenever a step changes an indexed column (status, deadlines), and each of those
+        # keys already leads one of the composite indexes above.
+        #
+        # No index holds a column the clock sweep changes (colour, sign_overdue, sweep_due_at,
+        # urge_count, version, updated_at), and the table keeps 15 % of each page free
+        # (fillfactor, migration 0005): a case turning yellow or red is then a HOT update —
+        # PostgreSQL rewrites the row in its own page and touches none of the indexes. With
+        # the colour indexed it rewrote an entry in each of them, and ten thousand cases
+        # turning red in one minute took seconds. Open cases are therefore found by status
+        # (open ⇔ not green: the workflow service sets both together).
 
     def __str__(self) -> str:
         return f"{self.tracking_number} {self.category.name if self.category_id else ''}"
@@ -358,6 +364,25 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status not in FINAL_STATUSES
+
+
+class SweepDue(models.Model):
+    """The clock sweep's index: one row per case whose ``sweep_due_at`` is set, with that moment.
+
+    Kept by database triggers on ``cases_case`` (migration 0005: statement-level with transition
+    tables on PostgreSQL, row-level on SQLite), so every writer of ``Case.sweep_due_at`` —
+    services, the sweep's own UPDATEs, bulk loads, hand edits — keeps it right without knowing
+    it exists. It is a table of its own so that the index over ``sweep_due_at`` is not an index
+    of the wide case row, whose sweep updates can then stay HOT (see Case.Meta). Nothing in
+    Python writes it."""
+
+    case = models.OneToOneField(Case, primary_key=True, on_delete=models.CASCADE, related_name="+",
+                                db_constraint=False)
+    due_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("时钟扫描索引")
+        verbose_name_plural = _("时钟扫描索引")
 
 
 class Action(models.TextChoices):

@@ -3,9 +3,11 @@
 Both are idempotent and safe to run concurrently with each other, with themselves and with
 people working on the same cases: every change is one conditional, set-based UPDATE whose
 WHERE clause restates the condition it acts on, so a row that somebody changed in between (a
-unit signing at that very second, another sweep) simply no longer matches. The clock sweep reads
-only the partial index on ``Case.sweep_due_at`` — the earliest moment anything can happen to a
-case — so its cost follows the number of cases due, not the number of open cases.
+unit signing at that very second, another sweep) simply no longer matches. The clock sweep finds
+its cases through the ``SweepDue`` table — ``Case.sweep_due_at``, the earliest moment anything
+can happen to a case, indexed in a narrow table that triggers keep (apps/cases/sweep_index.py) —
+so its cost follows the number of cases due, not the number of open cases, and its UPDATEs of
+the case rows are HOT (no index of ``cases_case`` covers a column they change).
 
 sweep_clocks, in order:
 
@@ -53,6 +55,7 @@ from apps.cases.models import (
     Colour,
     Status,
     Step,
+    SweepDue,
 )
 from apps.cases.task_guard import poison_key, quarantined_keys
 
@@ -112,11 +115,12 @@ def _in(values: Sequence[str]) -> tuple[str, list[str]]:
     return "(" + ", ".join(["%s"] * len(values)) + ")", list(values)
 
 
-def _claim(*, set_sql: str, set_params: list, where_sql: str, where_params: list, batch: int,
+def _claim(*, set_sql: str, set_params: list, due, where_sql: str, where_params: list, batch: int,
            returning: str = "id") -> list[tuple]:
     """``UPDATE … WHERE id IN (the first ``batch`` due rows) AND <condition again> RETURNING``.
 
-    The subquery walks the partial index on sweep_due_at; repeating the condition on the outer
+    The subquery walks the SweepDue index up to ``due`` (the case row's own ``sweep_due_at`` is
+    in ``where_sql``, checked again on the row itself); repeating the condition on the outer
     UPDATE makes PostgreSQL re-check it on the current row version when it had to wait for a
     row lock (a concurrent user action or sweep), so a row is only ever acted on while it still
     qualifies. SQLite (≥ 3.35 for RETURNING) serialises writers, which gives the same result.
@@ -127,12 +131,24 @@ def _claim(*, set_sql: str, set_params: list, where_sql: str, where_params: list
     loop that re-reads the subquery for every candidate row: seconds instead of milliseconds.)
     """
     table = _table()
-    batch_sql = f"SELECT id FROM {table} WHERE {where_sql} ORDER BY sweep_due_at LIMIT %s"
+    index = connection.ops.quote_name(SweepDue._meta.db_table)
+    batch_sql = (f"SELECT {table}.id FROM {index} JOIN {table} ON {table}.id = {index}.case_id "
+                 f"WHERE {index}.due_at <= %s AND {where_sql} ORDER BY {index}.due_at LIMIT %s")
     in_batch = f"id = ANY(ARRAY({batch_sql}))" if connection.vendor == "postgresql" else f"id IN ({batch_sql})"
     sql = f"UPDATE {table} SET {set_sql} WHERE {in_batch} AND {where_sql} RETURNING {returning}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*set_params, *where_params, batch, *where_params])
+        cursor.execute(sql, [*set_params, due, *where_params, batch, *where_params])
         return list(cursor.fetchall())
+
+
+def _no_parallel_plans() -> None:
+    """Inside a batch's transaction on PostgreSQL: no parallel workers for its statements. A
+    batch reads a few thousand rows by index; when the statistics are a minute old (they were
+    taken while thousands of cases were due) the planner may start parallel workers for a probe
+    that finds nothing — tens of milliseconds of start-up, four times a minute."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 def _send_many(task_name: str, arg_lists: Iterable[list]) -> None:
@@ -173,6 +189,7 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
                 result.complete = False
                 return
             with transaction.atomic():
+                _no_parallel_plans()
                 done = run_batch()
             if done < batch:
                 return
@@ -180,6 +197,7 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     # 1. red: the step's deadline passed.
     def red_batch() -> int:
         rows = _claim(
+            due=at,
             set_sql=("colour = %s, sign_overdue = CASE WHEN step = %s THEN %s ELSE sign_overdue END, "
                      "sweep_due_at = escalate_at, urge_count = urge_count + 1, version = version + 1, "
                      "updated_at = %s"),
@@ -200,6 +218,7 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     # 2. yellow: 80 % of the step's limit passed, the deadline not yet.
     def yellow_batch() -> int:
         rows = _claim(
+            due=at,
             set_sql="colour = %s, sweep_due_at = step_deadline, version = version + 1, updated_at = %s",
             set_params=[Colour.YELLOW, at],
             where_sql=(f"sweep_due_at <= %s AND colour = %s AND yellow_at <= %s AND step_deadline > %s "
@@ -213,6 +232,7 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     # 3. escalation: no progress by escalate_at. Claimed here, done by one task per case.
     def escalate_batch() -> int:
         rows = _claim(
+            due=at,
             set_sql="sweep_due_at = %s",
             set_params=[_dt(now + CLAIM_RETRY)],
             where_sql=f"sweep_due_at <= %s AND colour = %s AND escalate_at <= %s AND status IN {clocked_sql}",
@@ -231,6 +251,7 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     # 4. deferred cases whose review date arrived.
     def resume_batch() -> int:
         rows = _claim(
+            due=at,
             set_sql="sweep_due_at = %s",
             set_params=[_dt(now + CLAIM_RETRY)],
             where_sql="sweep_due_at <= %s AND status = %s",
@@ -250,7 +271,9 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     if result.complete:
         final_sql, final = _in(sorted(FINAL_STATUSES))
         with transaction.atomic():
+            _no_parallel_plans()
             rows = _claim(
+                due=at,
                 set_sql=(f"sweep_due_at = CASE WHEN status IN {final_sql} THEN NULL "
                          "WHEN colour = %s AND yellow_at > %s THEN yellow_at "
                          "WHEN colour IN (%s, %s) AND step_deadline > %s THEN step_deadline "

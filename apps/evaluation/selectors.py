@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from apps.cases.models import Category, Colour, Status
+from apps.cases.models import OPEN_STATUSES, Category, Colour, Status
 from apps.cases.selectors import cases_visible_to
 from apps.evaluation.indicators import (
     DEFAULT_WEIGHTS,
@@ -479,8 +479,9 @@ def heat_cells(escope: EvalScope, *, first_day: dt.date, last_day: dt.date, cate
 
 def colour_board(user, escope: EvalScope) -> dict:
     """Open cases by colour for each unit (the lead unit now; cases waiting at a desk are listed
-    under that desk) and for each area one tier down. Live, from the indexed colour column."""
-    qs = cases_visible_to(user).filter(colour__in=OPEN_COLOURS)
+    under that desk) and for each area one tier down. Live: the open cases, found by status on
+    the area's (…, status) index, counted by their colour."""
+    qs = cases_visible_to(user).filter(status__in=OPEN_STATUSES)
     by_unit: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_COLOURS, 0))
     for unit_id, holder_id, colour, n in qs.order_by().values_list("lead_unit_id", "holder_id", "colour").annotate(
             n=Count("id")):

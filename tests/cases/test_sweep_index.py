@@ -1,0 +1,95 @@
+"""The clock sweep's index table (SweepDue, kept by triggers: apps/cases/sweep_index.py) and the
+property it exists for: no index of the case row covers a column the sweep changes, so the
+sweep's updates are HOT on PostgreSQL."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from apps.cases import sweep, sweep_index
+from apps.cases.apps import _reinstall_sweep_triggers
+from apps.cases.models import Case, Colour, SweepDue
+from tests.cases.helpers import report, routed, set_clock
+
+pytestmark = pytest.mark.django_db
+
+SWEEP_CHANGES = {"colour", "sign_overdue", "sweep_due_at", "urge_count", "version", "updated_at"}
+
+
+def due_rows() -> dict[int, dt.datetime]:
+    return dict(SweepDue.objects.values_list("case_id", "due_at"))
+
+
+def test_every_write_of_sweep_due_at_reaches_the_index_table(org):
+    case = report(org)  # INSERT through the ORM: a fresh clock
+    assert due_rows() == {case.pk: case.sweep_due_at}
+    later = timezone.now() + dt.timedelta(hours=5)
+    Case.objects.filter(pk=case.pk).update(sweep_due_at=later)  # a set-based UPDATE
+    assert due_rows() == {case.pk: later}
+    Case.objects.filter(pk=case.pk).update(description="只改了描述")  # other columns: untouched
+    assert due_rows() == {case.pk: later}
+    Case.objects.filter(pk=case.pk).update(sweep_due_at=None)  # nothing left to look at
+    assert due_rows() == {}
+    Case.objects.filter(pk=case.pk).update(sweep_due_at=later)
+    other = report(org, description="另一件")
+    assert set(due_rows()) == {case.pk, other.pk}
+    Case.objects.filter(pk=case.pk).delete()
+    assert set(due_rows()) == {other.pk}
+
+
+def test_the_sweep_acts_through_the_index_table(org):
+    case = set_clock(routed(report(org)), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
+    assert due_rows()[case.pk] == case.sweep_due_at
+    result = sweep.sweep_clocks(enqueue=False)
+    case.refresh_from_db()
+    assert result.red == 1 and case.colour == Colour.RED
+    assert due_rows() == {case.pk: case.escalate_at}  # moved on with the case's own column
+
+
+def test_a_migration_that_dropped_the_triggers_gets_them_back_with_the_table_refilled(org):
+    case = report(org)
+    sweep_index.uninstall(connection)
+    assert not sweep_index.installed(connection)
+    Case.objects.filter(pk=case.pk).update(sweep_due_at=timezone.now() + dt.timedelta(hours=9))
+    stale = due_rows()[case.pk]  # no trigger: the table missed that change
+    _reinstall_sweep_triggers(sender=None, using="default")  # what post_migrate runs
+    assert sweep_index.installed(connection)
+    case.refresh_from_db()
+    assert due_rows() == {case.pk: case.sweep_due_at} and case.sweep_due_at != stale
+
+
+def test_no_index_of_the_case_table_covers_a_column_the_sweep_changes():
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Case._meta.db_table)
+    covered = {column for info in constraints.values() if info["index"] or info["unique"]
+               for column in info["columns"] or []}
+    assert covered, "no indexes found: the introspection failed"
+    assert not covered & SWEEP_CHANGES
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass",
+                           [Case._meta.db_table])
+            definitions = " ".join(row[0] for row in cursor.fetchall())
+        # Partial-index predicates count for HOT as much as key columns do.
+        assert not any(column in definitions for column in SWEEP_CHANGES)
+
+
+def test_turning_red_is_a_hot_update_on_postgresql(org):
+    if connection.vendor != "postgresql":
+        pytest.skip("HOT updates are PostgreSQL's")
+    cases = [set_clock(routed(report(org, description=f"垃圾{i}")), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
+             for i in range(3)]
+
+    def hot_and_all() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_get_xact_tuples_hot_updated(%s::regclass), "
+                           "pg_stat_get_xact_tuples_updated(%s::regclass)", [Case._meta.db_table] * 2)
+            return cursor.fetchone()
+
+    hot_before, all_before = hot_and_all()
+    assert sweep.sweep_clocks(enqueue=False).red == len(cases)
+    hot_after, all_after = hot_and_all()
+    assert all_after - all_before == len(cases)
+    assert hot_after - hot_before == len(cases)
