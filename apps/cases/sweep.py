@@ -290,29 +290,32 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
         phase(run_batch)
 
     # 5. Whatever is still due matched none of the above: recompute its next look.
-    if result.complete:
-        final_sql, final = _in(sorted(FINAL_STATUSES))
-        with transaction.atomic():
-            _no_parallel_plans()
-            rows = _claim(
-                window=_DueWindow(at, batch),
-                set_sql=(f"sweep_due_at = CASE WHEN status IN {final_sql} THEN NULL "
-                         "WHEN colour = %s AND yellow_at > %s THEN yellow_at "
-                         "WHEN colour IN (%s, %s) AND step_deadline > %s THEN step_deadline "
-                         "WHEN colour = %s AND escalate_at > %s THEN escalate_at ELSE NULL END"),
-                set_params=[*final, Colour.BLUE, at, Colour.BLUE, Colour.YELLOW, at, Colour.RED, at],
-                # Never a row one of the phases above would act on: another sweep may still be
-                # working through it batch by batch (its red phase holds later batches), and
-                # "recomputing" such a row would drop it from every sweep for good.
-                where_sql=(f"sweep_due_at <= %s AND status <> %s AND NOT (status IN {clocked_sql} AND ("
-                           "COALESCE(step_deadline <= %s AND colour <> %s, FALSE) "
-                           "OR COALESCE(colour = %s AND yellow_at <= %s, FALSE) "
-                           "OR COALESCE(colour = %s AND escalate_at <= %s, FALSE)))"),
-                where_params=[at, Status.DEFERRED, *clocked, at, Colour.RED, Colour.BLUE, at, Colour.RED, at],
-            )
+    final_sql, final = _in(sorted(FINAL_STATUSES))
+
+    def repair_batch(window: _DueWindow) -> int:
+        rows = _claim(
+            window=window,
+            set_sql=(f"sweep_due_at = CASE WHEN status IN {final_sql} THEN NULL "
+                     "WHEN colour = %s AND yellow_at > %s THEN yellow_at "
+                     "WHEN colour IN (%s, %s) AND step_deadline > %s THEN step_deadline "
+                     "WHEN colour = %s AND escalate_at > %s THEN escalate_at ELSE NULL END"),
+            set_params=[*final, Colour.BLUE, at, Colour.BLUE, Colour.YELLOW, at, Colour.RED, at],
+            # Never a row one of the phases above would act on: another sweep may still be
+            # working through it batch by batch (its red phase holds later batches), and
+            # "recomputing" such a row would drop it from every sweep for good.
+            where_sql=(f"sweep_due_at <= %s AND status <> %s AND NOT (status IN {clocked_sql} AND ("
+                       "COALESCE(step_deadline <= %s AND colour <> %s, FALSE) "
+                       "OR COALESCE(colour = %s AND yellow_at <= %s, FALSE) "
+                       "OR COALESCE(colour = %s AND escalate_at <= %s, FALSE)))"),
+            where_params=[at, Status.DEFERRED, *clocked, at, Colour.RED, Colour.BLUE, at, Colour.RED, at],
+        )
         if rows:
             log.warning("clock sweep: %d case(s) had an inconsistent clock; recomputed", len(rows))
-        result.repaired = len(rows)
+        result.repaired += len(rows)
+        return len(rows)
+
+    if result.complete:
+        phase(repair_batch)
 
     result.seconds = time.monotonic() - started
     if result.red or result.yellow or result.escalate_ids or result.resume_ids:

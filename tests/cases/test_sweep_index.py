@@ -93,3 +93,17 @@ def test_turning_red_is_a_hot_update_on_postgresql(org):
     hot_after, all_after = hot_and_all()
     assert all_after - all_before == len(cases)
     assert hot_after - hot_before == len(cases)
+
+
+def test_a_phase_walks_past_windows_full_of_cases_that_another_phase_takes(org):
+    # Four cases fell due first (yellow, 3 h ago); two fell due later (overdue, yellow 2 h ago).
+    yellow = [set_clock(routed(report(org, description=f"黄{i}")), yellow_ago=3, deadline_ago=-5, escalate_ago=-9)
+              for i in range(4)]
+    red = [set_clock(routed(report(org, description=f"红{i}")), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
+           for i in range(2)]
+    # Windows of two: the red phase reads two windows of yellow-due cases before the overdue ones.
+    result = sweep.sweep_clocks(enqueue=False, batch=2)
+    assert (result.red, result.yellow, result.repaired) == (2, 4, 0) and result.complete
+    assert set(Case.objects.filter(colour=Colour.RED).values_list("pk", flat=True)) == {c.pk for c in red}
+    assert set(Case.objects.filter(colour=Colour.YELLOW).values_list("pk", flat=True)) == {c.pk for c in yellow}
+    assert sweep.sweep_clocks(enqueue=False, batch=2).red == 0
