@@ -86,7 +86,9 @@ PG_NAMES = ["cases_sweepdue_insert", "cases_sweepdue_update", "cases_sweepdue_de
 
 RESYNC = [
     "DELETE FROM cases_sweepdue",
-    "INSERT INTO cases_sweepdue (case_id, due_at) SELECT id, sweep_due_at FROM cases_case WHERE sweep_due_at IS NOT NULL",
+    # ON CONFLICT: a case written meanwhile by a live process has already put its row back.
+    "INSERT INTO cases_sweepdue (case_id, due_at) SELECT id, sweep_due_at FROM cases_case WHERE sweep_due_at IS NOT NULL "
+    "ON CONFLICT (case_id) DO UPDATE SET due_at = excluded.due_at",
 ]
 
 
