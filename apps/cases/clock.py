@@ -9,15 +9,12 @@ kept in ``WorkCalendarDay`` (editable in the admin; the demo loads them from chi
 from __future__ import annotations
 
 import datetime as dt
-import time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.core.cache import cache
-
 from apps.cases import reference
 from apps.cases.models import Case, Step, TimeBasis
+from apps.org.shared_version import SharedVersion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORK_PERIODS = ((dt.time(8, 30), dt.time(12, 0)), (dt.time(13, 30), dt.time(18, 0)))
@@ -40,39 +37,24 @@ YELLOW_FRACTION = 0.8
 ESCALATE_AFTER_FRACTION = 0.5
 
 
-# (checked at, version): the shared calendar version as this process last read it.
-_calendar_seen: tuple[float, int] | None = None
+CALENDAR_VERSION = SharedVersion(CALENDAR_VERSION_KEY, "CALENDAR_RECHECK_S")
 
 
 def calendar_changed() -> None:
     """Call when WorkCalendarDay rows change (admin save) so every process reloads them: this
     one at once, the others within ``CALENDAR_RECHECK_S`` seconds."""
-    global _calendar_seen
-    try:
-        cache.incr(CALENDAR_VERSION_KEY)
-    except ValueError:
-        cache.set(CALENDAR_VERSION_KEY, 2, timeout=None)
-    _calendar_seen = None
+    CALENDAR_VERSION.bump()
 
 
 def forget_local() -> None:
     """Drop this process's memory of the calendar version (the next limit reads it again)."""
-    global _calendar_seen
-    _calendar_seen = None
+    CALENDAR_VERSION.forget()
 
 
 def _calendar_version() -> int:
-    """The shared calendar version, read from the cache at most every few seconds: one report's
-    clock counts three limits on the calendar, and a Redis round trip for each of them cost more
-    than the counting."""
-    global _calendar_seen
-    now = time.monotonic()
-    seen = _calendar_seen
-    if seen is not None and now - seen[0] < getattr(settings, "CALENDAR_RECHECK_S", 2.0):
-        return seen[1]
-    version = cache.get_or_set(CALENDAR_VERSION_KEY, 1, timeout=None)
-    _calendar_seen = (now, version)
-    return version
+    # One report's clock counts three limits on the calendar: a cache round trip for each cost
+    # more than the counting.
+    return CALENDAR_VERSION.current()
 
 
 @lru_cache(maxsize=4)

@@ -5,23 +5,21 @@ counted from — and both change a few times a year, in the admin. Each process 
 while the shared version in the cache stays the same. Saving or deleting a Category or a
 TimeLimit (admin, demo loader, any model save; bulk writers call ``invalidate``) drops this
 process's copy at once and, once the change is committed, bumps the shared version, so other
-processes reload within ``REFERENCE_RECHECK_S`` seconds — the same scheme as the map index
-(``apps.org.geo``).
+processes reload within ``REFERENCE_RECHECK_S`` seconds (``apps.org.shared_version``, as for
+the map index).
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from apps.cases.models import Category, TimeLimit
+from apps.org.shared_version import SharedVersion
 
 VERSION_KEY = "cases:reference-version"
 
@@ -33,13 +31,9 @@ class Reference:
     limits: dict[tuple[int, int | None, str], float]  # (category, severity or None, step) → hours
 
 
+VERSION = SharedVersion(VERSION_KEY, "REFERENCE_RECHECK_S")
 _current: Reference | None = None
-_checked_at = 0.0
 _lock = threading.Lock()
-
-
-def _shared_version() -> int:
-    return cache.get_or_set(VERSION_KEY, 1, timeout=None)
 
 
 def _load(version: int) -> Reference:
@@ -54,15 +48,11 @@ def _load(version: int) -> Reference:
 
 
 def get(*, recheck: bool = False) -> Reference:
-    """This process's copy; ``recheck`` reads the shared version now instead of trusting a copy
-    checked less than ``REFERENCE_RECHECK_S`` ago (for a category the copy does not know)."""
-    global _current, _checked_at
+    """This process's copy; ``recheck`` reads the shared version now instead of trusting a
+    reading less than ``REFERENCE_RECHECK_S`` old (for a category the copy does not know)."""
+    global _current
+    version = VERSION.current(recheck=recheck)
     current = _current
-    now = time.monotonic()
-    if current is not None and not recheck and now - _checked_at < getattr(settings, "REFERENCE_RECHECK_S", 2.0):
-        return current
-    version = _shared_version()
-    _checked_at = now
     if current is not None and current.version == version:
         return current
     with _lock:
@@ -103,13 +93,11 @@ def forget_local() -> None:
     """Drop this process's copy (the next read loads the tables again)."""
     global _current
     _current = None
+    VERSION.forget()
 
 
 def _bump_shared() -> None:
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.set(VERSION_KEY, 2, timeout=None)
+    VERSION.bump()
     forget_local()
 
 

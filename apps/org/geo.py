@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,8 +35,9 @@ import numpy as np
 import shapely
 import shapely.ops
 from django.conf import settings
-from django.core.cache import cache
 from shapely.geometry import shape
+
+from apps.org.shared_version import SharedVersion
 
 VERSION_KEY = "org:grid-index-version"
 EARTH_RADIUS_M = 6_371_008.8
@@ -53,7 +53,6 @@ _contains_xy = getattr(shapely.lib, "contains_xy", shapely.contains_xy)
 
 _lock = threading.Lock()
 _index: GridIndex | None = None
-_checked_at = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,19 +229,18 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
+GRID_VERSION = SharedVersion(VERSION_KEY, "GRID_INDEX_RECHECK_S")
+
+
 def _current_version() -> int:
-    return cache.get_or_set(VERSION_KEY, 1, timeout=None)
+    return GRID_VERSION.current(recheck=True)
 
 
 def get_index() -> GridIndex:
     """This process's index, rebuilt from the Grid rows when another process changed them."""
-    global _index, _checked_at
+    global _index
+    version = GRID_VERSION.current()
     index = _index
-    now = time.monotonic()
-    if index is not None and now - _checked_at < getattr(settings, "GRID_INDEX_RECHECK_S", 2.0):
-        return index
-    version = _current_version()
-    _checked_at = now
     if index is not None and index.version == version:
         return index
     with _lock:
@@ -266,10 +264,7 @@ def place_of(grid_id: int) -> GridPlace | None:
 def invalidate() -> None:
     """Call after grids are created, changed or deleted (import, admin, demo generator)."""
     global _index
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.set(VERSION_KEY, 2, timeout=None)
+    GRID_VERSION.bump()
     _index = None
 
 
