@@ -14,8 +14,6 @@ class ProfileTokenAuthentication(TokenAuthentication):
     query. Every API request starts by working out the caller's scope from that profile
     (``apps.org.scope``); on the phones' busiest call, the report, it was a query of its own."""
 
-    model = Token
-
     def authenticate_credentials(self, key):
         try:
             token = Token.objects.select_related("user__profile__region", "user__profile__unit").get(key=key)

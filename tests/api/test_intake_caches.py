@@ -66,12 +66,16 @@ def test_a_time_limit_edit_counts_for_the_next_clock(org):
     rubbish = Category.objects.select_related("parent").get(pk=org.categories["rubbish"].pk)
     case = Case(category=rubbish, severity=3)
     before = clock.limit_hours(case, Step.HANDLE)
-    row, _ = TimeLimit.objects.update_or_create(category=rubbish, severity=None, step=Step.HANDLE,
-                                                defaults={"hours": before + 5})
-    assert clock.limit_hours(case, Step.HANDLE) == before + 5
+    assert before == 4  # the any-severity row of the test organisation
+    # A row for this severity takes precedence over the any-severity one, from the next clock on …
+    row = TimeLimit.objects.create(category=rubbish, severity=3, step=Step.HANDLE, hours=9)
+    assert clock.limit_hours(case, Step.HANDLE) == 9
+    row.hours = 11
+    row.save()
+    assert clock.limit_hours(case, Step.HANDLE) == 11
+    # … and deleting it brings the any-severity row back.
     row.delete()
-    parent_or_default = clock.limit_hours(case, Step.HANDLE)
-    assert parent_or_default != before + 5
+    assert clock.limit_hours(case, Step.HANDLE) == before
 
 
 def test_the_calendar_version_is_read_again_after_a_change(org, settings):
@@ -114,7 +118,7 @@ def test_moving_a_village_to_another_town_in_the_admin_reaches_the_index(org, cl
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_asgi_app_runs_middleware_and_view_in_one_thread_hop_and_serves_a_report(org_tx):
+def test_the_asgi_app_enters_the_sync_middleware_chain_once_and_serves_a_report(org_tx):
     from config.asgi import application, django_asgi_app
 
     assert isinstance(django_asgi_app._middleware_chain, SyncToAsync)
