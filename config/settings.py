@@ -89,6 +89,12 @@ TEMPLATES = [
     },
 ]
 
+# --- Web server ---------------------------------------------------------------------------
+# Threads per web process that run requests (config/asgi.py). A request holds its thread for
+# its whole synchronous life, so this also bounds the database connections a process holds
+# (keep DB_POOL_MAX at least this); more requests than threads wait their turn on the loop.
+WEB_THREADS = env_int("WEB_THREADS", 8)
+
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
@@ -279,6 +285,11 @@ GRID_INDEX_RECHECK_S = env_float("GRID_INDEX_RECHECK_S", 2.0)
 # time-limit table (apps/cases/reference.py) or the work calendar.
 REFERENCE_RECHECK_S = env_float("REFERENCE_RECHECK_S", 2.0)
 CALENDAR_RECHECK_S = env_float("CALENDAR_RECHECK_S", 2.0)
+# API callers (apps/org/credentials.py): how often (s) a process checks whether another process
+# changed a token, user, profile or grid assignment — a revoked token is refused everywhere
+# within this — and the age (s) after which a caller's rows are read again whatever happened.
+CREDENTIALS_RECHECK_S = env_float("CREDENTIALS_RECHECK_S", 1.0)
+CREDENTIALS_TTL_S = env_float("CREDENTIALS_TTL_S", 60.0)
 # A GPS fix worse than this is accepted but flagged for the acceptor.
 POSITION_ACCURACY_FLAG_M = env_float("POSITION_ACCURACY_FLAG_M", 100.0)
 MAX_PHOTOS_PER_REPORT = env_int("MAX_PHOTOS_PER_REPORT", 9)

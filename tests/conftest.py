@@ -16,12 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _cold_process_caches():
-    """Each test starts as a fresh process would: no category tree, time limits or calendar
-    left in memory from the previous test (its rows were rolled back with it)."""
+    """Each test starts as a fresh process would: no category tree, time limits, calendar or
+    API callers left in memory from the previous test (its rows were rolled back with it)."""
     from apps.cases import clock, reference
+    from apps.org import credentials
 
     reference.forget_local()
     clock.forget_local()
+    credentials.forget_local()
     yield
 
 

@@ -88,7 +88,6 @@ def time_limits(category_id: int) -> dict[tuple[int, int | None, str], float]:
     return reference.limits
 
 
-
 def forget_local() -> None:
     """Drop this process's copy (the next read loads the tables again)."""
     global _current

@@ -1,13 +1,15 @@
 """What the intake keeps in memory per process, and that a change made anywhere still reaches it:
 the category tree and time-limit table (apps/cases/reference.py), the village/town/county of
 each grid (apps/org/geo.py), the work calendar version (apps/cases/clock.py), and the ASGI
-handler that runs the middleware chain in one thread (config/asgi.py)."""
+handler that runs each request on one thread of a fixed pool (config/asgi.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -117,26 +119,95 @@ def test_moving_a_village_to_another_town_in_the_admin_reaches_the_index(org, cl
     assert geo.place_of(org.grids["east-v1-g1"].pk).town_id == other_town.pk
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_asgi_app_enters_the_sync_middleware_chain_once_and_serves_a_report(org_tx):
-    from config.asgi import application, django_asgi_app
+def _asgi(requests):
+    """Run ``(method, path, body, headers)`` requests through config.asgi's application, one
+    after the other, on an event loop of its own in a thread of its own, as a server has (another
+    test of the run may have left a loop set on this thread)."""
+    from config.asgi import application
 
-    assert isinstance(django_asgi_app._middleware_chain, SyncToAsync)
+    async def run():
+        answers = []
+        for method, path, body, headers in requests:
+            communicator = HttpCommunicator(application, method, path, body=body, headers=[
+                (b"host", b"localhost"), (b"content-length", str(len(body)).encode()), *headers])
+            answers.append(await communicator.get_response(timeout=30))
+        return answers
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_asgi_app_serves_each_request_whole_on_one_thread_of_a_fixed_pool(org_tx, settings):
+    from django.core.signals import request_finished, request_started
+
+    from config.asgi import django_asgi_app
+
+    assert not isinstance(django_asgi_app._middleware_chain, SyncToAsync)  # the chain is built sync, as WSGI's
     token = Token.objects.create(user=org_tx.users["gw"])
     body = json.dumps(report_payload(org_tx)).encode()
+    headers = [(b"content-type", b"application/json"), (b"authorization", f"Token {token.key}".encode())]
+    seen = []
 
-    async def post():
-        communicator = HttpCommunicator(application, "POST", URL, body=body, headers=[
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"authorization", f"Token {token.key}".encode()),
-            (b"host", b"localhost")])
-        return await communicator.get_response(timeout=30)
+    def started(**kwargs):
+        seen.append(("started", threading.current_thread()))
 
-    # An event loop of its own, in a thread of its own, as a server has (another test of the
-    # run may have left one set on this thread).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(asyncio.run, post()).result()
-        again = pool.submit(asyncio.run, post()).result()
+    def finished(**kwargs):
+        seen.append(("finished", threading.current_thread()))
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    threads_before = threading.active_count()
+    try:
+        answers = _asgi([("POST", URL, body, headers)] * 12)
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+    first, *again = answers
     assert first["status"] == 201, first["body"][:500]
-    assert again["status"] == 200 and (b"idempotent-replay", b"true") in [(k.lower(), v) for k, v in again["headers"]]
+    for answer in again:
+        assert answer["status"] == 200 and (b"idempotent-replay", b"true") in [
+            (k.lower(), v) for k, v in answer["headers"]]
     assert Case.objects.count() == 1
+    # Each request: started and finished on the same thread, one of the pool's, never the loop's.
+    assert [event for event, _ in seen] == ["started", "finished"] * 12
+    for (_, began), (_, ended) in zip(seen[::2], seen[1::2], strict=True):
+        assert began is ended and began.name.startswith("django-request")
+    # No thread per request: twelve requests leave at most the pool behind.
+    assert threading.active_count() - threads_before <= django_asgi_app.threads
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_asgi_app_streams_a_photo_file_and_a_csv_export(org_tx, client):
+    from apps.cases.photos import case_photos_process
+    from tests import photo_files
+
+    token = Token.objects.create(user=org_tx.users["gw"])
+    auth = [(b"authorization", f"Token {token.key}".encode())]
+    payload = report_payload(org_tx)
+    boundary = "liandong-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in payload.items()]
+    jpeg = photo_files.jpeg(2400, 1600)
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="a.jpg"\r\n'
+                 "Content-Type: image/jpeg\r\n\r\n".encode() + jpeg + b"\r\n")
+    multipart = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    (created,) = _asgi([("POST", URL, multipart,
+                         [(b"content-type", f"multipart/form-data; boundary={boundary}".encode()), *auth])])
+    assert created["status"] == 201, created["body"][:500]
+    case = Case.objects.get()
+    assert case_photos_process(case_id=case.pk) == 1
+    photo_url = json.loads(created["body"])["photos"][0]["web_url"]
+    # The case export: a streamed CSV whose rows are read from the database while it is sent.
+    client.force_login(org_tx.users["td"])
+    session = f"sessionid={client.cookies['sessionid'].value}".encode()
+    photo, export = _asgi([
+        ("GET", photo_url, b"", auth),
+        ("GET", "/admin/cases/case/export.csv", b"", [(b"cookie", session)]),
+    ])
+    assert photo["status"] == 200
+    from PIL import Image
+    assert Image.open(io.BytesIO(photo["body"])).size == (1920, 1280)
+    assert export["status"] == 200, export["body"][:300]
+    from apps.cases import tracking
+    assert tracking.display(case.tracking_number) in export["body"].decode("utf-8-sig")
