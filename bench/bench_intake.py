@@ -336,17 +336,18 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def summary(label: str, seconds: float, latencies: list[float], errors: list[str], cpu: tuple[float, float],
-            target: float) -> float:
+def summary(label: str, seconds: float, latencies: list[float], errors: list[str],
+            cpu: tuple[float, float, float], target: float) -> float:
     rate = len(latencies) / seconds
-    web_ms, db_ms = (part / max(len(latencies), 1) * 1000 for part in cpu)
+    web_ms, db_ms, client_ms = (part / max(len(latencies), 1) * 1000 for part in cpu)
     per_report = web_ms + db_ms
     print(f"{label}:\n   {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
           f"latency p50 {statistics.median(latencies):.0f} ms  p95 {percentile(latencies, 95):.0f} ms  "
           f"p99 {percentile(latencies, 99):.0f} ms   errors {len(errors)}   "
           f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}\n"
           f"   server CPU {per_report:.1f} ms per report (web workers {web_ms:.1f}, PostgreSQL {db_ms:.1f}) "
-          f"→ at most {2000 / per_report:.0f} reports/s on 2 idle cores")
+          f"→ at most {2000 / per_report:.0f} reports/s on 2 idle cores\n"
+          f"   this bench's own phones took {client_ms:.1f} ms of the same 2 cores per report")
     for error in errors[:5]:
         print("   ", error)
     return rate
@@ -369,10 +370,10 @@ def main() -> None:
         port, web, worker = start_servers(env, args, data_dir)
 
         async def measured(*phase_args, **phase_kwargs):
-            before = server_cpu_seconds(web.pid, args.database)
+            before, client_before = server_cpu_seconds(web.pid, args.database), time.process_time()
             seconds, latencies, errors = await run_phase(*phase_args, **phase_kwargs)
-            after = server_cpu_seconds(web.pid, args.database)
-            return seconds, latencies, errors, (after[0] - before[0], after[1] - before[1])
+            after, client_after = server_cpu_seconds(web.pid, args.database), time.process_time()
+            return seconds, latencies, errors, (after[0] - before[0], after[1] - before[1], client_after - client_before)
 
         async def run():
             await run_phase(port, phones, category, 300, args.concurrency, None)  # warm-up
