@@ -1,6 +1,7 @@
 import asyncio
 import contextvars
 import os
+import threading
 from contextlib import aclosing
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,7 +35,7 @@ class ThreadPoolASGIHandler(ASGIHandler):
     socket I/O (reading the body, sending the answer) stays on the event loop.
 
     Streaming responses (photo files, exports) are sent from the same thread, chunk by chunk,
-    each chunk waiting for the loop to take it (back-pressure). Code that calls
+    each chunk waiting for the loop to take it (back-pressure), and stop when the client hangs up. Code that calls
     ``async_to_sync`` from a view (channel-layer pushes) finds the server's loop as it does
     from asgiref's own threads. WebSockets are not affected: they go to Channels.
     """
@@ -56,16 +57,25 @@ class ThreadPoolASGIHandler(ASGIHandler):
         # A copy of the server's context per request, as asgiref gives each sync call: nothing a
         # request sets in a context variable (language, URLconf, cache handles) leaks into the next.
         context = contextvars.copy_context()
+        gone = threading.Event()  # the client hung up: a streamed answer stops at the next chunk
+        watcher = asyncio.create_task(self._watch_disconnect(receive, gone))
         try:
-            messages = await loop.run_in_executor(self._pool, context.run, self._serve, scope, body_file, loop, send)
+            messages = await loop.run_in_executor(self._pool, context.run, self._serve, scope, body_file, loop, send,
+                                                  gone)
         finally:
+            watcher.cancel()
             body_file.close()
         for message in messages:
             await send(message)
 
+    @staticmethod
+    async def _watch_disconnect(receive, gone: threading.Event) -> None:
+        if (await receive())["type"] == "http.disconnect":
+            gone.set()
+
     # --- on the request's thread ----------------------------------------------------------
 
-    def _serve(self, scope, body_file, loop, send) -> list[dict]:
+    def _serve(self, scope, body_file, loop, send, gone: threading.Event) -> list[dict]:
         # What asgiref sets on its own threads: async_to_sync() called from here runs the
         # coroutine on the server's loop (apps/notify/push.py relies on it).
         SyncToAsync.threadlocal.main_event_loop = loop
@@ -93,6 +103,8 @@ class ThreadPoolASGIHandler(ASGIHandler):
                 asyncio.run_coroutine_threadsafe(self._send_async_stream(response, send), loop).result()
             else:
                 for part in response.streaming_content:
+                    if gone.is_set():
+                        return []  # nobody is reading: stop producing (the export's query ends on close)
                     for chunk, _ in self.chunk_bytes(part):
                         send_now({"type": "http.response.body", "body": chunk, "more_body": True})
                 send_now({"type": "http.response.body", "body": b""})

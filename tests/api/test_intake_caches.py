@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import io
 import json
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -177,10 +178,46 @@ def test_the_asgi_app_serves_each_request_whole_on_one_thread_of_a_fixed_pool(or
     assert threading.active_count() - threads_before <= django_asgi_app.threads
 
 
+def _fetch_until_hang_up(path, headers) -> bytes:
+    """GET ``path`` through the ASGI app as a client that hangs up once the first chunk is in."""
+    from config.asgi import application
+
+    async def run():
+        hung_up, received, requested = asyncio.Event(), [], False
+
+        async def receive():
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await hung_up.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                assert message["status"] == 200, message
+            if message["type"] == "http.response.body":
+                received.append(message.get("body", b""))
+                hung_up.set()
+                await asyncio.sleep(0.05)  # the server hears of it before this chunk is done
+
+        path_only, _, query = path.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": path_only, "raw_path": path_only.encode(), "query_string": query.encode(),
+                 "root_path": "",
+                 "headers": [(b"host", b"localhost"), *headers], "client": ("127.0.0.1", 1), "server": ("localhost", 80)}
+        await asyncio.wait_for(application(scope, receive, send), timeout=30)
+        return b"".join(received)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_asgi_app_streams_a_photo_file_and_a_csv_export(org_tx, client):
+    from PIL import Image
+
     from apps.cases.photos import case_photos_process
-    from tests import photo_files
 
     token = Token.objects.create(user=org_tx.users["gw"])
     auth = [(b"authorization", f"Token {token.key}".encode())]
@@ -188,7 +225,11 @@ def test_the_asgi_app_streams_a_photo_file_and_a_csv_export(org_tx, client):
     boundary = "liandong-test-boundary"
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
              for k, v in payload.items()]
-    jpeg = photo_files.jpeg(2400, 1600)
+    # Noise: its served copy is large enough to be sent in many chunks.
+    noise = Image.frombytes("RGB", (2400, 1600), random.Random(7).randbytes(2400 * 1600 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=80)
+    jpeg = buffer.getvalue()
     parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="a.jpg"\r\n'
                  "Content-Type: image/jpeg\r\n\r\n".encode() + jpeg + b"\r\n")
     multipart = b"".join(parts) + f"--{boundary}--\r\n".encode()
@@ -206,8 +247,51 @@ def test_the_asgi_app_streams_a_photo_file_and_a_csv_export(org_tx, client):
         ("GET", "/admin/cases/case/export.csv", b"", [(b"cookie", session)]),
     ])
     assert photo["status"] == 200
-    from PIL import Image
     assert Image.open(io.BytesIO(photo["body"])).size == (1920, 1280)
+    assert len(photo["body"]) > 3 * 65536  # several chunks
+    # The phone hangs up after the first chunk: the thread stops sending the rest.
+    assert len(_fetch_until_hang_up(photo_url, auth)) < len(photo["body"]) / 2
     assert export["status"] == 200, export["body"][:300]
     from apps.cases import tracking
     assert tracking.display(case.tracking_number) in export["body"].decode("utf-8-sig")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_view_pushing_to_the_channel_layer_pushes_through_the_servers_loop(org_tx, monkeypatch):
+    """A view that pushes (marking a notification read sends the new unread count to the user's
+    sockets) runs on a pool thread; its ``async_to_sync`` must reach the server's own loop."""
+    from channels.layers import get_channel_layer
+
+    from apps.cases import services
+    from apps.notify.models import Kind, Notification
+    from apps.notify import push
+    from apps.notify.selectors import user_group
+    from config.asgi import application
+
+    in_server_thread, answers = push._in_server_thread, []
+    monkeypatch.setattr(push, "_in_server_thread", lambda: answers.append(in_server_thread()) or answers[-1])
+
+    user = org_tx.users["gw"]
+    lat, lng = org_tx.point_in(org_tx.grids["east-v1-g1"])
+    case, _ = services.case_report(reporter=user, category=org_tx.categories["rubbish"], description="路灯不亮",
+                                   lat=lat, lng=lng, restrict_to_grids=None)
+    notification = Notification.objects.create(recipient=user, case=case, event=case.events.first(),
+                                               kind=Kind.DISPATCH, title="新派遣")
+    token = Token.objects.create(user=user)
+
+    async def run():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(user_group(user.pk), channel)
+        communicator = HttpCommunicator(application, "POST", f"/api/notifications/{notification.pk}/read/", headers=[
+            (b"host", b"localhost"), (b"authorization", f"Token {token.key}".encode())])
+        answer = await communicator.get_response(timeout=30)
+        pushed = await asyncio.wait_for(layer.receive(channel), timeout=10)
+        await layer.group_discard(user_group(user.pk), channel)
+        return answer, pushed
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer, pushed = pool.submit(asyncio.run, run()).result()
+    assert answer["status"] == 200, answer["body"][:300]
+    assert pushed["payload"] == {"type": "unread", "count": 0}
+    assert answers == [True]  # sent by the server's loop, not a loop of the request thread's own
