@@ -9,13 +9,14 @@ production profile (uvicorn workers on PostgreSQL + Redis), with and without a p
 What it does:
 
 1. (Re)creates the bench database (dropped first: give it its own), migrates it, builds the
-   test organisation plus 40 grid workers on its eight east-town grids, each with an API token.
+   test organisation plus 40 grid workers on its eight east-town grids, each with an API token
+   (``--auth token``) or signed in with a session as the field app is (``--auth session``).
 2. Starts uvicorn (``config.asgi``, ``--workers 2``) against that database and Redis, as
    ``run.py`` does in production. The Celery worker is *not* started unless ``--with-worker``:
    intake is what is measured; the follow-up work (routing, thumbnails, notifications) is
    committed with each report in its outbox and queued in Redis, and done afterwards.
 3. From this one process, ``--concurrency`` keep-alive HTTP/1.1 connections (asyncio streams,
-   token auth, one grid worker per connection) send reports as fast as the server answers:
+   token or session auth, one grid worker per connection) send reports as fast as the server answers:
    - *without a photo*: one JSON ``POST /api/reports/`` per report;
    - *with a photo*: what the field app does — ``POST /api/reports/`` then
      ``POST /api/reports/{id}/photos/`` (multipart) with one 1-megapixel JPEG (~0.2 MB),
@@ -61,6 +62,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_intake")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--with-worker", action="store_true", help="also run a Celery worker during the run")
+    parser.add_argument("--auth", choices=["token", "session"], default="token",
+                        help="token: Authorization: Token (scripts, integrations); session: the session cookie "
+                             "and CSRF token the field app sends after its log-in")
     parser.add_argument("--server", choices=["uvicorn", "gunicorn"], default="uvicorn",
                         help="uvicorn: the ASGI app as run.py serves it; gunicorn: the same Django app as WSGI "
                              "(gthread workers) for comparison")
@@ -98,7 +102,7 @@ def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOG_LEVEL": "WARNING",
         "DEBUG": "0",
-        "LIANDONG_FAST_PASSWORD_HASHER": "1",  # throw-away bench users log in with tokens
+        "LIANDONG_FAST_PASSWORD_HASHER": "1",  # throw-away bench users never type a password
         "STATIC_MANIFEST": "0",  # no collectstatic in the bench's data directory
         "WHITENOISE_USE_FINDERS": "1",
     }
@@ -109,9 +113,12 @@ def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
     return env
 
 
-def build_data() -> tuple[list[tuple[str, float, float]], int]:
-    """Grid workers with tokens, each with a point inside one of their grids; and a category."""
+def build_data(auth: str) -> tuple[list[tuple[bytes, float, float]], int]:
+    """Grid workers, each signed in (the request headers that say who they are) and with a point
+    inside one of their grids; and a category."""
+    from django.conf import settings
     from django.core.management import call_command
+    from django.test import Client
     from rest_framework.authtoken.models import Token
 
     from apps.org.models import Role
@@ -125,7 +132,15 @@ def build_data() -> tuple[list[tuple[str, float, float]], int]:
         for n in range(WORKERS_PER_GRID):
             person = make_person(f"bench-{grid.code}-{n}", Role.GRID_WORKER, region=grid.village, grids=[grid])
             lat, lng = org.point_in(grid)
-            phones.append((Token.objects.create(user=person).key, lat, lng))
+            if auth == "token":
+                headers = f"Authorization: Token {Token.objects.create(user=person).key}\r\n"
+            else:  # as the field app after /field/login/: the session cookie, and the CSRF pair
+                client = Client()
+                client.force_login(person)
+                session, csrf = client.cookies[settings.SESSION_COOKIE_NAME].value, uuid.uuid4().hex
+                headers = (f"Cookie: {settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}\r\n"
+                           f"X-CSRFToken: {csrf}\r\n")
+            phones.append((headers.encode(), lat, lng))
     return phones, org.categories["rubbish"].pk
 
 
@@ -191,9 +206,9 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path)
 class Connection:
     """One keep-alive HTTP/1.1 connection: just enough of a client to keep its own CPU low."""
 
-    def __init__(self, port: int, token: str):
+    def __init__(self, port: int, auth_headers: bytes):
         self.port = port
-        self.auth = f"Token {token}".encode()
+        self.auth_headers = auth_headers
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -203,7 +218,7 @@ class Connection:
     async def post(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
         head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nAccept: application/json\r\n").encode()
-        self.writer.write(head + b"Authorization: " + self.auth + b"\r\n\r\n" + body)
+        self.writer.write(head + self.auth_headers + b"\r\n" + body)
         status_line = await self.reader.readline()
         if not status_line:
             raise ConnectionError("server closed the connection")
@@ -260,8 +275,8 @@ async def run_phase(port: int, phones, category: int, total: int, concurrency: i
     errors: list[str] = []
 
     async def phone(index: int) -> None:
-        token, lat, lng = phones[index % len(phones)]
-        conn = Connection(port, token)
+        auth_headers, lat, lng = phones[index % len(phones)]
+        conn = Connection(port, auth_headers)
         await conn.open()
         try:
             for n in counter:
@@ -360,9 +375,9 @@ def main() -> None:
     recreate_database(args.database)
     flush_redis(args.redis)
     env = setup_django(args, data_dir)
-    phones, category = build_data()
+    phones, category = build_data(args.auth)
     photo = megapixel_photo()
-    print(f"{len(phones)} grid workers with tokens; photo {len(photo) / 1024:.0f} KB (1155×866); "
+    print(f"{len(phones)} grid workers signed in by {args.auth}; photo {len(photo) / 1024:.0f} KB (1155×866); "
           f"{args.concurrency} connections; {args.server} --workers {args.web_workers}"
           f"{' + Celery worker' if args.with_worker else ' (no Celery worker: follow-up work waits in the outbox)'}")
     web = worker = None

@@ -194,7 +194,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 # A task delivered this many times without success (its worker killed, or failing) is quarantined.
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions are written to the database (a phone stays logged in across a Redis restart) and
+# read through the cache, so a signed-in request does not start with a session query.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Field workers log in once on their phone and stay logged in.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 90)
 

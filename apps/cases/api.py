@@ -51,9 +51,9 @@ from apps.cases.serializers import (
     ReportPhotoInputSerializer,
     ReportResultSerializer,
 )
-from apps.org import geo
+from apps.org import credentials, geo
 from apps.org.api_errors import error_response
-from apps.org.models import Grid, Profile, Role
+from apps.org.models import Grid, Role
 from apps.org.scope import profile_of, scope_of
 
 # Who reports from the field: grid workers and grid leaders, inside their own grids (定格、定人、
@@ -72,16 +72,10 @@ ERRORS = {
 }
 
 
-_PROFILE_OF_USER = Profile._meta.get_field("user").remote_field  # the reverse side: user.profile
-
-
 def _scope(user):
-    """``scope_of(user)``, reading the profile with its region in one query (scope_of alone
-    reads them one after the other; every request of the API starts here)."""
-    if getattr(user, "is_authenticated", False) and not _PROFILE_OF_USER.is_cached(user):
-        profile = Profile.objects.select_related("region", "unit").filter(user_id=user.pk).first()
-        if profile is not None:
-            _PROFILE_OF_USER.set_cached_value(user, profile)
+    """``scope_of(user)``, with the profile, region, unit and grids from this process's copy of
+    the caller (``apps.org.credentials``; token callers come with it already)."""
+    credentials.attach(user)
     return scope_of(user)
 
 

@@ -1,9 +1,10 @@
 """Who is calling: a per-process copy of API tokens and of each caller's profile and scope.
 
-Every API request starts by reading the caller's token, user, profile (with region and unit)
-and the grids they cover — two queries and a good part of a report's cost on a busy intake —
-and these rows change a few times a week, in the admin. So each process keeps a copy, checked
-on every use against a version shared through the cache (``apps.org.shared_version``):
+Every API request starts by reading the caller's token and user (or the session's user), the
+profile with its region and unit, and the grids they cover — up to three queries and a good
+part of a report's cost on a busy intake — and these rows change a few times a week, in the
+admin. So each process keeps a copy (tokens by key, profiles and scopes by user id), checked on
+every use against a version shared through the cache (``apps.org.shared_version``):
 
 - saving or deleting a token, user, profile, region, unit or grid, or changing whose grids a
   profile covers, drops this process's copy at once and, once committed, bumps the shared
@@ -65,76 +66,106 @@ class _Row:
 
 
 @dataclass(frozen=True)
-class _Caller:
+class _Person:
+    """What the API needs of a user besides the user row: profile, region, unit, scope."""
+
     version: int
     loaded_at: float
-    token: _Row
-    user: _Row
     profile: _Row | None
     region: _Row | None
     unit: _Row | None
     scope: Scope
 
+    @classmethod
+    def of(cls, user, version: int) -> _Person:
+        profile = _PROFILE_OF_USER.get_cached_value(user, None)  # select_related: the profile or None
+        return cls(version=version, loaded_at=time.monotonic(), profile=_Row.of(profile),
+                   region=_Row.of(profile.region if profile else None),
+                   unit=_Row.of(profile.unit if profile else None),
+                   scope=scope_of(user))  # reads the grids
+
+    def attach_to(self, user) -> None:
+        if self.profile is None:
+            _PROFILE_OF_USER.set_cached_value(user, None)  # user.profile raises DoesNotExist, as it would
+        else:
+            profile = self.profile.build()
+            _REGION_OF_PROFILE.set_cached_value(profile, self.region.build() if self.region else None)
+            _UNIT_OF_PROFILE.set_cached_value(profile, self.unit.build() if self.unit else None)
+            _PROFILE_OF_USER.set_cached_value(user, profile)
+            profile.user = user
+        user._liandong_scope = self.scope  # frozen: safe to share
+
+
+@dataclass(frozen=True)
+class _Caller:
+    """A token and its user (the person is kept by user id)."""
+
+    version: int
+    loaded_at: float
+    user_id: int
+    token: _Row
+    user: _Row
+
 
 _by_token: dict[str, _Caller] = {}
+_by_user: dict[int, _Person] = {}
 _lock = threading.Lock()
 
 
-def _fresh(entry: _Caller | None, version: int) -> bool:
+def _fresh(entry, version: int) -> bool:
     return (entry is not None and entry.version == version
             and time.monotonic() - entry.loaded_at < getattr(settings, "CREDENTIALS_TTL_S", 60))
 
 
-def _load(key: str, version: int) -> _Caller | None:
-    token = (Token.objects.select_related("user__profile__region", "user__profile__unit")
-             .filter(key=key).first())
-    if token is None:
-        return None
-    user = token.user
-    profile = _PROFILE_OF_USER.get_cached_value(user, None)  # select_related: the profile or None
-    return _Caller(
-        version=version, loaded_at=time.monotonic(), token=_Row.of(token), user=_Row.of(user),
-        profile=_Row.of(profile), region=_Row.of(profile.region if profile else None),
-        unit=_Row.of(profile.unit if profile else None), scope=scope_of(user),  # reads the grids
-    )
-
-
-def _assemble(entry: _Caller):
-    token, user = entry.token.build(), entry.user.build()
-    _USER_OF_TOKEN.set_cached_value(token, user)
-    if entry.profile is None:
-        _PROFILE_OF_USER.set_cached_value(user, None)  # user.profile raises DoesNotExist, as it would
-    else:
-        profile = entry.profile.build()
-        _REGION_OF_PROFILE.set_cached_value(profile, entry.region.build() if entry.region else None)
-        _UNIT_OF_PROFILE.set_cached_value(profile, entry.unit.build() if entry.unit else None)
-        _PROFILE_OF_USER.set_cached_value(user, profile)
-        profile.user = user
-    user._liandong_scope = entry.scope  # frozen: safe to share
-    return user, token
+def _keep(table: dict, key, entry) -> None:
+    with _lock:
+        if len(table) >= MAX_ENTRIES:
+            table.clear()
+        table[key] = entry
 
 
 def token_user(key: str):
     """``(user, token)`` for an API token, or None if there is no such token. The user comes
     with ``user.profile`` (its region and unit) and its scope already attached."""
     version = VERSION.current()
-    entry = _by_token.get(key)
-    if not _fresh(entry, version):
-        entry = _load(key, version)
-        if entry is None:
+    caller = _by_token.get(key)
+    person = _by_user.get(caller.user_id) if caller is not None else None
+    if not (_fresh(caller, version) and _fresh(person, version)):
+        token = (Token.objects.select_related("user__profile__region", "user__profile__unit")
+                 .filter(key=key).first())
+        if token is None:
             _by_token.pop(key, None)
             return None
-        with _lock:
-            if len(_by_token) >= MAX_ENTRIES:
-                _by_token.clear()
-            _by_token[key] = entry
-    return _assemble(entry)
+        caller = _Caller(version, time.monotonic(), token.user_id, _Row.of(token), _Row.of(token.user))
+        person = _Person.of(token.user, version)
+        _keep(_by_token, key, caller)
+        _keep(_by_user, token.user_id, person)
+    token, user = caller.token.build(), caller.user.build()
+    _USER_OF_TOKEN.set_cached_value(token, user)
+    person.attach_to(user)
+    return user, token
+
+
+def attach(user) -> None:
+    """Give a signed-in user (e.g. from the session) its profile, region, unit and scope from
+    this process's copy, reading them once if the copy has none."""
+    if not getattr(user, "is_authenticated", False) or _PROFILE_OF_USER.is_cached(user):
+        return
+    version = VERSION.current()
+    person = _by_user.get(user.pk)
+    if not _fresh(person, version):
+        profile = Profile.objects.select_related("region", "unit").filter(user_id=user.pk).first()
+        _PROFILE_OF_USER.set_cached_value(user, profile)
+        person = _Person.of(user, version)
+        _keep(_by_user, user.pk, person)
+    person.attach_to(user)
 
 
 def forget_local() -> None:
     """Drop this process's copy."""
     with _lock:
         _by_token.clear()
+        _by_user.clear()
     VERSION.forget()
 
 

@@ -124,3 +124,19 @@ def test_a_user_without_a_profile_is_answered_as_before(org):
     for _ in range(2):  # from the database, then from memory
         response = client.post("/api/reports/", report_payload(org), format="json")
         assert response.status_code == 403
+
+
+def test_a_session_callers_profile_and_grids_are_read_once(org):
+    client = APIClient()
+    client.force_login(org.users["gw"])  # the field app signs in with a session
+
+    def profile_reads():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.post("/api/reports/", report_payload(org), format="json").status_code == 201
+        return [q["sql"] for q in queries if '"org_profile"' in q["sql"] or "org_profile_grids" in q["sql"]]
+
+    assert len(profile_reads()) == 2  # the profile with its region and unit; the grids
+    assert profile_reads() == []
+    org.users["gw"].profile.grids.remove(org.grids["east-v1-g1"])  # and a change still counts at once
+    response = client.post("/api/reports/", report_payload(org), format="json")
+    assert response.status_code == 403 and "lat" in response.json()["errors"]
