@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.env import celery_broker_url, env_bool, env_float, env_int, env_list, env_str
@@ -115,6 +116,10 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", 16), "timeout": 20,
         }
+        if DATABASES["default"]["OPTIONS"]["pool"]["max_size"] < WEB_THREADS:
+            # Each request thread holds a connection while it works: fewer would leave requests
+            # waiting 20 s for one and failing under load.
+            raise ImproperlyConfigured(f"DB_POOL_MAX must be at least WEB_THREADS ({WEB_THREADS}).")
     if env_str("LIANDONG_TEST_DB_NAME"):
         DATABASES["default"]["TEST"]["NAME"] = env_str("LIANDONG_TEST_DB_NAME")
 else:

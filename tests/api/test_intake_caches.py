@@ -295,3 +295,18 @@ def test_a_view_pushing_to_the_channel_layer_pushes_through_the_servers_loop(org
     assert answer["status"] == 200, answer["body"][:300]
     assert pushed["payload"] == {"type": "unread", "count": 0}
     assert answers == [True]  # sent by the server's loop, not a loop of the request thread's own
+
+
+def test_a_report_from_a_phone_already_seen_is_two_inserts_and_nothing_else(org):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=org.users['gw']).key}")
+    assert client.post(URL, report_payload(org), format="json").status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(URL, report_payload(org), format="json").status_code == 201
+    statements = [q["sql"].split("(")[0].strip() for q in queries
+                  if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))]
+    assert statements == ['INSERT INTO "cases_case"', 'INSERT INTO "cases_caseevent"']
