@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -95,16 +94,9 @@ def forget_local() -> None:
     VERSION.forget()
 
 
-def _bump_shared() -> None:
-    VERSION.bump()
-    forget_local()
-
-
 def invalidate() -> None:
     """Call after changing categories or time limits without model saves (bulk_create, update)."""
-    forget_local()
-    # Other processes reload when the rows they would read are committed.
-    transaction.on_commit(_bump_shared)
+    VERSION.changed_on_commit(forget_local)
 
 
 @receiver(post_save, sender=Category)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from rest_framework.authtoken.models import Token
 
@@ -169,16 +169,9 @@ def forget_local() -> None:
     VERSION.forget()
 
 
-def _bump_shared() -> None:
-    VERSION.bump()
-    forget_local()
-
-
 def invalidate() -> None:
     """Call after changing users, profiles, tokens or grids without model saves (bulk writes)."""
-    forget_local()
-    # Other processes drop theirs once the rows they would read again are committed.
-    transaction.on_commit(_bump_shared)
+    VERSION.changed_on_commit(forget_local)
 
 
 def _row_changed(sender, **kwargs) -> None:

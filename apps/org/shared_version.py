@@ -10,9 +10,11 @@ every few seconds instead of one per use.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 
 class SharedVersion:
@@ -44,3 +46,16 @@ class SharedVersion:
     def forget(self) -> None:
         """Read the version again next time (this process's reading may be stale)."""
         self._seen = None
+
+    def changed_on_commit(self, forget_local: Callable[[], None]) -> None:
+        """The data is being changed in the current transaction: drop this process's copy now
+        (``forget_local``) and, once the change is committed, bump the version — so the other
+        processes reload rows that show it — and drop the copy again (a request may have read the
+        old rows in the meantime)."""
+        forget_local()
+
+        def bump() -> None:
+            self.bump()
+            forget_local()
+
+        transaction.on_commit(bump)
