@@ -35,9 +35,9 @@ class ThreadPoolASGIHandler(ASGIHandler):
     socket I/O (reading the body, sending the answer) stays on the event loop.
 
     Streaming responses (photo files, exports) are sent from the same thread, chunk by chunk,
-    each chunk waiting for the loop to take it (back-pressure), and stop when the client hangs up. Code that calls
-    ``async_to_sync`` from a view (channel-layer pushes) finds the server's loop as it does
-    from asgiref's own threads. WebSockets are not affected: they go to Channels.
+    each chunk waiting for the loop to take it (back-pressure); they stop when the client hangs
+    up. Code that calls ``async_to_sync`` from a view (channel-layer pushes) finds the server's
+    loop as it does from asgiref's own threads. WebSockets are not affected: they go to Channels.
     """
 
     def __init__(self, threads: int):
