@@ -106,7 +106,6 @@ class DisplayField(serializers.CharField):
     lookup would inspect the bound method's signature on every object it serializes."""
 
     def __init__(self, choice_field: str, **kwargs):
-        self.choice_field = choice_field
         super().__init__(source=f"get_{choice_field}_display", read_only=True, **kwargs)
 
     def get_attribute(self, instance):

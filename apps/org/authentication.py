@@ -11,7 +11,7 @@ from apps.org import credentials
 
 class ProfileTokenAuthentication(TokenAuthentication):
     """``Authorization: Token <key>``, answered exactly as DRF's TokenAuthentication answers it
-    (unknown token, inactive user: 401 with DRF's messages), except that the token, its user,
+    (an unknown token or an inactive user is refused with DRF's messages), except that the token, its user,
     the user's profile with region and unit, and the grids they cover come from
     ``apps.org.credentials`` — a per-process copy that every change to those rows drops — so
     the phones' busiest call, the report, does not start with two queries."""
