@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "apps.org",
+    "apps.accounts",
     "apps.cases",
     "apps.notify",
     "apps.public",
