@@ -64,7 +64,7 @@ from apps.cases.models import (
 from apps.cases.photos import photo_url
 from apps.cases.selectors import cases_visible_to
 from apps.org.models import Grid, Tier, Unit, UnitKind
-from apps.org.scope import regions_in_scope
+from apps.org.scope import regions_in_scope, units_in_scope
 
 MAP_MAX_POINTS = 1000
 MAP_MAX_GRIDS = 300
@@ -839,7 +839,7 @@ class RoutingRuleAdmin(ExportMixin, admin.ModelAdmin):
         return "、".join(u.name for u in rule.assisting_departments.all())
 
     def _county_departments(self, request):
-        qs = desk.units_in_scope(request.user).filter(kind=UnitKind.DEPARTMENT, is_active=True)
+        qs = units_in_scope(request.user).filter(kind=UnitKind.DEPARTMENT, is_active=True)
         return Unit.objects.filter(pk__in=qs.values("pk")).order_by("name")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.cases import desk
 from apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Category
 from apps.org.models import Grid, Tier
-from apps.org.scope import regions_in_scope, scope_of
+from apps.org.scope import regions_in_scope, scope_of, units_in_scope
 
 
 def _int(value: str | None) -> int | None:
@@ -147,7 +147,7 @@ class UnitFilter(admin.SimpleListFilter):
     parameter_name = "unit"
 
     def lookups(self, request, model_admin):
-        units = desk.units_in_scope(request.user).select_related("region").order_by("region__code", "name")
+        units = units_in_scope(request.user).select_related("region").order_by("region__code", "name")
         return [("none", "未派遣"), *[(str(u.pk), u.name) for u in units]]
 
     def queryset(self, request, queryset):

@@ -146,21 +146,6 @@ def desk_units(user) -> QuerySet:
     return qs.none()
 
 
-def units_in_scope(user) -> QuerySet:
-    """Units a user may see in pickers and filters: those sitting in their regions, plus the
-    county departments above a town (a town's cases may be led by them after escalation)."""
-    scope = scope_of(user)
-    qs = Unit.objects.all()
-    if scope.everything:
-        return qs
-    regions = regions_in_scope(user)
-    if not scope.region_id:
-        return qs.filter(pk=scope.unit_id) if scope.unit_id else qs.none()
-    county_ids = Region.objects.filter(pk=scope.region_id).values_list("parent__parent_id", "parent_id")
-    above = {pk for row in county_ids for pk in row if pk}
-    return qs.filter(Q(region__in=regions) | Q(region_id__in=above, kind="department")).distinct()
-
-
 # --- neighbours ----------------------------------------------------------------------------
 
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.org import geo
-from apps.org.models import Grid, Platform, Profile, Region, Tier, Unit
-from apps.org.scope import regions_in_scope, scope_of
+from apps.org.models import Grid, Platform, Region, Tier, Unit
+from apps.org.scope import regions_in_scope, scope_of, scoped_choices
 from apps.org.services import GridImportError, grid_fields, grids_export_geojson, grids_import_geojson
 
 MAX_GEOJSON_BYTES = 20 * 1024 * 1024
@@ -40,10 +40,32 @@ class ScopedAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(**{f"{self.scope_path}__in": regions_in_scope(request.user)})
 
+    def _in_scope(self, request, obj) -> bool:
+        if obj is None or _is_everything(request):
+            return True
+        region_id = obj.pk if self.scope_path == "pk" else getattr(obj, f"{self.scope_path}_id")
+        return regions_in_scope(request.user).filter(pk=region_id).exists()
+
+    # A row shown for reference (a county department above a town) is not the town's to edit.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._in_scope(request, obj)
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.related_model is Region and not _is_everything(request):
-            kwargs["queryset"] = regions_in_scope(request.user)
+        if "queryset" not in kwargs:
+            choices = scoped_choices(request.user, db_field.related_model)
+            if choices is not None:
+                kwargs["queryset"] = choices
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs:
+            choices = scoped_choices(request.user, db_field.related_model)
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 class RebuildsMapIndex:
@@ -220,26 +242,3 @@ class UnitAdmin(ScopedAdmin):
         # A desk sees the units in its regions and the county departments they dispatch to.
         regions = regions_in_scope(request.user)
         return qs.filter(Q(region__in=regions) | Q(kind="department", stationed_units__region__in=regions)).distinct()
-
-
-@admin.register(Profile)
-class ProfileAdmin(ScopedAdmin):
-    list_display = ("display_name", "user", "role", "region", "unit", "phone")
-    list_filter = ("role", ("region", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("display_name", "user__username", "phone")
-    list_select_related = ("user", "region", "unit")
-    raw_id_fields = ("user",)
-    autocomplete_fields = ("region", "unit")
-    filter_horizontal = ("grids",)
-
-    def get_queryset(self, request):
-        qs = admin.ModelAdmin.get_queryset(self, request)
-        if _is_everything(request):
-            return qs
-        regions = regions_in_scope(request.user)
-        return qs.filter(Q(region__in=regions) | Q(unit__region__in=regions))
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "grids" and not _is_everything(request):
-            kwargs["queryset"] = Grid.objects.filter(village__in=regions_in_scope(request.user))
-        return super().formfield_for_manytomany(db_field, request, **kwargs)

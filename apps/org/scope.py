@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apps.org.models import Profile, Region, Role, Tier
+from django.db.models import Q, QuerySet
+
+from apps.org.models import Grid, Platform, Profile, Region, Role, Tier, Unit
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,44 @@ def regions_in_scope(user):
     if scope.region_tier == Tier.TOWN:
         return Region.objects.filter(pk=scope.region_id) | Region.objects.filter(parent_id=scope.region_id)
     return Region.objects.filter(pk=scope.region_id)
+
+
+def units_in_scope(user) -> QuerySet:
+    """Units a user may see in pickers and filters: those sitting in their regions, plus the
+    county departments above a town (a town's cases may be led by them after escalation)."""
+    scope = scope_of(user)
+    qs = Unit.objects.all()
+    if scope.everything:
+        return qs
+    regions = regions_in_scope(user)
+    if not scope.region_id:
+        return qs.filter(pk=scope.unit_id) if scope.unit_id else qs.none()
+    county_ids = Region.objects.filter(pk=scope.region_id).values_list("parent__parent_id", "parent_id")
+    above = {pk for row in county_ids for pk in row if pk}
+    return qs.filter(Q(region__in=regions) | Q(region_id__in=above, kind="department")).distinct()
+
+
+def scoped_choices(user, model) -> QuerySet | None:
+    """The rows of ``model`` a desk user may pick in a form (None: the model is not scoped by
+    region — county-wide reference data such as categories). Forms built on these refuse a
+    forged id outside them as an invalid choice."""
+    from django.contrib.auth import get_user_model
+
+    if scope_of(user).everything:
+        return None
+    regions = regions_in_scope(user)
+    if model is Region:
+        return regions
+    if model is Unit:
+        return units_in_scope(user)
+    if model is Grid:
+        return Grid.objects.filter(village__in=regions)
+    if model is Platform:
+        return Platform.objects.filter(town__in=regions)
+    if model is get_user_model():
+        return model.objects.filter(is_superuser=False).filter(
+            Q(profile__region__in=regions) | Q(profile__unit__region__in=regions)
+        )
+    if model is Profile:
+        return Profile.objects.filter(Q(region__in=regions) | Q(unit__region__in=regions))
+    return None
