@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "apps.core",
     "apps.org",
     "apps.accounts",
     "apps.cases",
@@ -146,6 +147,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: broker, channel layer, cache -------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
+    # One pool per process (config/redis_pool.py); short timeouts so that an unreachable Redis
+    # costs a request milliseconds, not the kernel's TCP timeouts.
+    REDIS_CACHE_OPTIONS = {"pool_class": "config.redis_pool.SharedConnectionPool",
+                           "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT_S", 1.0),
+                           "socket_timeout": env_float("REDIS_TIMEOUT_S", 3.0)}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -153,8 +159,16 @@ if REDIS_URL:
             # Several installations (or test runs) may share one Redis.
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", ""),
             # One pool per process, not one per request context (see config/redis_pool.py).
-            "OPTIONS": {"pool_class": "config.redis_pool.SharedConnectionPool"},
-        }
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        },
+        # Sessions are read through the cache and kept in the database: while Redis is away
+        # this alias misses instead of failing, and the database answers (apps/core/cache.py).
+        "sessions": {
+            "BACKEND": "apps.core.cache.SoftRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", ""),
+            "OPTIONS": REDIS_CACHE_OPTIONS,
+        },
     }
     CHANNEL_LAYERS = {
         "default": {
@@ -169,7 +183,8 @@ if REDIS_URL:
 else:
     # Single-process fallback (e.g. `manage.py shell` on a bare checkout): tasks run inline.
     # run.py and the test suite always provide a real Redis, so the product never runs like this.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+              "sessions": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
@@ -203,6 +218,7 @@ TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 # Sessions are written to the database (a phone stays logged in across a Redis restart) and
 # read through the cache, so a signed-in request does not start with a session query.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "sessions"
 # Field workers log in once on their phone and stay logged in.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 90)
 

@@ -176,3 +176,13 @@ def build_test_org() -> TestOrg:
     org.users["leader"] = make_person("leader", Role.LEADER, region=county)
     geo.invalidate()
     return org
+
+
+def another_process_bumps(key: str) -> None:
+    """What ``SharedVersion.bump`` does in another process: the shared row moves, this process's
+    reading does not (it is re-read only after its recheck interval)."""
+    import secrets
+
+    from apps.core.models import SharedVersionRow
+
+    SharedVersionRow.objects.update_or_create(key=key, defaults={"version": secrets.randbits(62)})

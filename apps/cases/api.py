@@ -51,7 +51,7 @@ from apps.cases.serializers import (
     ReportPhotoInputSerializer,
     ReportResultSerializer,
 )
-from apps.org import credentials, geo
+from apps.org import credentials
 from apps.org.api_errors import error_response
 from apps.org.models import Grid, Role
 from apps.org.scope import profile_of, scope_of
@@ -180,9 +180,8 @@ class ReportCreateView(ScopedMixin, APIView):
             # The common case from the phone: answer from the row just written (its category
             # came with its parent), without reading it back.
             context = {"photos": []}
-            place = geo.place_of(case.grid_id)
-            if place is not None:
-                context["grid_names"] = {case.pk: place.name}
+            if case.intake_grid_name is not None:
+                context["grid_names"] = {case.pk: case.intake_grid_name}
         else:
             case, context = _case_queryset().prefetch_related("photos").get(pk=case.pk), {}
         response = Response(ReportResultSerializer(case, context=context).data, status=201 if created else 200)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from apps.cases import reference
 from apps.cases.models import Case, Step, TimeBasis
-from apps.org.shared_version import SharedVersion
+from apps.core.versions import SharedVersion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORK_PERIODS = ((dt.time(8, 30), dt.time(12, 0)), (dt.time(13, 30), dt.time(18, 0)))
@@ -43,7 +43,7 @@ CALENDAR_VERSION = SharedVersion(CALENDAR_VERSION_KEY, "CALENDAR_RECHECK_S")
 def calendar_changed() -> None:
     """Call when WorkCalendarDay rows change (admin save) so every process reloads them: this
     one at once, the others within ``CALENDAR_RECHECK_S`` seconds."""
-    CALENDAR_VERSION.bump()
+    CALENDAR_VERSION.changed(forget_local)
 
 
 def forget_local() -> None:

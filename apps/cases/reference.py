@@ -5,7 +5,7 @@ counted from — and both change a few times a year, in the admin. Each process 
 while the shared version in the cache stays the same. Saving or deleting a Category or a
 TimeLimit (admin, demo loader, any model save; bulk writers call ``invalidate``) drops this
 process's copy at once and, once the change is committed, bumps the shared version, so other
-processes reload within ``REFERENCE_RECHECK_S`` seconds (``apps.org.shared_version``, as for
+processes reload within ``REFERENCE_RECHECK_S`` seconds (``apps.core.versions``, as for
 the map index).
 """
 
@@ -18,7 +18,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from apps.cases.models import Category, TimeLimit
-from apps.org.shared_version import SharedVersion
+from apps.core.versions import SharedVersion
 
 VERSION_KEY = "cases:reference-version"
 
@@ -96,7 +96,7 @@ def forget_local() -> None:
 
 def invalidate() -> None:
     """Call after changing categories or time limits without model saves (bulk_create, update)."""
-    VERSION.changed_on_commit(forget_local)
+    VERSION.changed(forget_local)
 
 
 @receiver(post_save, sender=Category)

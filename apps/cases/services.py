@@ -319,6 +319,10 @@ def case_report(
             if existing is not None:
                 return _replay(existing, content, reporter)
         raise
+    # The map index's name of the grid, for the answer to the phone: nothing after the commit
+    # may need the database or the cache (a failure there would answer an error for a report
+    # already stored).
+    case.intake_grid_name = place.name if place is not None else None
     return case, True
 
 

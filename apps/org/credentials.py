@@ -4,7 +4,7 @@ Every API request starts by reading the caller's token and user (or the session'
 profile with its region and unit, and the grids they cover — up to three queries and a good
 part of a report's cost on a busy intake — and these rows change a few times a week, in the
 admin. So each process keeps a copy (tokens by key, profiles and scopes by user id), checked on
-every use against a version shared through the cache (``apps.org.shared_version``):
+every use against a version shared through the database (``apps.core.versions``):
 
 - saving or deleting a token, user, profile, region, unit or grid, or changing whose grids a
   profile covers, drops this process's copy at once and, once committed, bumps the shared
@@ -34,7 +34,7 @@ from rest_framework.authtoken.models import Token
 
 from apps.org.models import Grid, Profile, Region, Unit
 from apps.org.scope import Scope, scope_of
-from apps.org.shared_version import SharedVersion
+from apps.core.versions import SharedVersion
 
 VERSION = SharedVersion("org:credentials-version", "CREDENTIALS_RECHECK_S", 1.0)
 MAX_ENTRIES = 20_000  # a county's staff many times over; past it the copy starts afresh
@@ -171,7 +171,7 @@ def forget_local() -> None:
 
 def invalidate() -> None:
     """Call after changing users, profiles, tokens or grids without model saves (bulk writes)."""
-    VERSION.changed_on_commit(forget_local)
+    VERSION.changed(forget_local)
 
 
 def _row_changed(sender, **kwargs) -> None:

@@ -37,7 +37,7 @@ import shapely.ops
 from django.conf import settings
 from shapely.geometry import shape
 
-from apps.org.shared_version import SharedVersion
+from apps.core.versions import SharedVersion
 
 VERSION_KEY = "org:grid-index-version"
 EARTH_RADIUS_M = 6_371_008.8
@@ -261,11 +261,15 @@ def place_of(grid_id: int) -> GridPlace | None:
     return get_index().places.get(grid_id)
 
 
-def invalidate() -> None:
-    """Call after grids are created, changed or deleted (import, admin, demo generator)."""
+def _forget_index() -> None:
     global _index
-    GRID_VERSION.bump()
     _index = None
+
+
+def invalidate() -> None:
+    """Call when grids are created, changed or deleted (import, admin, demo generator), inside
+    the transaction that changes them: every process rebuilds its index from the new rows."""
+    GRID_VERSION.changed(_forget_index)
 
 
 def locate(lat: float, lng: float, *, snap_m: float | None = None) -> GridMatch | None:

@@ -263,9 +263,7 @@ def grids_import_geojson(
                 changed, ["name", "village", "boundary", "min_lng", "min_lat", "max_lng", "max_lat", "centroid_lng",
                           "centroid_lat"], batch_size=1000,
             )
-        # Rebuild the map index when the rows are visible to other processes (and now, for this one).
-        transaction.on_commit(geo.invalidate)
-    geo.invalidate()
+        geo.invalidate()  # with the rows, in their transaction
     return result
 
 

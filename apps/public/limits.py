@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django_ratelimit.core import get_usage
 
+from apps.core.cache import CACHE_ERRORS, cache_unavailable
+
 DEFAULT_RATES = {
     # Looking a number up: generous for people, useless for guessing 60-bit numbers.
     "lookup_ip": "60/h",
@@ -32,6 +34,14 @@ DEFAULT_RATES = {
     "open311_post_phone": "10/d",
     "open311_get_ip": "600/h",
 }
+
+
+# While the counters' cache (Redis) is unreachable, most limits let requests through — a citizen's
+# report or lookup matters more than a few seconds of unmetered traffic — but proving "I am the
+# reporter" by the phone's last four digits does not: 10,000 combinations, so unmetered guessing
+# is refused until the counters are back.
+FAIL_CLOSED = {"verify_ip", "verify_number"}
+RETRY_WHEN_UNAVAILABLE_S = 60
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,14 @@ def hit(request, checks: list[tuple[str, str | None]]) -> Limited | None:
     that is exceeded is returned."""
     first: Limited | None = None
     for name, value in checks:
-        usage = get_usage(request, group=f"public:{name}", key="ip" if value is None else _fixed(value),
-                          rate=rate(name), increment=True)
+        try:
+            usage = get_usage(request, group=f"public:{name}", key="ip" if value is None else _fixed(value),
+                              rate=rate(name), increment=True)
+        except CACHE_ERRORS as exc:
+            cache_unavailable(exc)
+            if name in FAIL_CLOSED and first is None:
+                first = Limited(name=name, retry_after=RETRY_WHEN_UNAVAILABLE_S)
+            continue
         if usage and usage["should_limit"] and first is None:
             first = Limited(name=name, retry_after=max(int(usage["time_left"]), 1))
     return first

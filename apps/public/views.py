@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,6 +20,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.cases import tracking
+from apps.core.cache import cache_get, cache_set
 from apps.cases.models import Category, PositionSource
 from apps.public import limits, selectors, services
 from apps.public.models import Stars
@@ -227,8 +227,8 @@ def grids_geojson(request: HttpRequest) -> HttpResponse:
     from apps.org import geo
 
     # Keyed by the grid index's version, so an edited boundary shows at once.
-    key = f"public:grids-geojson:{cache.get(geo.VERSION_KEY, 0)}"
-    body = cache.get(key)
+    key = f"public:grids-geojson:{geo.GRID_VERSION.current()}"
+    body = cache_get(key)
     if body is None:
         import shapely
         from shapely.geometry import mapping, shape
@@ -245,7 +245,7 @@ def grids_geojson(request: HttpRequest) -> HttpResponse:
             features.append({"type": "Feature", "properties": {"village": village}, "geometry": mapping(geom)})
         body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
                           separators=(",", ":"))
-        cache.set(key, body, 600)
+        cache_set(key, body, 600)
     response = HttpResponse(body, content_type="application/geo+json; charset=utf-8")
     response["Cache-Control"] = "public, max-age=600"
     return response

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from asgiref.sync import SyncToAsync
 from channels.testing import HttpCommunicator
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
 from apps.cases import clock, reference
@@ -24,6 +23,7 @@ from apps.cases.models import Case, Category, Step, TimeLimit
 from apps.org import geo
 from apps.org.models import Region
 from tests.api.conftest import report_payload
+from tests.factories import another_process_bumps
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_a_change_another_process_made_is_picked_up_once_the_version_moves(org, 
     # Another process switched it off: a row change without a signal here, then its bump.
     Category.objects.filter(pk=rubbish).update(is_active=False)
     assert reference.active_leaf(rubbish) is not None  # the copy is trusted until rechecked
-    cache.set(reference.VERSION_KEY, (cache.get(reference.VERSION_KEY) or 1) + 1, timeout=None)
+    another_process_bumps(reference.VERSION_KEY)
     settings.REFERENCE_RECHECK_S = 0
     assert reference.active_leaf(rubbish) is None
 
@@ -60,7 +60,7 @@ def test_a_category_added_elsewhere_a_moment_ago_is_found_without_waiting(org, s
     parent = org.categories["rubbish"].parent
     created = Category.objects.bulk_create([Category(code="new-leaf", name="新小类", parent=parent)])[0]
     # bulk_create sends no signal: only the other process's bump tells us.
-    cache.set(reference.VERSION_KEY, (cache.get(reference.VERSION_KEY) or 1) + 1, timeout=None)
+    another_process_bumps(reference.VERSION_KEY)
     assert reference.active_leaf(created.pk).name == "新小类"
     assert reference.active_leaf(999_999) is None
 

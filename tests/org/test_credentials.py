@@ -6,7 +6,6 @@ assignments count."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 from apps.cases.models import Case
 from apps.org import credentials
 from tests.api.conftest import report_payload
+from tests.factories import another_process_bumps
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +83,7 @@ def test_a_change_made_in_another_process_is_seen_after_the_recheck(phone, setti
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM authtoken_token WHERE key = %s", [token.key])
     assert client.get("/api/me/").status_code == 200  # our copy, still within its version
-    cache.incr(credentials.VERSION.key)
+    another_process_bumps(credentials.VERSION.key)
     assert refused(client.get("/api/me/"))
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from apps.org import geo
 from apps.org.demo.layout import random_grids
-from tests.factories import BASE_LAT, BASE_LNG, SIDE, square
+from tests.factories import BASE_LAT, BASE_LNG, SIDE, another_process_bumps, square
 
 M_PER_DEG_LAT = 111_320.0
 
@@ -91,9 +91,7 @@ def test_the_index_follows_a_changed_boundary_after_invalidate(org):
 def test_another_process_bumping_the_version_rebuilds_this_index(org, settings):
     settings.GRID_INDEX_RECHECK_S = 0
     first = geo.get_index()
-    from django.core.cache import cache
-
-    cache.incr(geo.VERSION_KEY)  # what invalidate() does in another process
+    another_process_bumps(geo.VERSION_KEY)  # what invalidate() does in another process
     assert geo.get_index() is not first
 
 

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    """The basement: what every other app may use and which uses none of them."""
+
+    name = "apps.core"
+    label = "core"
+    verbose_name = _("基础")

@@ -1,0 +1,98 @@
+"""The shared cache, used where losing it costs only speed.
+
+Redis can vanish for seconds (a restart, a failover). For a copy that can be rebuilt from the
+database, a cache error is a miss: these helpers answer the default, log one warning per minute
+and let the request go on. Anything that must not fail open (single-use tickets, lockouts)
+calls the cache directly and decides for itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.core.cache import cache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+CACHE_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError)
+_WARN_EVERY_S = 60.0
+_last_warning = 0.0
+
+
+def cache_unavailable(exc: BaseException) -> None:
+    """Log that the cache is unreachable, at most once a minute per process."""
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= _WARN_EVERY_S:
+        _last_warning = now
+        logger.warning("cache unavailable, going on without it: %s: %s", type(exc).__name__, exc)
+
+
+def cache_get(key: str, default: Any = None) -> Any:
+    try:
+        return cache.get(key, default)
+    except CACHE_ERRORS as exc:
+        cache_unavailable(exc)
+        return default
+
+
+def cache_set(key: str, value: Any, timeout: float | None) -> None:
+    try:
+        cache.set(key, value, timeout)
+    except CACHE_ERRORS as exc:
+        cache_unavailable(exc)
+
+
+class SoftRedisCache(RedisCache):
+    """Django's Redis cache for copies of database rows (the sessions' cache): while Redis is
+    unreachable every read is a miss and every write is skipped, so the database answers.
+    Used as ``SESSION_CACHE_ALIAS``: a signed-in phone keeps working through a Redis restart."""
+
+    def get(self, key, default=None, version=None):
+        try:
+            return super().get(key, default, version)
+        except CACHE_ERRORS as exc:
+            cache_unavailable(exc)
+            return default
+
+    def has_key(self, key, version=None):
+        try:
+            return super().has_key(key, version)
+        except CACHE_ERRORS as exc:
+            cache_unavailable(exc)
+            return False
+
+    def get_many(self, keys, version=None):
+        try:
+            return super().get_many(keys, version)
+        except CACHE_ERRORS as exc:
+            cache_unavailable(exc)
+            return {}
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            super().set(key, value, timeout, version)
+        except CACHE_ERRORS as exc:
+            cache_unavailable(exc)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        try:
+            return super().touch(key, timeout, version)
+        except CACHE_ERRORS as exc:
+            cache_unavailable(exc)
+            return False
+
+    def delete(self, key, version=None):
+        # A delete that cannot reach Redis would leave a stale copy behind (a session that was
+        # ended still valid from the cache): say so loudly, the key expires with its timeout.
+        try:
+            return super().delete(key, version)
+        except CACHE_ERRORS as exc:
+            logger.error("cache unavailable: could not delete a cached copy (it expires on its own): %s",
+                         type(exc).__name__)
+            return False
