@@ -326,7 +326,7 @@ def _replay(existing: Case, content: str, reporter) -> tuple[Case, bool]:
     if existing.content_hash != content or (
         existing.reporter_id and getattr(reporter, "pk", None) not in (None, existing.reporter_id)
     ):
-        raise DuplicateSubmission(_("这个上报编号已用于另一条内容不同的上报；请重新新建上报。"))
+        raise DuplicateSubmission(_("这个上报编号已用于另一条内容不同的上报；请新建一条上报。"))
     return existing, False
 
 
