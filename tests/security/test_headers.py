@@ -34,7 +34,8 @@ class ScriptAudit(HTMLParser):
         for name, value in attrs.items():
             if name.startswith("on"):
                 self.handlers.append(f"<{tag} {name}=…>")
-            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith("javascript:"):
+            is_url = name in ("href", "src", "action", "formaction")
+            if is_url and (value or "").strip().lower().startswith("javascript:"):
                 self.handlers.append(f"<{tag} {name}={value}>")
         if tag == "script":
             self._in_script, self._script_text = attrs, ""
