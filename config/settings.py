@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import celery_broker_url, env_bool, env_float, env_int, env_list, env_str
+from config.env import celery_broker_url, env_bool, env_float, env_int, env_list, env_str, map_tile_sources
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("LIANDONG_DATA_DIR", str(BASE_DIR / "var")))
@@ -58,10 +59,16 @@ INSTALLED_APPS = [
     "apps.public",
     "apps.evaluation",
     "apps.field",
+    # django-csp: its template tag and system checks (the policy itself is set by middleware).
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (with a per-request nonce) and Permissions-Policy: see the
+    # "Security headers" block below.
+    "apps.org.security.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -337,6 +344,49 @@ if env_bool("LIANDONG_HTTPS", False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Security headers and error pages (issue #14) -----------------------------------------
+# Every response carries a Content-Security-Policy: scripts only from our own origin or an
+# inline <script nonce="{{ request.csp_nonce }}"> (no inline event handlers, no javascript:
+# URLs), nothing may frame us, forms post only to us. The per-request nonce and the same-host
+# ws:/wss: source for /ws/ are added by apps.org.security.ContentSecurityPolicyMiddleware.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        # 'unsafe-inline' for styles only: Leaflet positions every tile, marker and popup with
+        # style attributes, and the Django admin's own templates set style attributes too.
+        # Styles cannot run code, so scripts stay nonce-only.
+        "style-src": [SELF, UNSAFE_INLINE],
+        # data:/blob: for Leaflet's icons and the photo previews the field app and 随手拍 draw.
+        "img-src": [SELF, "data:", "blob:", *map_tile_sources(MAP_TILES_URL)],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "worker-src": [SELF],
+        "manifest-src": [SELF],
+        "frame-ancestors": [NONE],
+        "frame-src": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    },
+}
+# Browser features: location and camera for our own pages (field reports, 随手拍), nothing else.
+PERMISSIONS_POLICY = {
+    "geolocation": ["self"],
+    "camera": ["self"],
+    "microphone": [],
+    "payment": [],
+    "usb": [],
+    "serial": [],
+    "bluetooth": [],
+    "midi": [],
+    "display-capture": [],
+    "browsing-topics": [],
+}
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# A refused form (expired page, cookies blocked) gets a Chinese page that says what to do.
+CSRF_FAILURE_VIEW = "apps.org.error_views.csrf_failure"
 
 LOGGING = {
     "version": 1,

@@ -129,6 +129,20 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
     raise AssertionError(f"condition not met within {timeout}s: {predicate}")
 
 
+def wait_for_js(page, expression: str, timeout: float = 30.0):
+    """Poll a JavaScript expression in ``page`` until it is truthy (returns its value) or fail
+    after timeout seconds. Playwright's own ``wait_for_function`` polls by compiling the
+    expression inside the page (``new Function``), which our Content-Security-Policy refuses
+    (no 'unsafe-eval'); ``page.evaluate`` runs through the DevTools protocol instead."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        page.wait_for_timeout(50)
+    raise AssertionError(f"{expression} not true within {timeout}s")
+
+
 def _free_port() -> int:
     import socket
 

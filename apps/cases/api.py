@@ -9,7 +9,7 @@ workflow service, whose ``WorkflowError`` becomes its status code and message.
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -132,7 +132,7 @@ class ReportCreateView(ScopedMixin, APIView):
     def post(self, request):
         scope = _scope(request.user)
         if scope.role not in REPORTER_ROLES:
-            return error_response(_("只有网格员和网格长可以在现场上报。"), code=403)
+            return error_response(_("只有网格员和网格长可以在现场上报；请联系事发地网格的网格员上报。"), code=403)
         multipart = request.content_type.startswith("multipart/")
         serializer = (ReportMultipartSerializer if multipart else ReportInputSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -217,7 +217,7 @@ class ReportPhotoView(ScopedMixin, APIView):
         if case is None:
             raise NotFound(_("找不到这条上报，请先提交上报本身。"))
         if case.reporter_id != request.user.pk:
-            return error_response(_("只有上报人可以补充上报照片。"), code=403)
+            return error_response(_("只有上报人可以补充上报照片，请由上报人在自己的手机上补充。"), code=403)
         serializer = ReportPhotoInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -293,7 +293,7 @@ def _detail(user, pk) -> Case:
         .first()
     )
     if case is None:
-        raise NotFound(_("找不到这个事件，或您无权查看。"))
+        raise NotFound(_("找不到这个事件，或它不在您的辖区内；请刷新列表后再试。"))
     return case
 
 
@@ -359,7 +359,7 @@ class CaseActionView(ScopedMixin, APIView):
     def post(self, request, pk: int, action: str):
         case = _detail(request.user, pk)
         if action not in FIELD_ACTIONS:
-            raise NotFound(_("未知的操作“%(a)s”。") % {"a": action})
+            raise NotFound(_("未知的操作“%(a)s”，请刷新页面后再试。") % {"a": action})
         serializer = ActionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -442,21 +442,21 @@ class PhotoFileView(APIView):
     )
     def get(self, request, pk: int, size: str):
         if size not in ("web", "thumb"):
-            raise Http404
+            raise NotFound(_("照片尺寸只能是 web 或 thumb，请核对地址。"))
         photo = CasePhoto.objects.filter(pk=pk).first()
         if photo is None:
-            raise NotFound(_("照片不存在。"))
+            raise NotFound(_("照片不存在或已被删除，请刷新事件后再看。"))
         token = request.query_params.get("t")
         public = bool(token) and photo.is_public and public_token_valid(photo, token)
         if not public and not cases_visible_to(request.user).filter(pk=photo.case_id).exists():
-            raise NotFound(_("照片不存在。"))
+            raise NotFound(_("照片不存在或已被删除，请刷新事件后再看。"))
         file_field = photo.web if size == "web" else photo.thumb
         if not file_field:
             raise NotFound(_("照片处理中，请稍后再看。"))
         try:
             handle = private_storage().open(file_field.name, "rb")
         except FileNotFoundError:
-            raise NotFound(_("照片不存在。")) from None
+            raise NotFound(_("照片不存在或已被删除，请刷新事件后再看。")) from None
         response = FileResponse(handle, content_type="image/jpeg")
         # The URL carries the processing time, so a copy never changes under it.
         response["Cache-Control"] = ("public" if public else "private") + ", max-age=604800, immutable"

@@ -117,9 +117,9 @@ def _require(case: Case, actor, action: str) -> None:
         return  # the system (sweep, routing task) acts under its own rules
     if action not in rules.allowed_actions(case, actor):
         if case.status in FINAL_STATUSES and action not in ("reopen",):
-            raise IllegalTransition(_("事件已%(status)s，不能再%(action)s。") % {
+            raise IllegalTransition(_("这个事件的状态是“%(status)s”，不能再%(action)s。如问题仍未解决，请联系指挥中心重新打开事件，或新建一条上报。") % {
                 "status": case.get_status_display(), "action": _ACTION_WORDS.get(action, action)})
-        raise NotPermitted(_("您不能对这个事件执行“%(action)s”（当前状态：%(status)s）。") % {
+        raise NotPermitted(_("您不能对这个事件执行“%(action)s”（当前状态：%(status)s）。请刷新查看您可以执行的操作；如确需办理，请联系持有这个事件的指挥中心。") % {
             "action": _ACTION_WORDS.get(action, action), "status": case.get_status_display()})
 
 
@@ -268,7 +268,7 @@ def case_report(
         refusal = WorkflowError(_("该位置不在本辖区任何网格内（也不在附近 %(m)d 米内），请核对定位或移动地图上的点。")
                                 % {"m": int(settings.GRID_SNAP_DISTANCE_M)}, field="lat")
     elif restrict_to_grids is not None and match.grid_id not in set(restrict_to_grids):
-        refusal = NotPermitted(_("该位置不在您负责的网格内。"), field="lat")
+        refusal = NotPermitted(_("该位置不在您负责的网格内。请确认定位是否准确，或请这个网格的网格员上报。"), field="lat")
     if refusal is not None:
         # A retry of a report taken earlier is still a replay, even if the grids changed since.
         existing = Case.objects.filter(client_uuid=client_uuid).first() if client_uuid is not None else None
@@ -330,7 +330,7 @@ def _replay(existing: Case, content: str, reporter) -> tuple[Case, bool]:
     if existing.content_hash != content or (
         existing.reporter_id and getattr(reporter, "pk", None) not in (None, existing.reporter_id)
     ):
-        raise DuplicateSubmission(_("这个上报编号已用于另一条内容不同的上报；请重新新建上报。"))
+        raise DuplicateSubmission(_("这个上报编号已用于另一条内容不同的上报；请新建一条上报。"))
     return existing, False
 
 
@@ -464,11 +464,11 @@ def case_merge(*, case: Case, into: Case, actor, note: str = "") -> Case:
             into, case = _locked(into), _locked(case)
         _require(case, actor, "merge")
         if into.status in FINAL_STATUSES:
-            raise IllegalTransition(_("目标事件已办结，不能合并进去。"), field="into")
+            raise IllegalTransition(_("目标事件已办结，不能合并进去；请选择一个在办的事件。"), field="into")
         if into.merged_into_id:
-            raise IllegalTransition(_("目标事件本身已被合并。"), field="into")
+            raise IllegalTransition(_("目标事件本身已被合并；请合并到它所并入的那个事件。"), field="into")
         if actor is not None and not rules.is_desk_of(into, actor) and into.town_id != case.town_id:
-            raise NotPermitted(_("只能合并到本辖区的事件。"), field="into")
+            raise NotPermitted(_("只能合并到本辖区的事件，请重新选择。"), field="into")
         _change(case, actor=actor, action=Action.MERGE, note=note,
                 public_note=_("与同一问题的另一上报合并办理"),
                 fields={"status": Status.MERGED, "merged_into_id": into.pk, "reject_reason": RejectReason.DUPLICATE,
@@ -484,11 +484,11 @@ def _check_unit_for_tier(case: Case, unit: Unit) -> None:
         raise WorkflowError(_("单位“%(u)s”已停用。") % {"u": unit.name}, field="lead_unit")
     region = unit.region
     if case.tier == Tier.VILLAGE and region.pk != case.village_id:
-        raise NotPermitted(_("村级只能派给本村工作站。"), field="lead_unit")
+        raise NotPermitted(_("村级只能派给本村工作站，请重新选择处置单位。"), field="lead_unit")
     if case.tier == Tier.TOWN and region.pk not in (case.town_id,):
-        raise NotPermitted(_("乡镇只能派给本乡镇的站所和派驻机构。"), field="lead_unit")
+        raise NotPermitted(_("乡镇只能派给本乡镇的站所和派驻机构，请重新选择处置单位。"), field="lead_unit")
     if case.tier == Tier.COUNTY and region.pk not in (case.county_id, case.town_id):
-        raise NotPermitted(_("区县只能派给区县部门或事发乡镇的单位。"), field="lead_unit")
+        raise NotPermitted(_("区县只能派给区县部门或事发乡镇的单位，请重新选择处置单位。"), field="lead_unit")
 
 
 def case_dispatch(*, case: Case, actor, lead_unit: Unit, assisting_units: Iterable[Unit] = (),
@@ -577,7 +577,7 @@ def extension_decide(*, request: ExtensionRequest, actor, approve: bool, note: s
         updated = ExtensionRequest.objects.filter(pk=request.pk, status=ExtensionStatus.PENDING).update(
             status=ExtensionStatus.APPROVED if approve else ExtensionStatus.DENIED, decided_by=actor, decided_at=now)
         if not updated:
-            raise ConcurrentChange(_("这个延期申请已经审批过了。"))
+            raise ConcurrentChange(_("这个延期申请已经审批过了，请刷新查看审批结果。"))
         request.refresh_from_db()
         fields: dict[str, Any] = {}
         if approve:
@@ -600,7 +600,7 @@ def extension_decide(*, request: ExtensionRequest, actor, approve: bool, note: s
 def _escalate(case: Case, *, actor, reason: str, trigger: str) -> Case:
     above = TIER_ABOVE.get(case.tier)
     if above is None:
-        raise IllegalTransition(_("事件已在区县层级，不能再上报。"))
+        raise IllegalTransition(_("事件已在区县层级，没有更高的层级可以上报；请由区县指挥中心派遣处置。"))
     holder_id = case.town_id if above == Tier.TOWN else case.county_id
     _change(case, actor=actor, action=Action.ESCALATE, note=reason,
             public_note=_("已上报%(tier)s") % {"tier": Tier(above).label},
@@ -658,7 +658,7 @@ def case_joint_response(*, case: Case, actor) -> Case:
         case = _locked(case)
         if actor is None:
             if case.status in FINAL_STATUSES or case.status == Status.DEFERRED:
-                raise IllegalTransition(_("事件已%(status)s，不能再组织联合处置。") % {"status": case.get_status_display()})
+                raise IllegalTransition(_("这个事件的状态是“%(status)s”，不能再组织联合处置。") % {"status": case.get_status_display()})
         else:
             _require(case, actor, "joint_response")
         now = timezone.now()
@@ -807,7 +807,7 @@ def case_resume(*, case: Case, actor, note: str = "") -> Case:
         if case.status != Status.DEFERRED:
             if actor is None:
                 return case
-            raise IllegalTransition(_("事件没有挂账。"))
+            raise IllegalTransition(_("事件没有挂账，不需要恢复办理；请刷新查看当前状态。"))
         _require(case, actor, "resume")
         back_to = case.deferred_from or Status.ACCEPTED
         _change(case, actor=actor, action=Action.RESUME, note=note, public_note=_("恢复办理"),

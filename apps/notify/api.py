@@ -51,7 +51,7 @@ class MarkReadApi(APIView):
     def post(self, request, pk: int):
         notification = services.notification_mark_read(user=request.user, notification_id=pk)
         if notification is None:
-            return error_response("没有这条通知。", code=status.HTTP_404_NOT_FOUND)
+            return error_response("没有这条通知，请刷新通知列表。", code=status.HTTP_404_NOT_FOUND)
         data = {"id": notification.pk, "read_at": notification.read_at, "unread": selectors.unread_count(request.user)}
         return Response(MarkReadOut(data).data)
 
@@ -70,5 +70,5 @@ class DeskCountsApi(APIView):
     def get(self, request):
         region_id = selectors.desk_region_id(request.user)
         if region_id is None:
-            return error_response("只有指挥台（调度员、工作站人员、领导）有本级计数。", code=status.HTTP_403_FORBIDDEN)
+            return error_response("只有指挥台（调度员、工作站人员、领导）有本级计数；网格员和处置人员请在移动端查看自己的任务。", code=status.HTTP_403_FORBIDDEN)
         return Response(DeskCountsOut(selectors.desk_counts(region_id)).data)

@@ -1,14 +1,34 @@
 """One error shape for the whole API: ``{"detail": "...", "errors": {field: [messages]}}``.
 
 A phone or a script can show ``detail`` to a person as it is; ``errors`` names each field.
+DRF's own refusals (not logged in, no permission, not found, CSRF, throttled, unreadable body)
+are translated by Django's zh_Hans catalogue but only say what happened, or come in English
+(CSRF, parse errors): they are replaced here by Chinese that also says what to do. A refusal
+our own code worded (``NotFound(_("找不到这条上报…"))``) is kept as it is.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+# DRF's stock messages, by the refusal's class: what we say instead.
+STOCK_DETAILS = {
+    exceptions.NotAuthenticated: "您还没有登录，或登录已过期；请重新登录后再试。",
+    exceptions.AuthenticationFailed: "登录信息不正确或已过期，请重新登录。",
+    exceptions.PermissionDenied: "您没有权限执行这项操作；如确需办理，请联系本级指挥中心开通权限。",
+    exceptions.NotFound: "找不到这条记录，或它不在您的辖区内；请刷新列表后再试。",
+    exceptions.NotAcceptable: "无法按请求的格式返回，请以 application/json 接收。",
+}
+# Token authentication's own stock messages (apps/org/authentication.py raises DRF's wording).
+TOKEN_DETAILS = {
+    "Invalid token.": "登录凭证（令牌）无效或已被撤销，请重新登录。",
+    "User inactive or deleted.": "这个账号已停用或已删除；如需继续使用，请联系所在指挥中心。",
+}
 
 
 def exception_handler(exc, context):
@@ -23,8 +43,32 @@ def exception_handler(exc, context):
         first = _first_message(errors)
         response.data = {"detail": first or "提交的内容有误。", "errors": errors}
     elif isinstance(data, dict) and "detail" in data:
-        response.data = {"detail": str(data["detail"])}
+        response.data = {"detail": _actionable(exc, str(data["detail"]), context)}
     return response
+
+
+def _actionable(exc, detail: str, context) -> str:
+    """The refusal in Chinese that says what to do (see the module docstring)."""
+    if isinstance(exc, exceptions.PermissionDenied) and detail.startswith("CSRF Failed"):
+        return "页面已过期（表单校验失败），请刷新页面后重试；如仍不行，请重新登录。"
+    if isinstance(exc, exceptions.Throttled):
+        wait = f"{int(exc.wait) + 1} 秒后" if exc.wait is not None else "稍后"
+        return f"操作太频繁，请{wait}再试。"
+    if isinstance(exc, exceptions.ParseError):
+        return "提交的内容无法解析（格式不对），请检查后重新提交。"
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        request = context.get("request")
+        method = request.method if request is not None else ""
+        return f"这个接口不接受 {method} 请求，请核对接口说明（/api/docs/）。"
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return "不支持这种提交格式，请以 JSON（application/json）或表单提交。"
+    for english, chinese in TOKEN_DETAILS.items():
+        if detail in (english, gettext(english)):
+            return chinese
+    for cls, chinese in STOCK_DETAILS.items():
+        if type(exc) is cls and detail == str(cls.default_detail):
+            return chinese
+    return detail
 
 
 def _first_message(errors) -> str:

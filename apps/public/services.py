@@ -145,7 +145,7 @@ def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rat
         raise ValueError(via)
     case = Case.objects.select_related("merged_into").get(pk=case.pk)  # the state now, not as the caller read it
     if not rating_allowed(case):
-        raise PublicError(_("事件办结后才能评价。"), field="stars", status_code=409)
+        raise PublicError(_("事件办结后才能评价；事件还在办理中，请办结后再来评价。"), field="stars", status_code=409)
     try:
         with transaction.atomic():
             rating = Rating.objects.create(case=case, stars=stars, comment=comment, via=via)
@@ -169,7 +169,7 @@ def review_resolve(*, item: ReviewItem, actor, resolution: str) -> ReviewItem:
     changed = ReviewItem.objects.filter(pk=item.pk, status=ReviewStatus.OPEN).update(
         status=ReviewStatus.DONE, resolution=resolution.strip(), resolved_by=actor, resolved_at=timezone.now())
     if not changed:
-        raise PublicError(_("这条差评已经复核过了。"), status_code=409)
+        raise PublicError(_("这条差评已经复核过了，请刷新查看复核结果。"), status_code=409)
     item.refresh_from_db()
     return item
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from apps.cases.models import Case, CasePhoto, PositionSource
-from tests.conftest import screenshot, wait_for
+from tests.conftest import screenshot, wait_for, wait_for_js
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -43,8 +43,8 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("document.querySelector('#gps-line').textContent.includes('±12')")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15000)
+    wait_for_js(page, "document.querySelector('#gps-line').textContent.includes('±12')")
+    wait_for_js(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15)
 
     # First report, online.
     fill_report(page, "幸福路口垃圾堆放，已发臭", str(photo_path))
@@ -57,7 +57,7 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
     first = Case.objects.get(reporter=gw)
     assert first.tracking_number == tracking_online.replace("-", "")
     assert first.position_source == PositionSource.DEVICE_GPS and first.accuracy_m == 12
-    page.wait_for_function("document.querySelector('#queue-badge').hidden")  # its photo went too
+    wait_for_js(page, "document.querySelector('#queue-badge').hidden")  # its photo went too
 
     # Second report, with no network: kept on the phone.
     phone_context.set_offline(True)
@@ -82,7 +82,7 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
     # Back online: the phone sends the waiting report by itself — exactly once.
     phone_context.set_offline(False)
     wait_for(lambda: Case.objects.filter(reporter=gw).count() == 2 and CasePhoto.objects.count() == 2, timeout=30)
-    page.wait_for_function("document.querySelector('#queue-badge').hidden", timeout=20000)
+    wait_for_js(page, "document.querySelector('#queue-badge').hidden", timeout=20)
     cases = list(Case.objects.filter(reporter=gw).order_by("created_at"))
     assert [c.description for c in cases] == ["幸福路口垃圾堆放，已发臭", "绿化带内有建筑垃圾"]
     assert len({c.client_uuid for c in cases}) == 2
@@ -95,10 +95,10 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
 
     # My reports shows both; the detail has the processed photo and the timeline.
     page.click("[data-refresh='mine']")
-    page.wait_for_function("document.querySelectorAll('#mine-list li').length === 2")
+    wait_for_js(page, "document.querySelectorAll('#mine-list li').length === 2")
     screenshot(page, "field-06-my-reports")
     page.click(f"a[href='#case/{cases[1].pk}']")
     page.wait_for_selector("#case-body .gallery img")
-    page.wait_for_function("Array.from(document.querySelectorAll('#case-body .gallery img')).every(i => i.complete && i.naturalWidth > 0)")
+    wait_for_js(page, "Array.from(document.querySelectorAll('#case-body .gallery img')).every(i => i.complete && i.naturalWidth > 0)")
     screenshot(page, "field-07-case-detail")
     assert Case.objects.filter(reporter=gw).count() == 2  # still exactly once

@@ -13,7 +13,7 @@ from apps.cases.models import Case, Colour, Status
 from apps.evaluation.services import rollups_rebuild
 from apps.public.models import Rating
 from apps.public.services import rating_submit
-from tests.conftest import screenshot, wait_for
+from tests.conftest import screenshot, wait_for, wait_for_js
 from tests.factories import PASSWORD
 
 from .helpers import fresh, report_at
@@ -74,7 +74,7 @@ def test_a_leader_reads_the_dashboard_and_the_hotspots(org_tx, asgi_server, desk
 
     page.goto(f"{asgi_server}/evaluation/hotspots/?period=30d&granularity=day")
     page.wait_for_selector("#heatmap.leaflet-container")
-    page.wait_for_function("document.querySelectorAll('#heatmap path.leaflet-interactive, #heatmap canvas').length > 0")
+    wait_for_js(page, "document.querySelectorAll('#heatmap path.leaflet-interactive, #heatmap canvas').length > 0")
     assert page.locator("svg.chart").count() == 4  # trend, category, area, unit
     assert page.locator("svg.chart a").count() > 0  # bars and dots link to the cases
     screenshot(page, "evaluation-hotspots")

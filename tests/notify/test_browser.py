@@ -5,7 +5,7 @@ import pytest
 
 from apps.cases.models import Status
 from apps.cases.tracking import display
-from tests.conftest import screenshot
+from tests.conftest import screenshot, wait_for_js
 from tests.factories import PASSWORD
 from tests.notify.helpers import at_town_desk
 
@@ -25,7 +25,7 @@ def test_a_dispatch_on_the_desk_appears_on_the_handlers_phone_without_reload(
     phone.wait_for_selector("body[data-ready='1']")
     phone.goto(f"{asgi_server}/field/#tasks")
     phone.wait_for_selector("#tasks-empty:not([hidden])")
-    phone.wait_for_function("window.liandongNotify && window.liandongNotify.connected()")
+    wait_for_js(phone, "window.liandongNotify && window.liandongNotify.connected()")
     phone.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
     desk = desk_context.new_page()
@@ -63,8 +63,8 @@ def test_the_desk_counters_follow_a_new_escalation_live(org_tx, asgi_server, cel
     desk.wait_for_selector("#notify-desk [data-notify-live].on")
     assert desk.locator('#notify-desk [data-notify-count="new"]').inner_text() == "0"
     case = at_town_desk(org_tx)
-    desk.wait_for_function("document.querySelector('#notify-desk [data-notify-count=\"new\"]').textContent === '1'",
-                           timeout=5000)
+    wait_for_js(desk, "document.querySelector('#notify-desk [data-notify-count=\"new\"]').textContent === '1'",
+                timeout=5)
     desk.locator("#toast .toast", has_text="上报至本级").wait_for(timeout=5000)
     assert display(case.tracking_number) in desk.locator("#toast").inner_text()
     screenshot(desk, "notify-desk-counters")

@@ -54,7 +54,7 @@ def test_a_deleted_token_is_refused_at_once(phone):
     token.delete()
     response = client.get("/api/me/")
     assert refused(response)
-    assert response.json()["detail"] in ("Invalid token.", "认证令牌无效。")
+    assert response.json()["detail"] == "登录凭证（令牌）无效或已被撤销，请重新登录。"
 
 
 def test_a_deactivated_user_is_refused_at_once(phone, org):

@@ -12,7 +12,7 @@ from apps.cases import services as workflow
 from apps.cases import tracking
 from apps.cases.models import Action, Case, CasePhoto, PhotoKind, Source, Status
 from apps.public.models import Rating
-from tests.conftest import screenshot, wait_for
+from tests.conftest import screenshot, wait_for, wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -50,7 +50,7 @@ def test_a_citizen_reports_tracks_and_rates(org_tx, asgi_server, celery_worker_p
     page.set_input_files("#photo", str(before))
     page.wait_for_selector("#photo-preview img")
     page.click("#locate")
-    page.wait_for_function("document.querySelector('#location-status').textContent.includes('12 米')")
+    wait_for_js(page, "document.querySelector('#location-status').textContent.includes('12 米')")
     page.wait_for_selector(".leaflet-marker-icon")
     page.select_option("#category", label="暴露垃圾")
     page.fill("#description", "河边步道旁堆了好几袋垃圾，已经有味道了")
