@@ -322,10 +322,18 @@ if env_bool("LIANDONG_HTTPS", False):
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Sockets and logs: no secrets (issue #14) ----------------------------------------------
+# Every handler carries config.log_redaction.RedactSecrets (tokens, tickets, passwords, session
+# and CSRF cookies, the citizen's link, mobile numbers); LOGGING_CONFIG also puts it on handlers
+# configured outside LOGGING (uvicorn's, Django's defaults). Celery's: see config/celery.py.
+LOGGING_CONFIG = "config.log_redaction.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_secrets": {"()": "config.log_redaction.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# A WebSocket ticket (POST /api/notifications/ticket/) opens one socket within this many seconds.
+WS_TICKET_TTL_S = env_int("WS_TICKET_TTL_S", 60)

@@ -26,7 +26,7 @@ from apps.cases.models import CaseEvent
 from config.env import celery_broker_url
 from tests.conftest import _worker_env, celery_worker, uvicorn_server, wait_for
 from tests.notify.helpers import at_town_desk
-from tests.notify.sockets import close_code, next_message, open_socket, token_for
+from tests.notify.sockets import close_code, next_message, open_socket, ticket_via_api, token_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -90,7 +90,7 @@ def test_a_phone_gets_what_it_missed_while_redis_restarted(org_tx, private_redis
         during = at_town_desk(org_tx, grid="east-v1-g2")
         settled(before, during)
         token = token_for(u["dh"])
-        with open_socket(base, token=token) as phone:
+        with open_socket(base, ticket=ticket_via_api(base, token)) as phone:
             next_message(phone, "hello")
             workflow.case_dispatch(case=before, actor=u["td"], lead_unit=cg)
             seen = next_message(phone, "notification")
@@ -110,7 +110,7 @@ def test_a_phone_gets_what_it_missed_while_redis_restarted(org_tx, private_redis
         sweep.sweep_outbox(now=timezone.now() + dt.timedelta(minutes=2))
         settled(during)
 
-        with open_socket(base, token=token, since=seen["id"]) as phone:
+        with open_socket(base, ticket=ticket_via_api(base, token), since=seen["id"]) as phone:
             hello = next_message(phone, "hello")
             replayed = next_message(phone, "notification")
             done = next_message(phone, "replay.done")
