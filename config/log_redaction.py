@@ -23,10 +23,10 @@ How it is wired (each is tested in tests/test_log_secrets.py):
    and after ``django.setup()``; config/celery.py calls ``install()`` from the
    ``after_setup_logger`` / ``after_setup_task_logger`` signals, which fire after that.
 
-A record is redacted once, in place (every later handler sees the redacted record): each
-string argument on its own — uvicorn's access formatter unpacks ``record.args`` and needs them
-kept as a tuple — and then the formatted message; if that still changes (a secret built from
-the format string and a non-string argument, e.g. ``"token=%s"`` with a repr), the record
+A record is redacted once, in place (every later handler sees the redacted record): first
+each string argument on its own — uvicorn's access formatter unpacks ``record.args`` and needs
+them kept as a tuple — then the formatted message; if that still changes (a secret in the
+format string itself, or built from it and an argument, e.g. ``"password=%r"``), the record
 carries the redacted message without arguments. Tracebacks are formatted and redacted too.
 """
 
@@ -39,11 +39,19 @@ import re
 MASK = "[redacted]"
 
 _SECRET_KEYS = r"token|ticket|passw(?:or)?d|secret|sessionid|session_key|csrftoken|csrfmiddlewaretoken|api[_-]?key"
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+
+
+def _keyed_value(match: re.Match[str]) -> str:
+    quote = match.group("quote")
+    return match.group("head") + (f"{quote}{MASK}{quote[-1]}" if quote else MASK)
+
+
+_PATTERNS: list[tuple[re.Pattern[str], object]] = [
     # Authorization: Token abc / 'HTTP_AUTHORIZATION': 'Bearer abc'
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer|basic)\s+)[^\s'\",;]+"), r"\1" + MASK),
-    # token=abc&… / "ticket": "abc" / 'password': 'x' / sessionid=abc; csrftoken=def
-    (re.compile(rf"(?i)([\w-]*(?:{_SECRET_KEYS})['\"]?\s*[:=]\s*['\"]?)[^\s&;,'\"<>(){{}}\[\]]+"), r"\1" + MASK),
+    # token=abc&… / "ticket": "abc" / 'password': 'two words' / password=b'x' / sessionid=abc; csrftoken=def
+    (re.compile(rf"(?i)(?P<head>[\w-]*(?:{_SECRET_KEYS})['\"]?\s*[:=]\s*)"
+                r"(?:(?P<quote>b?['\"])[^'\"]*['\"]|[^\s&;,'\"<>(){}\[\]]+)"), _keyed_value),
     # the citizen's own link
     (re.compile(r"(/track/t/)[^/\s?'\"]+"), r"\1" + MASK),
     # DRF token keys, wherever they stand
@@ -70,15 +78,16 @@ class RedactSecrets(logging.Filter):
         if getattr(record, "_liandong_redacted", False):
             return True
         record._liandong_redacted = True
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
+        # The format string is left alone while it has arguments ("password=%r" must still
+        # take its argument); what it builds with them is checked after formatting.
         if isinstance(record.args, tuple):
             record.args = tuple(_redact_arg(a) for a in record.args)
         elif isinstance(record.args, dict):
             record.args = {k: _redact_arg(v) for k, v in record.args.items()}
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string; the handler reports it as usual
+        except Exception:  # noqa: BLE001 - a broken format string: hide what the error report would print
+            record.msg, record.args = redact(str(record.msg)), None
             return True
         cleaned = redact(message)
         if cleaned != message:

@@ -22,7 +22,9 @@ Design:
    a socket cannot work without Redis anyway (the channel layer lives there) — if Redis is down
    the claim raises, and the consumer closes with 1012 as for any channel-layer failure. Report
    intake never touches tickets, so a Redis outage cannot break it through them. A table would
-   add two database writes per socket and a cleanup job for the same guarantee.
+   add two database writes per socket and a cleanup job for the same guarantee. The price: if
+   Redis loses its data (a restart without persistence), a ticket claimed in the last minute
+   could open one more socket before it expires.
 
 Without ``REDIS_URL`` (a bare ``manage.py shell``) the cache is per-process LocMem, which is
 exactly as atomic inside the one process that then serves sockets.

