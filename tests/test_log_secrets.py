@@ -125,13 +125,12 @@ def test_install_puts_the_filter_on_handlers_outside_logging_settings_once():
 
 
 def test_django_setup_filtered_every_handler_of_this_process():
-    handlers = list(logging.getLogger().handlers)
-    handlers += [h for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
-                 for h in lg.handlers if not type(h).__module__.startswith("_pytest")]
-    assert handlers, "no handler configured"
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
     # pytest's capture handlers are added after django.setup(), per test: they are not ours.
-    ours = [h for h in handlers if not type(h).__module__.startswith("_pytest")]
-    assert ours and all(any(isinstance(f, RedactSecrets) for f in h.filters) for h in ours)
+    ours = [h for lg in loggers for h in lg.handlers if not type(h).__module__.startswith("_pytest")]
+    assert ours, "no handler configured"
+    assert all(any(isinstance(f, RedactSecrets) for f in h.filters) for h in ours)
 
 
 # --- the live run -----------------------------------------------------------------------
