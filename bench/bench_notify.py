@@ -14,7 +14,8 @@ What it does:
    the town desk — all through the workflow service.
 2. Starts uvicorn (``config.asgi``) and a Celery worker against that database and Redis, exactly
    as ``run.py`` does in production, and waits until the worker has fanned out every event.
-3. Opens one WebSocket per handler from this one process (asyncio + ``websockets``).
+3. Opens one WebSocket per handler from this one process (asyncio + ``websockets``), each with
+   a single-use ticket its token fetched from ``POST /api/notifications/ticket/``.
 4. Dispatches the cases one after another (the town dispatcher, ``case_dispatch``), each to the
    next unit. The clock starts in the first ``on_commit`` callback — the moment the assignment
    is committed — and stops when the ``dispatch`` notification reaches each of the unit's five
@@ -41,7 +42,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -235,8 +236,18 @@ class Clients:
 
         url = self.base.replace("http://", "ws://") + "/ws/notifications/"
 
+        def ticket_for(token: str) -> str:
+            # As every token client does: trade the token for a single-use ticket (a token never
+            # goes into a socket URL, where access logs would keep it).
+            request = urllib.request.Request(self.base + "/api/notifications/ticket/", method="POST",
+                                             headers={"Authorization": f"Token {token}"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())["ticket"]
+
         async def one(token: str):
-            ws = await connect(f"{url}?token={token}", origin=self.base, open_timeout=30, ping_interval=None)
+            ticket = await asyncio.to_thread(ticket_for, token)
+            ws = await connect(f"{url}?{urlencode({'ticket': ticket})}", origin=self.base, open_timeout=30,
+                               ping_interval=None)
             hello = json.loads(await ws.recv())
             assert hello["type"] == "hello", hello
             self.sockets.append(ws)

@@ -18,6 +18,13 @@ from django.urls import set_script_prefix
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
+# The server (uvicorn) configured its loggers before importing this module; django.setup() has
+# just put the secret filter on their handlers (LOGGING_CONFIG). Once more, explicitly: its
+# handshake and access lines carry full URLs (config/log_redaction.py).
+from config.log_redaction import install as _redact_logs  # noqa: E402
+
+_redact_logs()
+
 
 class ThreadPoolASGIHandler(ASGIHandler):
     """Django's ASGI handler for a site whose views and middleware are all synchronous: each

@@ -388,10 +388,18 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # A refused form (expired page, cookies blocked) gets a Chinese page that says what to do.
 CSRF_FAILURE_VIEW = "apps.org.error_views.csrf_failure"
 
+# --- Sockets and logs: no secrets (issue #14) ----------------------------------------------
+# Every handler carries config.log_redaction.RedactSecrets (tokens, tickets, passwords, session
+# and CSRF cookies, the citizen's link, mobile numbers); LOGGING_CONFIG also puts it on handlers
+# configured outside LOGGING (uvicorn's, Django's defaults). Celery's: see config/celery.py.
+LOGGING_CONFIG = "config.log_redaction.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_secrets": {"()": "config.log_redaction.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# A WebSocket ticket (POST /api/notifications/ticket/) opens one socket within this many seconds.
+WS_TICKET_TTL_S = env_int("WS_TICKET_TTL_S", 60)

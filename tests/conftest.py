@@ -151,19 +151,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def uvicorn_log_path(base: str) -> Path:
+    """The file ``uvicorn_server`` writes the server's output to (stdout and stderr)."""
+    return Path(os.environ["LIANDONG_DATA_DIR"]) / f"uvicorn-{base.rsplit(':', 1)[1]}.log"
+
+
 @contextmanager
-def uvicorn_server(env: dict[str, str] | None = None):
+def uvicorn_server(env: dict[str, str] | None = None, *, log_level: str = "warning", access_log: bool = False):
     """Serve the real ASGI app with uvicorn in a subprocess while the block runs; yields the
-    base URL. ``env`` defaults to this run's test database and Redis."""
+    base URL. ``env`` defaults to this run's test database and Redis. Its output goes to
+    ``uvicorn_log_path(base)``; quiet unless asked (tests/test_log_secrets.py reads it all)."""
     import urllib.request
 
     port = _free_port()
-    log_path = Path(os.environ["LIANDONG_DATA_DIR"]) / f"uvicorn-{port}.log"
+    log_path = uvicorn_log_path(f"http://127.0.0.1:{port}")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
+         "--log-level", log_level, *([] if access_log else ["--no-access-log"])],
         cwd=ROOT, env=env or _worker_env(), stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -1,21 +1,23 @@
 """REST endpoints under /api/notifications/ — the same data the socket pushes, for clients that
-poll or catch up: list (``?since=<id>``), unread count, mark read (one, all), desk counters."""
+poll or catch up: list (``?since=<id>``), unread count, mark read (one, all), desk counters —
+and the ticket that opens a socket for a client without a session cookie."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.notify import selectors, services
+from apps.notify import selectors, services, tickets
 from apps.notify.serializers import (
     DeskCountsOut,
     MarkAllReadOut,
     MarkReadOut,
     NotificationOut,
     SinceIn,
+    TicketOut,
     UnreadOut,
 )
 from apps.org.api_errors import error_response
@@ -72,3 +74,22 @@ class DeskCountsApi(APIView):
         if region_id is None:
             return error_response("只有指挥台（调度员、工作站人员、领导）有本级计数；网格员和处置人员请在移动端查看自己的任务。", code=status.HTTP_403_FORBIDDEN)
         return Response(DeskCountsOut(selectors.desk_counts(region_id)).data)
+
+
+class TicketApi(APIView):
+    """A WebSocket ticket: single use, valid ``expires_in`` seconds (``WS_TICKET_TTL_S``), bound
+    to the caller. Clients that log in with a token call this (``Authorization: Token <key>``)
+    and connect to ``/ws/notifications/?ticket=<ticket>``: a token never goes into a socket URL,
+    where access logs would keep it. Browsers need no ticket, their session cookie logs the
+    socket in. See apps/notify/tickets.py."""
+
+    @extend_schema(
+        request=None,
+        responses={200: TicketOut, 403: OpenApiResponse(description="未登录或令牌无效：{\"detail\": \"…\"}")},
+        summary="WebSocket ticket (single use, 60 s)",
+    )
+    def post(self, request):
+        data = {"ticket": tickets.ticket_issue(user=request.user), "expires_in": tickets.ticket_ttl_s()}
+        response = Response(TicketOut(data).data)
+        response["Cache-Control"] = "no-store"
+        return response

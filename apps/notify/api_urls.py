@@ -7,5 +7,6 @@ urlpatterns = [
     path("unread-count/", api.UnreadCountApi.as_view(), name="notifications-unread-count"),
     path("read-all/", api.MarkAllReadApi.as_view(), name="notifications-read-all"),
     path("<int:pk>/read/", api.MarkReadApi.as_view(), name="notification-read"),
+    path("ticket/", api.TicketApi.as_view(), name="notifications-ticket"),
     path("desk-counts/", api.DeskCountsApi.as_view(), name="notifications-desk-counts"),
 ]

@@ -2,9 +2,13 @@
 
 Protocol (JSON text frames):
 
-    connect   /ws/notifications/?since=<last id>      (session cookie)
-              /ws/notifications/?token=<key>&since=…  (DRF token, API clients)
-              or, unauthenticated, a first message {"type": "auth", "token": "<key>"}
+    connect   /ws/notifications/?since=<last id>        (session cookie: browsers)
+              /ws/notifications/?ticket=<ticket>&since=… (clients with a token: first
+              POST /api/notifications/ticket/ with it, see apps/notify/tickets.py)
+              or, unauthenticated, a first message {"type": "auth", "ticket": "<ticket>"}
+              A long-lived token is never accepted on the socket: ?token= in the URL, or
+              {"type": "auth", "token": …}, is refused with an error message and 4401 —
+              URLs land in access logs, and a ticket there is spent and expires in 60 s.
     server →  {"type": "hello", "user": 7, "unread": 3, "last_id": 120, "may_subscribe": [...]}
               then, with ?since, every notification after it ({"type": "notification", …,
               "replayed": true}) and {"type": "replay.done", "count": n, "more": false}
@@ -16,7 +20,8 @@ Protocol (JSON text frames):
               {"type": "desk.counts", "region": 2, "new": 5, "overdue": 1}  (region groups)
               {"type": "error", "detail": "…"}
 
-Close codes: 4401 not authenticated (anonymous, bad token, no auth message in time),
+Close codes: 4401 not authenticated (anonymous, a used, expired or forged ticket, a token
+instead of a ticket, no auth message in time),
 4403 a subscription to a group that is not the user's own, 4400 a frame too large,
 1012 the channel layer (Redis) went away — reconnect with ``?since=<last id>``.
 The socket joins its user group at once; unit and region groups on request.
@@ -35,7 +40,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
-from apps.notify import selectors, services
+from apps.notify import selectors, services, tickets
 from apps.notify.serializers import notification_payload
 
 log = logging.getLogger(__name__)
@@ -56,13 +61,14 @@ def _load_user(user_id: int):
     return get_user_model().objects.select_related("profile__region").filter(pk=user_id, is_active=True).first()
 
 
-def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+def _user_for_ticket(ticket) -> object | None:
+    user_id = tickets.ticket_redeem(ticket)
+    return _load_user(user_id) if user_id is not None else None
 
-    if not isinstance(key, str) or not key or len(key) > 64:
-        return None
-    token = Token.objects.filter(key=key).only("user_id").first()
-    return _load_user(token.user_id) if token else None
+
+TOKEN_REFUSED = ("连接地址和消息里不能带长期令牌（token），它会被写进日志。请先用令牌调用 "
+                 "POST /api/notifications/ticket/ 换取一次性票据，再用 ?ticket=<票据> 连接。")
+TICKET_REFUSED = "票据无效、已用过或已过期（签发后 {ttl} 秒内有效，只能用一次）。请重新获取票据后再连接。"
 
 
 def _hello(user) -> dict:
@@ -114,9 +120,11 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         params = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         self.since_param = params.get("since", [None])[0]
-        token = params.get("token", [None])[0]
-        if token is not None:
-            await self._authenticate(await database_sync_to_async(_user_for_token)(token))
+        if "token" in params:
+            await self._refuse(CLOSE_UNAUTHENTICATED, TOKEN_REFUSED)
+            return
+        if "ticket" in params:
+            await self._authenticate_ticket(params["ticket"][0])
             return
         session_user = self.scope.get("user")
         if session_user is not None and session_user.is_authenticated:
@@ -133,9 +141,13 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "detail": detail})
         await self.close(code=code)
 
-    async def _authenticate(self, user) -> None:
+    async def _authenticate_ticket(self, ticket) -> None:
+        user = await database_sync_to_async(_user_for_ticket)(ticket)
+        await self._authenticate(user, refusal=TICKET_REFUSED.format(ttl=tickets.ticket_ttl_s()))
+
+    async def _authenticate(self, user, *, refusal: str = "登录已失效，请重新登录。") -> None:
         if user is None:
-            await self._refuse(CLOSE_UNAUTHENTICATED, "登录已失效或令牌无效，请重新登录。")
+            await self._refuse(CLOSE_UNAUTHENTICATED, refusal)
             return
         if self.auth_timer is not None:
             self.auth_timer.cancel()
@@ -188,10 +200,12 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: dict, **kwargs) -> None:
         kind = content.get("type")
         if self.user is None:
-            if kind == "auth":
-                await self._authenticate(await database_sync_to_async(_user_for_token)(content.get("token")))
+            if kind == "auth" and "ticket" in content:
+                await self._authenticate_ticket(content.get("ticket"))
+            elif kind == "auth" and "token" in content:
+                await self._refuse(CLOSE_UNAUTHENTICATED, TOKEN_REFUSED)
             else:
-                await self._refuse(CLOSE_UNAUTHENTICATED, "请先登录或发送令牌。")
+                await self._refuse(CLOSE_UNAUTHENTICATED, "请先登录，或发送一次性票据：{\"type\": \"auth\", \"ticket\": \"…\"}。")
             return
         handler = {
             "subscribe": self._on_subscribe,

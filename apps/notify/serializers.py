@@ -55,3 +55,8 @@ class DeskCountsOut(serializers.Serializer):
     region = serializers.IntegerField()
     new = serializers.IntegerField()
     overdue = serializers.IntegerField()
+
+
+class TicketOut(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Opens one WebSocket: ?ticket=<ticket> or {\"type\": \"auth\", \"ticket\": …}.")
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid (WS_TICKET_TTL_S).")

@@ -16,6 +16,23 @@ def token_for(user) -> str:
     return Token.objects.get_or_create(user=user)[0].key
 
 
+def ticket_for(user) -> str:
+    """A fresh single-use socket ticket, as ``POST /api/notifications/ticket/`` would issue it."""
+    from apps.notify.tickets import ticket_issue
+
+    return ticket_issue(user=user)
+
+
+def ticket_via_api(base: str, token: str) -> str:
+    """What an API client does before it opens a socket: trade its token for a ticket."""
+    import urllib.request
+
+    request = urllib.request.Request(base + "/api/notifications/ticket/", method="POST",
+                                     headers={"Authorization": f"Token {token}", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["ticket"]
+
+
 def session_cookie_for(user) -> str:
     client = Client()
     client.force_login(user)

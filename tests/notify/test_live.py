@@ -18,6 +18,8 @@ from tests.notify.sockets import (
     open_socket,
     send,
     session_cookie_for,
+    ticket_for,
+    ticket_via_api,
     token_for,
 )
 
@@ -34,7 +36,7 @@ def test_an_assignment_reaches_the_unit_members_phone_within_a_second(org_tx, as
     case = at_town_desk(org_tx)
     settled(case)
     with open_socket(asgi_server, cookie=session_cookie_for(u["dh"])) as phone, \
-            open_socket(asgi_server, token=token_for(u["dh_w"])) as outsider:
+            open_socket(asgi_server, ticket=ticket_for(u["dh_w"])) as outsider:
         hello = next_message(phone, "hello")
         assert hello["user"] == u["dh"].pk and hello["unread"] == 0
         next_message(outsider, "hello")
@@ -55,7 +57,7 @@ def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(org_tx, a
     workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org_tx.units["east-cg"])
     settled(case)
     token = token_for(u["dh"])
-    with open_socket(asgi_server, token=token, since=0) as phone:
+    with open_socket(asgi_server, ticket=ticket_via_api(asgi_server, token), since=0) as phone:
         first = next_message(phone, "notification")
         assert first["replayed"] and first["kind"] == "dispatch"
         assert next_message(phone, "replay.done")["count"] == 1
@@ -63,7 +65,7 @@ def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(org_tx, a
     workflow.case_urge(case=case, actor=u["td"], note="尽快")
     workflow.case_urge(case=case, actor=u["td"], note="再次督办")
     settled(case)
-    with open_socket(asgi_server, token=token, since=first["id"]) as phone:
+    with open_socket(asgi_server, ticket=ticket_via_api(asgi_server, token), since=first["id"]) as phone:
         hello = next_message(phone, "hello")
         assert hello["unread"] == 3 and hello["last_id"] > first["id"]
         replayed = [next_message(phone, "notification"), next_message(phone, "notification")]
@@ -73,27 +75,52 @@ def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(org_tx, a
     assert all(m["id"] > first["id"] for m in replayed)
 
 
-def test_anonymous_sockets_and_bad_tokens_are_refused(org_tx, asgi_server):
+def test_anonymous_sockets_and_forged_tickets_are_refused(org_tx, asgi_server):
     with open_socket(asgi_server) as anonymous:
         send(anonymous, type="subscribe", group=f"user.{org_tx.users['dh'].pk}")
         assert close_code(anonymous) == 4401
-    with open_socket(asgi_server, token="not-a-token") as forged:
-        assert next_message(forged, "error")["code"] == 4401
+    forged_ticket = ticket_for(org_tx.users["gw"]).replace(f"{org_tx.users['gw'].pk}.", f"{org_tx.users['dh'].pk}.", 1)
+    with open_socket(asgi_server, ticket=forged_ticket) as forged:
+        error = next_message(forged, "error")
+        assert error["code"] == 4401 and "请重新获取票据" in error["detail"]
         assert close_code(forged) == 4401
     with open_socket(asgi_server) as late:
-        send(late, type="auth", token="also-not-a-token")
+        send(late, type="auth", ticket="also-not-a-ticket")
         assert close_code(late) == 4401
 
 
-def test_a_token_sent_as_the_first_message_authenticates(org_tx, asgi_server):
+def test_a_long_lived_token_is_refused_on_the_socket_even_when_valid(org_tx, asgi_server):
+    token = token_for(org_tx.users["dh"])
+    with open_socket(asgi_server, token=token) as in_url:
+        error = next_message(in_url, "error")
+        assert error["code"] == 4401 and "/api/notifications/ticket/" in error["detail"]
+        assert close_code(in_url) == 4401
+    with open_socket(asgi_server) as in_message:
+        send(in_message, type="auth", token=token)
+        assert "?ticket=" in next_message(in_message, "error")["detail"]
+        assert close_code(in_message) == 4401
+
+
+def test_a_ticket_opens_one_socket_only(org_tx, asgi_server):
+    ticket = ticket_via_api(asgi_server, token_for(org_tx.users["dh"]))
+    with open_socket(asgi_server, ticket=ticket) as first:
+        assert next_message(first, "hello")["user"] == org_tx.users["dh"].pk
+        with open_socket(asgi_server, ticket=ticket) as replayed:
+            assert next_message(replayed, "error")["code"] == 4401
+            assert close_code(replayed) == 4401
+        send(first, type="ping")
+        next_message(first, "pong")  # the first socket is unaffected
+
+
+def test_a_ticket_sent_as_the_first_message_authenticates(org_tx, asgi_server):
     with open_socket(asgi_server) as client:
-        send(client, type="auth", token=token_for(org_tx.users["dh"]))
+        send(client, type="auth", ticket=ticket_for(org_tx.users["dh"]))
         assert next_message(client, "hello")["user"] == org_tx.users["dh"].pk
 
 
 def test_subscribing_to_another_unit_is_refused(org_tx, asgi_server):
     u, units = org_tx.users, org_tx.units
-    with open_socket(asgi_server, token=token_for(u["dh"])) as phone:
+    with open_socket(asgi_server, ticket=ticket_for(u["dh"])) as phone:
         hello = next_message(phone, "hello")
         assert f"unit.{units['east-cg'].pk}" in hello["may_subscribe"]
         send(phone, type="subscribe", group=f"unit.{units['east-cg'].pk}")
@@ -104,11 +131,11 @@ def test_subscribing_to_another_unit_is_refused(org_tx, asgi_server):
 
 def test_a_grid_worker_may_not_follow_the_villages_desk_nor_another_user(org_tx, asgi_server):
     u = org_tx.users
-    with open_socket(asgi_server, token=token_for(u["gw"])) as phone:
+    with open_socket(asgi_server, ticket=ticket_for(u["gw"])) as phone:
         assert next_message(phone, "hello")["may_subscribe"] == [f"user.{u['gw'].pk}"]
         send(phone, type="subscribe", group=f"region.{org_tx.villages['east-v1'].pk}")
         assert close_code(phone) == 4403
-    with open_socket(asgi_server, token=token_for(u["gw"])) as phone:
+    with open_socket(asgi_server, ticket=ticket_for(u["gw"])) as phone:
         send(phone, type="subscribe", group=f"user.{u['gw2'].pk}")
         assert close_code(phone) == 4403
 
@@ -133,7 +160,7 @@ def test_marking_read_on_one_device_updates_the_badge_on_the_other(org_tx, asgi_
     workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org_tx.units["east-cg"])
     settled(case)
     notification = Notification.objects.get(recipient=u["dh"])
-    with open_socket(asgi_server, token=token_for(u["dh"])) as phone, \
+    with open_socket(asgi_server, ticket=ticket_for(u["dh"])) as phone, \
             open_socket(asgi_server, cookie=session_cookie_for(u["dh"])) as desk:
         assert next_message(phone, "hello")["unread"] == 1
         next_message(desk, "hello")
@@ -146,7 +173,7 @@ def test_marking_read_on_one_device_updates_the_badge_on_the_other(org_tx, asgi_
 
 
 def test_malformed_and_oversized_frames_are_answered_not_crashed_on(org_tx, asgi_server):
-    with open_socket(asgi_server, token=token_for(org_tx.users["dh"]), since="abc") as client:
+    with open_socket(asgi_server, ticket=ticket_for(org_tx.users["dh"]), since="abc") as client:
         assert next_message(client, "error")["detail"] == "since 必须是通知编号（非负整数）。"
         client.send("{not json")
         assert next_message(client, "error")["detail"] == "消息不是有效的 JSON。"

