@@ -1,0 +1,94 @@
+"""Account security services: lift a login lock, end an account's sign-ins, set a password.
+
+The admin actions (解除登录锁定, 结束全部登录会话, 重置密码), the password pages and the
+management commands call these; each records its AccountEvent in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+
+from axes.utils import reset as axes_reset
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from apps.accounts.audit import account_event_record
+from apps.accounts.models import AccountAction, AccountStatus, LoginSession
+
+logger = logging.getLogger(__name__)
+
+
+def password_change_required(user: AbstractBaseUser) -> bool:
+    return AccountStatus.objects.filter(user_id=user.pk, must_change_password=True).exists()
+
+
+@transaction.atomic
+def account_unlock(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> int:
+    """Clear the account's failed sign-ins, so its lock ends now. Its failures also stop counting
+    towards the lock of the addresses they came from (axes keeps one row per username and
+    address). Returns how many attempt rows were cleared."""
+    cleared = axes_reset(username=user.get_username())
+    account_event_record(actor=actor, target=user, action=AccountAction.UNLOCK, changes={"attempts_cleared": cleared})
+    return cleared
+
+
+@transaction.atomic
+def account_end_sessions(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> int:
+    """End every sign-in of the account (a lost phone): each session named in LoginSession is
+    deleted through the session store, so both its database row and its cached copy go, and the
+    account's API tokens are deleted. Returns how many sessions were ended.
+
+    If the cache cannot be reached the store's delete raises and the whole change rolls back:
+    a session left in the cache would still be honoured, so the administrator must see the
+    failure and try again rather than believe the phone is signed out."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    rows = list(LoginSession.objects.filter(user=user))
+    for row in rows:
+        store(session_key=row.session_key).delete()
+    LoginSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    tokens, _ = Token.objects.filter(user=user).delete()
+    account_event_record(
+        actor=actor,
+        target=user,
+        action=AccountAction.END_SESSIONS,
+        changes={"sessions": len(rows), "kinds": sorted({row.kind for row in rows}), "tokens": tokens},
+    )
+    return len(rows)
+
+
+@transaction.atomic
+def account_password_set(
+    *, actor: AbstractBaseUser | None, user: AbstractBaseUser, password: str, must_change: bool = True
+) -> None:
+    """An administrator sets (resets) an account's password; by default the person must choose
+    their own at the next sign-in. The password must pass the policy like any other (raises
+    django.core.exceptions.ValidationError with the Chinese reasons) and is never recorded.
+    Changing the password hash ends the account's existing sessions."""
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    AccountStatus.objects.update_or_create(
+        user=user, defaults={"must_change_password": must_change, "password_changed_at": timezone.now()}
+    )
+    account_event_record(
+        actor=actor, target=user, action=AccountAction.SET_PASSWORD, changes={"must_change_password": must_change}
+    )
+
+
+@transaction.atomic
+def account_password_change_own(*, user: AbstractBaseUser, password: str) -> None:
+    """The person changes their own password (the desk's and the field app's password pages):
+    the first-login requirement is met. The caller keeps its own session valid with
+    ``update_session_auth_hash``; the account's other sessions end."""
+    validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    AccountStatus.objects.update_or_create(
+        user=user, defaults={"must_change_password": False, "password_changed_at": timezone.now()}
+    )
+    account_event_record(actor=user, target=user, action=AccountAction.CHANGE_OWN_PASSWORD, changes={})
