@@ -209,12 +209,14 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = env_int("DESK_SESSION_IDLE_S", 30 * 60)
 
 # --- Auth ---------------------------------------------------------------------------------
+# Django's four rules (with messages of ours, in Chinese, saying what to do) and ours: at least
+# 3 of lower-case, upper-case, digits, symbols (apps/accounts/validators.py says why).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "apps.accounts.validators.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "apps.accounts.validators.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "apps.accounts.validators.UserAttributeSimilarityValidator"},
+    {"NAME": "apps.accounts.validators.CommonPasswordValidator"},
+    {"NAME": "apps.accounts.validators.NumericPasswordValidator"},
 ]
 if env_bool("LIANDONG_FAST_PASSWORD_HASHER", False):
     # Tests only: hashing a dozen passwords per test with PBKDF2 would dominate the suite.

@@ -54,6 +54,7 @@ class PasswordChangeRequiredMiddleware:
     ALLOWED_PATHS = (
         DESK_PASSWORD_URL,
         FIELD_PASSWORD_URL,
+        "/admin/password_change/",  # the same page as DESK_PASSWORD_URL (config/urls.py)
         "/accounts/logout/",
         "/admin/logout/",
         "/field/logout/",

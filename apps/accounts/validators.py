@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
 CLASS_NAMES = ("小写字母", "大写字母", "数字", "符号")
@@ -37,3 +38,39 @@ class CharacterClassesValidator:
 
     def get_help_text(self) -> str:
         return f"密码须包含{'、'.join(CLASS_NAMES)}中的至少 {self.min_classes} 类。"
+
+
+# Django's own rules, with messages in Chinese that say what to do (Django's Chinese catalogue
+# lacks some of them, and only states the fault).
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    def get_error_message(self) -> str:
+        return f"密码太短：至少需要 {self.min_length} 个字符，请换一个更长的密码。"
+
+    def get_help_text(self) -> str:
+        return f"密码至少 {self.min_length} 个字符。"
+
+
+class UserAttributeSimilarityValidator(password_validation.UserAttributeSimilarityValidator):
+    def get_error_message(self) -> str:
+        return "密码与账号的%(verbose_name)s太相似，请换一个与账号信息无关的密码。"
+
+    def get_help_text(self) -> str:
+        return "密码不能与账号的用户名、姓名、邮箱相似。"
+
+
+class CommonPasswordValidator(password_validation.CommonPasswordValidator):
+    def get_error_message(self) -> str:
+        return "这个密码太常见，容易被猜中，请换一个。"
+
+    def get_help_text(self) -> str:
+        return "密码不能是常见密码。"
+
+
+class NumericPasswordValidator(password_validation.NumericPasswordValidator):
+    def get_error_message(self) -> str:
+        return "密码不能全是数字，请加入字母或符号。"
+
+    def get_help_text(self) -> str:
+        return "密码不能全是数字。"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import admin, messages
@@ -51,8 +53,10 @@ class TokenObtainView(ObtainAuthToken):
         return Response({"token": token.key})
 
     def throttled(self, request, wait):
-        seconds = int(wait or 0) + 1
-        raise exceptions.Throttled(wait, detail=f"获取令牌的请求过于频繁，请在 {seconds} 秒后再试。")
+        seconds = max(1, math.ceil(wait or 0))
+        refused = exceptions.Throttled(detail=f"获取令牌的请求过于频繁，请在 {seconds} 秒后再试。")
+        refused.wait = seconds  # for the Retry-After header, without DRF's English-built suffix
+        raise refused
 
 
 class DeskPasswordChangeView(auth_views.PasswordChangeView):
