@@ -53,4 +53,6 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
     if path.startswith("/field/"):
         return render(request, "field/locked.html", {"message": message}, status=LOCKOUT_STATUS)
     context = {**admin.site.each_context(request), "title": "登录已锁定", "message": message, "login_url": path}
+    if not path.startswith("/admin/"):
+        context["site_header"] = "联动 · 基层治理平台"  # as on /accounts/login/ (registration/login.html)
     return render(request, "accounts/locked.html", context, status=LOCKOUT_STATUS)
