@@ -130,3 +130,12 @@ def test_the_unlock_command_lifts_an_account_or_an_address(org, new_ip, capsys):
 def test_the_test_clients_login_still_works_with_the_lockout_installed(org):
     assert Client().login(username="td", password=PASSWORD)
     assert not Client().login(username="td", password="wrong")
+
+
+def test_the_unlock_command_says_what_is_missing(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="请给出要解除锁定的账号"):
+        call_command("account_unlock")
+    with pytest.raises(CommandError, match="账号“nobody”不存在"):
+        call_command("account_unlock", "nobody")

@@ -121,3 +121,20 @@ def test_an_account_without_the_requirement_goes_straight_to_work(org, new_ip):
     phone = Client()
     sign_in("/field/login/", "gw", ip=new_ip(), client=phone)
     assert phone.get("/field/").status_code == 200
+
+
+def test_a_reset_without_the_requirement_lets_the_person_straight_in(org, new_ip):
+    account_password_set(actor=org.users["td"], user=org.users["gw"], password=TEMPORARY, must_change=False)
+    phone = Client()
+    sign_in("/field/login/", "gw", TEMPORARY, ip=new_ip(), client=phone)
+    assert phone.get("/field/").status_code == 200
+    assert sign_in("/api/auth/token/", "gw", TEMPORARY, ip=new_ip()).status_code == 200
+
+
+def test_a_reset_signs_the_account_out_of_its_open_sessions(org, new_ip):
+    phone = Client()
+    sign_in("/field/login/", "gw", ip=new_ip(), client=phone)
+    assert phone.get("/field/").status_code == 200
+    account_password_set(actor=org.users["td"], user=org.users["gw"], password=TEMPORARY)
+    response = phone.get("/field/")
+    assert response.status_code == 302 and response.url.startswith("/field/login/")
