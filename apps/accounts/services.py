@@ -6,7 +6,6 @@ management commands call these; each records its AccountEvent in the same transa
 
 from __future__ import annotations
 
-import logging
 from importlib import import_module
 
 from axes.utils import reset as axes_reset
@@ -19,8 +18,6 @@ from rest_framework.authtoken.models import Token
 
 from apps.accounts.audit import account_event_record
 from apps.accounts.models import AccountAction, AccountStatus, LoginSession
-
-logger = logging.getLogger(__name__)
 
 
 def password_change_required(user: AbstractBaseUser) -> bool:
