@@ -9,6 +9,7 @@ Production: ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (broker, channel lay
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -226,15 +227,19 @@ TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 # read through the cache, so a signed-in request does not start with a session query.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_CACHE_ALIAS = "sessions"
-# Field workers log in once on their phone and stay logged in.
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 24 * 90)
+# A desk session ends after this much idle time (等保 2.0: 30 minutes); the field app's logins
+# ask for FIELD_SESSION_AGE_S instead (see the login protection block below).
+SESSION_COOKIE_AGE = env_int("DESK_SESSION_IDLE_S", 30 * 60)
 
 # --- Auth ---------------------------------------------------------------------------------
+# Django's four rules (with messages of ours, in Chinese, saying what to do) and ours: at least
+# 3 of lower-case, upper-case, digits, symbols (apps/accounts/validators.py says why).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "apps.accounts.validators.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "apps.accounts.validators.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "apps.accounts.validators.UserAttributeSimilarityValidator"},
+    {"NAME": "apps.accounts.validators.CommonPasswordValidator"},
+    {"NAME": "apps.accounts.validators.NumericPasswordValidator"},
 ]
 if env_bool("LIANDONG_FAST_PASSWORD_HASHER", False):
     # Tests only: hashing a dozen passwords per test with PBKDF2 would dominate the suite.
@@ -393,6 +398,49 @@ CSRF_FAILURE_VIEW = "apps.org.error_views.csrf_failure"
 # and CSRF cookies, the citizen's link, mobile numbers); LOGGING_CONFIG also puts it on handlers
 # configured outside LOGGING (uvicorn's, Django's defaults). Celery's: see config/celery.py.
 LOGGING_CONFIG = "config.log_redaction.configure"
+
+# --- Login protection and sessions (apps/accounts) ---------------------------------------
+# django-axes counts failed sign-ins in the database (the cache may blink; the DB is the truth)
+# on every login path: /accounts/login/, /admin/login/, /field/login/ and /api/auth/token/.
+# AXES_FAILURE_LIMIT failures for one username, or from one address, lock that username or that
+# address for AXES_COOLOFF_MIN minutes; a successful sign-in clears them; an administrator can
+# lift a lock at once (apps.accounts.services.account_unlock, manage.py account_unlock).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += [
+    "apps.accounts.middleware.SessionIdleMiddleware",
+    "apps.accounts.middleware.PasswordChangeRequiredMiddleware",
+    # Last, as axes asks: it turns a lockout flagged during the request into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("AXES_COOLOFF_MIN", 15.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+# The attempt log holds usernames and addresses of every region: it is read through the account
+# admin actions and `manage.py axes_list_attempts`, not through an unscoped admin screen.
+AXES_ENABLE_ADMIN = False
+# The client address is REMOTE_ADDR: uvicorn --proxy-headers (Procfile) already puts the client's
+# address there when the request came through the local reverse proxy, and a client cannot
+# forge it with an X-Forwarded-For header of its own.
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_ip"
+# POST /api/auth/token/ is also throttled per address (DRF rate, e.g. "10/min"); the throttle
+# lets requests through when the cache is unreachable (the lockout above still protects).
+TOKEN_THROTTLE_RATE = env_str("TOKEN_THROTTLE_RATE", "10/min")
+# A desk session's expiry slides with use (SESSION_COOKIE_AGE is its idle timeout); the session
+# is re-saved at most once per SESSION_IDLE_REFRESH_S, not on every request.
+SESSION_IDLE_REFRESH_S = env_int("SESSION_IDLE_REFRESH_S", 60)
+# Background polls that must not count as activity (the desk dashboard refreshes its counters
+# every 15 s: an open tab would otherwise never go idle).
+SESSION_IDLE_PASSIVE_PATHS = ["/admin/desk/stats.json"]
+# Phones sign in once and stay signed in (sliding too); an administrator can end it at any time.
+FIELD_SESSION_AGE_S = env_int("FIELD_SESSION_AGE_S", 60 * 60 * 24 * 90)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.accounts.views import DeskPasswordChangeView
 from apps.org.views import home
 
 SWAGGER_CDN = "https://cdn.jsdelivr.net"
@@ -19,6 +20,9 @@ urlpatterns = [
     path("", home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The desk's password page (first-login change included), also behind the admin's own link.
+    path("accounts/password/", DeskPasswordChangeView.as_view(), name="password_change"),
+    path("admin/password_change/", DeskPasswordChangeView.as_view()),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

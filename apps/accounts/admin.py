@@ -150,7 +150,7 @@ class AccountAdmin(UserAdmin):
     list_select_related = ("profile__region", "profile__unit")
     search_fields = ("username", "profile__display_name")
     ordering = ("username",)
-    actions = ["deactivate_selected"]
+    actions = ["deactivate_selected", "unlock_selected", "end_sessions_selected"]
     managed_fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("状态", {"fields": ("is_active", "last_login", "date_joined")}),
@@ -214,7 +214,8 @@ class AccountAdmin(UserAdmin):
             if not form.cleaned_data["set_usable_password"] and not _is_superuser(request):
                 raise PermissionDenied
             services.account_password_set(actor=request.user, user=user, password=form.cleaned_data["password1"])
-            update_session_auth_hash(request, user) if user.pk == request.user.pk else None
+            if user.pk == request.user.pk:
+                update_session_auth_hash(request, user)  # an administrator resetting their own
             messages.success(request, f"已为 {user.get_username()} 设置新密码；对方下次登录时须先修改密码。")
             return HttpResponseRedirect(reverse("admin:auth_user_change", args=(user.pk,)))
         context = {
@@ -233,6 +234,17 @@ class AccountAdmin(UserAdmin):
     def deactivate_selected(self, request, queryset):
         count = sum(services.account_deactivate(actor=request.user, user=user) for user in queryset)
         self.message_user(request, f"已停用 {count} 个账号。")
+
+    @admin.action(description="解除所选账号的登录锁定", permissions=["change"])
+    def unlock_selected(self, request, queryset):
+        for user in queryset:
+            services.account_unlock(actor=request.user, user=user)
+        self.message_user(request, f"已解除 {queryset.count()} 个账号的登录锁定，对方现在可以重新登录。")
+
+    @admin.action(description="结束所选账号的全部登录（如手机丢失）", permissions=["change"])
+    def end_sessions_selected(self, request, queryset):
+        ended = sum(services.account_end_sessions(actor=request.user, user=user) for user in queryset)
+        self.message_user(request, f"已结束 {ended} 个登录会话，并作废这些账号的 API 令牌；对方须重新登录。")
 
     # -- columns
     @admin.display(description="姓名", ordering="profile__display_name")

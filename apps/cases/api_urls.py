@@ -1,12 +1,12 @@
 """The case API, mounted at /api/ (see config/urls.py)."""
 
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
+from apps.accounts.views import TokenObtainView
 from apps.cases import api
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("me/", api.MeView.as_view(), name="api-me"),
     path("categories/", api.CategoryTreeView.as_view(), name="api-categories"),
     path("reports/", api.ReportCreateView.as_view(), name="api-report-create"),

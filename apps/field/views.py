@@ -8,11 +8,13 @@ import json
 from functools import lru_cache
 
 from django.conf import settings
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -69,16 +71,47 @@ def app(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Log in once on this phone: a sign-in through this page lasts FIELD_SESSION_AGE_S (90 days
+    by default) and is renewed as the app is used (apps/accounts/signals.py and middleware.py);
+    an administrator can end it (account_end_sessions). Failed sign-ins count towards the login
+    lock like on every login page (django-axes)."""
+
     template_name = "field/login.html"
     redirect_authenticated_user = True
     next_page = "/field/"
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["session_days"] = settings.FIELD_SESSION_AGE_S // 86400
+        return context
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """The field app's password page: where an account created or reset by an administrator
+    chooses its own password at first sign-in (apps.accounts.middleware sends it here)."""
+
+    template_name = "field/password.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), LOGIN_URL)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        from apps.accounts.sessions import MUST_CHANGE_KEY
+
+        context = super().get_context_data(**kwargs)
+        context["must_change"] = bool(self.request.session.get(MUST_CHANGE_KEY))
+        return context
+
     def form_valid(self, form):
-        response = super().form_valid(form)
-        # Log in once on this phone: the session lasts SESSION_COOKIE_AGE (90 days by default)
-        # and is renewed as the app is used.
-        self.request.session.set_expiry(settings.SESSION_COOKIE_AGE)
-        return response
+        from apps.accounts import services
+        from apps.accounts.sessions import MUST_CHANGE_KEY
+
+        services.account_password_change_own(user=form.user, password=form.cleaned_data["new_password1"])
+        update_session_auth_hash(self.request, form.user)
+        self.request.session.pop(MUST_CHANGE_KEY, None)
+        return redirect("/field/")
 
 
 class LogoutView(auth_views.LogoutView):
