@@ -9,6 +9,9 @@ our own code worded (``NotFound(_("找不到这条上报…"))``) is kept as it 
 
 from __future__ import annotations
 
+import math
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext
 from rest_framework import exceptions, status
@@ -31,6 +34,9 @@ TOKEN_DETAILS = {
 }
 
 
+_HAN = re.compile(r"[\u4e00-\u9fff]")  # a refusal our own code worded in Chinese is kept
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
@@ -51,8 +57,8 @@ def _actionable(exc, detail: str, context) -> str:
     """The refusal in Chinese that says what to do (see the module docstring)."""
     if isinstance(exc, exceptions.PermissionDenied) and detail.startswith("CSRF Failed"):
         return "页面已过期（表单校验失败），请刷新页面后重试；如仍不行，请重新登录。"
-    if isinstance(exc, exceptions.Throttled):
-        wait = f"{int(exc.wait) + 1} 秒后" if exc.wait is not None else "稍后"
+    if isinstance(exc, exceptions.Throttled) and not _HAN.search(detail):
+        wait = f" {math.ceil(exc.wait)} 秒后" if exc.wait is not None else "稍后"
         return f"操作太频繁，请{wait}再试。"
     if isinstance(exc, exceptions.ParseError):
         return "提交的内容无法解析（格式不对），请检查后重新提交。"

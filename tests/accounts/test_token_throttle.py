@@ -8,7 +8,10 @@ from django.test import override_settings
 
 from tests.accounts.conftest import sign_in
 
-DEAD_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+DEAD_CACHE = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    "sessions": {"BACKEND": "apps.core.cache.SoftRedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+}
 
 
 @override_settings(TOKEN_THROTTLE_RATE="3/min")

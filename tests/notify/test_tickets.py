@@ -34,7 +34,7 @@ def test_a_logged_in_browser_gets_one_with_its_session_and_csrf_token(org):
     api = APIClient(enforce_csrf_checks=True)
     api.force_login(org.users["td"])
     refused = api.post("/api/notifications/ticket/")
-    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    assert refused.status_code == 403 and "页面已过期" in refused.json()["detail"]
     api.get("/accounts/login/")  # any page with a form sets the CSRF cookie, as the desk's do
     response = api.post("/api/notifications/ticket/", HTTP_X_CSRFTOKEN=api.cookies["csrftoken"].value)
     assert response.status_code == 200
@@ -44,7 +44,7 @@ def test_a_logged_in_browser_gets_one_with_its_session_and_csrf_token(org):
 def test_nobody_gets_a_ticket_without_logging_in(org):
     response = APIClient().post("/api/notifications/ticket/")
     assert response.status_code == 403
-    assert response.json() == {"detail": "身份认证信息未提供。"}
+    assert response.json() == {"detail": "您还没有登录，或登录已过期；请重新登录后再试。"}
     bad = APIClient()
     bad.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
     assert bad.post("/api/notifications/ticket/").status_code in (401, 403)
