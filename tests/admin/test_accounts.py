@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.test import Client
 
 from apps.accounts.models import AccountAction, AccountEvent, AccountStatus
 from apps.org.models import Profile, Role
@@ -237,3 +238,33 @@ def test_a_town_cannot_edit_the_county_department_it_sees_for_reference(org):
 def test_profiles_are_added_with_their_account(org):
     assert login(org.users["td"]).get("/admin/org/profile/add/").status_code == 403
     assert Profile.objects.count() == len(org.users)
+
+
+def test_a_town_lifts_a_login_lock_of_its_own_account_only(org):
+    from axes.models import AccessAttempt
+
+    for username in ("gw", "gw_w"):
+        for _ in range(5):
+            Client().post("/field/login/", {"username": username, "password": "wrong-Pass-1"},
+                          REMOTE_ADDR=f"10.9.{len(username)}.1")
+    assert Client().post("/field/login/", {"username": "gw", "password": PASSWORD},
+                         REMOTE_ADDR="10.9.9.9").status_code == 429
+    response = login(org.users["td"]).post("/admin/auth/user/", {
+        "action": "unlock_selected", "_selected_action": [org.users["gw"].pk, org.users["gw_w"].pk]})
+    assert response.status_code == 302
+    assert not AccessAttempt.objects.filter(username="gw").exists()
+    assert AccessAttempt.objects.filter(username="gw_w").exists()
+    assert Client().post("/field/login/", {"username": "gw", "password": PASSWORD},
+                         REMOTE_ADDR="10.9.9.9").status_code == 302
+    assert list(AccountEvent.objects.values_list("target_username", "action")) == [("gw", AccountAction.UNLOCK)]
+
+
+def test_a_town_ends_the_sign_ins_of_a_lost_phone(org):
+    phone = Client()
+    assert phone.post("/field/login/", {"username": "gw", "password": PASSWORD}).status_code == 302
+    assert phone.get("/field/").status_code == 200
+    response = login(org.users["td"]).post("/admin/auth/user/", {
+        "action": "end_sessions_selected", "_selected_action": [org.users["gw"].pk]})
+    assert response.status_code == 302
+    assert phone.get("/field/").status_code == 302  # back to the login page
+    assert AccountEvent.objects.filter(target=org.users["gw"], action=AccountAction.END_SESSIONS).exists()
