@@ -131,10 +131,6 @@ class ManagedAccountChangeForm(UserChangeForm):
         fields = ("username", "password", "is_active")
 
 
-class AccountPasswordForm(AdminPasswordChangeForm):
-    """Django's form, but the password is set by ``services.account_password_set``."""
-
-
 if admin.site.is_registered(User):
     admin.site.unregister(User)  # django.contrib.auth's own, unscoped
 
@@ -145,7 +141,8 @@ class AccountAdmin(UserAdmin):
     scope with username, password, active flag and the place in the organisation."""
 
     inlines = [ProfileInline]
-    change_password_form = AccountPasswordForm
+    # The form checks the two entries and the policy; services.account_password_set sets it.
+    change_password_form = AdminPasswordChangeForm
     list_display = ("username", "display_name", "role", "place", "is_active", "last_login")
     list_select_related = ("profile__region", "profile__unit")
     search_fields = ("username", "profile__display_name")
@@ -311,8 +308,7 @@ class ProfileAdmin(ScopedProfileChoices, admin.ModelAdmin):
         return qs.filter(Q(region__in=regions) | Q(unit__region__in=regions))
 
     def get_fields(self, request, obj=None):
-        fields = ["user", *ProfileForm.Meta.fields]
-        return fields
+        return ["user", *ProfileForm.Meta.fields]
 
     def get_readonly_fields(self, request, obj=None):
         return () if _is_superuser(request) else ("user",)
