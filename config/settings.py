@@ -162,7 +162,7 @@ if REDIS_URL:
                            "socket_timeout": env_float("REDIS_TIMEOUT_S", 3.0)}
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "apps.core.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             # Several installations (or test runs) may share one Redis.
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", ""),
@@ -326,6 +326,9 @@ CALENDAR_RECHECK_S = env_float("CALENDAR_RECHECK_S", 2.0)
 # within this — and the age (s) after which a caller's rows are read again whatever happened.
 CREDENTIALS_RECHECK_S = env_float("CREDENTIALS_RECHECK_S", 1.0)
 CREDENTIALS_TTL_S = env_float("CREDENTIALS_TTL_S", 60.0)
+# A desk's live counters (待本级处理/已超时) are counted and pushed at most this often (s),
+# however many cases change meanwhile (apps/notify/services.py, desk_counts_changed).
+DESK_COUNTS_INTERVAL_S = env_float("DESK_COUNTS_INTERVAL_S", 1.0)
 # A GPS fix worse than this is accepted but flagged for the acceptor.
 POSITION_ACCURACY_FLAG_M = env_float("POSITION_ACCURACY_FLAG_M", 100.0)
 MAX_PHOTOS_PER_REPORT = env_int("MAX_PHOTOS_PER_REPORT", 9)

@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
+from apps.core import follow_up
 from apps.cases.models import Case, CaseEvent, CasePhoto, PhotoKind, original_path, private_storage
 from apps.cases.services import DuplicateSubmission, WorkflowError
 
@@ -341,20 +342,6 @@ def _save_file(name: str, content: bytes) -> str:
 # --- services -------------------------------------------------------------------------------
 
 
-def _enqueue_on_commit(task_name: str, *args) -> None:
-    """Send a task after commit; a broker failure is logged, and the outbox sweep re-sends it."""
-
-    def send() -> None:
-        from config.celery import app
-
-        try:
-            app.send_task(task_name, args=list(args))
-        except Exception:  # noqa: BLE001
-            log.warning("could not enqueue %s%r now; the outbox sweep will", task_name, args, exc_info=True)
-
-    transaction.on_commit(send)
-
-
 PROCESS_TASK = "apps.cases.tasks.process_case_photos"
 
 
@@ -428,7 +415,7 @@ def case_photo_add(
         if "photos" not in work:
             work.append("photos")
         Case.objects.filter(pk=case.pk).update(pending_work=work, pending_since=locked.pending_since or timezone.now())
-        _enqueue_on_commit(PROCESS_TASK, case.pk)
+        follow_up.send_on_commit(PROCESS_TASK, case.pk)
     return row, True
 
 

@@ -32,7 +32,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.cases import clock, rules
+from apps.core import follow_up
+from apps.cases import clock, reference, rules
 from apps.cases.models import (
     FINAL_STATUSES,
     Action,
@@ -151,34 +152,21 @@ def clock_fields(case: Case, *, status: str, now: dt.datetime, extra_hours: floa
             "escalate_at": escalate_at, "sweep_due_at": yellow_at, "colour": Colour.BLUE}
 
 
-def _enqueue_on_commit(task_name: str, *args) -> None:
-    """Send a task after commit. If the broker is down the work is not lost: the outbox
-    (``Case.pending_work`` / ``CaseEvent.notified_at``) is swept and re-sent by beat."""
-
-    def send() -> None:
-        from config.celery import app
-
-        try:
-            app.send_task(task_name, args=list(args))
-        except Exception:  # noqa: BLE001 - any broker failure; the outbox sweep retries
-            log.warning("could not enqueue %s%r now; the outbox sweep will", task_name, args, exc_info=True)
-
-    transaction.on_commit(send)
-
-
 def _record(case: Case, *, action: str, actor, from_status: str, from_tier: str, note: str = "",
             public_note: str = "", unit: Unit | None = None, data: dict | None = None,
-            notify: bool = True) -> CaseEvent:
+            notify: bool = True, tells_nobody: bool = False) -> CaseEvent:
     """Append to the case's history. ``notify`` False: the caller has the fan-out sent some
-    other way (the report's event goes out with its routing); either way the event waits in
-    the outbox (``notified_at`` empty) until it is fanned out."""
+    other way (a self-resolved report's event goes out with its routing); either way the event
+    waits in the outbox (``notified_at`` empty) until it is fanned out. ``tells_nobody``: an
+    event with no one to tell (a plain report: its reporter is the actor, and the routing event
+    that follows tells the desk) is born out of the outbox, with no fan-out at all."""
     event = CaseEvent.objects.create(
         case=case, action=action, actor=actor, actor_label=_actor_label(actor), from_status=from_status,
         to_status=case.status, from_tier=from_tier, to_tier=case.tier, unit=unit, note=note,
-        public_note=public_note, data=data or {},
+        public_note=public_note, data=data or {}, notified_at=timezone.now() if tells_nobody else None,
     )
     if notify:
-        _enqueue_on_commit("apps.notify.tasks.fan_out_event", event.pk)
+        follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk)
     return event
 
 
@@ -216,7 +204,7 @@ def _change(case: Case, *, actor, action: str, fields: dict[str, Any], note: str
 def _locked(case: Case) -> Case:
     """Re-read the case inside the transaction (row lock on PostgreSQL) so checks see the
     current state; the version check in ``_change`` settles races on SQLite too."""
-    return Case.objects.select_for_update().select_related("category").get(pk=case.pk)
+    return Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=case.pk)
 
 
 # --- report ------------------------------------------------------------------------------
@@ -304,10 +292,10 @@ def case_report(
             # One message for the report: the routing task, which also fans out the report's own
             # event (the assignment is what the report is waiting for; its notification
             # follows a moment later). If the message is lost, the outbox has both.
-            _enqueue_on_commit("apps.cases.tasks.route_case", case.pk)
+            follow_up.send_on_commit("apps.cases.tasks.route_case", case.pk)
             _record(
                 case, action=Action.SELF_RESOLVE if self_resolved else Action.REPORT, actor=case.reporter,
-                from_status="", from_tier="", note=result_text, notify=False,
+                from_status="", from_tier="", note=result_text, notify=False, tells_nobody=not self_resolved,
                 public_note=_("问题已上报") if not self_resolved else _("网格员已当场处置，待核查"),
                 data={"source": source, "snapped_m": round(match.distance_m, 1)} if match.distance_m else {"source": source},
             )
@@ -393,14 +381,18 @@ def case_route(*, case_id: int) -> Case | None:
     sends a major (Ⅰ/Ⅱ) case straight to the county centre as a joint response.
     """
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("category").filter(pk=case_id).first()
+        case = Case.objects.select_for_update().filter(pk=case_id).first()
         if case is None or "route" not in case.pending_work:
             return case
-        # The report's own event came without a message of its own (see case_report).
-        for event_id in CaseEvent.objects.filter(
-            case_id=case_id, action__in=[Action.REPORT, Action.SELF_RESOLVE], notified_at__isnull=True
-        ).values_list("pk", flat=True):
-            _enqueue_on_commit("apps.notify.tasks.fan_out_event", event_id)
+        # The category with its parent, from memory (a join would lock the category row too).
+        case.category = reference.category_by_id(case.category_id) or case.category
+        # A fix on the spot asks the grid's other workers to verify it; its event came without
+        # a message of its own (see case_report). A plain report's event tells nobody.
+        if case.self_resolved:
+            for event_id in CaseEvent.objects.filter(
+                case_id=case_id, action=Action.SELF_RESOLVE, notified_at__isnull=True
+            ).values_list("pk", flat=True):
+                follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event_id)
         remaining = [w for w in case.pending_work if w != "route"]
         duplicate = probable_duplicate(case) if case.status == Status.REPORTED else None
         fields: dict[str, Any] = {
@@ -630,7 +622,7 @@ def case_escalate_overdue(*, case_id: int, now: dt.datetime | None = None) -> Ca
     acts only while the case still sits in the same overdue step."""
     now = now or timezone.now()
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("category").filter(pk=case_id).first()
+        case = Case.objects.select_for_update(of=("self",)).select_related("category").filter(pk=case_id).first()
         if case is None or case.status in FINAL_STATUSES or case.status == Status.DEFERRED:
             return case
         if case.escalate_at is None or case.escalate_at > now:

@@ -65,6 +65,25 @@ def quarantined_keys(keys: Iterable[str]) -> set[str]:
     return set(QuarantinedTask.objects.filter(key__in=keys, released_at__isnull=True).values_list("key", flat=True))
 
 
+def _count_delivery(counter: str) -> int:
+    """INCR and EXPIRE in one round trip (the cache API needs four: add, exists, incr)."""
+    from django.core.cache import cache
+
+    from django.core.cache.backends.redis import RedisCache
+
+    from apps.core.cache import redis_client
+
+    if not isinstance(cache, RedisCache):  # no Redis configured: tasks run eagerly in-process
+        cache.add(counter, 0, COUNTER_TTL)
+        return int(cache.incr(counter))
+    key = cache.make_and_validate_key(counter)
+    with redis_client().pipeline(transaction=False) as pipe:
+        pipe.incr(key)
+        pipe.expire(key, COUNTER_TTL)
+        deliveries, _ttl_set = pipe.execute()
+    return int(deliveries)
+
+
 class GuardedTask(Task):
     """Celery task base: counts deliveries and quarantines work that keeps dying."""
 
@@ -82,8 +101,7 @@ class GuardedTask(Task):
         key = self._work_key(args, kwargs)
         counter = _counter(key)
         try:
-            cache.add(counter, 0, COUNTER_TTL)
-            deliveries = int(cache.incr(counter))
+            deliveries = _count_delivery(counter)
         except Exception:  # noqa: BLE001 - without Redis no message arrives anyway; do not block work
             log.warning("could not count the delivery of %s%r", self.name, args, exc_info=True)
             deliveries = 0

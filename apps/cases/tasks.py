@@ -11,6 +11,7 @@ import logging
 from celery import shared_task
 
 from apps.cases import services, sweep
+from apps.core import follow_up
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,11 @@ if importlib.util.find_spec("apps.cases.photo_tasks") is not None:
 
 @shared_task(name="apps.cases.tasks.route_case")
 def route_case(case_id: int) -> None:
-    services.case_route(case_id=case_id)
+    """Route a new report and tell the people concerned, in this one task: the notifications
+    are what the routing is for, and queueing them behind a backlog of reports would triple the
+    messages per report (their history rows stay in the outbox until they are out)."""
+    with follow_up.run_here():
+        services.case_route(case_id=case_id)
 
 
 @shared_task(name="apps.cases.tasks.escalate_overdue")

@@ -48,7 +48,26 @@ def cache_set(key: str, value: Any, timeout: float | None) -> None:
         cache_unavailable(exc)
 
 
-class SoftRedisCache(RedisCache):
+class SharedRedisCache(RedisCache):
+    """Django's Redis cache with one client object per process (config/redis_pool.py)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        from config.redis_pool import SharedClientCacheClient
+
+        self._class = SharedClientCacheClient
+
+
+def redis_client(alias: str = "default"):
+    """The ``redis.Redis`` client behind a cache alias, for what Django's cache API cannot say
+    in one round trip (a counter with its expiry). Keys must go through
+    ``caches[alias].make_and_validate_key`` to share the cache's prefix."""
+    from django.core.cache import caches
+
+    return caches[alias]._cache.get_client(write=True)
+
+
+class SoftRedisCache(SharedRedisCache):
     """Django's Redis cache for copies of database rows (the sessions' cache): while Redis is
     unreachable every read is a miss and every write is skipped, so the database answers.
     Used as ``SESSION_CACHE_ALIAS``: a signed-in phone keeps working through a Redis restart."""

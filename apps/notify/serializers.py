@@ -25,9 +25,22 @@ class NotificationOut(serializers.ModelSerializer):
         return obj.read_at is not None
 
 
+_timestamp = serializers.DateTimeField()
+
+
 def notification_payload(notification: Notification) -> dict:
-    """A WebSocket message (``type: notification``); load ``case`` with the notification."""
-    return {"type": "notification", **NotificationOut(notification).data}
+    """A WebSocket message (``type: notification``): ``NotificationOut``'s fields, built directly —
+    the fan-out makes one per person, and a serializer instance per message cost more than the
+    rest of the message (tests/notify compare the two shapes). Load ``case`` with the
+    notification."""
+    return {
+        "type": "notification", "id": notification.pk, "kind": notification.kind,
+        "kind_label": notification.get_kind_display(), "title": notification.title, "body": notification.body,
+        "case": notification.case_id, "tracking_number": display(notification.case.tracking_number),
+        "created_at": _timestamp.to_representation(notification.created_at),
+        "read_at": _timestamp.to_representation(notification.read_at) if notification.read_at else None,
+        "read": notification.read_at is not None,
+    }
 
 
 class UnreadOut(serializers.Serializer):

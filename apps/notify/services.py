@@ -6,13 +6,21 @@ re-delivered task, the workflow sweep re-sending) and still tells each person on
 
 from __future__ import annotations
 
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.cases import reference
 from apps.cases.models import CaseEvent
 from apps.notify import push, recipients, selectors
 from apps.notify.models import Notification
 from apps.notify.serializers import notification_payload
-from apps.org.models import Tier
+
+log = logging.getLogger(__name__)
 
 
 def event_fan_out(*, event_id: int) -> list[Notification]:
@@ -23,53 +31,111 @@ def event_fan_out(*, event_id: int) -> list[Notification]:
        not see the case) and insert them; the unique (event, recipient) key makes a concurrent
        or repeated run insert nothing new.
     3. Push every notification of the event to its recipient's group — first, since someone
-       is waiting for it — then the recipients' unread counts, the touched units' task lists
-       and the desks' counters.
+       is waiting for it — then the recipients' unread counts and the touched units' task
+       lists, in one go; the case's desks get their counters within a second
+       (``desk_counts_changed``: once per desk per interval, not once per event).
     4. Stamp ``notified_at`` (a conditional UPDATE, the one change history rows allow).
     """
-    event = (
-        CaseEvent.objects.select_related("case__category", "case__grid", "unit")
-        .filter(pk=event_id)
-        .first()
-    )
+    # The case's category comes from the per-process reference copy; its grid (only when the
+    # case has no address) and the event's unit (a few actions name it) are read when asked.
+    event = CaseEvent.objects.select_related("case").filter(pk=event_id).first()
     if event is None or event.notified_at is not None:
         return []
+    case = event.case
+    case.category = reference.category_by_id(case.category_id) or case.category
     planned = recipients.plan(event)
-    Notification.objects.bulk_create(
-        [
-            Notification(recipient=p.user, case_id=event.case_id, event=event, kind=p.kind, title=p.title,
-                         body=p.body)
-            for p in planned
-        ],
-        ignore_conflicts=True,
-    )
-    notifications = list(
-        Notification.objects.filter(event=event).select_related("case", "recipient").order_by("id")
-    )
-    # The planned users carry their loaded profile and scope: reuse them for the unread counts.
-    people = {p.user.pk: p.user for p in planned}
-    push.send(_personal_messages(notifications))
-    push.send(_follow_up_messages(event, notifications, people))
+    notifications = _insert_notifications(event, planned) if planned else []
+    people = {p.user.pk: p.user for p in planned}  # with their loaded profile and scope
+    for notification in notifications:
+        notification.case = case
+        if notification.recipient_id in people:
+            notification.recipient = people[notification.recipient_id]
+    push.send(_personal_messages(notifications) + _follow_up_messages(event, notifications))
+    desk_counts_changed([case.village_id, case.town_id, case.county_id])
     CaseEvent.objects.filter(pk=event.pk, notified_at__isnull=True).update(notified_at=timezone.now())
     return notifications
+
+
+def _insert_notifications(event: CaseEvent, planned: list) -> list[Notification]:
+    """Insert the planned notifications and return every notification of the event, with ids.
+
+    The first run inserts them all and the database returns their ids. A second run (a
+    redelivered task, the outbox sweep) meets the unique (event, recipient) key: then only
+    the missing ones are inserted and the event's rows are read back."""
+    rows = [Notification(recipient=p.user, case_id=event.case_id, event=event, kind=p.kind, title=p.title,
+                         body=p.body) for p in planned]
+    try:
+        with transaction.atomic():
+            created = Notification.objects.bulk_create(rows)
+        if all(n.pk for n in created):
+            return created
+    except IntegrityError:
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return list(Notification.objects.filter(event=event).order_by("id"))
 
 
 def _personal_messages(notifications: list[Notification]) -> list[push.Message]:
     return [(selectors.user_group(n.recipient_id), notification_payload(n)) for n in notifications]
 
 
-def _follow_up_messages(event: CaseEvent, notifications: list[Notification], people: dict) -> list[push.Message]:
-    """Badges (unread counts), the touched units' task lists and the desks' counters."""
-    told = {n.recipient_id: people.get(n.recipient_id, n.recipient) for n in notifications}
+def _follow_up_messages(event: CaseEvent, notifications: list[Notification]) -> list[push.Message]:
+    """Badges (unread counts) and the touched units' task lists."""
+    told = {n.recipient_id: n.recipient for n in notifications}
     unread = selectors.unread_counts(list(told.values()))
     messages = [(selectors.user_group(pk), {"type": "unread", "count": unread.get(pk, 0)}) for pk in told]
     change = {"type": "tasks.changed", "case": event.case_id, "action": event.action}
     messages += [(selectors.unit_group(unit_id), change) for unit_id in sorted(recipients.units_touched(event))]
-    case = event.case
-    for region_id, tier in ((case.village_id, Tier.VILLAGE), (case.town_id, Tier.TOWN), (case.county_id, Tier.COUNTY)):
-        counts = selectors.desk_counts(region_id, tier)
-        messages.append((selectors.region_group(region_id), {"type": "desk.counts", **counts}))
     return messages
+
+
+# --- desk counters -------------------------------------------------------------------------
+# Every event changes a desk's 待本级处理/已超时 counters, but counting them for every event was
+# the dearest part of the fan-out (two COUNTs for each of three desks, per event). A desk is
+# counted at most once per DESK_COUNTS_INTERVAL_S instead: the first change marks it due and
+# sends one ``push_desk_counts`` a moment later; changes until then ride along, because that
+# task clears the mark *before* it counts (a change after the clearing marks it due again).
+
+
+def _desk_due_key(region_id: int) -> str:
+    return f"desk-counts-due:{region_id}"
+
+
+# region id → until when (monotonic) a push this process scheduled is sure to count later
+# changes too, so it need not ask Redis (a push counts after its countdown; 0.8 leaves room
+# for the clocks of the two processes).
+_scheduled_here: dict[int, float] = {}
+
+
+def desk_counts_changed(region_ids) -> None:
+    """Have the desks of these regions pushed their counters within the interval."""
+    from apps.notify import tasks
+
+    interval = settings.DESK_COUNTS_INTERVAL_S
+    now = time.monotonic()
+    for region_id in {pk for pk in region_ids if pk}:
+        if _scheduled_here.get(region_id, 0.0) > now:
+            continue
+        try:
+            # The mark outlives the interval, so a lost task delays the next push, never stops it.
+            if not cache.add(_desk_due_key(region_id), 1, timeout=max(int(interval * 10), 10)):
+                continue
+        except Exception:  # noqa: BLE001 - Redis away: nor could anything be pushed; clients re-ask
+            log.warning("desk counters of region %s not scheduled (cache unreachable)", region_id)
+            continue
+        try:
+            tasks.push_desk_counts.apply_async(args=[region_id], countdown=interval)
+            _scheduled_here[region_id] = now + 0.8 * interval
+        except Exception:  # noqa: BLE001 - broker away: drop the mark so the next change retries
+            cache.delete(_desk_due_key(region_id))
+            log.warning("desk counters of region %s not scheduled (broker unreachable)", region_id)
+
+
+def desk_counts_push(*, region_id: int) -> dict:
+    """Count one desk's counters now and push them to its group."""
+    cache.delete(_desk_due_key(region_id))
+    counts = selectors.desk_counts(region_id)
+    push.send([(selectors.region_group(region_id), {"type": "desk.counts", **counts})])
+    return counts
 
 
 def unread_message(user) -> push.Message:

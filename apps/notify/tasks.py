@@ -12,3 +12,9 @@ def fan_out_event(event_id: int) -> None:
     """Enqueued by the workflow service after commit for every case event (and re-sent by the
     outbox sweep while ``CaseEvent.notified_at`` is empty)."""
     services.event_fan_out(event_id=event_id)
+
+
+@shared_task(name="apps.notify.tasks.push_desk_counts", ignore_result=True)
+def push_desk_counts(region_id: int) -> None:
+    """Sent by ``desk_counts_changed`` with a countdown: one desk's counters, once per interval."""
+    services.desk_counts_push(region_id=region_id)

@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.core import follow_up
 from apps.cases import services as workflow
 from apps.cases import tracking
 from apps.cases.models import Action, Case, CaseEvent, Category, PhotoKind, PositionSource, Source
@@ -118,20 +119,6 @@ def normalize_phone(text: str) -> str:
 # --- rating -------------------------------------------------------------------------------
 
 
-def _enqueue_on_commit(task_name: str, *args) -> None:
-    """Send a task after commit; if the broker is down, the outbox sweep re-sends it."""
-
-    def send() -> None:
-        from config.celery import app
-
-        try:
-            app.send_task(task_name, args=list(args))
-        except Exception:  # noqa: BLE001 - any broker failure; the outbox sweep retries
-            log.warning("could not enqueue %s%r now; the outbox sweep will", task_name, args, exc_info=True)
-
-    transaction.on_commit(send)
-
-
 def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rating:
     """回访评价 of a closed case, once. A rating of 1–2 stars opens a review item for the
     dispatcher of the case's town. The rating is recorded in the case history (action "rate")
@@ -156,7 +143,7 @@ def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rat
                 to_status=case.status, from_tier=case.tier, to_tier=case.tier, public_note=_("市民已评价"),
                 note=comment, data={"stars": stars, "review": stars <= LOW_RATING_MAX},
             )
-            _enqueue_on_commit("apps.notify.tasks.fan_out_event", event.pk)
+            follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk)
     except IntegrityError:
         raise AlreadyRated(_("这个事件已经评价过了，每个事件只能评价一次。"), field="stars") from None
     return rating
