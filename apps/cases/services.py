@@ -166,7 +166,7 @@ def _record(case: Case, *, action: str, actor, from_status: str, from_tier: str,
         public_note=public_note, data=data or {}, notified_at=timezone.now() if tells_nobody else None,
     )
     if notify:
-        follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk)
+        follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk, in_memory={"event": event})
     return event
 
 

@@ -38,13 +38,16 @@ def send(task_name: str, *args) -> bool:
         return False
 
 
-def send_on_commit(task_name: str, *args) -> None:
-    """Send ``task_name(*args)`` once the current transaction commits (at once outside one)."""
+def send_on_commit(task_name: str, *args, in_memory: dict | None = None) -> None:
+    """Send ``task_name(*args)`` once the current transaction commits (at once outside one).
+
+    ``in_memory``: keyword arguments the task body gets when it runs here (``run_here``) — the
+    rows just written, so it need not read them back; a message carries ``args`` only."""
 
     def after_commit() -> None:
         collected = getattr(_local, "collected", None)
         if collected is not None:
-            collected.append((task_name, args))
+            collected.append((task_name, args, in_memory or {}))
         else:
             send(task_name, *args)
 
@@ -65,9 +68,9 @@ def run_here() -> Iterator[None]:
         yield
     finally:
         _local.collected = outer
-    for task_name, args in collected:
+    for task_name, args, in_memory in collected:
         try:
-            app.tasks[task_name].run(*args)
+            app.tasks[task_name].run(*args, **in_memory)
         except Exception:  # noqa: BLE001 - see the docstring: the outbox sweep retries
             log.warning("follow-up %s%r failed here; the outbox sweep will retry it", task_name, args,
                         exc_info=True)

@@ -23,7 +23,7 @@ from apps.notify.serializers import notification_payload
 log = logging.getLogger(__name__)
 
 
-def event_fan_out(*, event_id: int) -> list[Notification]:
+def event_fan_out(*, event_id: int, event: CaseEvent | None = None) -> list[Notification]:
     """Persist one notification per person concerned, push them live, stamp the event.
 
     1. Skip an event already stamped (``notified_at``) — the second run of a task.
@@ -35,10 +35,14 @@ def event_fan_out(*, event_id: int) -> list[Notification]:
        lists, in one go; the case's desks get their counters within a second
        (``desk_counts_changed``: once per desk per interval, not once per event).
     4. Stamp ``notified_at`` (a conditional UPDATE, the one change history rows allow).
+
+    ``event``: the committed row with its case, when the process that wrote it fans it out
+    (the routing task); otherwise it is read here.
     """
     # The case's category comes from the per-process reference copy; its grid (only when the
     # case has no address) and the event's unit (a few actions name it) are read when asked.
-    event = CaseEvent.objects.select_related("case").filter(pk=event_id).first()
+    if event is None or event.pk != event_id:
+        event = CaseEvent.objects.select_related("case").filter(pk=event_id).first()
     if event is None or event.notified_at is not None:
         return []
     case = event.case

@@ -8,10 +8,11 @@ from apps.notify import services
 
 
 @shared_task(name="apps.notify.tasks.fan_out_event", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def fan_out_event(event_id: int) -> None:
+def fan_out_event(event_id: int, event=None) -> None:
     """Enqueued by the workflow service after commit for every case event (and re-sent by the
-    outbox sweep while ``CaseEvent.notified_at`` is empty)."""
-    services.event_fan_out(event_id=event_id)
+    outbox sweep while ``CaseEvent.notified_at`` is empty). ``event``: the committed row itself,
+    when the task that wrote it runs this one in the same process (``follow_up.run_here``)."""
+    services.event_fan_out(event_id=event_id, event=event)
 
 
 @shared_task(name="apps.notify.tasks.push_desk_counts", ignore_result=True)
