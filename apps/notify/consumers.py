@@ -43,6 +43,12 @@ from django.contrib.auth import get_user_model
 from apps.notify import selectors, services, tickets
 from apps.notify.serializers import notification_payload
 
+try:
+    from uvicorn.protocols.utils import ClientDisconnected
+except ImportError:  # another ASGI server: it does not raise uvicorn's exception
+    class ClientDisconnected(Exception):  # noqa: N818 - uvicorn's name
+        pass
+
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT_S = 10.0
@@ -100,6 +106,10 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except ClientDisconnected:
+            # The client hung up while we were sending (uvicorn's ClientDisconnected is an
+            # OSError): nothing failed, and there is nobody left to tell.
+            return
         except (redis.exceptions.RedisError, OSError) as exc:
             log.warning("socket closed with 1012, the channel layer failed: %r", exc)
             # The channel layer went away (Redis restarted): the groups this socket joined are
