@@ -18,21 +18,12 @@ import pytest
 
 from tests.conftest import ROOT, _free_port, _worker_env, uvicorn_log_path, wait_for
 from tests.notify.sockets import close_code, next_message, open_socket, session_cookie_for
-from tests.private_redis import PrivateRedis
+from tests.private_redis import private_redis  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 PROCESSES = 3
 SOCKETS = 4
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    if server.proc and server.proc.poll() is None:
-        server.stop()
 
 
 def start_web(env: dict[str, str], log_path) -> tuple[subprocess.Popen, str]:
