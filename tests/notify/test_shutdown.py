@@ -9,6 +9,7 @@ state hung; three processes make the test fail almost surely when it comes back.
 from __future__ import annotations
 
 import signal
+from contextlib import ExitStack
 import subprocess
 import sys
 import time
@@ -60,30 +61,34 @@ def test_sigterm_closes_the_sockets_with_1012_and_exits_within_5_s_after_a_redis
         log_path = tmp_path / f"uvicorn-{attempt}.log"
         proc, base = start_web(env, log_path)
         try:
-            with open_socket(base, cookie=cookies[0]) as gone:  # one that came and went
-                next_message(gone, "hello")
-            # Sockets that live through a Redis restart (the server closes them with 1012)...
-            before = [open_socket(base, cookie=cookies[i % 3]) for i in range(SOCKETS)]
-            for ws in before:
-                next_message(ws, "hello")
-            private_redis.stop()
-            assert {close_code(ws, timeout=10) for ws in before} == {1012}
-            private_redis.start()
-            time.sleep(0.5)  # the phones' reconnect backoff
-            # ...and the reconnected ones, plus one not yet logged in.
-            sockets = [open_socket(base, cookie=cookies[i % 3]) for i in range(SOCKETS)]
-            for ws in sockets:
-                next_message(ws, "hello")
-            sockets.append(open_socket(base))
+            with ExitStack() as opened:
+                def socket(cookie: str | None = None):
+                    return opened.enter_context(open_socket(base, cookie=cookie))
 
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            codes = [close_code(ws, timeout=5) for ws in sockets]
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-            stopped_in = time.monotonic() - started
+                with open_socket(base, cookie=cookies[0]) as gone:  # one that came and went
+                    next_message(gone, "hello")
+                # Sockets that live through a Redis restart (the server closes them with 1012)...
+                before = [socket(cookies[i % 3]) for i in range(SOCKETS)]
+                for ws in before:
+                    next_message(ws, "hello")
+                private_redis.stop()
+                assert {close_code(ws, timeout=10) for ws in before} == {1012}
+                private_redis.start()
+                time.sleep(0.5)  # the phones' reconnect backoff
+                # ...and the reconnected ones, plus one not yet logged in.
+                sockets = [socket(cookies[i % 3]) for i in range(SOCKETS)]
+                for ws in sockets:
+                    next_message(ws, "hello")
+                sockets.append(socket())
+
+                started = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                codes = [close_code(ws, timeout=5) for ws in sockets]
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+                stopped_in = time.monotonic() - started
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -101,7 +106,8 @@ def test_a_client_that_hangs_up_at_once_is_not_logged_as_a_channel_layer_failure
     cookie = session_cookie_for(org_tx.users["dh"])
     for _ in range(5):
         # Gone before the server has sent "hello": its send meets uvicorn's ClientDisconnected.
-        open_socket(asgi_server, cookie=cookie).close_socket()
+        with open_socket(asgi_server, cookie=cookie) as gone:
+            gone.close_socket()
     with open_socket(asgi_server, cookie=cookie) as still_here:
         next_message(still_here, "hello")  # the server has handled the others by now
     time.sleep(0.5)
