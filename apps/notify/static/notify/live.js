@@ -32,7 +32,7 @@
   var catchUpTimer = null;
   var user = null;
   var unread = 0;
-  var notifiedSinceUnread = false;
+  var liveSinceBadge = 0;  // notifications pushed live since the last unread count
   var replayed = [];
   var quietReplay = false;
   var listeners = {};
@@ -163,6 +163,7 @@
         if (!stored || quietReplay) save({ user: user, cursor: message.last_id || 0, seen: [] });
         mayJoin = message.may_subscribe || [];
         joined = {};
+        liveSinceBadge = 0;
         badge(message.unread);
         subscribeWanted();
         break;
@@ -170,7 +171,7 @@
         if (shown(message.id)) return;
         remember(message.id);
         if (message.replayed) { replayed.push(message); break; }
-        notifiedSinceUnread = true;
+        liveSinceBadge += 1;
         toast(message.title + (message.body ? "｜" + message.body : ""));
         buzz();
         refreshTasks();
@@ -189,9 +190,9 @@
         if (advance(message.cursor) && message.more) catchUp();
         break;
       case "unread":
-        // The badge went up but no notification came: its push was lost. Ask for it now.
-        if (message.count > unread && !notifiedSinceUnread) catchUp();
-        notifiedSinceUnread = false;
+        // The badge went up by more than the notifications that came: a push was lost. Ask now.
+        if (message.count - unread > liveSinceBadge) catchUp();
+        liveSinceBadge = 0;
         badge(message.count);
         break;
       case "tasks.changed":
