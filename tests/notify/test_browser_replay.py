@@ -8,12 +8,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from celery import Celery
 from django.utils import timezone
 
+import config.celery
 from apps.cases.models import CaseEvent
 from apps.notify import push, selectors
 from apps.notify.models import Kind, Notification
 from apps.notify.serializers import notification_payload
+from config.env import celery_broker_url
 from tests.conftest import _worker_env, uvicorn_server, wait_for_js
 from tests.factories import PASSWORD
 from tests.notify.helpers import at_town_desk
@@ -25,9 +28,12 @@ SHOWN = "JSON.stringify(window.__shown)"
 
 
 def test_the_phone_shows_a_late_committed_and_a_lost_notification_once(
-    org_tx, private_redis, settings, phone_context  # noqa: F811 - the fixture
+    org_tx, private_redis, settings, monkeypatch, phone_context  # noqa: F811 - the fixture
 ):
     gw = org_tx.users["gw"]
+    # The case's tasks go to the test's Redis, where no worker listens: a Celery worker of this
+    # run would fan its events out, and its rows' ids would collide with the ones planned here.
+    monkeypatch.setattr(config.celery, "app", Celery("liandong-test", broker=celery_broker_url(private_redis.url)))
     case = at_town_desk(org_tx)  # gw reported it, so gw sees it
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "apps.notify.layers.BlockingPoolRedisChannelLayer",
                                            "CONFIG": {"hosts": [private_redis.url], "expiry": 30}}}
