@@ -122,8 +122,9 @@ def serve(argv: list[str]) -> int:
     if redis_proc:
         procs.append(("redis", redis_proc))
     commands = {
+        # As in Procfile: a stop takes at most 3 s even if a request or socket hangs.
         "web": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", port,
-                "--no-access-log"],
+                "--no-access-log", "--timeout-graceful-shutdown", "3"],
         "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
                    "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2")],
         "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],

@@ -454,3 +454,6 @@ LOGGING = {
 }
 # A WebSocket ticket (POST /api/notifications/ticket/) opens one socket within this many seconds.
 WS_TICKET_TTL_S = env_int("WS_TICKET_TTL_S", 60)
+# A notification this old can no longer be overtaken by one with a lower id still being
+# committed; the socket's replay cursor moves past it (apps/notify/consumers.py).
+NOTIFY_SETTLE_S = env_float("NOTIFY_SETTLE_S", 60.0)

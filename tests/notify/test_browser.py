@@ -5,6 +5,7 @@ import pytest
 
 from apps.cases.models import Status
 from apps.cases.tracking import display
+from apps.notify.models import Notification
 from tests.conftest import screenshot, wait_for_js
 from tests.factories import PASSWORD
 from tests.notify.helpers import at_town_desk
@@ -47,7 +48,11 @@ def test_a_dispatch_on_the_desk_appears_on_the_handlers_phone_without_reload(
     phone.locator("#tasks-list .case-card", has_text=display(case.tracking_number)).wait_for(timeout=5000)
     assert phone.locator("#tasks-badge").inner_text() == "1"
     assert phone.evaluate("window.__sameDocument") is True
-    assert phone.evaluate("JSON.parse(localStorage.getItem('liandong.notify')).last") > 0
+    # The dispatch is younger than NOTIFY_SETTLE_S: the phone remembers it above its cursor.
+    stored = phone.evaluate("JSON.parse(localStorage.getItem('liandong.notify'))")
+    pushed = Notification.objects.get(recipient=org_tx.users["dh"], case=case)
+    assert stored["user"] == org_tx.users["dh"].pk and stored["seen"] == [pushed.pk]
+    assert stored["cursor"] < pushed.pk
     screenshot(phone, "notify-phone-new-task")
 
     case.refresh_from_db()

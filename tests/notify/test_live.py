@@ -70,7 +70,10 @@ def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(org_tx, a
         assert hello["unread"] == 3 and hello["last_id"] > first["id"]
         replayed = [next_message(phone, "notification"), next_message(phone, "notification")]
         done = next_message(phone, "replay.done")
-    assert [m["kind"] for m in replayed] == ["urge", "urge"] and done == {"type": "replay.done", "count": 2, "more": False}
+    # The urges are younger than NOTIFY_SETTLE_S: the cursor stays where it was, so a later
+    # replay would offer them again (the client lists them in ``seen``).
+    assert [m["kind"] for m in replayed] == ["urge", "urge"]
+    assert done == {"type": "replay.done", "count": 2, "more": False, "cursor": first["id"]}
     assert [m["id"] for m in replayed] == sorted(m["id"] for m in replayed)
     assert all(m["id"] > first["id"] for m in replayed)
 
@@ -183,3 +186,9 @@ def test_malformed_and_oversized_frames_are_answered_not_crashed_on(org_tx, asgi
         next_message(client, "pong")  # still open and answering
         client.send("x" * 5000)
         assert close_code(client) == 4400
+    with open_socket(asgi_server, ticket=ticket_for(org_tx.users["dh"]), since=0, seen="3,x") as client:
+        assert next_message(client, "error")["detail"] == "seen 必须是通知编号的列表（最多 500 个）。"
+        send(client, type="replay", since=0, seen=list(range(501)))
+        assert next_message(client, "error")["detail"] == "seen 必须是通知编号的列表（最多 500 个）。"
+        send(client, type="replay", since=0, seen=[3])
+        assert next_message(client, "replay.done") == {"type": "replay.done", "count": 0, "more": False, "cursor": 0}

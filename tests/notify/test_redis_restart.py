@@ -22,18 +22,9 @@ from config.env import celery_broker_url
 from tests.conftest import _worker_env, celery_worker, uvicorn_server, wait_for
 from tests.notify.helpers import at_town_desk
 from tests.notify.sockets import close_code, next_message, open_socket, ticket_via_api, token_for
-from tests.private_redis import PrivateRedis
+from tests.private_redis import private_redis  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    if server.proc and server.proc.poll() is None:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,11 +1,16 @@
 /* Live notifications for the field app (and the core the desk script builds on).
  *
  * One WebSocket to /ws/notifications/ (the session cookie logs it in). It reconnects with
- * backoff, remembers the last notification id in localStorage and asks for everything since
- * on every (re)connect, so a phone that had no signal — or a server whose Redis restarted —
- * loses nothing. On a new notification it shows a toast in #toast, vibrates, and asks the
- * field app's task list to refresh (window.liandongTasks.refresh(), which also sets the
- * #tasks-badge count); on pages without a task list #tasks-badge shows the unread count.
+ * backoff and replays on every (re)connect, so a phone that had no signal — or a server whose
+ * Redis restarted — loses nothing. What it keeps in localStorage is the server's replay cursor
+ * and the ids it has shown above it (protocol: apps/notify/consumers.py). Not "the highest id
+ * seen": a notification with a lower id can commit later, or its push can fail while later ones
+ * arrive, and asking only for what follows the highest would skip it for good. On an open
+ * socket it also catches up now and then, and at once when the unread count rises without a
+ * notification (a push that was lost). On a new notification it shows a toast in #toast,
+ * vibrates, and asks the field app's task list to refresh (window.liandongTasks.refresh(),
+ * which also sets the #tasks-badge count); on pages without a task list #tasks-badge shows the
+ * unread count.
  *
  * Other scripts use window.liandongNotify: on(type, fn), follow(prefix), markRead(id),
  * markAllRead(), unread(). Each message is also fired as a window event "liandong:<type>".
@@ -17,14 +22,17 @@
   var STORE = "liandong.notify";
   var PING_MS = 25000;
   var MAX_BACKOFF_MS = 30000;
+  var CATCH_UP_MS = 300000;  // a push lost on an open socket shows up within 5 minutes
+  var MAX_SEEN = 200;        // the server accepts 500; above the cursor there are rarely 20
 
   var socket = null;
   var attempt = 0;
   var timer = null;
   var pinger = null;
+  var catchUpTimer = null;
   var user = null;
   var unread = 0;
-  var seen = {};
+  var liveSinceBadge = 0;  // notifications pushed live since the last unread count
   var replayed = [];
   var quietReplay = false;
   var listeners = {};
@@ -34,15 +42,47 @@
   var mayJoin = [];
   var joined = {};
 
+  // The stored state: { user, cursor, seen: [ids above the cursor already shown] }. In memory
+  // too, for browsers without storage (private mode); every tab of the device shares it.
+  var memory = null;
   function load() {
-    try { return JSON.parse(window.localStorage.getItem(STORE)) || null; } catch (e) { return null; }
+    var state = null;
+    try { state = JSON.parse(window.localStorage.getItem(STORE)); } catch (e) { state = null; }
+    state = state || memory;
+    if (!state) return null;
+    // Stored by an older version of this script: its highest id seen becomes the cursor.
+    if (state.cursor === undefined) state = { user: state.user, cursor: state.last || 0, seen: [] };
+    state.seen = state.seen || [];
+    return state;
   }
   function save(state) {
+    memory = state;
     try { window.localStorage.setItem(STORE, JSON.stringify(state)); } catch (e) { /* private mode */ }
   }
+  function shown(id) {
+    var state = load();
+    return !!state && (id <= state.cursor || state.seen.indexOf(id) >= 0);
+  }
   function remember(id) {
-    var state = load() || { user: user, last: 0 };
-    if (id > (state.last || 0)) { state.last = id; state.user = user; save(state); }
+    var state = load() || { user: user, cursor: 0, seen: [] };
+    if (id <= state.cursor || state.seen.indexOf(id) >= 0) return;
+    state.seen.push(id);
+    // Too many: forget the oldest; at worst the server sends one again and shown() drops it.
+    state.seen.sort(function (a, b) { return a - b; });
+    if (state.seen.length > MAX_SEEN) state.seen = state.seen.slice(-MAX_SEEN);
+    save(state);
+  }
+  function advance(cursor) {
+    var state = load();
+    if (!state || !(cursor > state.cursor)) return false;
+    state.cursor = cursor;
+    state.seen = state.seen.filter(function (id) { return id > cursor; });
+    save(state);
+    return true;
+  }
+  function catchUp() {
+    var state = load();
+    if (state) send({ type: "replay", since: state.cursor, seen: state.seen });
   }
 
   function emit(type, message) {
@@ -119,17 +159,19 @@
         // Another person logged in on this device: start from their newest, don't replay.
         quietReplay = !!(stored && stored.user !== message.user);
         user = message.user;
-        if (!stored || quietReplay) save({ user: user, last: message.last_id || 0 });
+        // A first visit starts from now: what came before is in the list, not a toast.
+        if (!stored || quietReplay) save({ user: user, cursor: message.last_id || 0, seen: [] });
         mayJoin = message.may_subscribe || [];
         joined = {};
+        liveSinceBadge = 0;
         badge(message.unread);
         subscribeWanted();
         break;
       case "notification":
-        if (seen[message.id]) return;
-        seen[message.id] = true;
+        if (shown(message.id)) return;
         remember(message.id);
         if (message.replayed) { replayed.push(message); break; }
+        liveSinceBadge += 1;
         toast(message.title + (message.body ? "｜" + message.body : ""));
         buzz();
         refreshTasks();
@@ -137,14 +179,20 @@
       case "replay.done":
         if (replayed.length && !quietReplay) {
           var newest = replayed[replayed.length - 1];
-          toast(replayed.length === 1 ? newest.title : "离线期间有 " + replayed.length + " 条新通知：" + newest.title);
+          toast(replayed.length === 1 ? newest.title : "有 " + replayed.length + " 条新通知：" + newest.title);
           buzz();
           refreshTasks();
         }
         replayed = [];
         quietReplay = false;
+        // More than one page waiting: fetch the next, as long as the cursor moves (the rest
+        // may be too recent to pass yet; the next catch-up gets them).
+        if (advance(message.cursor) && message.more) catchUp();
         break;
       case "unread":
+        // The badge went up by more than the notifications that came: a push was lost. Ask now.
+        if (message.count - unread > liveSinceBadge) catchUp();
+        liveSinceBadge = 0;
         badge(message.count);
         break;
       case "tasks.changed":
@@ -159,7 +207,11 @@
     if (socket && socket.readyState <= WebSocket.OPEN) return;
     var stored = load();
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/notifications/";
-    if (stored && stored.last) url += "?since=" + encodeURIComponent(stored.last);
+    // Cursor 0 too: a person without notifications yet may have got their first while away.
+    if (stored) {
+      url += "?since=" + encodeURIComponent(stored.cursor);
+      if (stored.seen.length) url += "&seen=" + encodeURIComponent(stored.seen.join(","));
+    }
     socket = new WebSocket(url);
     socket.onmessage = function (event) {
       var message;
@@ -168,10 +220,13 @@
     };
     socket.onopen = function () {
       clearInterval(pinger);
+      clearInterval(catchUpTimer);
       pinger = setInterval(function () { send({ type: "ping" }); }, PING_MS);
+      catchUpTimer = setInterval(catchUp, CATCH_UP_MS);
     };
     socket.onclose = function (event) {
       clearInterval(pinger);
+      clearInterval(catchUpTimer);
       socket = null;
       emit("disconnected", { type: "disconnected", code: event.code });
       // A group we asked for is not ours: never ask for it again on this page.
