@@ -60,6 +60,15 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def own_cpu_seconds(pid: int) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and all its descendants (a Celery worker's parent and children)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -150,6 +159,7 @@ def main() -> None:
                 raise SystemExit(f"the worker did not start: {(data_dir / 'celery.log').read_text()[-3000:]}")
             time.sleep(0.05)
         started, cpu_worker, cpu_db = time.perf_counter(), tree_cpu_seconds(worker.pid), db_cpu_seconds(args.database)
+        cpu_parent = own_cpu_seconds(worker.pid)
         first_left = backlog()[0]
         progress, last_progress = None, time.time()
         while True:
@@ -164,6 +174,7 @@ def main() -> None:
             time.sleep(0.5)
         drain_seconds = time.perf_counter() - started
         worker_cpu = tree_cpu_seconds(worker.pid) - cpu_worker
+        parent_cpu = own_cpu_seconds(worker.pid) - cpu_parent
         database_cpu = db_cpu_seconds(args.database) - cpu_db
     finally:
         for proc in (web, worker):
@@ -181,7 +192,8 @@ def main() -> None:
     drain_rate = drained / drain_seconds
     worker_ms, db_ms = worker_cpu / drained * 1000, database_cpu / drained * 1000
     print(f"drain: {drained} cases routed and notified in {drain_seconds:.1f} s = {drain_rate:.0f} cases/s; "
-          f"CPU per case {worker_ms + db_ms:.1f} ms (worker {worker_ms:.1f}, PostgreSQL {db_ms:.1f})"
+          f"CPU per case {worker_ms + db_ms:.1f} ms (worker {worker_ms:.1f} — of which its parent process "
+          f"{parent_cpu / drained * 1000:.1f} —, PostgreSQL {db_ms:.1f})"
           f"{' [profiled solo worker]' if args.profile else ''}")
     ratio = drain_rate / intake_rate
     print(f"drain ÷ intake = {ratio:.2f} (target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}); "

@@ -353,7 +353,8 @@ def routing_target(case: Case, tier: str) -> Unit | None:
 
 
 def probable_duplicate(case: Case) -> Case | None:
-    """An open case of the same category within R metres and T hours, if any."""
+    """An open case of the same category within R metres and T hours, if any (its id, point
+    and tracking number only)."""
     radius = settings.DUPLICATE_RADIUS_M
     dlat = radius / 111_320.0
     dlng = radius / (111_320.0 * max(math.cos(math.radians(case.lat)), 0.01))
@@ -365,12 +366,13 @@ def probable_duplicate(case: Case) -> Case | None:
         )
         .exclude(pk=case.pk)
         .exclude(status__in=FINAL_STATUSES)
-        .only("pk", "lat", "lng", "tracking_number")
         .order_by("created_at")
+        .values_list("pk", "lat", "lng", "tracking_number")
     )
-    for other in candidates[:50]:
-        if geo.haversine_m(case.lat, case.lng, other.lat, other.lng) <= radius:
-            return other
+    # Tuples, not instances: in a busy spot every report has dozens of neighbours to look at.
+    for pk, lat, lng, tracking_number in candidates[:50]:
+        if geo.haversine_m(case.lat, case.lng, lat, lng) <= radius:
+            return Case(pk=pk, lat=lat, lng=lng, tracking_number=tracking_number)
     return None
 
 
