@@ -27,12 +27,17 @@ def redact_worker_logs(**kwargs) -> None:
 
 
 @signals.task_prerun.connect
-def drop_broken_database_connections(**kwargs) -> None:
+def drop_broken_database_connections(sender=None, **kwargs) -> None:
     """What Django does at the start of every request, at the start of every task: close a
-    connection that failed (PostgreSQL restarted) or outlived CONN_MAX_AGE, so the task opens a
-    fresh one. A worker child keeps its connection across tasks (CELERY_DB_REUSE_MAX); without
-    this, every task after a database restart would fail on the dead one until it is recycled."""
+    connection that failed (PostgreSQL restarted) or outlived CONN_MAX_AGE, and check a kept
+    one before its first query (CONN_HEALTH_CHECKS). A worker child keeps its connection across
+    tasks (CELERY_DB_REUSE_MAX); without this, every task after a database restart would fail on
+    the dead one until it is recycled, 200 tasks later."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return  # run inline, inside the caller's own request or transaction
     from django.db import connections
 
     for connection in connections.all(initialized_only=True):
-        connection.close_if_unusable_or_obsolete()
+        # A connection that is not kept (SQLite: CONN_MAX_AGE 0) is only dropped once it failed.
+        if connection.settings_dict["CONN_MAX_AGE"] != 0 or connection.errors_occurred:
+            connection.close_if_unusable_or_obsolete()

@@ -9,8 +9,10 @@ import importlib.util
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.cases import services, sweep
+from apps.core.leases import lease_take
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +50,16 @@ def escalate_many(case_ids: list[int]) -> None:
     sweep.relay_escalations(case_ids)
 
 
-# The beat tasks carry no payload: each message is its own work for the poison counter, and a
-# run that beat sent more than a minute ago is dropped (the next one is already on its way).
+# The beat tasks carry no payload: each message is its own work for the poison counter. They run
+# on the sweeps queue (settings.CELERY_TASK_ROUTES), and each acts at most once per interval
+# however many copies arrive (a second beat, a redelivery, a late one): apps/core/leases.py.
 @shared_task(name="apps.cases.tasks.sweep_clocks", poison_key="id")
 def sweep_clocks() -> None:
-    sweep.sweep_clocks()
+    if lease_take(name="sweep_clocks", every_s=settings.SWEEP_INTERVAL_S):
+        sweep.sweep_clocks()
 
 
 @shared_task(name="apps.cases.tasks.sweep_outbox", poison_key="id")
 def sweep_outbox() -> None:
-    sweep.sweep_outbox()
+    if lease_take(name="sweep_outbox", every_s=settings.SWEEP_INTERVAL_S):
+        sweep.sweep_outbox()
