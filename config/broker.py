@@ -4,15 +4,19 @@ The failure (issue #15: the worker exited in 3 of 15 Redis restarts)::
 
     Unrecoverable error: AttributeError("'NoneType' object has no attribute 'hostname'")
 
-When the worker loses Redis it collects its broker connection: kombu closes the connection's
-channels and then cuts the transport loose (``Connection._do_close_transport`` sets
-``transport.client = None``). If closing one channel fails half-way (Redis is down, so any
-command raises), the channels after it are left open, still holding the messages they delivered
-and the worker has not acknowledged. When one of them is closed later (the consumer's restart),
-kombu restores those messages: ``restore_unacked`` → ``conn_or_acquire`` → a new connection
-pool → ``Channel._connparams`` reads ``self.connection.client.hostname`` — and ``client`` is
-``None``. The ``AttributeError`` is not a connection error, so it escapes the consumer's
-restart and stops the worker. Acks, rejects and publishes on such a channel take the same path.
+When the worker loses Redis, Celery collects its broker connection and then releases it
+(``Consumer.on_connection_error_after_connected``). Collecting closes the channel that delivered
+the worker's tasks, which first puts back the messages the worker took and has not acknowledged
+— but Redis is gone, that close fails half-way, the failure is ignored, and kombu cuts the
+transport loose anyway (``Connection._do_close_transport`` sets ``transport.client = None``)
+while the channel is still open. Releasing the connection closes that channel again and tries
+the restore again: ``restore_unacked`` → ``conn_or_acquire`` → a new connection pool →
+``Channel._connparams`` reads ``self.connection.client.hostname`` — and ``client`` is ``None``.
+The ``AttributeError`` is not a connection error, so it escapes the consumer's restart and stops
+the worker ("Restoring 1 unacknowledged message(s)", then the error). It takes a task that is
+running, unacknowledged (acks_late), when Redis goes away: tests/ops/test_worker_faults.py shows
+it on the first restart with kombu's transport and never with ours. Acks, rejects and
+publishes on such a channel take the same path.
 Upstream: celery/kombu#970 ("Error on Restarting Celery", the same traceback through
 ``restore_unacked``) and #582 (the same ``conninfo.hostname`` on a channel closed after its
 connection); kombu 5.7.0, the newest release, still reads ``client`` unguarded.
