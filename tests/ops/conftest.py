@@ -1,0 +1,112 @@
+"""Fault tests: real Celery workers and beats, killed and cut off on purpose.
+
+Every test here owns its broker: a private Redis (with persistence, like production's) started
+by the test, so killing workers or restarting Redis touches nothing else, and no other test's
+worker can take its messages. This test process is pointed at the same Redis — for sending
+tasks and for the delivery counters the tasks keep in the cache — with ``ops``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.conf import settings as django_settings
+
+import config.celery
+from config.env import celery_broker_url
+from tests.conftest import ROOT, _worker_env, wait_for
+from tests.private_redis import PrivateRedis
+
+# Short enough for a test, with the product's ordering: soft < hard time limit < visibility.
+FAST_RECOVERY = {"BROKER_VISIBILITY_TIMEOUT_S": "8", "TASK_TIME_LIMIT_S": "7", "TASK_SOFT_TIME_LIMIT_S": "6",
+                 "BROKER_RESTORE_INTERVAL_S": "1"}
+
+
+class Ops:
+    def __init__(self, redis: PrivateRedis, env: dict[str, str], log_dir: Path) -> None:
+        self.redis, self.env, self.log_dir = redis, env, log_dir
+
+    def log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def command(self, kind: str, name: str, *args: str) -> list[str]:
+        if kind == "worker":
+            return [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+                    "-n", f"{name}-{os.getpid()}@%h", *args]
+        return [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+                "-s", str(self.log_dir / f"{name}-schedule"), *args]
+
+    @contextmanager
+    def process(self, kind: str, name: str, *args: str, env: dict[str, str] | None = None):
+        """A celery worker or beat while the block runs (its output in ``log(name)``)."""
+        out = open(self.log(name), "ab")
+        proc = subprocess.Popen(self.command(kind, name, *args), cwd=ROOT, env={**self.env, **(env or {})},
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            if kind == "worker":
+                wait_for(lambda: proc.poll() is not None or b"ready." in self.log(name).read_bytes(), timeout=60,
+                         interval=0.2)
+                assert proc.poll() is None, self.log(name).read_text()[-3000:]
+            yield proc
+        finally:
+            stop(proc)
+            out.close()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def ops(settings, monkeypatch, tmp_path):
+    """A private Redis for the broker and the cache of this test, its workers and its beats."""
+    server = PrivateRedis(persistent=True)
+    server.start()
+    try:
+        # This process sends its tasks (the workflow service, the outbox) to that Redis …
+        app = Celery("liandong-ops-test", broker=celery_broker_url(server.url))
+        app.conf.broker_transport_options = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        app.conf.task_publish_retry = False
+        app.conf.task_routes = django_settings.CELERY_TASK_ROUTES
+        monkeypatch.setattr(config.celery, "app", app)
+        # … and reads the tasks' delivery counters from it.
+        settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": server.url}}
+        env = {**_worker_env(), "REDIS_URL": server.url, **FAST_RECOVERY}
+        yield Ops(server, env, tmp_path)
+    finally:
+        if server.proc and server.proc.poll() is None:
+            server.stop()
+        app.close()
