@@ -250,7 +250,7 @@ def test_one_request_field_by_field_in_json(client, org, three_cases, settings):
     assert record == {
         "service_request_id": closed.tracking_number,
         "status": "closed",
-        "status_notes": "已结案",
+        "status_notes": "已办结",
         "service_name": "暴露垃圾",
         "service_code": "baolu-laji",
         "description": "",

@@ -89,15 +89,15 @@ def test_the_status_page_speaks_plain_words_with_colour_unit_kind_and_deadline(c
     assert "乡镇派驻机构" in body and "由乡镇/街道层级派遣" in body
     assert "东镇1村 · 幸福路" in body and "18号" not in body
     assert "预计办结" in body
-    assert "已派遣至派驻机构" in body  # a public note from the timeline
+    assert "已派遣至乡镇派驻机构" in body  # a step of the timeline
     assert org.units["east-cg"].name not in body
 
 
-def test_the_timeline_shows_public_notes_only(client, org):
+def test_the_timeline_never_shows_internal_notes(client, org):
     case = citizen_case(org)
     workflow.case_accept(case=case, actor=org.users["vh"], note="内部：当事人赵六脾气暴躁")
     body = lookup(client, case.tracking_number).content.decode()
-    assert "已立案" in body
+    assert "已受理立案" in body
     assert "赵六" not in body
 
 
