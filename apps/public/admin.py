@@ -34,6 +34,14 @@ class ScopedToCases:
         qs = super().get_queryset(request)
         return qs.filter(case__in=cases_visible_to(request.user).values("pk"))
 
+    def get_search_results(self, request, queryset, search_term):
+        # A tracking number as printed (grouped with dashes), read over the phone or carrying an
+        # old check symbol such as "$" is looked up exactly, like the case list does.
+        number = tracking.normalize(search_term.strip())
+        if number:
+            return queryset.filter(case__tracking_number=number), False
+        return super().get_search_results(request, queryset, search_term)
+
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(ScopedToCases, admin.ModelAdmin):

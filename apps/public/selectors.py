@@ -9,7 +9,8 @@ once:
 - deadlines;
 - a coarse location: the village/community name from our own region table, plus a road name
   only when the address clearly starts it (``coarse_road``) — house numbers are cut off;
-- the timeline from ``CaseEvent.public_note`` only (``note`` is internal);
+- the timeline of public steps, worded by ``public_timeline`` from each event's action, tier
+  and unit *kind* (never ``note``, the actor or the unit's name);
 - photos marked ``is_public`` whose re-encoded copy exists (never the original).
 
 The free-text description and the handling result are never shown: people write names and
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet
@@ -27,7 +29,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from apps.cases import tracking
-from apps.cases.models import FINAL_STATUSES, Case, CaseEvent, CasePhoto, Colour, RejectReason, Status
+from apps.cases.models import FINAL_STATUSES, Action, Case, CaseEvent, CasePhoto, Colour, RejectReason, Status
 from apps.org.models import Tier, UnitKind
 
 # Plain words for a citizen, one per status.
@@ -94,6 +96,79 @@ class PublicEvent:
     text: str
 
 
+# The steps a citizen sees, and how each is worded (see ``public_timeline`` for the rule).
+# A callable gets the event and the case, and returns the words or "" to leave the event out.
+def _unit_kind(event: CaseEvent) -> str:
+    return UNIT_KIND_WORDS.get(event.unit.kind, "处置单位") if event.unit_id else "处置单位"
+
+
+TIMELINE_WORDS: dict[str, str | Callable[[CaseEvent, Case], str]] = {
+    Action.REPORT: "已上报",
+    # A fix on the spot is recorded instead of the report, not after it.
+    Action.SELF_RESOLVE: "已上报，网格员已当场处置，等待核查",
+    # The automatic triage to the village workstation; a major case goes to the county instead
+    # and its joint response says so.
+    Action.ROUTE: lambda e, c: f"已分流至{_unit_kind(e)}" if e.unit_id else "",
+    Action.ACCEPT: "已受理立案",
+    Action.REJECT: lambda e, c: "不予立案" + (
+        f"：{RejectReason(c.reject_reason).label}" if c.status == Status.REJECTED and c.reject_reason else ""),
+    # Recorded on the report that was merged only (the case it joined gets a NOTE, not shown:
+    # it is about another citizen's report).
+    Action.MERGE: "与同一问题的其他上报合并办理",
+    Action.DISPATCH: lambda e, c: f"已派遣至{_unit_kind(e)}",
+    Action.JOINT_RESPONSE: "区县指挥中心已组织多部门联合处置",
+    Action.SIGN: lambda e, c: f"{_unit_kind(e)}已签收",
+    Action.ESCALATE: lambda e, c: f"已转{DESK_WORDS.get(e.to_tier, '上级')}办理",
+    Action.EXTENSION_APPROVE: "办理时限已延长",
+    Action.HANDLE: "已处置完毕，等待现场核查",
+    Action.VERIFY_PASS: "现场核查通过",
+    Action.VERIFY_FAIL: "现场核查未通过，重新处置",
+    Action.CLOSE: lambda e, c: "合并办理的事件已办结" if "via" in (e.data or {}) else "已办结",
+    Action.REOPEN: "重新办理",
+    Action.DEFER: "暂缓办理",
+    Action.RESUME: "恢复办理",
+    Action.RATE: "市民已评价",
+}
+
+
+def public_events() -> QuerySet:
+    """The events ``public_timeline`` may show, with just the fields it reads."""
+    return (
+        CaseEvent.objects.filter(action__in=list(TIMELINE_WORDS))
+        .select_related("unit")
+        .only("case_id", "created_at", "action", "to_tier", "data", "unit__kind")
+        .order_by("created_at", "id")
+    )
+
+
+def public_timeline(case: Case, events) -> list[PublicEvent]:
+    """The public steps of a case, oldest first, each with its time and plain words.
+
+    The rule, written once for the status page, the link page and Open311's ``status_notes``:
+
+    1. Shown: the steps of the closed loop (DOMAIN.md §4) that change where the case stands
+       for the citizen — reported, fixed on the spot, routed, accepted or rejected (with the
+       reason's category), merged, dispatched, signed, escalated, joint response, handled,
+       verified (passed or failed), closed, reopened, deferred, resumed, rated — and an
+       approved extension ("办理时限已延长"), because the expected date on the page moves.
+    2. A unit appears only as its *kind* (``UNIT_KIND_WORDS``, e.g. 乡镇派驻机构) and a desk as
+       its tier (``DESK_WORDS``); never a person, a unit's name, the internal ``note`` or the
+       result text.
+    3. Left out, as bookkeeping inside the organisation that a citizen cannot act on: urges
+       (督办 — the colour already says the case is late), returns between units (the next
+       dispatch says where it went), extension requests and refusals, colour changes, notes.
+    4. The words come from the action, the tier and the unit kind, not from ``public_note``,
+       so cases recorded before the services wrote public notes read the same.
+    """
+    timeline = []
+    for event in events:
+        words = TIMELINE_WORDS.get(event.action)
+        text = words(event, case) if callable(words) else words
+        if text:
+            timeline.append(PublicEvent(at=event.created_at, text=text))
+    return timeline
+
+
 @dataclass(frozen=True)
 class PublicPhoto:
     pk: int
@@ -142,8 +217,7 @@ def public_cases() -> QuerySet:
     return Case.objects.select_related(
         "category__parent", "village", "grid", "lead_unit", "merged_into"
     ).defer("grid__boundary").prefetch_related(
-        Prefetch("events", queryset=CaseEvent.objects.exclude(public_note="").only(
-            "case_id", "created_at", "public_note").order_by("created_at", "id"), to_attr="public_events"),
+        Prefetch("events", queryset=public_events(), to_attr="public_events"),
         Prefetch("photos", queryset=CasePhoto.objects.filter(is_public=True).exclude(web="").only(
             "case_id", "kind", "web", "thumb", "created_at").order_by("created_at", "id"), to_attr="public_photos"),
     )
@@ -219,7 +293,7 @@ def public_view(case: Case) -> PublicCase:
     """The public face of a case (``case`` should come from ``public_cases()``)."""
     events = getattr(case, "public_events", None)
     if events is None:
-        events = list(case.events.exclude(public_note="").order_by("created_at", "id"))
+        events = list(public_events().filter(case_id=case.pk))
     photos = getattr(case, "public_photos", None)
     if photos is None:
         photos = list(case.photos.filter(is_public=True).exclude(web="").order_by("created_at", "id"))
@@ -247,7 +321,7 @@ def public_view(case: Case) -> PublicCase:
         step_deadline=None if case.status in FINAL_STATUSES else case.step_deadline,
         closed_at=case.closed_at if case.status in FINAL_STATUSES else None,
         detail=_detail(case),
-        timeline=[PublicEvent(at=e.created_at, text=e.public_note) for e in events],
+        timeline=public_timeline(case, events),
         photos=[
             PublicPhoto(pk=p.pk, kind=p.kind, kind_label=p.get_kind_display(), web_url=photo_url(case, p, "web"),
                         thumb_url=photo_url(case, p, "thumb") if p.thumb else photo_url(case, p, "web"))

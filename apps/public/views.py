@@ -75,7 +75,8 @@ def track(request: HttpRequest) -> HttpResponse:
         return _limited(request, limited)
     if tracking.normalize(typed) is None:
         return render(request, "public/track.html", {
-            "typed": typed, "error": "流水号不对：应为 13 位字母和数字（如 7K3M-Q9XD-2HTB-P），请逐位核对。"}, status=400)
+            "typed": typed, "error": ("流水号不对：应为 13 位字母和数字（如 7K3M-Q9XD-2HTB-P；"
+                              "早期流水号的最后一位可能是 $ 等符号），请逐位核对。")}, status=400)
     case = selectors.case_by_number(typed)
     if case is None:
         return render(request, "public/track.html", {

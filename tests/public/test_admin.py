@@ -8,6 +8,8 @@ from importlib import import_module
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 
+from apps.cases import tracking
+from apps.cases.models import Case
 from apps.public import services
 from apps.public.models import Open311Key, ReviewItem, ReviewStatus
 from tests.public.conftest import citizen_case, close_through_town
@@ -51,6 +53,16 @@ def test_a_town_dispatcher_sees_only_their_towns_poor_ratings(client, org, revie
     body = page.content.decode()
     assert "东边还是脏" in body and "西边没人管" not in body
     assert client.get(f"/admin/public/reviewitem/{west.pk}/change/").status_code in (302, 404)
+
+
+def test_a_review_is_found_by_its_number_as_printed_even_an_old_one(client, org, reviews):
+    east, _ = reviews
+    client.force_login(org.users["td"])
+    for number in (east.case.tracking_number, "QA8W9BTCFXQX$"):
+        Case.objects.filter(pk=east.case_id).update(tracking_number=number)
+        for typed in (tracking.display(number), tracking.display(number).lower().replace("-", " ")):
+            page = client.get("/admin/public/reviewitem/", {"q": typed})
+            assert [r.pk for r in page.context["cl"].result_list] == [east.pk], typed
 
 
 def test_the_county_sees_every_town(client, org, reviews):
