@@ -177,15 +177,7 @@ def main() -> None:
         parent_cpu = own_cpu_seconds(worker.pid) - cpu_parent
         database_cpu = db_cpu_seconds(args.database) - cpu_db
     finally:
-        for proc in (web, worker):
-            if proc and proc.poll() is None:
-                proc.terminate()
-        for proc in (web, worker):
-            if proc:
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        bench_intake.stop_processes(web, worker)
         bench_intake.flush_redis(args.redis)
 
     drained = first_left

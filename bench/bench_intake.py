@@ -161,6 +161,19 @@ def megapixel_photo() -> bytes:
     return buffer.getvalue()
 
 
+def stop_processes(*procs: subprocess.Popen | None, timeout: float = 30) -> None:
+    """Ask every process to stop at once, then wait for each (killing what does not stop)."""
+    for proc in procs:
+        if proc and proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        if proc:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 def free_port() -> int:
     import socket
 
@@ -400,15 +413,7 @@ def main() -> None:
 
         (plain, with_photo, inline) = asyncio.run(run())
     finally:
-        for proc in (web, worker):
-            if proc and proc.poll() is None:
-                proc.terminate()
-        for proc in (web, worker):
-            if proc:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        stop_processes(web, worker)
         flush_redis(args.redis)
 
     from apps.cases.models import Case, CasePhoto

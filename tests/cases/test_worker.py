@@ -21,7 +21,7 @@ from apps.cases.task_guard import _counter, deliveries_so_far, max_deliveries, p
 from apps.org.models import Tier
 from config.celery import app
 from tests.cases.helpers import report, set_clock
-from tests.conftest import wait_for
+from tests.conftest import children_of, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -119,26 +119,13 @@ def test_the_outbox_sweep_resends_work_whose_message_was_lost(org_tx, celery_wor
 # --- crash safety ----------------------------------------------------------------------------
 
 
-def worker_children(parent_pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == parent_pid:
-                children.append(int(entry.name))
-    return children
-
-
 def test_a_task_whose_worker_is_killed_runs_again_and_acts_once(org_tx, celery_worker_process):
     name = "apps.cases.tasks.escalate_overdue"
     case = set_clock(routed_by_worker(report(org_tx)), yellow_ago=3, deadline_ago=2, escalate_ago=1)
     Case.objects.filter(pk=case.pk).update(colour=Colour.RED, sweep_due_at=None)  # out of any sweep's way
     cache.delete(_counter(poison_key(name, [case.pk])))
-    wait_for(lambda: worker_children(celery_worker_process.pid), timeout=20)
-    [child] = worker_children(celery_worker_process.pid)
+    wait_for(lambda: children_of(celery_worker_process.pid), timeout=20)
+    [child] = children_of(celery_worker_process.pid)
     # Let the report's own follow-up work finish first: its notification rows reference the case
     # (FOR KEY SHARE on PostgreSQL), so a fan-out still queued would wait on the lock below and
     # hold the single worker child, and the task under test would never start.
@@ -152,7 +139,7 @@ def test_a_task_whose_worker_is_killed_runs_again_and_acts_once(org_tx, celery_w
         wait_for(lambda: deliveries_so_far(name, [case.pk]) == 1, timeout=20)
         time.sleep(0.5)
         os.kill(child, signal.SIGKILL)
-        wait_for(lambda: [pid for pid in worker_children(celery_worker_process.pid) if pid != child], timeout=30)
+        wait_for(lambda: [pid for pid in children_of(celery_worker_process.pid) if pid != child], timeout=30)
         # acks_late + reject_on_worker_lost: the message comes back and a fresh child takes it.
         wait_for(lambda: deliveries_so_far(name, [case.pk]) == 2, timeout=30)
     wait_for(lambda: Case.objects.get(pk=case.pk).tier == Tier.TOWN, timeout=30)

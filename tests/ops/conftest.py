@@ -20,7 +20,7 @@ from django.conf import settings as django_settings
 
 import config.celery
 from config.env import celery_broker_url
-from tests.conftest import ROOT, _worker_env, wait_for
+from tests.conftest import ROOT, _worker_env, children_of, stop_process, wait_for
 from tests.private_redis import PrivateRedis
 
 # Short enough for a test, with the product's ordering: soft < hard time limit < visibility.
@@ -55,31 +55,8 @@ class Ops:
                 assert proc.poll() is None, self.log(name).read_text()[-3000:]
             yield proc
         finally:
-            stop(proc)
+            stop_process(proc)
             out.close()
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
 
 
 def alive(pid: int) -> bool:
