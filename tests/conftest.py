@@ -185,11 +185,7 @@ def uvicorn_server(env: dict[str, str] | None = None, *, log_level: str = "warni
     try:
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
