@@ -148,7 +148,9 @@ if DATABASE_URL:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", WEB_THREADS + 2),
-            "timeout": 20,
+            # How long a request waits for a connection (the database restarting, or every one
+            # in use) before it is answered 503 (apps/org/api_errors.py).
+            "timeout": env_float("DB_POOL_TIMEOUT_S", 20.0),
             # Idle connections above min_size are closed after this long, so a burst does not
             # leave the process holding its peak for good.
             "max_idle": env_float("DB_POOL_MAX_IDLE_S", 120.0),

@@ -9,14 +9,19 @@ our own code worded (``NotFound(_("找不到这条上报…"))``) is kept as it 
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+log = logging.getLogger(__name__)
 
 
 # DRF's stock messages, by the refusal's class: what we say instead.
@@ -37,7 +42,19 @@ TOKEN_DETAILS = {
 _HAN = re.compile(r"[\u4e00-\u9fff]")  # a refusal our own code worded in Chinese is kept
 
 
+# The database unreachable (restarting, failing over, every pooled connection in use for
+# DB_POOL_TIMEOUT_S): not the caller's fault and over in a moment. The phone keeps an unsent
+# report in its outbox and sends it again; a report that was stored before the failure comes
+# back as the replay of the same id.
+DATABASE_UNAVAILABLE = "服务器暂时连不上数据库，请约半分钟后重试；外勤 App 中未发出的上报会保留并自动重发。"
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        log.warning("database unavailable, answered 503: %s", type(exc).__name__)
+        set_rollback()
+        return Response({"detail": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": "30"})
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     response = drf_exception_handler(exc, context)

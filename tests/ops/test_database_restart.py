@@ -42,7 +42,7 @@ def postgres():
     server.destroy()
 
 
-def post_report(base: str, seed: dict) -> tuple[int, str]:
+def post_report(base: str, seed: dict, answers: list | None = None) -> tuple[int, str]:
     body = {"id": str(uuid.uuid4()), "category": seed["category"], "description": "数据库重启前后的上报",
             "severity": 3, "lat": seed["lat"], "lng": seed["lng"], "accuracy_m": 8, "position_source": "gps"}
     request = urllib.request.Request(base + "/api/reports/", data=json.dumps(body).encode(), method="POST",
@@ -52,11 +52,13 @@ def post_report(base: str, seed: dict) -> tuple[int, str]:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, body["id"]
     except urllib.error.HTTPError as exc:
+        if answers is not None:
+            answers.append((exc.code, exc.headers.get("Retry-After"), json.loads(exc.read())))
         return exc.code, body["id"]
 
 
 def test_intake_and_routing_resume_without_errors_once_the_database_is_back(postgres, ops):
-    env = {**ops.env, "DATABASE_URL": postgres.url("liandong")}
+    env = {**ops.env, "DATABASE_URL": postgres.url("liandong"), "DB_POOL_TIMEOUT_S": "3"}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     seed = json.loads(subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=env, check=True,
@@ -82,6 +84,11 @@ def test_intake_and_routing_resume_without_errors_once_the_database_is_back(post
         wait_for(lambda: routed([i for _, i in before]) == 5, timeout=30)  # and the worker child one
 
         postgres.stop("fast")  # every connection of the old server is gone
+        # While it is down: a clear 503 in Chinese after DB_POOL_TIMEOUT_S, not a bare 500.
+        answers: list = []
+        status, during_id = post_report(base, seed, answers)
+        assert status == 503
+        assert answers[0][1] == "30" and "数据库" in answers[0][2]["detail"]
         postgres.start()
 
         after = [post_report(base, seed) for _ in range(10)]
