@@ -60,27 +60,16 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def own_cpu_seconds(pid: int) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / tick
-
-
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process and all its descendants (a Celery worker's parent and children)."""
-    tick = os.sysconf("SC_CLK_TCK")
     total, todo, seen = 0.0, [pid], set()
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen.add(current)
+        total += bench_intake.process_cpu_seconds(current)
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
@@ -159,7 +148,7 @@ def main() -> None:
                 raise SystemExit(f"the worker did not start: {(data_dir / 'celery.log').read_text()[-3000:]}")
             time.sleep(0.05)
         started, cpu_worker, cpu_db = time.perf_counter(), tree_cpu_seconds(worker.pid), db_cpu_seconds(args.database)
-        cpu_parent = own_cpu_seconds(worker.pid)
+        cpu_parent = bench_intake.process_cpu_seconds(worker.pid)
         first_left = backlog()[0]
         progress, last_progress = None, time.time()
         while True:
@@ -174,7 +163,7 @@ def main() -> None:
             time.sleep(0.5)
         drain_seconds = time.perf_counter() - started
         worker_cpu = tree_cpu_seconds(worker.pid) - cpu_worker
-        parent_cpu = own_cpu_seconds(worker.pid) - cpu_parent
+        parent_cpu = bench_intake.process_cpu_seconds(worker.pid) - cpu_parent
         database_cpu = db_cpu_seconds(args.database) - cpu_db
     finally:
         bench_intake.stop_processes(web, worker)

@@ -322,20 +322,21 @@ async def run_phase(port: int, phones, category: int, total: int, concurrency: i
     return time.perf_counter() - started, latencies, errors
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu_seconds(web_pid: int, database: str) -> tuple[float, float]:
     """CPU time used so far by the web server's processes, and by the bench database's backends.
 
     Throughput on a machine shared with other work swings with their load; the CPU the server
     side spends per report does not, and ``2 cores / CPU per report`` is what this box could do
     with nothing else running (the load generator excluded)."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def cpu(pid: int) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / tick
 
     def children(pid: int) -> list[int]:
         found = []
@@ -356,7 +357,8 @@ def server_cpu_seconds(web_pid: int, database: str) -> tuple[float, float]:
                     db_pids.add(int(entry.name))
             except OSError:
                 pass
-    return sum(cpu(pid) for pid in web_pids), sum(cpu(pid) for pid in db_pids - web_pids)
+    return (sum(process_cpu_seconds(pid) for pid in web_pids),
+            sum(process_cpu_seconds(pid) for pid in db_pids - web_pids))
 
 
 def percentile(values: list[float], p: float) -> float:

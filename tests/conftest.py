@@ -275,3 +275,25 @@ def children_of(pid: int) -> list[int]:
             if int(fields[1]) == pid and fields[0] != "Z":
                 found.append(int(entry.name))
     return found
+
+
+def desk_login(page, base: str, username: str, next_url: str = "/admin/") -> None:
+    """Sign in at the desk's login page in a browser page and land on ``next_url``."""
+    from tests.factories import PASSWORD
+
+    page.goto(f"{base}/admin/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"**{next_url.split('?')[0]}**")
+
+
+def field_login(page, base: str, username: str) -> None:
+    """Sign in at the field app's login page and wait until the app has started."""
+    from tests.factories import PASSWORD
+
+    page.goto(f"{base}/field/login/?next=/field/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']")

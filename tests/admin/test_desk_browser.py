@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from apps.cases.models import Action, Case, Colour, Status
 from tests.admin.conftest import add_photo, at_town, num, report
-from tests.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.conftest import desk_login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,10 +23,7 @@ def test_a_town_dispatcher_filters_red_cases_opens_one_and_dispatches_it(org_tx,
     Case.objects.filter(pk=red.pk).update(colour=Colour.RED, step_deadline=timezone.now() - dt.timedelta(hours=5))
 
     page = desk_context.new_page()
-    page.goto(f"{asgi_server}/admin/login/?next=/admin/")
-    page.fill("#id_username", "td")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    desk_login(page, asgi_server, "td")
     page.wait_for_selector(".ld-dashboard")
     assert page.locator('[data-colour-count="red"]').inner_text() == "1"
     screenshot(page, "desk-dashboard")

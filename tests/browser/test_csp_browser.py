@@ -11,7 +11,7 @@ import pytest
 from apps.cases import services
 from apps.cases.models import Case, CaseEvent, Status
 from apps.evaluation.services import rollups_rebuild
-from tests.conftest import screenshot
+from tests.conftest import desk_login, screenshot
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,14 +45,6 @@ class Watch:
         page.wait_for_timeout(300)  # let late loads (tiles, sockets) report
         self.problems += [f"{where}: {v}" for v in page.evaluate("window.__cspViolations || []")]
         assert not self.problems, "\n".join(self.problems)
-
-
-def desk_login(page, base: str, username: str, next_url: str = "/admin/") -> None:
-    page.goto(f"{base}/admin/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"**{next_url.split('?')[0]}**")
 
 
 def a_case_at_the_town(org) -> Case:

@@ -6,7 +6,7 @@ import pytest
 from apps.cases.models import Status
 from apps.cases.tracking import display
 from apps.notify.models import Notification
-from tests.conftest import screenshot, wait_for_js
+from tests.conftest import field_login, screenshot, wait_for_js
 from tests.factories import PASSWORD
 from tests.notify.helpers import at_town_desk
 
@@ -19,14 +19,10 @@ def test_a_dispatch_on_the_desk_appears_on_the_handlers_phone_without_reload(
     case = at_town_desk(org_tx, address="东镇人民路 18 号")
 
     phone = phone_context.new_page()
-    phone.goto(f"{asgi_server}/field/login/?next=/field/")
-    phone.fill("input[name=username]", "dh")
-    phone.fill("input[name=password]", PASSWORD)
-    phone.click("button[type=submit]")
-    phone.wait_for_selector("body[data-ready='1']")
+    field_login(phone, asgi_server, "dh")
     phone.goto(f"{asgi_server}/field/#tasks")
     phone.wait_for_selector("#tasks-empty:not([hidden])")
-    wait_for_js(phone, "window.liandongNotify && window.liandongNotify.connected()")
+    wait_for_js(phone, "window.liandongNotify && window.liandongNotify.ready()")
     phone.evaluate("window.__sameDocument = true")  # gone if the page reloads
 
     desk = desk_context.new_page()

@@ -17,8 +17,7 @@ from apps.notify import push, selectors
 from apps.notify.models import Kind, Notification
 from apps.notify.serializers import notification_payload
 from config.env import celery_broker_url
-from tests.conftest import _worker_env, uvicorn_server, wait_for_js
-from tests.factories import PASSWORD
+from tests.conftest import _worker_env, field_login, uvicorn_server, wait_for_js
 from tests.notify.helpers import at_town_desk
 from tests.private_redis import private_redis  # noqa: F401 - a fixture
 
@@ -58,12 +57,8 @@ def test_the_phone_shows_a_late_committed_and_a_lost_notification_once(
     env = {**_worker_env(), "REDIS_URL": private_redis.url}
     with uvicorn_server(env) as base:
         phone = phone_context.new_page()
-        phone.goto(f"{base}/field/login/?next=/field/")
-        phone.fill("input[name=username]", "gw")
-        phone.fill("input[name=password]", PASSWORD)
-        phone.click("button[type=submit]")
-        phone.wait_for_selector("body[data-ready='1']")
-        wait_for_js(phone, "window.liandongNotify && window.liandongNotify.connected()")
+        field_login(phone, base, "gw")
+        wait_for_js(phone, "window.liandongNotify && window.liandongNotify.ready()")
         phone.evaluate("window.__shown = []; window.__sameDocument = true;"
                        "window.liandongNotify.on('notification', function (m) { window.__shown.push(m.id); })")
 
@@ -81,7 +76,7 @@ def test_the_phone_shows_a_late_committed_and_a_lost_notification_once(
 
         # A push lost on the open socket: only the badge count arrives.
         lost = commit(3, "督办：第三条")
-        wait_for_js(phone, "window.liandongNotify.connected()", timeout=10)
+        wait_for_js(phone, "window.liandongNotify.ready()", timeout=10)
         assert push_badge()
         wait_for_js(phone, f"{SHOWN} === '[{high.pk},{low.pk},{lost.pk}]'", timeout=10)
         stored = phone.evaluate("JSON.parse(localStorage.getItem('liandong.notify'))")

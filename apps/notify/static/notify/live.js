@@ -26,6 +26,7 @@
   var MAX_SEEN = 200;        // the server accepts 500; above the cursor there are rarely 20
 
   var socket = null;
+  var greeted = false;  // the current socket has had its hello
   var attempt = 0;
   var timer = null;
   var pinger = null;
@@ -154,6 +155,7 @@
   function onMessage(message) {
     switch (message.type) {
       case "hello":
+        greeted = true;  // the server joined this socket to the user's group before saying hello
         attempt = 0;
         var stored = load();
         // Another person logged in on this device: start from their newest, don't replay.
@@ -225,6 +227,7 @@
       catchUpTimer = setInterval(catchUp, CATCH_UP_MS);
     };
     socket.onclose = function (event) {
+      greeted = false;
       clearInterval(pinger);
       clearInterval(catchUpTimer);
       socket = null;
@@ -261,6 +264,9 @@
     markAllRead: function () { return send({ type: "mark_read", all: true }) || post("/api/notifications/read-all/"); },
     unread: function () { return unread; },
     connected: function () { return !!(socket && socket.readyState === WebSocket.OPEN); },
+    // Open *and* greeted: from here on a push to the user reaches this socket (an open socket
+    // is not yet in the user's group).
+    ready: function () { return !!(socket && socket.readyState === WebSocket.OPEN && greeted); },
   };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connect);
