@@ -259,7 +259,11 @@ if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < BROKER_VISIBILITY_
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S, "max_retries": 1,
                                    "socket_connect_timeout": 2,
                                    "unacked_restore_interval": env_int("BROKER_RESTORE_INTERVAL_S", 10),
-                                   "unacked_restore_throttle": 1}
+                                   "unacked_restore_throttle": 1,
+                                   # The lock around one restore pass (milliseconds of work). kombu
+                                   # keeps it 300 s: a worker killed while holding it stopped every
+                                   # restore for five minutes, its own message included.
+                                   "unacked_mutex_expire": env_int("BROKER_RESTORE_MUTEX_S", 10)}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The periodic sweeps have a queue of their own, so that routing work queued behind a busy day
