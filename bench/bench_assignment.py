@@ -42,7 +42,9 @@ POLL_S = float(os.environ.get("BENCH_POLL_S", "0.005"))
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=200)
-    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_assign")
+    parser.add_argument(
+        "--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_assign"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--gap-ms", type=float, default=100.0, help="pause between two reports")
@@ -55,7 +57,9 @@ def recreate_database(url: str) -> None:
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     if not parsed.scheme.startswith("postgres"):
-        raise SystemExit("the assignment benchmark runs on the production profile: give a PostgreSQL URL")
+        raise SystemExit(
+            "the assignment benchmark runs on the production profile: give a PostgreSQL URL"
+        )
     if not name or name in ("postgres", "test", "liandong"):
         raise SystemExit(f"refusing to drop database {name!r}: give the bench its own database")
     admin = parsed._replace(path="/postgres").geturl()
@@ -67,9 +71,27 @@ def recreate_database(url: str) -> None:
 def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
-         str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
-        cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -94,8 +116,12 @@ def main() -> None:
     import redis
 
     redis.Redis.from_url(args.redis).flushdb()
-    os.environ.update(DATABASE_URL=args.database, REDIS_URL=args.redis, LIANDONG_FAST_PASSWORD_HASHER="1",
-                      DJANGO_SETTINGS_MODULE="config.settings")
+    os.environ.update(
+        DATABASE_URL=args.database,
+        REDIS_URL=args.redis,
+        LIANDONG_FAST_PASSWORD_HASHER="1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
     os.environ.setdefault("LIANDONG_DATA_DIR", tempfile.mkdtemp(prefix="liandong-bench-assign-"))
     import django
 
@@ -118,6 +144,7 @@ def main() -> None:
     worker = start_worker(args.celery_concurrency, log_path)
     latencies: list[float] = []
     try:
+
         def one_report(index: int) -> float:
             grid = rng.choice(grids)
             lat = grid.min_lat + rng.random() * (grid.max_lat - grid.min_lat)
@@ -126,8 +153,13 @@ def main() -> None:
             with transaction.atomic():
                 transaction.on_commit(lambda: committed.append(time.perf_counter()))
                 case, _created = services.case_report(
-                    reporter=reporter, category=category, description=f"基准上报 {index}", lat=lat, lng=lng,
-                    accuracy_m=5)
+                    reporter=reporter,
+                    category=category,
+                    description=f"基准上报 {index}",
+                    lat=lat,
+                    lng=lng,
+                    accuracy_m=5,
+                )
             routed = CaseEvent.objects.filter(case_id=case.pk, action=Action.ROUTE)
             deadline = time.perf_counter() + 10
             while not routed.exists():
@@ -151,13 +183,19 @@ def main() -> None:
         redis.Redis.from_url(args.redis).flushdb()
 
     p95 = percentile(latencies, 95)
-    print(f"database: PostgreSQL {urlparse(args.database).path.lstrip('/')}; broker: Redis {args.redis}; "
-          f"worker: prefork × {args.celery_concurrency}")
-    print(f"reports: {len(latencies)}; commit → ROUTE event visible (ms): "
-          f"p50 {percentile(latencies, 50):.1f}  p95 {p95:.1f}  p99 {percentile(latencies, 99):.1f}  "
-          f"max {max(latencies):.1f}  mean {statistics.mean(latencies):.1f}")
+    print(
+        f"database: PostgreSQL {urlparse(args.database).path.lstrip('/')}; broker: Redis {args.redis}; "
+        f"worker: prefork × {args.celery_concurrency}"
+    )
+    print(
+        f"reports: {len(latencies)}; commit → ROUTE event visible (ms): "
+        f"p50 {percentile(latencies, 50):.1f}  p95 {p95:.1f}  p99 {percentile(latencies, 99):.1f}  "
+        f"max {max(latencies):.1f}  mean {statistics.mean(latencies):.1f}"
+    )
     verdict = "OK" if p95 < 100 else "SLOWER THAN THE 100 ms TARGET"
-    print(f"result: p95 {p95:.1f} ms — {verdict}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"result: p95 {p95:.1f} ms — {verdict}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,20 @@ from apps.public.models import Rating  # noqa: E402
 SH = timezone.get_default_timezone()
 COUNTY_CODE = "330399000000"
 TOWNS, VILLAGES, GRIDS = 15, 20, 3
-DEPARTMENTS = ["城管", "市场监管", "生态环境", "住建", "交通", "应急", "消防", "卫健", "民政", "水利", "公安", "农业"]
+DEPARTMENTS = [
+    "城管",
+    "市场监管",
+    "生态环境",
+    "住建",
+    "交通",
+    "应急",
+    "消防",
+    "卫健",
+    "民政",
+    "水利",
+    "公安",
+    "农业",
+]
 PASSWORD = "bench-pass-123"
 
 
@@ -75,64 +88,133 @@ def build_org() -> dict:
     if county is None:
         with transaction.atomic():
             county = Region.objects.create(code=COUNTY_CODE, name="基准区", tier=Tier.COUNTY)
-            departments = [Unit.objects.create(name=f"区{n}局", code=f"bench-d{i}", kind=UnitKind.DEPARTMENT,
-                                               region=county) for i, n in enumerate(DEPARTMENTS)]
+            departments = [
+                Unit.objects.create(
+                    name=f"区{n}局", code=f"bench-d{i}", kind=UnitKind.DEPARTMENT, region=county
+                )
+                for i, n in enumerate(DEPARTMENTS)
+            ]
             grids = []
             for t in range(TOWNS):
-                town = Region.objects.create(code=f"330399{101 + t:03d}000", name=f"基准{t + 1}镇", tier=Tier.TOWN,
-                                             parent=county)
+                town = Region.objects.create(
+                    code=f"330399{101 + t:03d}000",
+                    name=f"基准{t + 1}镇",
+                    tier=Tier.TOWN,
+                    parent=county,
+                )
                 platform = Platform.objects.create(town=town, code="zhifa", name="综合执法")
                 for i, dep in enumerate(departments):
-                    Unit.objects.create(name=f"{town.name}{DEPARTMENTS[i]}所", code=f"bench-t{t}-d{i}",
-                                        kind=UnitKind.STATIONED, region=town, department=dep, platform=platform)
+                    Unit.objects.create(
+                        name=f"{town.name}{DEPARTMENTS[i]}所",
+                        code=f"bench-t{t}-d{i}",
+                        kind=UnitKind.STATIONED,
+                        region=town,
+                        department=dep,
+                        platform=platform,
+                    )
                 for v in range(VILLAGES):
-                    village = Region.objects.create(code=f"{town.code[:9]}{201 + v:03d}", name=f"{town.name}{v + 1}村",
-                                                    tier=Tier.VILLAGE, parent=town)
-                    Unit.objects.create(name=f"{village.name}工作站", code=f"bench-t{t}-v{v}",
-                                        kind=UnitKind.WORKSTATION, region=village)
+                    village = Region.objects.create(
+                        code=f"{town.code[:9]}{201 + v:03d}",
+                        name=f"{town.name}{v + 1}村",
+                        tier=Tier.VILLAGE,
+                        parent=town,
+                    )
+                    Unit.objects.create(
+                        name=f"{village.name}工作站",
+                        code=f"bench-t{t}-v{v}",
+                        kind=UnitKind.WORKSTATION,
+                        region=village,
+                    )
                     for g in range(GRIDS):
                         lng = 121.0 + (t * VILLAGES + v) * 0.01
                         lat = 29.5 + g * 0.01
-                        ring = [[lng, lat], [lng + 0.01, lat], [lng + 0.01, lat + 0.01], [lng, lat + 0.01], [lng, lat]]
-                        grids.append(Grid(code=f"{village.code}{g + 1:03d}", name=f"{village.name}{g + 1}号网格",
-                                          village=village, boundary={"type": "Polygon", "coordinates": [ring]},
-                                          min_lng=lng, max_lng=lng + 0.01, min_lat=lat, max_lat=lat + 0.01,
-                                          centroid_lng=lng + 0.005, centroid_lat=lat + 0.005))
+                        ring = [
+                            [lng, lat],
+                            [lng + 0.01, lat],
+                            [lng + 0.01, lat + 0.01],
+                            [lng, lat + 0.01],
+                            [lng, lat],
+                        ]
+                        grids.append(
+                            Grid(
+                                code=f"{village.code}{g + 1:03d}",
+                                name=f"{village.name}{g + 1}号网格",
+                                village=village,
+                                boundary={"type": "Polygon", "coordinates": [ring]},
+                                min_lng=lng,
+                                max_lng=lng + 0.01,
+                                min_lat=lat,
+                                max_lat=lat + 0.01,
+                                centroid_lng=lng + 0.005,
+                                centroid_lat=lat + 0.005,
+                            )
+                        )
             Grid.objects.bulk_create(grids)
             for p in range(8):
                 parent = Category.objects.create(code=f"bench-c{p}", name=f"大类{p + 1}")
                 for c in range(4):
-                    Category.objects.create(code=f"bench-c{p}-{c}", name=f"大类{p + 1}小类{c + 1}", parent=parent)
+                    Category.objects.create(
+                        code=f"bench-c{p}-{c}", name=f"大类{p + 1}小类{c + 1}", parent=parent
+                    )
             # People: a grid worker per grid, a desk at the county, at town 1 and at its village 1.
             group = {r: Group.objects.get_or_create(name=r)[0] for r in Role.values}
-            for grid in Grid.objects.filter(village__parent__parent=county).select_related("village"):
+            for grid in Grid.objects.filter(village__parent__parent=county).select_related(
+                "village"
+            ):
                 user = User.objects.create(username=f"bench-gw-{grid.pk}", password="!")
-                profile = Profile.objects.create(user=user, role=Role.GRID_WORKER, display_name=f"网格员{grid.pk}",
-                                                 region=grid.village)
+                profile = Profile.objects.create(
+                    user=user,
+                    role=Role.GRID_WORKER,
+                    display_name=f"网格员{grid.pk}",
+                    region=grid.village,
+                )
                 profile.grids.set([grid])
             town1 = Region.objects.get(code="330399101000")
             village1 = Region.objects.get(code="330399101201")
             for username, role, region, unit in [
-                ("bench-leader", Role.LEADER, county, None), ("bench-td", Role.TOWN_DISPATCHER, town1, None),
+                ("bench-leader", Role.LEADER, county, None),
+                ("bench-td", Role.TOWN_DISPATCHER, town1, None),
                 ("bench-vh", Role.VILLAGE_HANDLER, village1, Unit.objects.get(code="bench-t0-v0")),
             ]:
                 user = User.objects.create_user(username=username, password=PASSWORD, is_staff=True)
                 user.groups.add(group[role])
-                Profile.objects.create(user=user, role=role, display_name=username, region=region, unit=unit)
-    grids = list(Grid.objects.filter(village__parent__parent=county).select_related("village__parent")
-                 .order_by("pk"))
+                Profile.objects.create(
+                    user=user, role=role, display_name=username, region=region, unit=unit
+                )
+    grids = list(
+        Grid.objects.filter(village__parent__parent=county)
+        .select_related("village__parent")
+        .order_by("pk")
+    )
     return {
         "county": county,
-        "grids": [(g.pk, g.village_id, g.village.parent_id, g.centroid_lat, g.centroid_lng) for g in grids],
-        "workers": dict(Profile.objects.filter(role=Role.GRID_WORKER, region__parent__parent=county)
-                        .values_list("grids__id", "user_id")),
-        "stationed": {(u.region_id, u.department_id): u.pk for u in
-                      Unit.objects.filter(kind=UnitKind.STATIONED, region__parent=county)},
-        "workstations": dict(Unit.objects.filter(kind=UnitKind.WORKSTATION, region__parent__parent=county)
-                             .values_list("region_id", "pk")),
-        "departments": list(Unit.objects.filter(kind=UnitKind.DEPARTMENT, region=county).values_list("pk", flat=True)),
-        "categories": list(Category.objects.filter(code__startswith="bench-c", parent__isnull=False)
-                           .values_list("pk", flat=True)),
+        "grids": [
+            (g.pk, g.village_id, g.village.parent_id, g.centroid_lat, g.centroid_lng) for g in grids
+        ],
+        "workers": dict(
+            Profile.objects.filter(
+                role=Role.GRID_WORKER, region__parent__parent=county
+            ).values_list("grids__id", "user_id")
+        ),
+        "stationed": {
+            (u.region_id, u.department_id): u.pk
+            for u in Unit.objects.filter(kind=UnitKind.STATIONED, region__parent=county)
+        },
+        "workstations": dict(
+            Unit.objects.filter(
+                kind=UnitKind.WORKSTATION, region__parent__parent=county
+            ).values_list("region_id", "pk")
+        ),
+        "departments": list(
+            Unit.objects.filter(kind=UnitKind.DEPARTMENT, region=county).values_list(
+                "pk", flat=True
+            )
+        ),
+        "categories": list(
+            Category.objects.filter(code__startswith="bench-c", parent__isnull=False).values_list(
+                "pk", flat=True
+            )
+        ),
     }
 
 
@@ -156,12 +238,17 @@ class Writer:
             return
         with connection.cursor() as cursor:
             if settings.DATABASE_IS_POSTGRES:
-                with cursor.cursor.copy(f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN") as copy:
+                with cursor.cursor.copy(
+                    f"COPY {self.table} ({', '.join(self.columns)}) FROM STDIN"
+                ) as copy:
                     for row in self.rows:
                         copy.write_row(row)
             else:
                 marks = ", ".join(["%s"] * len(self.columns))
-                cursor.executemany(f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks})", self.rows)
+                cursor.executemany(
+                    f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks})",
+                    self.rows,
+                )
         self.count += len(self.rows)
         self.rows = []
 
@@ -176,10 +263,34 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
     for f in case_fields:
         if f.has_default() and not callable(f.default):
             defaults[f.column] = f.default
-    defaults.update(content_hash="", reporter_phone="", address="", reject_reason="", deferred_from="",
-                    result_text="", position_source="gps", pending_work="[]", description="基准事件")
-    event_cols = ["id", "case_id", "action", "actor_id", "actor_label", "from_status", "to_status", "from_tier",
-                  "to_tier", "unit_id", "note", "public_note", "data", "created_at", "notified_at"]
+    defaults.update(
+        content_hash="",
+        reporter_phone="",
+        address="",
+        reject_reason="",
+        deferred_from="",
+        result_text="",
+        position_source="gps",
+        pending_work="[]",
+        description="基准事件",
+    )
+    event_cols = [
+        "id",
+        "case_id",
+        "action",
+        "actor_id",
+        "actor_label",
+        "from_status",
+        "to_status",
+        "from_tier",
+        "to_tier",
+        "unit_id",
+        "note",
+        "public_note",
+        "data",
+        "created_at",
+        "notified_at",
+    ]
     case_id = (Case.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     event_id = (CaseEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     rating_id = (Rating.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
@@ -192,22 +303,53 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
 
     for i in range(n_cases):
         created = start + dt.timedelta(days=i / per_day, minutes=rng.uniform(0, 30))
-        grid_id, village_id, town_id, lat, lng = rng.choice(hot_grids if rng.random() < 0.33 else grids)
+        grid_id, village_id, town_id, lat, lng = rng.choice(
+            hot_grids if rng.random() < 0.33 else grids
+        )
         category = categories[int(rng.paretovariate(1.2)) % len(categories)]
         age_days = (now - created).total_seconds() / 86400
         reporter = org["workers"].get(grid_id) if rng.random() < 0.7 else None
         row = dict(defaults)
-        row.update(id=case_id, tracking_number=f"B{case_id:012d}", public_token=f"bench-{case_id}",
-                   reporter_id=reporter, source="grid_worker" if reporter else "citizen", category_id=category,
-                   lat=lat + rng.uniform(-0.004, 0.004), lng=lng + rng.uniform(-0.004, 0.004), grid_id=grid_id,
-                   village_id=village_id, town_id=town_id, county_id=org["county"].pk, holder_id=village_id,
-                   created_at=created, updated_at=created)
+        row.update(
+            id=case_id,
+            tracking_number=f"B{case_id:012d}",
+            public_token=f"bench-{case_id}",
+            reporter_id=reporter,
+            source="grid_worker" if reporter else "citizen",
+            category_id=category,
+            lat=lat + rng.uniform(-0.004, 0.004),
+            lng=lng + rng.uniform(-0.004, 0.004),
+            grid_id=grid_id,
+            village_id=village_id,
+            town_id=town_id,
+            county_id=org["county"].pk,
+            holder_id=village_id,
+            created_at=created,
+            updated_at=created,
+        )
         history: list[tuple] = []
 
         def event(action, at, *, unit=None, actor=None, data=None, to_status=""):
             nonlocal event_id
-            history.append((event_id, case_id, action, actor, "", "", to_status, "", "", unit, "", "",
-                            json.dumps(data or {}), at, at))
+            history.append(
+                (
+                    event_id,
+                    case_id,
+                    action,
+                    actor,
+                    "",
+                    "",
+                    to_status,
+                    "",
+                    "",
+                    unit,
+                    "",
+                    "",
+                    json.dumps(data or {}),
+                    at,
+                    at,
+                )
+            )
             event_id += 1
 
         event("report", created, actor=reporter, to_status="reported")
@@ -216,8 +358,13 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
         if fate < 0.05:  # rejected or merged
             status = "rejected" if fate < 0.035 else "merged"
             event("reject" if status == "rejected" else "merge", created + dt.timedelta(hours=1))
-            row.update(status=status, colour="green", step="close", reject_reason="invalid",
-                       closed_at=created + dt.timedelta(hours=1))
+            row.update(
+                status=status,
+                colour="green",
+                step="close",
+                reject_reason="invalid",
+                closed_at=created + dt.timedelta(hours=1),
+            )
         else:
             accepted = created + dt.timedelta(minutes=rng.uniform(10, 120))
             event("accept", accepted, to_status="accepted")
@@ -230,7 +377,9 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
                 tier = "town"
                 event("escalate", moment + dt.timedelta(minutes=5))
                 row.update(escalation_count=1, holder_id=town_id)
-                unit = org["stationed"][(town_id, org["departments"][category % len(org["departments"])])]
+                unit = org["stationed"][
+                    (town_id, org["departments"][category % len(org["departments"])])
+                ]
             row.update(tier=tier)
             dispatched = moment + dt.timedelta(minutes=rng.uniform(10, 90))
             event("dispatch", dispatched, unit=unit)
@@ -242,7 +391,9 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
             deadline = dispatched + dt.timedelta(hours=48)
             row.update(lead_unit_id=unit, dispatched_at=dispatched, overall_deadline=deadline)
             late = rng.random() < 0.1
-            signed = dispatched + dt.timedelta(hours=rng.uniform(2.5, 6) if late else rng.uniform(0.1, 1.5))
+            signed = dispatched + dt.timedelta(
+                hours=rng.uniform(2.5, 6) if late else rng.uniform(0.1, 1.5)
+            )
             handle_h = rng.lognormvariate(math.log(20), 0.9)
             handled = dispatched + dt.timedelta(hours=handle_h)
             if (now - signed).total_seconds() > 0:
@@ -256,8 +407,12 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
                     row.update(extension_count=1)
             if age_days > 12 and rng.random() < 0.004:
                 event("defer", signed + dt.timedelta(hours=4))
-                row.update(status="deferred", colour="grey", step="handle",
-                           deferred_review_on=(now + dt.timedelta(days=30)).date())
+                row.update(
+                    status="deferred",
+                    colour="grey",
+                    step="handle",
+                    deferred_review_on=(now + dt.timedelta(days=30)).date(),
+                )
             elif handled < now - dt.timedelta(hours=1) and age_days > 3:
                 event("handle", handled, unit=unit)
                 moment = handled
@@ -270,7 +425,13 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
                 event("verify_pass", verified)
                 closed = verified + dt.timedelta(hours=rng.uniform(0.5, 8))
                 event("close", closed, to_status="closed")
-                row.update(status="closed", colour="green", step="close", handled_at=moment, closed_at=closed)
+                row.update(
+                    status="closed",
+                    colour="green",
+                    step="close",
+                    handled_at=moment,
+                    closed_at=closed,
+                )
                 if rng.random() < 0.3:
                     stars = rng.choices([5, 4, 3, 2, 1], [55, 25, 10, 6, 4])[0]
                     rated = closed + dt.timedelta(hours=rng.uniform(1, 72))
@@ -279,10 +440,17 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
                         rating_id += 1
             else:  # still being worked on: a live colour
                 step_deadline = dispatched + dt.timedelta(hours=40)
-                colour = "red" if step_deadline < now else ("yellow" if step_deadline < now + dt.timedelta(hours=8)
-                                                            else "blue")
-                row.update(status="signed" if row.get("signed_at") else "dispatched", step="handle",
-                           step_deadline=step_deadline, colour=colour)
+                colour = (
+                    "red"
+                    if step_deadline < now
+                    else ("yellow" if step_deadline < now + dt.timedelta(hours=8) else "blue")
+                )
+                row.update(
+                    status="signed" if row.get("signed_at") else "dispatched",
+                    step="handle",
+                    step_deadline=step_deadline,
+                    colour=colour,
+                )
         for item in history:
             events.add(item)
         cases.add(tuple(row.get(c) for c in case_cols))
@@ -292,8 +460,10 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
             events.flush()
             ratings.flush()
         if (i + 1) % 100_000 == 0:
-            say(f"  {i + 1:,} cases, {events.count + len(events.rows):,} events "
-                f"({time.perf_counter() - started:.0f} s)")
+            say(
+                f"  {i + 1:,} cases, {events.count + len(events.rows):,} events "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
     cases.flush()
     events.flush()
     ratings.flush()
@@ -301,10 +471,14 @@ def load_cases(org: dict, n_cases: int, days: int, seed: int) -> None:
         with connection.cursor() as cursor:
             for model in (Case, CaseEvent, Rating):
                 table = model._meta.db_table
-                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                )
             cursor.execute("ANALYZE")
-    say(f"loaded {cases.count:,} cases, {events.count:,} events, {ratings.count:,} ratings "
-        f"in {time.perf_counter() - started:.0f} s")
+    say(
+        f"loaded {cases.count:,} cases, {events.count:,} events, {ratings.count:,} ratings "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
 
 
 # --- timing ----------------------------------------------------------------------------------
@@ -326,11 +500,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the rollups even if present")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="rebuild the rollups even if present"
+    )
     parser.add_argument("--load-only", action="store_true", help="load the cases and stop")
     args = parser.parse_args()
 
-    say(f"database: {settings.DATABASES['default']['ENGINE']} {settings.DATABASES['default']['NAME']}")
+    say(
+        f"database: {settings.DATABASES['default']['ENGINE']} {settings.DATABASES['default']['NAME']}"
+    )
     if not settings.DATABASE_IS_POSTGRES:
         say("warning: the figures in the README are for PostgreSQL (set DATABASE_URL)")
     call_command("migrate", verbosity=0)
@@ -339,7 +517,9 @@ def main() -> None:
     if have < args.cases:
         say(f"loading {args.cases - have:,} cases over {args.days} days …")
         load_cases(org, args.cases - have, args.days, args.seed + have)
-    say(f"cases: {Case.objects.count():,}  events: {CaseEvent.objects.count():,}  ratings: {Rating.objects.count():,}")
+    say(
+        f"cases: {Case.objects.count():,}  events: {CaseEvent.objects.count():,}  ratings: {Rating.objects.count():,}"
+    )
     if args.load_only:
         return
 
@@ -355,14 +535,24 @@ def main() -> None:
     rollups_refresh()
     say(f"rollups_refresh (nothing new): {(time.perf_counter() - started) * 1000:.0f} ms")
     # … and one after a burst of new history on 200 cases reported over the last week.
-    recent = list(Case.objects.filter(county=org["county"]).order_by("-created_at").values_list("pk", flat=True)[:200])
+    recent = list(
+        Case.objects.filter(county=org["county"])
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[:200]
+    )
     moment = timezone.now() - dt.timedelta(minutes=10)
-    CaseEvent.objects.bulk_create([CaseEvent(case_id=pk, action="urge", created_at=moment, notified_at=moment)
-                                   for pk in recent])
+    CaseEvent.objects.bulk_create(
+        [
+            CaseEvent(case_id=pk, action="urge", created_at=moment, notified_at=moment)
+            for pk in recent
+        ]
+    )
     started = time.perf_counter()
     result = rollups_refresh()
-    say(f"rollups_refresh (200 cases touched, {result['days']} days recomputed): "
-        f"{(time.perf_counter() - started) * 1000:.0f} ms")
+    say(
+        f"rollups_refresh (200 cases touched, {result['days']} days recomputed): "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms"
+    )
 
     setup_test_environment()
     town = Region.objects.get(code="330399101000")
@@ -380,7 +570,10 @@ def main() -> None:
         (f"/evaluation/scores/town/{town.pk}/?period=365d", "得分构成：一个乡镇"),
         ("/evaluation/hotspots/?period=365d", "热点（近一年，按月）"),
         ("/evaluation/hotspots/?period=30d&granularity=day", "热点（近 30 天，按日）"),
-        ("/evaluation/hotspots/?period=custom&from=2020-01-01&granularity=week", "热点（全部历史，按周）"),
+        (
+            "/evaluation/hotspots/?period=custom&from=2020-01-01&granularity=week",
+            "热点（全部历史，按周）",
+        ),
         ("/evaluation/board/", "分色预警看板"),
         ("/evaluation/board.json", "分色预警 JSON（轮询）"),
         ("/evaluation/indicators/?kind=village&period=365d&export=xlsx", "导出 Excel：村/社区指标"),
@@ -394,18 +587,29 @@ def main() -> None:
     village_pages = [("/evaluation/?period=365d", "村工作站 总览（近一年）")]
     worst = 0.0
     say(f"\n{'page':<44} {'median ms':>10} {'max ms':>8}")
-    for username, page_list in [("bench-leader", pages), ("bench-td", town_pages), ("bench-vh", village_pages)]:
+    for username, page_list in [
+        ("bench-leader", pages),
+        ("bench-td", town_pages),
+        ("bench-vh", village_pages),
+    ]:
         client = Client()
         assert client.login(username=username, password=PASSWORD)
         for url, label in page_list:
+
             def get(url=url):
                 response = client.get(url)
-                assert response.status_code == 200, (url, response.status_code, response.content[:300])
+                assert response.status_code == 200, (
+                    url,
+                    response.status_code,
+                    response.content[:300],
+                )
 
             median, peak = timed(get, args.repeat)
             worst = max(worst, median)
             say(f"{label:<44} {median:>10.0f} {peak:>8.0f}")
-    say(f"\nslowest median: {worst:.0f} ms (budget 500 ms) — {'OK' if worst < 500 else 'OVER BUDGET'}")
+    say(
+        f"\nslowest median: {worst:.0f} ms (budget 500 ms) — {'OK' if worst < 500 else 'OVER BUDGET'}"
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=2)
-    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_drain")
+    parser.add_argument(
+        "--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_drain"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--profile", help="write a cProfile of a solo worker to this file")
     args = parser.parse_args()
@@ -85,24 +87,55 @@ def backlog() -> tuple[int, int]:
     """(cases still to route, history rows still to fan out)."""
     from apps.cases.models import Case, CaseEvent
 
-    return Case.objects.exclude(pending_work=[]).count(), CaseEvent.objects.filter(notified_at__isnull=True).count()
+    return Case.objects.exclude(pending_work=[]).count(), CaseEvent.objects.filter(
+        notified_at__isnull=True
+    ).count()
 
 
 def start_worker(env: dict[str, str], args: argparse.Namespace, data_dir: Path) -> subprocess.Popen:
     from django.conf import settings
 
     queues = ",".join(sorted({"celery", getattr(settings, "SWEEPS_QUEUE", "celery")}))
-    command = ["-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "-Q", queues,
-               "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-drain-{os.getpid()}@%h"]
+    command = [
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--loglevel",
+        "WARNING",
+        "-Q",
+        queues,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"bench-drain-{os.getpid()}@%h",
+    ]
     if args.profile:
-        command = ["-m", "cProfile", "-o", args.profile, "-m", "celery", *command[2:], "--pool", "solo"]
+        command = [
+            "-m",
+            "cProfile",
+            "-o",
+            args.profile,
+            "-m",
+            "celery",
+            *command[2:],
+            "--pool",
+            "solo",
+        ]
     else:
         command += ["--concurrency", str(args.worker_concurrency)]
     # Keep each child's database connection for the whole drain: a backend that exits takes
     # its CPU time with it, and the PostgreSQL figure would miss it.
     env = {**env, "CELERY_DB_REUSE_MAX": "1000000"}
-    return subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
-                            stdout=open(data_dir / "celery.log", "wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env=env,
+        stdout=open(data_dir / "celery.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def main() -> None:
@@ -122,10 +155,13 @@ def main() -> None:
         port, web, _ = bench_intake.start_servers(env, args, data_dir)
 
         async def intake():
-            await bench_intake.run_phase(port, phones, category, 200, args.concurrency, None)  # warm-up
+            await bench_intake.run_phase(
+                port, phones, category, 200, args.concurrency, None
+            )  # warm-up
             before = bench_intake.server_cpu_seconds(web.pid, args.database)
             seconds, latencies, errors = await bench_intake.run_phase(
-                port, phones, category, args.reports, args.concurrency, None)
+                port, phones, category, args.reports, args.concurrency, None
+            )
             after = bench_intake.server_cpu_seconds(web.pid, args.database)
             return seconds, latencies, errors, (after[0] - before[0]) + (after[1] - before[1])
 
@@ -136,18 +172,26 @@ def main() -> None:
         intake_rate = accepted / seconds
         intake_ms = intake_cpu / max(accepted, 1) * 1000
         waiting_cases, waiting_events = backlog()
-        print(f"intake: {accepted} reports in {seconds:.1f} s = {intake_rate:.0f} reports/s, "
-              f"{intake_ms:.1f} ms server CPU per report, {len(errors)} errors; "
-              f"backlog {waiting_cases} cases to route, {waiting_events} history rows to fan out")
+        print(
+            f"intake: {accepted} reports in {seconds:.1f} s = {intake_rate:.0f} reports/s, "
+            f"{intake_ms:.1f} ms server CPU per report, {len(errors)} errors; "
+            f"backlog {waiting_cases} cases to route, {waiting_events} history rows to fan out"
+        )
 
         # --- drain --------------------------------------------------------------------------
         worker = start_worker(env, args, data_dir)
         deadline = time.time() + 60
         while backlog()[0] == waiting_cases:  # the worker's start-up is not part of the drain
             if worker.poll() is not None or time.time() > deadline:
-                raise SystemExit(f"the worker did not start: {(data_dir / 'celery.log').read_text()[-3000:]}")
+                raise SystemExit(
+                    f"the worker did not start: {(data_dir / 'celery.log').read_text()[-3000:]}"
+                )
             time.sleep(0.05)
-        started, cpu_worker, cpu_db = time.perf_counter(), tree_cpu_seconds(worker.pid), db_cpu_seconds(args.database)
+        started, cpu_worker, cpu_db = (
+            time.perf_counter(),
+            tree_cpu_seconds(worker.pid),
+            db_cpu_seconds(args.database),
+        )
         cpu_parent = bench_intake.process_cpu_seconds(worker.pid)
         first_left = backlog()[0]
         progress, last_progress = None, time.time()
@@ -158,8 +202,10 @@ def main() -> None:
             if (cases_left, events_left) != progress:
                 progress, last_progress = (cases_left, events_left), time.time()
             if worker.poll() is not None or time.time() - last_progress > 60:  # stalled: say so
-                raise SystemExit(f"the drain stopped with {cases_left} cases and {events_left} events left: "
-                                 f"{(data_dir / 'celery.log').read_text()[-3000:]}")
+                raise SystemExit(
+                    f"the drain stopped with {cases_left} cases and {events_left} events left: "
+                    f"{(data_dir / 'celery.log').read_text()[-3000:]}"
+                )
             time.sleep(0.5)
         drain_seconds = time.perf_counter() - started
         worker_cpu = tree_cpu_seconds(worker.pid) - cpu_worker
@@ -172,16 +218,22 @@ def main() -> None:
     drained = first_left
     drain_rate = drained / drain_seconds
     worker_ms, db_ms = worker_cpu / drained * 1000, database_cpu / drained * 1000
-    print(f"drain: {drained} cases routed and notified in {drain_seconds:.1f} s = {drain_rate:.0f} cases/s; "
-          f"CPU per case {worker_ms + db_ms:.1f} ms (worker {worker_ms:.1f} — of which its parent process "
-          f"{parent_cpu / drained * 1000:.1f} —, PostgreSQL {db_ms:.1f})"
-          f"{' [profiled solo worker]' if args.profile else ''}")
+    print(
+        f"drain: {drained} cases routed and notified in {drain_seconds:.1f} s = {drain_rate:.0f} cases/s; "
+        f"CPU per case {worker_ms + db_ms:.1f} ms (worker {worker_ms:.1f} — of which its parent process "
+        f"{parent_cpu / drained * 1000:.1f} —, PostgreSQL {db_ms:.1f})"
+        f"{' [profiled solo worker]' if args.profile else ''}"
+    )
     ratio = drain_rate / intake_rate
-    print(f"drain ÷ intake = {ratio:.2f} (target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}); "
-          f"CPU per case ÷ CPU per report = {(worker_ms + db_ms) / intake_ms:.1f}")
-    print(f"check: {Case.objects.count()} cases, {Case.objects.exclude(pending_work=[]).count()} unrouted, "
-          f"{CaseEvent.objects.filter(notified_at__isnull=True).count()} events not fanned out, "
-          f"{Notification.objects.count()} notifications; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"drain ÷ intake = {ratio:.2f} (target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}); "
+        f"CPU per case ÷ CPU per report = {(worker_ms + db_ms) / intake_ms:.1f}"
+    )
+    print(
+        f"check: {Case.objects.count()} cases, {Case.objects.exclude(pending_work=[]).count()} unrouted, "
+        f"{CaseEvent.objects.filter(notified_at__isnull=True).count()} events not fanned out, "
+        f"{Notification.objects.count()} notifications; load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

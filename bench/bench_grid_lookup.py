@@ -51,7 +51,10 @@ def main() -> None:
     margin_x, margin_y = (max(xs) - min(xs)) * 0.02, (max(ys) - min(ys)) * 0.02
     rng = random.Random(args.seed)
     points = [
-        (rng.uniform(min(ys) - margin_y, max(ys) + margin_y), rng.uniform(min(xs) - margin_x, max(xs) + margin_x))
+        (
+            rng.uniform(min(ys) - margin_y, max(ys) + margin_y),
+            rng.uniform(min(xs) - margin_x, max(xs) + margin_x),
+        )
         for _ in range(args.points)
     ]
 
@@ -64,11 +67,15 @@ def main() -> None:
     inside = sum(1 for r in results if r is not None and r.inside)
     snapped = sum(1 for r in results if r is not None and not r.inside)
     outside = sum(1 for r in results if r is None)
-    print(f"grids: {len(index):,}; index build: {build_s:.2f} s; cells: {index.nx}×{index.ny} "
-          f"({index.pure_cells:,} pure, {index.mixed_cells:,} mixed)")
+    print(
+        f"grids: {len(index):,}; index build: {build_s:.2f} s; cells: {index.nx}×{index.ny} "
+        f"({index.pure_cells:,} pure, {index.mixed_cells:,} mixed)"
+    )
     print(f"points: {len(points):,} (inside {inside:,}, snapped {snapped:,}, outside {outside:,})")
-    print(f"single-point lookups: {len(points) / elapsed:,.0f} per second on one core "
-          f"({elapsed / len(points) * 1e6:.2f} µs each)")
+    print(
+        f"single-point lookups: {len(points) / elapsed:,.0f} per second on one core "
+        f"({elapsed / len(points) * 1e6:.2f} µs each)"
+    )
 
 
 if __name__ == "__main__":

@@ -59,15 +59,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--photo-reports", type=int, default=800, help="reports with one photo")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_intake")
+    parser.add_argument(
+        "--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_intake"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
-    parser.add_argument("--with-worker", action="store_true", help="also run a Celery worker during the run")
-    parser.add_argument("--auth", choices=["token", "session"], default="token",
-                        help="token: Authorization: Token (scripts, integrations); session: the session cookie "
-                             "and CSRF token the field app sends after its log-in")
-    parser.add_argument("--server", choices=["uvicorn", "gunicorn"], default="uvicorn",
-                        help="uvicorn: the ASGI app as run.py serves it; gunicorn: the same Django app as WSGI "
-                             "(gthread workers) for comparison")
+    parser.add_argument(
+        "--with-worker", action="store_true", help="also run a Celery worker during the run"
+    )
+    parser.add_argument(
+        "--auth",
+        choices=["token", "session"],
+        default="token",
+        help="token: Authorization: Token (scripts, integrations); session: the session cookie "
+        "and CSRF token the field app sends after its log-in",
+    )
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "gunicorn"],
+        default="uvicorn",
+        help="uvicorn: the ASGI app as run.py serves it; gunicorn: the same Django app as WSGI "
+        "(gthread workers) for comparison",
+    )
     return parser.parse_args()
 
 
@@ -130,7 +142,9 @@ def build_data(auth: str) -> tuple[list[tuple[bytes, float, float]], int]:
     east_grids = [g for key, g in org.grids.items() if key.startswith("east-")]
     for grid in east_grids:
         for n in range(WORKERS_PER_GRID):
-            person = make_person(f"bench-{grid.code}-{n}", Role.GRID_WORKER, region=grid.village, grids=[grid])
+            person = make_person(
+                f"bench-{grid.code}-{n}", Role.GRID_WORKER, region=grid.village, grids=[grid]
+            )
             lat, lng = org.point_in(grid)
             if auth == "token":
                 headers = f"Authorization: Token {Token.objects.create(user=person).key}\r\n"
@@ -138,8 +152,10 @@ def build_data(auth: str) -> tuple[list[tuple[bytes, float, float]], int]:
                 client = Client()
                 client.force_login(person)
                 session, csrf = client.cookies[settings.SESSION_COOKIE_NAME].value, uuid.uuid4().hex
-                headers = (f"Cookie: {settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}\r\n"
-                           f"X-CSRFToken: {csrf}\r\n")
+                headers = (
+                    f"Cookie: {settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}\r\n"
+                    f"X-CSRFToken: {csrf}\r\n"
+                )
             phones.append((headers.encode(), lat, lng))
     return phones, org.categories["rubbish"].pk
 
@@ -151,11 +167,16 @@ def megapixel_photo() -> bytes:
     rng = random.Random(3)
     noise = Image.effect_noise((1155, 866), 40).filter(ImageFilter.GaussianBlur(0.6))
     base = Image.linear_gradient("L").resize((1155, 866))
-    image = Image.merge("RGB", (Image.blend(base, noise, 0.35), noise, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    image = Image.merge(
+        "RGB",
+        (Image.blend(base, noise, 0.35), noise, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+    )
     for _ in range(40):  # a few "objects"
         x, y = rng.randrange(1100), rng.randrange(800)
-        image.paste((rng.randrange(256), rng.randrange(256), rng.randrange(256)), (x, y, x + rng.randrange(20, 120),
-                                                                                    y + rng.randrange(20, 120)))
+        image.paste(
+            (rng.randrange(256), rng.randrange(256), rng.randrange(256)),
+            (x, y, x + rng.randrange(20, 120), y + rng.randrange(20, 120)),
+        )
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
@@ -185,20 +206,71 @@ def free_port() -> int:
 def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path):
     port = free_port()
     if args.server == "uvicorn":
-        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port",
-                   str(port), "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--workers",
+            str(args.web_workers),
+        ]
     else:
-        command = [sys.executable, "-m", "gunicorn", "django.core.wsgi:get_wsgi_application()", "--bind",
-                   f"127.0.0.1:{port}", "--workers", str(args.web_workers), "--worker-class", "gthread",
-                   "--threads", "4", "--keep-alive", "30", "--log-level", "warning"]
-    web = subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(data_dir / "web.log", "wb"),
-                           stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "django.core.wsgi:get_wsgi_application()",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.web_workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ]
+    web = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=open(data_dir / "web.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     worker = None
     if args.with_worker:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency", "1",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-intake-{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=open(data_dir / "celery.log", "wb"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"bench-intake-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(data_dir / "celery.log", "wb"),
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -208,7 +280,9 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path)
             break
         except Exception:
             if time.time() > deadline or web.poll() is not None:
-                raise SystemExit(f"the web server did not start: {(data_dir / 'web.log').read_text()[-2000:]}") from None
+                raise SystemExit(
+                    f"the web server did not start: {(data_dir / 'web.log').read_text()[-2000:]}"
+                ) from None
             time.sleep(0.2)
     return port, web, worker
 
@@ -229,8 +303,10 @@ class Connection:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
     async def post(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\nAccept: application/json\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nAccept: application/json\r\n"
+        ).encode()
         self.writer.write(head + self.auth_headers + b"\r\n" + body)
         status_line = await self.reader.readline()
         if not status_line:
@@ -253,18 +329,34 @@ class Connection:
 
 def report_body(category: int, lat: float, lng: float, n: int) -> tuple[str, bytes]:
     report_id = str(uuid.uuid4())
-    payload = {"id": report_id, "category": category, "description": f"基准测试上报 {n}：路边堆放垃圾",
-               "severity": 3, "lat": lat, "lng": lng, "accuracy_m": 8.0, "position_source": "gps",
-               "address": "基准测试路 1 号"}
+    payload = {
+        "id": report_id,
+        "category": category,
+        "description": f"基准测试上报 {n}：路边堆放垃圾",
+        "severity": 3,
+        "lat": lat,
+        "lng": lng,
+        "accuracy_m": 8.0,
+        "position_source": "gps",
+        "address": "基准测试路 1 号",
+    }
     return report_id, json.dumps(payload, ensure_ascii=False).encode()
 
 
 def multipart(fields: dict[str, str], file_field: str, photo: bytes) -> tuple[str, bytes]:
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in fields.items()]
-    parts.append((f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="photo.jpg"\r\n'
-                  f"Content-Type: image/jpeg\r\n\r\n").encode() + photo + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; filename="photo.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return f"multipart/form-data; boundary={boundary}", b"".join(parts)
 
@@ -273,15 +365,32 @@ def photo_body(photo: bytes) -> tuple[str, bytes]:
     return multipart({"id": str(uuid.uuid4()), "kind": "report"}, "photo", photo)
 
 
-def inline_report_body(category: int, lat: float, lng: float, n: int, photo: bytes) -> tuple[str, bytes]:
-    fields = {"id": str(uuid.uuid4()), "category": str(category), "description": f"基准测试上报 {n}：路边堆放垃圾",
-              "severity": "3", "lat": repr(lat), "lng": repr(lng), "accuracy_m": "8", "position_source": "gps",
-              "address": "基准测试路 1 号"}
+def inline_report_body(
+    category: int, lat: float, lng: float, n: int, photo: bytes
+) -> tuple[str, bytes]:
+    fields = {
+        "id": str(uuid.uuid4()),
+        "category": str(category),
+        "description": f"基准测试上报 {n}：路边堆放垃圾",
+        "severity": "3",
+        "lat": repr(lat),
+        "lng": repr(lng),
+        "accuracy_m": "8",
+        "position_source": "gps",
+        "address": "基准测试路 1 号",
+    }
     return multipart(fields, "photos", photo)
 
 
-async def run_phase(port: int, phones, category: int, total: int, concurrency: int, photo: bytes | None,
-                    inline: bool = False):
+async def run_phase(
+    port: int,
+    phones,
+    category: int,
+    total: int,
+    concurrency: int,
+    photo: bytes | None,
+    inline: bool = False,
+):
     """Send ``total`` reports over ``concurrency`` connections; returns (seconds, latencies, errors)."""
     counter = iter(range(total))
     latencies: list[float] = []
@@ -309,7 +418,9 @@ async def run_phase(port: int, phones, category: int, total: int, concurrency: i
                     continue
                 if photo is not None:
                     content_type, body = photo_body(photo)
-                    status, answer = await conn.post(f"/api/reports/{report_id}/photos/", body, content_type)
+                    status, answer = await conn.post(
+                        f"/api/reports/{report_id}/photos/", body, content_type
+                    )
                     if status != 201:
                         errors.append(f"photo {status}: {answer[:200]!r}")
                         continue
@@ -353,12 +464,17 @@ def server_cpu_seconds(web_pid: int, database: str) -> tuple[float, float]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if f" {name} ".encode() in (entry / "cmdline").read_bytes().replace(b"\0", b" ") + b" ":
+                if (
+                    f" {name} ".encode()
+                    in (entry / "cmdline").read_bytes().replace(b"\0", b" ") + b" "
+                ):
                     db_pids.add(int(entry.name))
             except OSError:
                 pass
-    return (sum(process_cpu_seconds(pid) for pid in web_pids),
-            sum(process_cpu_seconds(pid) for pid in db_pids - web_pids))
+    return (
+        sum(process_cpu_seconds(pid) for pid in web_pids),
+        sum(process_cpu_seconds(pid) for pid in db_pids - web_pids),
+    )
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -366,18 +482,26 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def summary(label: str, seconds: float, latencies: list[float], errors: list[str],
-            cpu: tuple[float, float, float], target: float) -> float:
+def summary(
+    label: str,
+    seconds: float,
+    latencies: list[float],
+    errors: list[str],
+    cpu: tuple[float, float, float],
+    target: float,
+) -> float:
     rate = len(latencies) / seconds
     web_ms, db_ms, client_ms = (part / max(len(latencies), 1) * 1000 for part in cpu)
     per_report = web_ms + db_ms
-    print(f"{label}:\n   {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
-          f"latency p50 {statistics.median(latencies):.0f} ms  p95 {percentile(latencies, 95):.0f} ms  "
-          f"p99 {percentile(latencies, 99):.0f} ms   errors {len(errors)}   "
-          f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}\n"
-          f"   server CPU {per_report:.1f} ms per report (web workers {web_ms:.1f}, PostgreSQL {db_ms:.1f}) "
-          f"→ at most {2000 / per_report:.0f} reports/s on 2 idle cores\n"
-          f"   this bench's own phones took {client_ms:.1f} ms of the same 2 cores per report")
+    print(
+        f"{label}:\n   {len(latencies)} reports in {seconds:.1f} s = {rate:.0f} reports/s   "
+        f"latency p50 {statistics.median(latencies):.0f} ms  p95 {percentile(latencies, 95):.0f} ms  "
+        f"p99 {percentile(latencies, 99):.0f} ms   errors {len(errors)}   "
+        f"target ≥ {target:.0f}/s: {'met' if rate >= target and not errors else 'NOT met'}\n"
+        f"   server CPU {per_report:.1f} ms per report (web workers {web_ms:.1f}, PostgreSQL {db_ms:.1f}) "
+        f"→ at most {2000 / per_report:.0f} reports/s on 2 idle cores\n"
+        f"   this bench's own phones took {client_ms:.1f} ms of the same 2 cores per report"
+    )
     for error in errors[:5]:
         print("   ", error)
     return rate
@@ -392,9 +516,11 @@ def main() -> None:
     env = setup_django(args, data_dir)
     phones, category = build_data(args.auth)
     photo = megapixel_photo()
-    print(f"{len(phones)} grid workers signed in by {args.auth}; photo {len(photo) / 1024:.0f} KB (1155×866); "
-          f"{args.concurrency} connections; {args.server} --workers {args.web_workers}"
-          f"{' + Celery worker' if args.with_worker else ' (no Celery worker: follow-up work waits in the outbox)'}")
+    print(
+        f"{len(phones)} grid workers signed in by {args.auth}; photo {len(photo) / 1024:.0f} KB (1155×866); "
+        f"{args.concurrency} connections; {args.server} --workers {args.web_workers}"
+        f"{' + Celery worker' if args.with_worker else ' (no Celery worker: follow-up work waits in the outbox)'}"
+    )
     web = worker = None
     try:
         port, web, worker = start_servers(env, args, data_dir)
@@ -403,14 +529,23 @@ def main() -> None:
             before, client_before = server_cpu_seconds(web.pid, args.database), time.process_time()
             seconds, latencies, errors = await run_phase(*phase_args, **phase_kwargs)
             after, client_after = server_cpu_seconds(web.pid, args.database), time.process_time()
-            return seconds, latencies, errors, (after[0] - before[0], after[1] - before[1], client_after - client_before)
+            return (
+                seconds,
+                latencies,
+                errors,
+                (after[0] - before[0], after[1] - before[1], client_after - client_before),
+            )
 
         async def run():
             await run_phase(port, phones, category, 300, args.concurrency, None)  # warm-up
             await run_phase(port, phones, category, 60, args.concurrency, photo)
             plain = await measured(port, phones, category, args.reports, args.concurrency, None)
-            with_photo = await measured(port, phones, category, args.photo_reports, args.concurrency, photo)
-            inline = await measured(port, phones, category, args.photo_reports, args.concurrency, photo, inline=True)
+            with_photo = await measured(
+                port, phones, category, args.photo_reports, args.concurrency, photo
+            )
+            inline = await measured(
+                port, phones, category, args.photo_reports, args.concurrency, photo, inline=True
+            )
             return plain, with_photo, inline
 
         (plain, with_photo, inline) = asyncio.run(run())
@@ -420,16 +555,20 @@ def main() -> None:
 
     from apps.cases.models import Case, CasePhoto
 
-    print(f"\nload average at the end (1/5/15 min): {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
-          f"(the machine's other work competes for the same 2 cores)")
+    print(
+        f"\nload average at the end (1/5/15 min): {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
+        f"(the machine's other work competes for the same 2 cores)"
+    )
     summary("without photo", *plain, target=300)
     summary("with 1 photo, as the field app sends it (report, then photo)", *with_photo, target=60)
     summary("with 1 photo, in one multipart request", *inline, target=60)
     originals = [p for p in (data_dir / "private" / "originals").rglob("*") if p.is_file()]
     expected_photos = 60 + len(with_photo[1]) + len(inline[1])
     expected_cases = 300 + len(plain[1]) + expected_photos
-    print(f"check: {Case.objects.count()} cases (expected {expected_cases}), {CasePhoto.objects.count()} photo rows, "
-          f"{len(originals)} originals stored (expected {expected_photos})")
+    print(
+        f"check: {Case.objects.count()} cases (expected {expected_cases}), {CasePhoto.objects.count()} photo rows, "
+        f"{len(originals)} originals stored (expected {expected_photos})"
+    )
 
 
 if __name__ == "__main__":

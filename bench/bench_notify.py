@@ -54,7 +54,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--dispatches", type=int, default=200)
-    parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_notify")
+    parser.add_argument(
+        "--database", default="postgres://postgres@127.0.0.1:5432/liandong_bench_notify"
+    )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--web-workers", type=int, default=1)
     parser.add_argument("--celery-concurrency", type=int, default=1)
@@ -117,7 +119,9 @@ def build_data(clients: int, dispatches: int):
     town = org.towns["east"]
     units, tokens = [], {}
     for u in range(clients // MEMBERS_PER_UNIT):
-        unit = Unit.objects.create(name=f"东镇第{u + 1}中队", code=f"bench-{u}", kind=UnitKind.STATIONED, region=town)
+        unit = Unit.objects.create(
+            name=f"东镇第{u + 1}中队", code=f"bench-{u}", kind=UnitKind.STATIONED, region=town
+        )
         units.append(unit)
         for m in range(MEMBERS_PER_UNIT):
             person = make_person(f"bench-{u}-{m}", Role.DEPARTMENT_HANDLER, unit=unit)
@@ -125,8 +129,14 @@ def build_data(clients: int, dispatches: int):
     cases = []
     for i in range(dispatches):
         lat, lng = org.point_in(org.grids[["east-v1-g1", "east-v1-g2"][i % 2]])
-        case, _ = workflow.case_report(reporter=org.users["gw"], category=org.categories["rubbish"],
-                                       description=f"基准测试事件 {i}", lat=lat, lng=lng, accuracy_m=5)
+        case, _ = workflow.case_report(
+            reporter=org.users["gw"],
+            category=org.categories["rubbish"],
+            description=f"基准测试事件 {i}",
+            lat=lat,
+            lng=lng,
+            accuracy_m=5,
+        )
         workflow.case_route(case_id=case.pk)
         workflow.case_accept(case=case, actor=org.users["vh"])
         workflow.case_escalate(case=case, actor=org.users["vh"], reason="基准测试")
@@ -148,17 +158,50 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path,
     port = free_port()
     web_log = open(data_dir / "uvicorn.log", "wb")
     web = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)],
-        cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--workers",
+            str(args.web_workers),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=web_log,
+        stderr=subprocess.STDOUT,
     )
     procs.append(web)
     worker_log = open(data_dir / "celery.log", "wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency",
-         str(args.celery_concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "-n", f"bench-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "WARNING",
+            "--concurrency",
+            str(args.celery_concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
     )
     procs.append(worker)
     base = f"http://127.0.0.1:{port}"
@@ -169,7 +212,9 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path,
             break
         except Exception:
             if time.time() > deadline or web.poll() is not None:
-                raise SystemExit(f"uvicorn did not start: {(data_dir / 'uvicorn.log').read_text()[-2000:]}")
+                raise SystemExit(
+                    f"uvicorn did not start: {(data_dir / 'uvicorn.log').read_text()[-2000:]}"
+                )
             time.sleep(0.2)
     return base, port, web
 
@@ -187,9 +232,15 @@ def wait_until_fanned_out(timeout: float = 600.0) -> None:
 def worker_pids(web_pid: int, workers: int) -> list[int]:
     if workers <= 1:
         return [web_pid]
-    children = [int(pid) for pid in Path(f"/proc/{web_pid}/task/{web_pid}/children").read_text().split()]
+    children = [
+        int(pid) for pid in Path(f"/proc/{web_pid}/task/{web_pid}/children").read_text().split()
+    ]
     # uvicorn's supervisor also starts multiprocessing's resource tracker: not a web worker.
-    return [pid for pid in children if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    return [
+        pid
+        for pid in children
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
 
 
 def established_sockets(pid: int, port: int) -> int:
@@ -239,15 +290,22 @@ class Clients:
         def ticket_for(token: str) -> str:
             # As every token client does: trade the token for a single-use ticket (a token never
             # goes into a socket URL, where access logs would keep it).
-            request = urllib.request.Request(self.base + "/api/notifications/ticket/", method="POST",
-                                             headers={"Authorization": f"Token {token}"})
+            request = urllib.request.Request(
+                self.base + "/api/notifications/ticket/",
+                method="POST",
+                headers={"Authorization": f"Token {token}"},
+            )
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read())["ticket"]
 
         async def one(token: str):
             ticket = await asyncio.to_thread(ticket_for, token)
-            ws = await connect(f"{url}?{urlencode({'ticket': ticket})}", origin=self.base, open_timeout=30,
-                               ping_interval=None)
+            ws = await connect(
+                f"{url}?{urlencode({'ticket': ticket})}",
+                origin=self.base,
+                open_timeout=30,
+                ping_interval=None,
+            )
             hello = json.loads(await ws.recv())
             assert hello["type"] == "hello", hello
             self.sockets.append(ws)
@@ -255,7 +313,7 @@ class Clients:
 
         tokens = list(self.tokens.values())
         for start in range(0, len(tokens), batch):
-            await asyncio.gather(*(one(t) for t in tokens[start:start + batch]))
+            await asyncio.gather(*(one(t) for t in tokens[start : start + batch]))
 
     async def listen(self, ws) -> None:
         async for raw in ws:
@@ -267,7 +325,11 @@ class Clients:
             written = datetime.datetime.fromisoformat(message["created_at"]).timestamp()
             self.arrivals.setdefault(case_id, []).append((written, received))
             waiter = self.waiters.get(case_id)
-            if waiter and not waiter.done() and len(self.arrivals[case_id]) >= self.expected[case_id]:
+            if (
+                waiter
+                and not waiter.done()
+                and len(self.arrivals[case_id]) >= self.expected[case_id]
+            ):
                 waiter.set_result(True)
 
     async def close(self) -> None:
@@ -293,7 +355,9 @@ def dispatch(case_id: int, unit, dispatcher) -> float:
     return committed[0]
 
 
-async def measure(clients: Clients, cases, units, dispatcher, gap_s: float) -> list[tuple[float, float]]:
+async def measure(
+    clients: Clients, cases, units, dispatcher, gap_s: float
+) -> list[tuple[float, float]]:
     """(commit → socket, commit → notification row written) in ms, per arrival."""
     latencies: list[tuple[float, float]] = []
     lost = 0
@@ -307,9 +371,13 @@ async def measure(clients: Clients, cases, units, dispatcher, gap_s: float) -> l
             await asyncio.wait_for(clients.waiters[case.pk], timeout=10)
         except TimeoutError:
             lost += 1
-            print(f"   case {case.pk}: {len(clients.arrivals.get(case.pk, []))} of {MEMBERS_PER_UNIT} arrived in 10 s")
-        latencies += [((arrived - committed) * 1000, (written - committed) * 1000)
-                      for written, arrived in clients.arrivals.get(case.pk, [])]
+            print(
+                f"   case {case.pk}: {len(clients.arrivals.get(case.pk, []))} of {MEMBERS_PER_UNIT} arrived in 10 s"
+            )
+        latencies += [
+            ((arrived - committed) * 1000, (written - committed) * 1000)
+            for written, arrived in clients.arrivals.get(case.pk, [])
+        ]
         await asyncio.sleep(gap_s)
     if lost:
         print(f"!! {lost} dispatches did not reach all {MEMBERS_PER_UNIT} sockets within 10 s")
@@ -337,8 +405,10 @@ def main() -> None:
         started = time.perf_counter()
         org, units, tokens, cases = build_data(args.clients, args.dispatches)
         wait_until_fanned_out()
-        print(f"set-up: {len(tokens)} handlers in {len(units)} units, {len(cases)} cases at the town desk "
-              f"({time.perf_counter() - started:.0f} s)")
+        print(
+            f"set-up: {len(tokens)} handlers in {len(units)} units, {len(cases)} cases at the town desk "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
         pids = worker_pids(web.pid, args.web_workers)
         rss_before = {pid: rss_kb(pid) for pid in pids}
 
@@ -346,7 +416,9 @@ def main() -> None:
             clients = Clients(base, tokens)
             t0 = time.perf_counter()
             await clients.connect_all()
-            print(f"connected {len(clients.sockets)} WebSocket clients in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"connected {len(clients.sockets)} WebSocket clients in {time.perf_counter() - t0:.1f} s"
+            )
             await asyncio.sleep(1)
             held = {pid: established_sockets(pid, port) for pid in pids}
             rss = {pid: rss_kb(pid) for pid in pids}
@@ -369,18 +441,26 @@ def main() -> None:
     latencies = [total for total, _ in measured]
     written = [row for _, row in measured]
     print()
-    print(f"commit → socket latency over {len(latencies)} arrivals "
-          f"({args.dispatches} assignments × {MEMBERS_PER_UNIT} unit members, {args.clients} clients connected):")
-    print(f"  p50 {statistics.median(latencies):6.1f} ms   p95 {percentile(latencies, 95):6.1f} ms   "
-          f"p99 {percentile(latencies, 99):6.1f} ms   max {max(latencies):6.1f} ms   "
-          f"mean {statistics.mean(latencies):6.1f} ms")
-    print(f"  of which commit → notification row written (queue, worker, recipients): "
-          f"p50 {statistics.median(written):.1f} ms, p95 {percentile(written, 95):.1f} ms")
+    print(
+        f"commit → socket latency over {len(latencies)} arrivals "
+        f"({args.dispatches} assignments × {MEMBERS_PER_UNIT} unit members, {args.clients} clients connected):"
+    )
+    print(
+        f"  p50 {statistics.median(latencies):6.1f} ms   p95 {percentile(latencies, 95):6.1f} ms   "
+        f"p99 {percentile(latencies, 99):6.1f} ms   max {max(latencies):6.1f} ms   "
+        f"mean {statistics.mean(latencies):6.1f} ms"
+    )
+    print(
+        f"  of which commit → notification row written (queue, worker, recipients): "
+        f"p50 {statistics.median(written):.1f} ms, p95 {percentile(written, 95):.1f} ms"
+    )
     print(f"  load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for pid in held:
         extra = rss_after[pid] - rss_before[pid]
-        print(f"  web worker pid {pid}: {held[pid]} connections held, RSS {rss_after[pid] / 1024:.0f} MB "
-              f"(+{extra / 1024:.1f} MB for the sockets, {extra / max(held[pid], 1):.0f} KB each)")
+        print(
+            f"  web worker pid {pid}: {held[pid]} connections held, RSS {rss_after[pid] / 1024:.0f} MB "
+            f"(+{extra / 1024:.1f} MB for the sockets, {extra / max(held[pid], 1):.0f} KB each)"
+        )
     print(f"  target p95 < 150 ms: {'met' if percentile(latencies, 95) < 150 else 'NOT met'}")
 
 

@@ -41,7 +41,9 @@ sys.path.insert(0, str(ROOT))
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--overdue", type=float, default=0.01, help="fraction of cases past their deadline")
+    parser.add_argument(
+        "--overdue", type=float, default=0.01, help="fraction of cases past their deadline"
+    )
     parser.add_argument("--database", default="sqlite:////tmp/liandong-bench/sweep.sqlite3")
     parser.add_argument("--reuse", action="store_true", help="keep the cases of an earlier run")
     return parser.parse_args()
@@ -108,11 +110,15 @@ def main() -> None:
     cpu = CpuClock(connection)
     first = sweep.sweep_clocks()
     first_cpu = cpu.lap()
-    print(f"sweep 1: {first.red:,} turned red (+{len(first.urge_event_ids):,} 督办 events), "
-          f"{first.yellow:,} yellow, {len(first.escalate_ids):,} escalations claimed in {first.seconds:.3f}s "
-          f"(CPU {first_cpu:.3f}s)")
+    print(
+        f"sweep 1: {first.red:,} turned red (+{len(first.urge_event_ids):,} 督办 events), "
+        f"{first.yellow:,} yellow, {len(first.escalate_ids):,} escalations claimed in {first.seconds:.3f}s "
+        f"(CPU {first_cpu:.3f}s)"
+    )
     second = sweep.sweep_clocks()
-    print(f"sweep 2 (nothing due): {second.red + second.yellow} changes in {second.seconds:.3f}s (CPU {cpu.lap():.3f}s)")
+    print(
+        f"sweep 2 (nothing due): {second.red + second.yellow} changes in {second.seconds:.3f}s (CPU {cpu.lap():.3f}s)"
+    )
 
     assert CaseEvent.objects.filter(action=Action.URGE).count() == first.red
     assert Case.objects.filter(colour=Colour.RED).count() == first.red
@@ -125,11 +131,15 @@ def main() -> None:
     settle(connection)  # autovacuum's job between minutes: the bench just rewrote these rows twice
     cpu.lap()
     third = sweep.sweep_clocks()
-    print(f"sweep 3 (the red cases past their escalation time): {len(third.escalate_ids):,} escalations "
-          f"claimed and sent in {third.seconds:.3f}s (CPU {cpu.lap():.3f}s)")
+    print(
+        f"sweep 3 (the red cases past their escalation time): {len(third.escalate_ids):,} escalations "
+        f"claimed and sent in {third.seconds:.3f}s (CPU {cpu.lap():.3f}s)"
+    )
     verdict = "OK" if first.seconds < 2.0 else "SLOWER THAN THE 2 s TARGET"
-    print(f"result: first sweep {first.seconds:.3f}s wall, {first_cpu:.3f}s CPU over {args.cases:,} open cases — "
-          f"{verdict}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"result: first sweep {first.seconds:.3f}s wall, {first_cpu:.3f}s CPU over {args.cases:,} open cases — "
+        f"{verdict}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
 
 
 class CpuClock:
@@ -148,7 +158,9 @@ class CpuClock:
         total = time.process_time()
         if self.backend_pid:
             try:
-                fields = Path(f"/proc/{self.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+                fields = (
+                    Path(f"/proc/{self.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+                )
                 total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             except OSError:  # the server runs elsewhere: only this process is counted
                 pass
@@ -186,20 +198,48 @@ def insert_cases(count: int, overdue_fraction: float, now: dt.datetime) -> None:
     for k, grid in enumerate(Grid.objects.select_related("village__parent__parent").order_by("pk")):
         village = grid.village
         workstation = Unit.objects.get(region=village, kind=UnitKind.WORKSTATION)
-        places.append((k, grid.pk, village.pk, village.parent_id, village.parent.parent_id, workstation.pk,
-                       grid.centroid_lat, grid.centroid_lng))
+        places.append(
+            (
+                k,
+                grid.pk,
+                village.pk,
+                village.parent_id,
+                village.parent.parent_id,
+                workstation.pk,
+                grid.centroid_lat,
+                grid.centroid_lng,
+            )
+        )
     category = Category.objects.filter(parent__isnull=False).order_by("pk").first()
-    statuses = [(0, Status.REPORTED, Step.ACCEPT, False), (1, Status.ACCEPTED, Step.DISPATCH, False),
-                (2, Status.DISPATCHED, Step.SIGN, True), (3, Status.SIGNED, Step.HANDLE, True),
-                (4, Status.HANDLED, Step.VERIFY, True)]
+    statuses = [
+        (0, Status.REPORTED, Step.ACCEPT, False),
+        (1, Status.ACCEPTED, Step.DISPATCH, False),
+        (2, Status.DISPATCHED, Step.SIGN, True),
+        (3, Status.SIGNED, Step.HANDLE, True),
+        (4, Status.HANDLED, Step.VERIFY, True),
+    ]
     # 72 clocks turning yellow over the next three days, and one clock already overdue.
     clocks = []
     for k in range(72):
         yellow = now + dt.timedelta(hours=k + 1, minutes=7)
-        clocks.append((k, adapt(now - dt.timedelta(hours=1)), adapt(yellow), adapt(yellow + dt.timedelta(hours=1)),
-                       adapt(yellow + dt.timedelta(hours=3))))
-    clocks.append((72, adapt(now - dt.timedelta(hours=5)), adapt(now - dt.timedelta(hours=2)),
-                   adapt(now - dt.timedelta(hours=1)), adapt(now + dt.timedelta(hours=3))))
+        clocks.append(
+            (
+                k,
+                adapt(now - dt.timedelta(hours=1)),
+                adapt(yellow),
+                adapt(yellow + dt.timedelta(hours=1)),
+                adapt(yellow + dt.timedelta(hours=3)),
+            )
+        )
+    clocks.append(
+        (
+            72,
+            adapt(now - dt.timedelta(hours=5)),
+            adapt(now - dt.timedelta(hours=2)),
+            adapt(now - dt.timedelta(hours=1)),
+            adapt(now + dt.timedelta(hours=3)),
+        )
+    )
     every = max(1, round(1 / overdue_fraction)) if overdue_fraction > 0 else count + 1
 
     def values(rows: list[tuple]) -> tuple[str, list]:
@@ -212,7 +252,12 @@ def insert_cases(count: int, overdue_fraction: float, now: dt.datetime) -> None:
     if connection.vendor == "postgresql":
         sequence = "seq(i) AS (SELECT generate_series(1, %s))"
         json_empty, text_i = "'[]'::jsonb", "CAST(i AS TEXT)"
-        casts = {"ts": "::timestamptz", "int": "::integer", "bool": "::boolean", "float": "::double precision"}
+        casts = {
+            "ts": "::timestamptz",
+            "int": "::integer",
+            "bool": "::boolean",
+            "float": "::double precision",
+        }
     else:
         sequence = "seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %s)"
         json_empty, text_i = "'[]'", "CAST(i AS TEXT)"
@@ -232,19 +277,31 @@ def insert_cases(count: int, overdue_fraction: float, now: dt.datetime) -> None:
             result_text, created_at, accepted_at, updated_at, version, pending_work)
         SELECT
             'B' || {text_i}, 'bench-' || {text_i}, '', 'grid_worker', '', %s, 3,
-            '基准测试事件', '', p.lat{c['float']}, p.lng{c['float']}, 'gps', %s, p.grid_id{c['int']},
-            p.village_id{c['int']}, p.town_id{c['int']}, p.county_id{c['int']}, s.status, 'village',
-            p.village_id{c['int']}, CASE WHEN s.has_lead{c['bool']} THEN p.ws_id{c['int']} END, s.step,
-            t.started{c['ts']}, t.deadline{c['ts']}, t.yellow{c['ts']}, t.escalate{c['ts']}, t.yellow{c['ts']},
-            %s, %s, %s, %s, '', '', 0, 0, 0, 0, 0, '', t.started{c['ts']}, t.started{c['ts']},
-            t.started{c['ts']}, 0, {json_empty}
+            '基准测试事件', '', p.lat{c["float"]}, p.lng{c["float"]}, 'gps', %s, p.grid_id{c["int"]},
+            p.village_id{c["int"]}, p.town_id{c["int"]}, p.county_id{c["int"]}, s.status, 'village',
+            p.village_id{c["int"]}, CASE WHEN s.has_lead{c["bool"]} THEN p.ws_id{c["int"]} END, s.step,
+            t.started{c["ts"]}, t.deadline{c["ts"]}, t.yellow{c["ts"]}, t.escalate{c["ts"]}, t.yellow{c["ts"]},
+            %s, %s, %s, %s, '', '', 0, 0, 0, 0, 0, '', t.started{c["ts"]}, t.started{c["ts"]},
+            t.started{c["ts"]}, 0, {json_empty}
         FROM seq
         JOIN places p ON p.k = i %% %s
         JOIN statuses s ON s.k = i %% 5
         JOIN clocks t ON t.k = CASE WHEN i %% %s = 0 THEN 72 ELSE i %% 72 END
     """
-    params = [count, *places_params, *statuses_params, *clocks_params, category.pk, False,
-              Colour.BLUE, False, False, False, len(places), every]
+    params = [
+        count,
+        *places_params,
+        *statuses_params,
+        *clocks_params,
+        category.pk,
+        False,
+        Colour.BLUE,
+        False,
+        False,
+        False,
+        len(places),
+        every,
+    ]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
@@ -259,8 +316,12 @@ def reset_overdue(now: dt.datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {events}")
     Case.objects.filter(step_deadline__lte=now).update(
-        colour=Colour.BLUE, urge_count=0, sign_overdue=False, sweep_due_at=now - dt.timedelta(hours=2),
-        escalate_at=now + dt.timedelta(hours=3))
+        colour=Colour.BLUE,
+        urge_count=0,
+        sign_overdue=False,
+        sweep_due_at=now - dt.timedelta(hours=2),
+        escalate_at=now + dt.timedelta(hours=3),
+    )
 
 
 def settle(connection) -> None:
@@ -288,9 +349,11 @@ def explain_due_probe(now: dt.datetime) -> list[str]:
     table = connection.ops.quote_name(Case._meta.db_table)
     prefix = "EXPLAIN QUERY PLAN" if connection.vendor == "sqlite" else "EXPLAIN"
     with connection.cursor() as cursor:
-        cursor.execute(f"{prefix} SELECT {table}.id FROM cases_sweepdue JOIN {table} ON {table}.id = cases_sweepdue.case_id "
-                       "WHERE cases_sweepdue.due_at <= %s AND step_deadline <= %s ORDER BY cases_sweepdue.due_at LIMIT 5000",
-                       [connection.ops.adapt_datetimefield_value(now)] * 2)
+        cursor.execute(
+            f"{prefix} SELECT {table}.id FROM cases_sweepdue JOIN {table} ON {table}.id = cases_sweepdue.case_id "
+            "WHERE cases_sweepdue.due_at <= %s AND step_deadline <= %s ORDER BY cases_sweepdue.due_at LIMIT 5000",
+            [connection.ops.adapt_datetimefield_value(now)] * 2,
+        )
         return [" ".join(str(col) for col in row) for row in cursor.fetchall()]
 
 

@@ -67,8 +67,9 @@ class ThreadPoolASGIHandler(ASGIHandler):
         gone = threading.Event()  # the client hung up: a streamed answer stops at the next chunk
         watcher = asyncio.create_task(self._watch_disconnect(receive, gone))
         try:
-            messages = await loop.run_in_executor(self._pool, context.run, self._serve, scope, body_file, loop, send,
-                                                  gone)
+            messages = await loop.run_in_executor(
+                self._pool, context.run, self._serve, scope, body_file, loop, send, gone
+            )
         finally:
             watcher.cancel()
             body_file.close()
@@ -96,18 +97,28 @@ class ThreadPoolASGIHandler(ASGIHandler):
             if isinstance(response, FileResponse):
                 response.block_size = self.chunk_size
         try:
-            start = {"type": "http.response.start", "status": response.status_code,
-                     "headers": self._headers(response)}
+            start = {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": self._headers(response),
+            }
             if not response.streaming:
-                return [start, *({"type": "http.response.body", "body": chunk, "more_body": not last}
-                                 for chunk, last in self.chunk_bytes(response.content))]
+                return [
+                    start,
+                    *(
+                        {"type": "http.response.body", "body": chunk, "more_body": not last}
+                        for chunk, last in self.chunk_bytes(response.content)
+                    ),
+                ]
 
             def send_now(message):
                 asyncio.run_coroutine_threadsafe(send(message), loop).result()
 
             send_now(start)
             if response.is_async:
-                asyncio.run_coroutine_threadsafe(self._send_async_stream(response, send), loop).result()
+                asyncio.run_coroutine_threadsafe(
+                    self._send_async_stream(response, send), loop
+                ).result()
             else:
                 for part in response.streaming_content:
                     if gone.is_set():
@@ -122,10 +133,17 @@ class ThreadPoolASGIHandler(ASGIHandler):
     @staticmethod
     def _headers(response) -> list[tuple[bytes, bytes]]:
         # As Django's send_response: header case kept (some clients need Content-Type), cookies last.
-        headers = [(header.encode("ascii") if isinstance(header, str) else bytes(header),
-                    value.encode("latin1") if isinstance(value, str) else bytes(value))
-                   for header, value in response.items()]
-        headers += [(b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values()]
+        headers = [
+            (
+                header.encode("ascii") if isinstance(header, str) else bytes(header),
+                value.encode("latin1") if isinstance(value, str) else bytes(value),
+            )
+            for header, value in response.items()
+        ]
+        headers += [
+            (b"Set-Cookie", c.output(header="").encode("ascii").strip())
+            for c in response.cookies.values()
+        ]
         return headers
 
     async def _send_async_stream(self, response, send):
@@ -147,6 +165,8 @@ from apps.notify.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

@@ -48,16 +48,29 @@ def _keyed_value(match: re.Match[str]) -> str:
 
 _PATTERNS: list[tuple[re.Pattern[str], object]] = [
     # Authorization: Token abc / 'HTTP_AUTHORIZATION': 'Bearer abc'
-    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer|basic)\s+)[^\s'\",;]+"), r"\1" + MASK),
+    (
+        re.compile(
+            r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer|basic)\s+)[^\s'\",;]+"
+        ),
+        r"\1" + MASK,
+    ),
     # token=abc&… / "ticket": "abc" / 'password': 'two words' / password=b'x' / sessionid=abc; csrftoken=def
-    (re.compile(rf"(?i)(?P<head>[\w-]*(?:{_SECRET_KEYS})['\"]?\s*[:=]\s*)"
-                r"(?:(?P<quote>b?['\"])[^'\"]*['\"]|[^\s&;,'\"<>(){}\[\]]+)"), _keyed_value),
+    (
+        re.compile(
+            rf"(?i)(?P<head>[\w-]*(?:{_SECRET_KEYS})['\"]?\s*[:=]\s*)"
+            r"(?:(?P<quote>b?['\"])[^'\"]*['\"]|[^\s&;,'\"<>(){}\[\]]+)"
+        ),
+        _keyed_value,
+    ),
     # the citizen's own link
     (re.compile(r"(/track/t/)[^/\s?'\"]+"), r"\1" + MASK),
     # DRF token keys, wherever they stand
     (re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{40}(?![0-9A-Fa-f])"), MASK),
     # mainland mobile numbers: keep the operator prefix and the last four digits
-    (re.compile(r"(?<!\d)((?:\+|00)?86[-\s]?)?(1[3-9]\d)[-\s]?\d{4}[-\s]?(\d{4})(?!\d)"), r"\1\2****\3"),
+    (
+        re.compile(r"(?<!\d)((?:\+|00)?86[-\s]?)?(1[3-9]\d)[-\s]?\d{4}[-\s]?(\d{4})(?!\d)"),
+        r"\1\2****\3",
+    ),
 ]
 
 
@@ -111,7 +124,9 @@ def _has_redaction(handler: logging.Handler) -> bool:
 def install() -> None:
     """Put the filter on every handler of every logger that exists now (idempotent)."""
     loggers = [logging.getLogger()] + [
-        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
     ]
     for logger in loggers:
         for handler in logger.handlers:

@@ -18,7 +18,15 @@ from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import celery_broker_url, env_bool, env_float, env_int, env_list, env_str, map_tile_sources
+from config.env import (
+    celery_broker_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    map_tile_sources,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("LIANDONG_DATA_DIR", str(BASE_DIR / "var")))
@@ -110,8 +118,10 @@ WEB_THREADS = env_int("WEB_THREADS", 8)
 # Is this process a Celery worker or beat? (``celery -A config …``; LIANDONG_CELERY=1 forces
 # it.) They get plain per-process connections instead of the web processes' pool: a worker child
 # runs one task at a time and needs one connection, not a pool of them (docs/operations.md).
-RUNS_CELERY = env_bool("LIANDONG_CELERY", Path(sys.argv[0]).name == "celery"
-                       or Path(sys.argv[0]).parent.name == "celery")
+RUNS_CELERY = env_bool(
+    "LIANDONG_CELERY",
+    Path(sys.argv[0]).name == "celery" or Path(sys.argv[0]).parent.name == "celery",
+)
 
 # --- Database -----------------------------------------------------------------------------
 # The connection budget (docs/operations.md): each web process ≤ DB_POOL_MAX, each Celery
@@ -119,7 +129,9 @@ RUNS_CELERY = env_bool("LIANDONG_CELERY", Path(sys.argv[0]).name == "celery"
 DB_PGBOUNCER = env_bool("DB_PGBOUNCER", False)
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    }
     DATABASES["default"].setdefault("TEST", {})
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -139,7 +151,11 @@ if DATABASE_URL:
         # (Prepared statements stay off: Django's default for psycopg.)
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
         DATABASES["default"]["CONN_MAX_AGE"] = 0
-    elif DATABASES["default"]["ENGINE"].endswith("postgresql") and not RUNS_CELERY and env_bool("DB_POOL", True):
+    elif (
+        DATABASES["default"]["ENGINE"].endswith("postgresql")
+        and not RUNS_CELERY
+        and env_bool("DB_POOL", True)
+    ):
         # Under ASGI every request runs its sync code in a thread of its own, so persistent
         # per-thread connections (CONN_MAX_AGE > 0) pile up — one per request — until
         # PostgreSQL refuses more. A process-wide pool lends a connection per request instead.
@@ -147,7 +163,8 @@ if DATABASE_URL:
         # calls (they run on asgiref's thread, not on ours).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": env_int("DB_POOL_MIN", 2), "max_size": env_int("DB_POOL_MAX", WEB_THREADS + 2),
+            "min_size": env_int("DB_POOL_MIN", 2),
+            "max_size": env_int("DB_POOL_MAX", WEB_THREADS + 2),
             # How long a request waits for a connection (the database restarting, or every one
             # in use) before it is answered 503 (apps/org/api_errors.py).
             "timeout": env_float("DB_POOL_TIMEOUT_S", 20.0),
@@ -175,7 +192,9 @@ else:
                 "timeout": 30,
             },
             # A file, not :memory:, so that a real Celery worker process can see the test data.
-            "TEST": {"NAME": env_str("LIANDONG_TEST_DB_NAME", str(DATA_DIR / "test_liandong.sqlite3"))},
+            "TEST": {
+                "NAME": env_str("LIANDONG_TEST_DB_NAME", str(DATA_DIR / "test_liandong.sqlite3"))
+            },
         }
     }
 DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -186,9 +205,11 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     # One pool per process (config/redis_pool.py); short timeouts so that an unreachable Redis
     # costs a request milliseconds, not the kernel's TCP timeouts.
-    REDIS_CACHE_OPTIONS = {"pool_class": "config.redis_pool.SharedConnectionPool",
-                           "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT_S", 1.0),
-                           "socket_timeout": env_float("REDIS_TIMEOUT_S", 3.0)}
+    REDIS_CACHE_OPTIONS = {
+        "pool_class": "config.redis_pool.SharedConnectionPool",
+        "socket_connect_timeout": env_float("REDIS_CONNECT_TIMEOUT_S", 1.0),
+        "socket_timeout": env_float("REDIS_TIMEOUT_S", 3.0),
+    }
     CACHES = {
         "default": {
             "BACKEND": "apps.core.cache.SharedRedisCache",
@@ -220,8 +241,10 @@ if REDIS_URL:
 else:
     # Single-process fallback (e.g. `manage.py shell` on a bare checkout): tasks run inline.
     # run.py and the test suite always provide a real Redis, so the product never runs like this.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-              "sessions": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
@@ -250,20 +273,25 @@ BROKER_VISIBILITY_TIMEOUT_S = env_int("BROKER_VISIBILITY_TIMEOUT_S", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT_S", 210)
 CELERY_TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT_S", 240)
 if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < BROKER_VISIBILITY_TIMEOUT_S:
-    raise ImproperlyConfigured("TASK_SOFT_TIME_LIMIT_S < TASK_TIME_LIMIT_S < BROKER_VISIBILITY_TIMEOUT_S is required: "
-                               "a task still running when its message becomes visible again runs twice at once.")
+    raise ImproperlyConfigured(
+        "TASK_SOFT_TIME_LIMIT_S < TASK_TIME_LIMIT_S < BROKER_VISIBILITY_TIMEOUT_S is required: "
+        "a task still running when its message becomes visible again runs twice at once."
+    )
 # Fail fast when the broker is down: the outbox sweep re-sends what did not go out. Every
 # worker looks for messages past the visibility timeout every BROKER_RESTORE_INTERVAL_S (one
 # small sorted-set read; kombu's default looks every 10th interval only), so a killed worker's
 # message is running again within visibility timeout + this.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S, "max_retries": 1,
-                                   "socket_connect_timeout": 2,
-                                   "unacked_restore_interval": env_int("BROKER_RESTORE_INTERVAL_S", 10),
-                                   "unacked_restore_throttle": 1,
-                                   # The lock around one restore pass (milliseconds of work). kombu
-                                   # keeps it 300 s: a worker killed while holding it stopped every
-                                   # restore for five minutes, its own message included.
-                                   "unacked_mutex_expire": env_int("BROKER_RESTORE_MUTEX_S", 10)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S,
+    "max_retries": 1,
+    "socket_connect_timeout": 2,
+    "unacked_restore_interval": env_int("BROKER_RESTORE_INTERVAL_S", 10),
+    "unacked_restore_throttle": 1,
+    # The lock around one restore pass (milliseconds of work). kombu
+    # keeps it 300 s: a worker killed while holding it stopped every
+    # restore for five minutes, its own message included.
+    "unacked_mutex_expire": env_int("BROKER_RESTORE_MUTEX_S", 10),
+}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The periodic sweeps have a queue of their own, so that routing work queued behind a busy day
@@ -285,10 +313,16 @@ CELERY_TASK_ROUTES = {
 # Filled here and by apps (see apps/*/apps.py ready()). Each sweep acts at most once per
 # interval, however many beats send it (a lease per interval: apps/core/leases.py).
 CELERY_BEAT_SCHEDULE: dict = {
-    "cases-sweep-clocks": {"task": "apps.cases.tasks.sweep_clocks", "schedule": SWEEP_INTERVAL_S,
-                           "options": {"expires": BEAT_EXPIRES_S}},
-    "cases-sweep-outbox": {"task": "apps.cases.tasks.sweep_outbox", "schedule": SWEEP_INTERVAL_S,
-                           "options": {"expires": BEAT_EXPIRES_S}},
+    "cases-sweep-clocks": {
+        "task": "apps.cases.tasks.sweep_clocks",
+        "schedule": SWEEP_INTERVAL_S,
+        "options": {"expires": BEAT_EXPIRES_S},
+    },
+    "cases-sweep-outbox": {
+        "task": "apps.cases.tasks.sweep_outbox",
+        "schedule": SWEEP_INTERVAL_S,
+        "options": {"expires": BEAT_EXPIRES_S},
+    },
 }
 # A task delivered this many times without success (its worker killed, or failing) is quarantined.
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)

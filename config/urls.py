@@ -28,8 +28,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, so no inline script needs a nonce;
     # Swagger UI itself comes from its CDN, allowed on this page only.
-    path("api/docs/", csp_update({"script-src": SWAGGER_CDN, "style-src": SWAGGER_CDN, "img-src": SWAGGER_CDN})(
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
+    path(
+        "api/docs/",
+        csp_update({"script-src": SWAGGER_CDN, "style-src": SWAGGER_CDN, "img-src": SWAGGER_CDN})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
     path("api/org/", include("apps.org.api_urls")),
     path("api/", include("apps.cases.api_urls")),
     path("api/notifications/", include("apps.notify.api_urls")),

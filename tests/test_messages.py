@@ -76,7 +76,11 @@ def templates_of_messages(tree: ast.AST):
     """(line, pieces, slots) of every message built at run time: its text split at the values
     put into it, and what each slot holds (a %-format name, or an f-string's expression)."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and PLACEHOLDER.search(node.value):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and PLACEHOLDER.search(node.value)
+        ):
             slots = [m.group(0) for m in PLACEHOLDER.finditer(node.value)]
             yield node.lineno, PLACEHOLDER.split(node.value), slots
         elif isinstance(node, ast.JoinedStr):
@@ -99,7 +103,9 @@ def inserted_values() -> dict[str, set[str]]:
     from apps.cases import admin, services
 
     values: dict[str, set[str]] = {"status": set(), "action": set(), "display": set()}
-    values["action"] |= set(services._ACTION_WORDS.values()) | {a.label for a in admin.DESK_ACTIONS.values()}
+    values["action"] |= set(services._ACTION_WORDS.values()) | {
+        a.label for a in admin.DESK_ACTIONS.values()
+    }
     for config in django.apps.apps.get_app_configs():
         if not config.name.startswith("apps."):
             continue
@@ -127,7 +133,9 @@ def values_for(slot: str, values: dict[str, set[str]]) -> set[str]:
     return found
 
 
-def doubled_when_filled(pieces: list[str], slots: list[str], values: dict[str, set[str]]) -> list[str]:
+def doubled_when_filled(
+    pieces: list[str], slots: list[str], values: dict[str, set[str]]
+) -> list[str]:
     """The doubles a message makes with any value its slots may hold: the character before a
     slot against a value's first, a value's last against the character after."""
     found = []
@@ -140,32 +148,41 @@ def doubled_when_filled(pieces: list[str], slots: list[str], values: dict[str, s
 # --- the checks themselves, proven on synthetic texts -------------------------------------------
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("事件已已结案，不能再处置反馈。", ["已已"]),
-    ("请请刷新后再试。", ["请请"]),
-    ("这个事件刚刚被别人处理过，请刷新后再试。", []),
-    ("请联系系统管理员。", []),
-    ("系系统", ["系系"]),
-    ("事件已结案，不能再处置反馈。", []),
-    ("ok ok 11 ——", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("事件已已结案，不能再处置反馈。", ["已已"]),
+        ("请请刷新后再试。", ["请请"]),
+        ("这个事件刚刚被别人处理过，请刷新后再试。", []),
+        ("请联系系统管理员。", []),
+        ("系系统", ["系系"]),
+        ("事件已结案，不能再处置反馈。", []),
+        ("ok ok 11 ——", []),
+    ],
+)
 def test_the_scan_finds_a_doubled_character(text, expected):
     assert doubled(text) == expected
 
 
-@pytest.mark.parametrize("source, expected", [
-    ('_("事件已%(status)s，不能再%(action)s。")', ["已已"]),
-    ('f"事件已{case.get_status_display()}"', ["已已"]),
-    ('f"已{count} 件"', []),
-    ('"事件已" + "已结案"', ["已已"]),
-    ('_("这个事件的状态是“%(status)s”，不能再%(action)s。")', []),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ('_("事件已%(status)s，不能再%(action)s。")', ["已已"]),
+        ('f"事件已{case.get_status_display()}"', ["已已"]),
+        ('f"已{count} 件"', []),
+        ('"事件已" + "已结案"', ["已已"]),
+        ('_("这个事件的状态是“%(status)s”，不能再%(action)s。")', []),
+    ],
+)
 def test_a_message_built_at_run_time_is_checked_with_the_values_put_into_it(source, expected):
     tree = ast.parse(source)
     found = [d for _, text in string_literals(tree) for d in doubled(text)]
     values = {"status": {"已结案"}, "action": {"处置反馈"}}
-    found += [d for _, pieces, slots in templates_of_messages(tree)
-              for d in doubled_when_filled(pieces, slots, values)]
+    found += [
+        d
+        for _, pieces, slots in templates_of_messages(tree)
+        for d in doubled_when_filled(pieces, slots, values)
+    ]
     assert sorted(set(found)) == expected
 
 

@@ -53,7 +53,11 @@ class ProfileForm(forms.ModelForm):
         role = data.get("role")
         if role and self.manager is not None:
             for problem in tiers.check_assignment(
-                self.manager, role=role, region=data.get("region"), unit=data.get("unit"), grids=data.get("grids") or []
+                self.manager,
+                role=role,
+                region=data.get("region"),
+                unit=data.get("unit"),
+                grids=data.get("grids") or [],
             ):
                 self.add_error(None, problem)
         return data
@@ -152,11 +156,15 @@ class AccountAdmin(UserAdmin):
         (None, {"fields": ("username", "password")}),
         ("状态", {"fields": ("is_active", "last_login", "date_joined")}),
     )
-    managed_add_fieldsets = ((None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),)
+    managed_add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "password1", "password2")}),
+    )
 
     # -- who sees what
     def get_queryset(self, request):
-        return tiers.accounts_in_scope(request.user).select_related("profile__region", "profile__unit")
+        return tiers.accounts_in_scope(request.user).select_related(
+            "profile__region", "profile__unit"
+        )
 
     def has_module_permission(self, request):
         return tiers.is_account_manager(request.user) and super().has_module_permission(request)
@@ -168,7 +176,9 @@ class AccountAdmin(UserAdmin):
         return tiers.is_account_manager(request.user) and super().has_add_permission(request)
 
     def has_change_permission(self, request, obj=None):
-        return tiers.is_account_manager(request.user) and super().has_change_permission(request, obj)
+        return tiers.is_account_manager(request.user) and super().has_change_permission(
+            request, obj
+        )
 
     def has_delete_permission(self, request, obj=None):
         # Accounts carry history (reports, steps, ratings answered): switch them off instead.
@@ -196,7 +206,10 @@ class AccountAdmin(UserAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         services.account_saved(
-            actor=request.user, user=form.instance, created=not change, changes=_changes(form, formsets, change)
+            actor=request.user,
+            user=form.instance,
+            created=not change,
+            changes=_changes(form, formsets, change),
         )
 
     # -- password
@@ -210,18 +223,33 @@ class AccountAdmin(UserAdmin):
         if request.method == "POST" and form.is_valid():
             if not form.cleaned_data["set_usable_password"] and not _is_superuser(request):
                 raise PermissionDenied
-            services.account_password_set(actor=request.user, user=user, password=form.cleaned_data["password1"])
+            services.account_password_set(
+                actor=request.user, user=user, password=form.cleaned_data["password1"]
+            )
             if user.pk == request.user.pk:
                 update_session_auth_hash(request, user)  # an administrator resetting their own
-            messages.success(request, f"已为 {user.get_username()} 设置新密码；对方下次登录时须先修改密码。")
+            messages.success(
+                request, f"已为 {user.get_username()} 设置新密码；对方下次登录时须先修改密码。"
+            )
             return HttpResponseRedirect(reverse("admin:auth_user_change", args=(user.pk,)))
         context = {
             **self.admin_site.each_context(request),
             "title": f"设置密码：{escape(user.get_username())}",
-            "adminForm": admin.helpers.AdminForm(form, [(None, {"fields": list(form.base_fields)})], {}),
-            "form_url": form_url, "form": form, "is_popup": False, "add": True, "change": False,
-            "has_delete_permission": False, "has_change_permission": True, "has_absolute_url": False,
-            "opts": self.opts, "original": user, "save_as": False, "show_save": True,
+            "adminForm": admin.helpers.AdminForm(
+                form, [(None, {"fields": list(form.base_fields)})], {}
+            ),
+            "form_url": form_url,
+            "form": form,
+            "is_popup": False,
+            "add": True,
+            "change": False,
+            "has_delete_permission": False,
+            "has_change_permission": True,
+            "has_absolute_url": False,
+            "opts": self.opts,
+            "original": user,
+            "save_as": False,
+            "show_save": True,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/auth/user/change_password.html", context)
@@ -236,12 +264,18 @@ class AccountAdmin(UserAdmin):
     def unlock_selected(self, request, queryset):
         for user in queryset:
             services.account_unlock(actor=request.user, user=user)
-        self.message_user(request, f"已解除 {queryset.count()} 个账号的登录锁定，对方现在可以重新登录。")
+        self.message_user(
+            request, f"已解除 {queryset.count()} 个账号的登录锁定，对方现在可以重新登录。"
+        )
 
     @admin.action(description="结束所选账号的全部登录（如手机丢失）", permissions=["change"])
     def end_sessions_selected(self, request, queryset):
-        ended = sum(services.account_end_sessions(actor=request.user, user=user) for user in queryset)
-        self.message_user(request, f"已结束 {ended} 个登录会话，并作废这些账号的 API 令牌；对方须重新登录。")
+        ended = sum(
+            services.account_end_sessions(actor=request.user, user=user) for user in queryset
+        )
+        self.message_user(
+            request, f"已结束 {ended} 个登录会话，并作废这些账号的 API 令牌；对方须重新登录。"
+        )
 
     # -- columns
     @admin.display(description="姓名", ordering="profile__display_name")
@@ -317,15 +351,21 @@ class ProfileAdmin(ScopedProfileChoices, admin.ModelAdmin):
         return _is_superuser(request)
 
     def has_change_permission(self, request, obj=None):
-        return tiers.is_account_manager(request.user) and super().has_change_permission(request, obj)
+        return tiers.is_account_manager(request.user) and super().has_change_permission(
+            request, obj
+        )
 
     def has_delete_permission(self, request, obj=None):
         return _is_superuser(request) and super().has_delete_permission(request, obj)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.account_saved(actor=request.user, user=form.instance.user, created=False,
-                               changes=_changes(form, formsets, change))
+        services.account_saved(
+            actor=request.user,
+            user=form.instance.user,
+            created=False,
+            changes=_changes(form, formsets, change),
+        )
 
 
 # --- the audit log ------------------------------------------------------------------------
@@ -406,4 +446,3 @@ for _model, _admin in ((Group, GroupAdmin), (TokenProxy, TokenAdmin)):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
     admin.site.register(_model, type(f"Superuser{_admin.__name__}", (SuperuserOnly, _admin), {}))
-

@@ -24,7 +24,11 @@ def home_region_id(user: AbstractBaseUser) -> int | None:
 
 
 def account_event_record(
-    *, actor: AbstractBaseUser | None, target: AbstractBaseUser, action: str, changes: dict[str, Any] | None = None
+    *,
+    actor: AbstractBaseUser | None,
+    target: AbstractBaseUser,
+    action: str,
+    changes: dict[str, Any] | None = None,
 ) -> AccountEvent:
     return AccountEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,

@@ -45,14 +45,25 @@ def lockout_message(request: HttpRequest) -> str:
     )
 
 
-def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+def lockout_response(
+    request: HttpRequest, original_response=None, credentials=None
+) -> HttpResponse:
     message = lockout_message(request)
     path = request.path
     if path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=LOCKOUT_STATUS, json_dumps_params={"ensure_ascii": False})
+        return JsonResponse(
+            {"detail": message}, status=LOCKOUT_STATUS, json_dumps_params={"ensure_ascii": False}
+        )
     if path.startswith("/field/"):
         return render(request, "field/locked.html", {"message": message}, status=LOCKOUT_STATUS)
-    context = {**admin.site.each_context(request), "title": "登录已锁定", "message": message, "login_url": path}
+    context = {
+        **admin.site.each_context(request),
+        "title": "登录已锁定",
+        "message": message,
+        "login_url": path,
+    }
     if not path.startswith("/admin/"):
-        context["site_header"] = "联动 · 基层治理平台"  # as on /accounts/login/ (registration/login.html)
+        context["site_header"] = (
+            "联动 · 基层治理平台"  # as on /accounts/login/ (registration/login.html)
+        )
     return render(request, "accounts/locked.html", context, status=LOCKOUT_STATUS)

@@ -14,7 +14,9 @@ from apps.accounts.sessions import MUST_CHANGE_KEY, REFRESHED_KEY, session_kind
 
 DESK_PASSWORD_URL = "/accounts/password/"
 FIELD_PASSWORD_URL = "/field/password/"
-MUST_CHANGE_MESSAGE = "首次登录须先修改初始密码：请在外勤 App 或指挥台的“修改密码”页面设置新密码后再操作。"
+MUST_CHANGE_MESSAGE = (
+    "首次登录须先修改初始密码：请在外勤 App 或指挥台的“修改密码”页面设置新密码后再操作。"
+)
 
 
 class SessionIdleMiddleware:
@@ -74,7 +76,11 @@ class PasswordChangeRequiredMiddleware:
         if path in self.ALLOWED_PATHS or path.startswith(settings.STATIC_URL):
             return self.get_response(request)
         if path.startswith("/api/"):
-            return JsonResponse({"detail": MUST_CHANGE_MESSAGE}, status=403, json_dumps_params={"ensure_ascii": False})
+            return JsonResponse(
+                {"detail": MUST_CHANGE_MESSAGE},
+                status=403,
+                json_dumps_params={"ensure_ascii": False},
+            )
         if session_kind(request) == LoginSession.Kind.FIELD:
             return redirect(FIELD_PASSWORD_URL)
         return redirect(DESK_PASSWORD_URL)

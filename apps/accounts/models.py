@@ -32,18 +32,31 @@ class AccountEvent(models.Model):
 
     at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     target = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("账号"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("账号"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="account_events",
     )
     target_username = models.CharField(_("用户名"), max_length=150)
     # The region the account belonged to when the change was made (its own, or its unit's), so
     # the log stays readable in scope after the account moves or is deleted.
     region = models.ForeignKey(
-        "org.Region", verbose_name=_("所属区划"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "org.Region",
+        verbose_name=_("所属区划"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     action = models.CharField(_("操作"), max_length=20, choices=AccountAction.choices)
     changes = models.JSONField(_("变更内容"), default=dict, blank=True)
@@ -69,7 +82,9 @@ class AccountStatus(models.Model):
     """An account's password state: accounts made by an administrator or an import must choose
     their own password at first sign-in."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_status")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_status"
+    )
     must_change_password = models.BooleanField(_("首次登录须修改密码"), default=False)
     password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
 
@@ -86,7 +101,9 @@ class LoginSession(models.Model):
         DESK = "desk", _("指挥台")
         FIELD = "field", _("外勤 App")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions"
+    )
     session_key = models.CharField(max_length=40, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DESK)
     created_at = models.DateTimeField(auto_now_add=True)

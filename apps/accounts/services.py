@@ -41,7 +41,9 @@ def account_role_sync(*, user: AbstractUser) -> None:
     user.groups.add(*Group.objects.filter(name=profile.role))
 
 
-def account_saved(*, actor: AbstractUser, user: AbstractUser, created: bool, changes: dict[str, Any]) -> None:
+def account_saved(
+    *, actor: AbstractUser, user: AbstractUser, created: bool, changes: dict[str, Any]
+) -> None:
     """An administrator created or changed an account (the admin form saved it): sync its
     staff flag and groups with its role, and record what changed."""
     account_role_sync(user=user)
@@ -64,8 +66,12 @@ def account_deactivate(*, actor: AbstractUser, user: AbstractUser) -> bool:
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active"])  # the save tells every process's caller copy
-        account_event_record(actor=actor, target=user, action=AccountAction.DEACTIVATE,
-                             changes={"is_active": [True, False]})
+        account_event_record(
+            actor=actor,
+            target=user,
+            action=AccountAction.DEACTIVATE,
+            changes={"is_active": [True, False]},
+        )
     return True
 
 
@@ -79,7 +85,9 @@ def account_unlock(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) ->
     towards the lock of the addresses they came from (axes keeps one row per username and
     address). Returns how many attempt rows were cleared."""
     cleared = axes_reset(username=user.get_username())
-    account_event_record(actor=actor, target=user, action=AccountAction.UNLOCK, changes={"attempts_cleared": cleared})
+    account_event_record(
+        actor=actor, target=user, action=AccountAction.UNLOCK, changes={"attempts_cleared": cleared}
+    )
     return cleared
 
 
@@ -102,14 +110,22 @@ def account_end_sessions(*, actor: AbstractBaseUser | None, user: AbstractBaseUs
         actor=actor,
         target=user,
         action=AccountAction.END_SESSIONS,
-        changes={"sessions": len(rows), "kinds": sorted({row.kind for row in rows}), "tokens": tokens},
+        changes={
+            "sessions": len(rows),
+            "kinds": sorted({row.kind for row in rows}),
+            "tokens": tokens,
+        },
     )
     return len(rows)
 
 
 @transaction.atomic
 def account_password_set(
-    *, actor: AbstractBaseUser | None, user: AbstractBaseUser, password: str, must_change: bool = True
+    *,
+    actor: AbstractBaseUser | None,
+    user: AbstractBaseUser,
+    password: str,
+    must_change: bool = True,
 ) -> None:
     """An administrator sets (resets) an account's password; by default the person must choose
     their own at the next sign-in. The password must pass the policy like any other (raises
@@ -119,10 +135,14 @@ def account_password_set(
     user.set_password(password)
     user.save(update_fields=["password"])
     AccountStatus.objects.update_or_create(
-        user=user, defaults={"must_change_password": must_change, "password_changed_at": timezone.now()}
+        user=user,
+        defaults={"must_change_password": must_change, "password_changed_at": timezone.now()},
     )
     account_event_record(
-        actor=actor, target=user, action=AccountAction.SET_PASSWORD, changes={"must_change_password": must_change}
+        actor=actor,
+        target=user,
+        action=AccountAction.SET_PASSWORD,
+        changes={"must_change_password": must_change},
     )
 
 
@@ -137,4 +157,6 @@ def account_password_change_own(*, user: AbstractBaseUser, password: str) -> Non
     AccountStatus.objects.update_or_create(
         user=user, defaults={"must_change_password": False, "password_changed_at": timezone.now()}
     )
-    account_event_record(actor=user, target=user, action=AccountAction.CHANGE_OWN_PASSWORD, changes={})
+    account_event_record(
+        actor=user, target=user, action=AccountAction.CHANGE_OWN_PASSWORD, changes={}
+    )

@@ -22,7 +22,9 @@ FIELD_LOGIN_PREFIX = "/field/"
 def login_kind(request: HttpRequest) -> str:
     """field for a sign-in through the field app's login page, desk for every other one."""
     path = getattr(request, "path", "") or ""
-    return LoginSession.Kind.FIELD if path.startswith(FIELD_LOGIN_PREFIX) else LoginSession.Kind.DESK
+    return (
+        LoginSession.Kind.FIELD if path.startswith(FIELD_LOGIN_PREFIX) else LoginSession.Kind.DESK
+    )
 
 
 def session_kind(request: HttpRequest) -> str:

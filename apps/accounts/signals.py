@@ -30,11 +30,19 @@ def record_login_session(sender, request, user, **kwargs) -> None:
         session[MUST_CHANGE_KEY] = True
     if session.session_key is None:
         session.save()
-    LoginSession.objects.update_or_create(session_key=session.session_key, defaults={"user": user, "kind": kind})
+    LoginSession.objects.update_or_create(
+        session_key=session.session_key, defaults={"user": user, "kind": kind}
+    )
     # Forget the account's sessions that expired on their own since, so the list stays short.
-    stale = LoginSession.objects.filter(user=user).exclude(
-        session_key__in=Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
-    ).exclude(session_key=session.session_key)
+    stale = (
+        LoginSession.objects.filter(user=user)
+        .exclude(
+            session_key__in=Session.objects.filter(expire_date__gt=timezone.now()).values(
+                "session_key"
+            )
+        )
+        .exclude(session_key=session.session_key)
+    )
     stale.delete()
 
 

@@ -55,8 +55,13 @@ def role_rank(role: str, *, region: Region | None, unit: Unit | None) -> int:
     if role == Role.LEADER and region is not None:
         return TIER_RANK[region.tier]
     return {
-        Role.GRID_WORKER: 1, Role.GRID_LEADER: 1, Role.VILLAGE_HANDLER: 1, Role.TOWN_DISPATCHER: 2,
-        Role.COUNTY_DISPATCHER: 3, Role.DEPARTMENT_HANDLER: 3, Role.LEADER: 3,
+        Role.GRID_WORKER: 1,
+        Role.GRID_LEADER: 1,
+        Role.VILLAGE_HANDLER: 1,
+        Role.TOWN_DISPATCHER: 2,
+        Role.COUNTY_DISPATCHER: 3,
+        Role.DEPARTMENT_HANDLER: 3,
+        Role.LEADER: 3,
     }[role]
 
 
@@ -66,8 +71,11 @@ def assignable_roles(user) -> list[tuple[str, str]]:
     if rank is None:
         return []
     lowest = {Role.DEPARTMENT_HANDLER: 1, Role.LEADER: 1}
-    return [(value, label) for value, label in Role.choices
-            if lowest.get(value, role_rank(value, region=None, unit=None)) <= rank]
+    return [
+        (value, label)
+        for value, label in Role.choices
+        if lowest.get(value, role_rank(value, region=None, unit=None)) <= rank
+    ]
 
 
 def accounts_in_scope(user) -> QuerySet:
@@ -106,7 +114,9 @@ def grids_for_accounts(user) -> QuerySet:
     return Grid.objects.filter(village__in=regions_in_scope(user))
 
 
-def check_assignment(user, *, role: str, region: Region | None, unit: Unit | None, grids) -> list[str]:
+def check_assignment(
+    user, *, role: str, region: Region | None, unit: Unit | None, grids
+) -> list[str]:
     """Why ``user`` may not give an account this role and place (empty: they may). The choice
     lists are scoped already; this is the last word for anything that reaches a service."""
     problems: list[str] = []

@@ -34,7 +34,9 @@ class CharacterClassesValidator:
             raise ValidationError(self.message(), code="password_too_simple")
 
     def message(self) -> str:
-        return f"密码太简单：须包含{'、'.join(CLASS_NAMES)}中的至少 {self.min_classes} 类，请换一个。"
+        return (
+            f"密码太简单：须包含{'、'.join(CLASS_NAMES)}中的至少 {self.min_classes} 类，请换一个。"
+        )
 
     def get_help_text(self) -> str:
         return f"密码须包含{'、'.join(CLASS_NAMES)}中的至少 {self.min_classes} 类。"

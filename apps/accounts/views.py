@@ -20,7 +20,9 @@ from apps.accounts.sessions import MUST_CHANGE_KEY
 from apps.accounts.throttles import TokenRateThrottle
 from apps.org.api_errors import error_response
 
-TOKEN_MUST_CHANGE_MESSAGE = "首次登录须先修改初始密码：请先在外勤 App 或指挥台登录并修改密码，再获取令牌。"
+TOKEN_MUST_CHANGE_MESSAGE = (
+    "首次登录须先修改初始密码：请先在外勤 App 或指挥台登录并修改密码，再获取令牌。"
+)
 
 
 class TokenObtainView(ObtainAuthToken):

@@ -101,12 +101,22 @@ DESK_ACTIONS: dict[str, DeskAction] = {
     a.name: a
     for a in [
         DeskAction("accept", "受理立案", admin_forms.NoteForm, "primary"),
-        DeskAction("dispatch", "派遣", admin_forms.DispatchForm, "primary", "派给牵头单位，可加协办单位和办理时限"),
-        DeskAction("redispatch", "改派", admin_forms.DispatchForm, "", "改派给其他单位（尚未签收）"),
+        DeskAction(
+            "dispatch",
+            "派遣",
+            admin_forms.DispatchForm,
+            "primary",
+            "派给牵头单位，可加协办单位和办理时限",
+        ),
+        DeskAction(
+            "redispatch", "改派", admin_forms.DispatchForm, "", "改派给其他单位（尚未签收）"
+        ),
         DeskAction("extension_decide", "审批延期", admin_forms.ExtensionDecisionForm, "primary"),
         DeskAction("close", "结案归档", admin_forms.NoteForm, "primary"),
         DeskAction("urge", "督办", admin_forms.NoteForm, "", "提醒处置单位及其上级"),
-        DeskAction("escalate", "上报上级", admin_forms.ReasonForm, "", "超出本级能力，交上一级指挥中心"),
+        DeskAction(
+            "escalate", "上报上级", admin_forms.ReasonForm, "", "超出本级能力，交上一级指挥中心"
+        ),
         DeskAction("merge", "合并到", admin_forms.MergeForm, "", "重复上报：并入同一问题的事件"),
         DeskAction("reject", "不予立案", admin_forms.RejectForm, "danger"),
         DeskAction("defer", "挂账缓办", admin_forms.DeferForm, ""),
@@ -177,21 +187,42 @@ class DeskChangeList(ChangeList):
         self.result_list = list(self.result_list)
         prefetch_related_objects(
             self.result_list,
-            Prefetch("photos", queryset=CasePhoto.objects.order_by("created_at", "pk"), to_attr="desk_photos"),
+            Prefetch(
+                "photos",
+                queryset=CasePhoto.objects.order_by("created_at", "pk"),
+                to_attr="desk_photos",
+            ),
         )
 
 
 @admin.register(Case)
 class CaseAdmin(ExportMixin, admin.ModelAdmin):
     list_display = (
-        "thumbnail", "number", "colour_badge", "status_label", "category_label", "place",
-        "lead_unit", "severity_label", "time_left", "reported_at",
+        "thumbnail",
+        "number",
+        "colour_badge",
+        "status_label",
+        "category_label",
+        "place",
+        "lead_unit",
+        "severity_label",
+        "time_left",
+        "reported_at",
     )
     list_display_links = ("number",)
     list_select_related = ("category", "village", "town", "grid", "lead_unit")
     list_filter = (
-        StateFilter, "status", "colour", OverdueFilter, CategoryFilter, TownFilter, VillageFilter, GridFilter,
-        UnitFilter, "severity", CreatedRangeFilter,
+        StateFilter,
+        "status",
+        "colour",
+        OverdueFilter,
+        CategoryFilter,
+        TownFilter,
+        VillageFilter,
+        GridFilter,
+        UnitFilter,
+        "severity",
+        CreatedRangeFilter,
     )
     search_fields = ("tracking_number", "description", "address")
     search_help_text = "按流水号（精确）、描述或地址搜索"
@@ -250,27 +281,47 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         photos = getattr(case, "desk_photos", None)
         if not photos:
             return mark_safe('<span class="ld-nophoto" title="无照片">—</span>')
-        more = format_html('<span class="ld-photo-count">+{}</span>', len(photos) - 1) if len(photos) > 1 else ""
-        return format_html('<img class="ld-thumb" src="{}" alt="" loading="lazy" width="48" height="36">{}',
-                           photo_src(photos[0], "thumb"), more)
+        more = (
+            format_html('<span class="ld-photo-count">+{}</span>', len(photos) - 1)
+            if len(photos) > 1
+            else ""
+        )
+        return format_html(
+            '<img class="ld-thumb" src="{}" alt="" loading="lazy" width="48" height="36">{}',
+            photo_src(photos[0], "thumb"),
+            more,
+        )
 
     @admin.display(description="")
     def action_checkbox(self, case: Case) -> str:
         # The same markup as Django's, without a template render per row (50 of those cost
         # more than the page's queries).
-        return format_html('<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="选择 {}">',
-                           admin.helpers.ACTION_CHECKBOX_NAME, case.pk, tracking.display(case.tracking_number))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="选择 {}">',
+            admin.helpers.ACTION_CHECKBOX_NAME,
+            case.pk,
+            tracking.display(case.tracking_number),
+        )
 
     @admin.display(description="预警", ordering="colour")
     def colour_badge(self, case: Case) -> str:
         full = label(Colour, case.colour)
-        return format_html('<span class="ld-dot ld-c-{}" title="{}"></span>{}', case.colour, full, full.split("：")[0])
+        return format_html(
+            '<span class="ld-dot ld-c-{}" title="{}"></span>{}',
+            case.colour,
+            full,
+            full.split("：")[0],
+        )
 
     @admin.display(description="状态", ordering="status")
     def status_label(self, case: Case) -> str:
         tier = {Tier.VILLAGE: "村", Tier.TOWN: "镇", Tier.COUNTY: "区"}.get(case.tier, "")
-        return format_html('<span class="ld-status ld-s-{}">{}</span> <span class="ld-tier" title="所在层级">{}</span>',
-                           case.status, label(Status, case.status), tier)
+        return format_html(
+            '<span class="ld-status ld-s-{}">{}</span> <span class="ld-tier" title="所在层级">{}</span>',
+            case.status,
+            label(Status, case.status),
+            tier,
+        )
 
     @admin.display(description="分类", ordering="category__name")
     def category_label(self, case: Case) -> str:
@@ -278,8 +329,12 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
 
     @admin.display(description="乡镇 / 村 / 网格")
     def place(self, case: Case) -> str:
-        return format_html('{} · {}<br><span class="ld-sub">{}</span>', case.town.name, case.village.name,
-                           case.grid.name)
+        return format_html(
+            '{} · {}<br><span class="ld-sub">{}</span>',
+            case.town.name,
+            case.village.name,
+            case.grid.name,
+        )
 
     @admin.display(description="等级", ordering="severity")
     def severity_label(self, case: Case) -> str:
@@ -293,7 +348,12 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
     @admin.display(description="时限", ordering="step_deadline")
     def time_left(self, case: Case) -> str:
         left = desk.time_left(case)
-        return format_html('<span class="ld-time {}" title="{}">{}</span>', left["css"], left["title"], left["text"])
+        return format_html(
+            '<span class="ld-time {}" title="{}">{}</span>',
+            left["css"],
+            left["title"],
+            left["text"],
+        )
 
     # --- list page: map points, export links ---------------------------------------------------
 
@@ -303,7 +363,11 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         context = getattr(response, "context_data", None)
         if isinstance(context, dict) and "cl" in context:
             cl = context["cl"]
-            points = list(cl.queryset.values_list("pk", "tracking_number", "lat", "lng", "colour")[:MAP_MAX_POINTS])
+            points = list(
+                cl.queryset.values_list("pk", "tracking_number", "lat", "lng", "colour")[
+                    :MAP_MAX_POINTS
+                ]
+            )
             context["map_points"] = [
                 {"id": pk, "n": tracking.display(number), "lat": lat, "lng": lng, "c": colour}
                 for pk, number, lat, lng, colour in points
@@ -321,24 +385,42 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
 
     @admin.action(description="派遣所选事件（同一牵头单位）", permissions=["act"])
     def dispatch_selected(self, request, queryset):
-        units = desk.desk_units(request.user).select_related("platform").order_by("region__code", "name")
-        form = admin_forms.BulkDispatchForm(request.POST if "apply" in request.POST else None, units=units)
+        units = (
+            desk.desk_units(request.user)
+            .select_related("platform")
+            .order_by("region__code", "name")
+        )
+        form = admin_forms.BulkDispatchForm(
+            request.POST if "apply" in request.POST else None, units=units
+        )
         if "apply" in request.POST and form.is_valid():
             done, failed = [], []
             for case in queryset.select_related("category"):
                 try:
-                    services.case_dispatch(case=case, actor=request.user, lead_unit=form.cleaned_data["lead_unit"],
-                                           deadline_hours=form.cleaned_data["deadline_hours"],
-                                           note=form.cleaned_data["note"])
+                    services.case_dispatch(
+                        case=case,
+                        actor=request.user,
+                        lead_unit=form.cleaned_data["lead_unit"],
+                        deadline_hours=form.cleaned_data["deadline_hours"],
+                        note=form.cleaned_data["note"],
+                    )
                     done.append(tracking.display(case.tracking_number))
                 except services.WorkflowError as error:
                     failed.append(f"{tracking.display(case.tracking_number)}：{error.message}")
             if done:
-                self.message_user(request, f"已派遣 {len(done)} 件至 {form.cleaned_data['lead_unit'].name}。",
-                                  messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"已派遣 {len(done)} 件至 {form.cleaned_data['lead_unit'].name}。",
+                    messages.SUCCESS,
+                )
             if failed:
-                self.message_user(request, f"{len(failed)} 件未派遣——" + "；".join(failed[:10])
-                                  + ("……" if len(failed) > 10 else ""), messages.WARNING)
+                self.message_user(
+                    request,
+                    f"{len(failed)} 件未派遣——"
+                    + "；".join(failed[:10])
+                    + ("……" if len(failed) > 10 else ""),
+                    messages.WARNING,
+                )
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -370,8 +452,11 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         if done:
             self.message_user(request, f"已督办 {done} 件超时事件。", messages.SUCCESS)
         if refused:
-            self.message_user(request, f"{refused} 件超时事件不在本级督办范围内（由其他层级持有或状态不允许）。",
-                              messages.WARNING)
+            self.message_user(
+                request,
+                f"{refused} 件超时事件不在本级督办范围内（由其他层级持有或状态不允许）。",
+                messages.WARNING,
+            )
         if not done and not refused:
             self.message_user(request, "所选事件中没有已超时的事件。", messages.INFO)
 
@@ -409,7 +494,11 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
-            path("<path:object_id>/act/<slug:action>/", wrap(self.action_view), name="%s_%s_act" % info),
+            path(
+                "<path:object_id>/act/<slug:action>/",
+                wrap(self.action_view),
+                name="%s_%s_act" % info,
+            ),
             *super().get_urls(),
         ]
 
@@ -452,27 +541,48 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
             messages.error(request, f"“{spec.label}”未执行：{error.message}")
             return HttpResponseRedirect(page)
         case.refresh_from_db()
-        messages.success(request, f"{tracking.display(case.tracking_number)} {message}（当前状态：{case.get_status_display()}）。")
+        messages.success(
+            request,
+            f"{tracking.display(case.tracking_number)} {message}（当前状态：{case.get_status_display()}）。",
+        )
         return HttpResponseRedirect(page)
 
     def _action_form(self, request, case: Case, action: str, data=None) -> forms.Form:
         spec = DESK_ACTIONS[action]
         prefix = action
         if spec.form is admin_forms.DispatchForm:
-            return spec.form(data, prefix=prefix, units=desk.dispatchable_units(case).order_by("kind", "name"),
-                             suggested=case.suggested_unit)
+            return spec.form(
+                data,
+                prefix=prefix,
+                units=desk.dispatchable_units(case).order_by("kind", "name"),
+                suggested=case.suggested_unit,
+            )
         if spec.form is admin_forms.MergeForm:
-            initial = {"into": tracking.display(case.probable_duplicate_of.tracking_number)} if case.probable_duplicate_of_id else None
+            initial = (
+                {"into": tracking.display(case.probable_duplicate_of.tracking_number)}
+                if case.probable_duplicate_of_id
+                else None
+            )
             return spec.form(data, prefix=prefix, user=request.user, case=case, initial=initial)
         return spec.form(data, prefix=prefix)
 
-    def render_case_page(self, request, case: Case, *, bound: dict[str, forms.Form] | None = None,
-                         status: int = 200) -> TemplateResponse:
+    def render_case_page(
+        self, request, case: Case, *, bound: dict[str, forms.Form] | None = None, status: int = 200
+    ) -> TemplateResponse:
         user = request.user
         case = (
             Case.objects.select_related(
-                "category__parent", "grid", "village", "town", "county", "holder", "lead_unit__region",
-                "suggested_unit", "reporter", "merged_into", "probable_duplicate_of",
+                "category__parent",
+                "grid",
+                "village",
+                "town",
+                "county",
+                "holder",
+                "lead_unit__region",
+                "suggested_unit",
+                "reporter",
+                "merged_into",
+                "probable_duplicate_of",
             )
             .prefetch_related("assisting_units")
             .get(pk=case.pk)
@@ -482,27 +592,62 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         for name, spec in DESK_ACTIONS.items():
             if name in allowed:
                 form = (bound or {}).get(name) or self._action_form(request, case, name)
-                action_forms.append({"spec": spec, "form": form, "url": reverse("admin:cases_case_act", args=[case.pk, name]),
-                                     "open": name in (bound or {})})
-        events = list(case.events.select_related("unit").prefetch_related("photos").order_by("created_at", "pk"))
-        unit_ids = {uid for e in events for uid in (e.data or {}).get("assisting", []) if isinstance(uid, int)}
-        unit_names = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "name")) if unit_ids else {}
+                action_forms.append(
+                    {
+                        "spec": spec,
+                        "form": form,
+                        "url": reverse("admin:cases_case_act", args=[case.pk, name]),
+                        "open": name in (bound or {}),
+                    }
+                )
+        events = list(
+            case.events.select_related("unit")
+            .prefetch_related("photos")
+            .order_by("created_at", "pk")
+        )
+        unit_ids = {
+            uid
+            for e in events
+            for uid in (e.data or {}).get("assisting", [])
+            if isinstance(uid, int)
+        }
+        unit_names = (
+            dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "name")) if unit_ids else {}
+        )
         timeline = [_timeline_entry(e, unit_names) for e in events]
         photos = list(case.photos.order_by("created_at", "pk"))
         before = [p for p in photos if p.kind in (PhotoKind.REPORT, PhotoKind.BEFORE)]
         after = [p for p in photos if p.kind in (PhotoKind.AFTER, PhotoKind.VERIFY)]
         visible_dup = None
         if case.probable_duplicate_of_id:
-            visible_dup = cases_visible_to(user).filter(pk=case.probable_duplicate_of_id).select_related("category").first()
+            visible_dup = (
+                cases_visible_to(user)
+                .filter(pk=case.probable_duplicate_of_id)
+                .select_related("category")
+                .first()
+            )
         nearby = desk.nearby_open_cases(case, user)
-        pending_extension = case.extension_requests.filter(status=ExtensionStatus.PENDING).select_related(
-            "unit", "requested_by").first()
+        pending_extension = (
+            case.extension_requests.filter(status=ExtensionStatus.PENDING)
+            .select_related("unit", "requested_by")
+            .first()
+        )
         map_data = {
-            "case": {"lat": case.lat, "lng": case.lng, "c": case.colour, "n": tracking.display(case.tracking_number)},
+            "case": {
+                "lat": case.lat,
+                "lng": case.lng,
+                "c": case.colour,
+                "n": tracking.display(case.tracking_number),
+            },
             "grid": case.grid.boundary,
             "nearby": [
-                {"lat": other.lat, "lng": other.lng, "c": other.colour, "n": tracking.display(other.tracking_number),
-                 "url": reverse("admin:cases_case_change", args=[other.pk])}
+                {
+                    "lat": other.lat,
+                    "lng": other.lng,
+                    "c": other.colour,
+                    "n": tracking.display(other.tracking_number),
+                    "url": reverse("admin:cases_case_change", args=[other.pk]),
+                }
                 for other, _distance in nearby
             ],
             "tiles": _tiles_url(),
@@ -536,7 +681,11 @@ def _grid_outlines(user) -> list[dict]:
     """Boundaries of the grids in the user's scope, as context on the list map — only when
     there are few enough to draw (a town, a village); a county's map shows just the cases."""
     villages = regions_in_scope(user).filter(tier=Tier.VILLAGE)
-    boundaries = list(Grid.objects.filter(village__in=villages).values_list("boundary", flat=True)[:MAP_MAX_GRIDS + 1])
+    boundaries = list(
+        Grid.objects.filter(village__in=villages).values_list("boundary", flat=True)[
+            : MAP_MAX_GRIDS + 1
+        ]
+    )
     return boundaries if len(boundaries) <= MAP_MAX_GRIDS else []
 
 
@@ -551,18 +700,33 @@ def _timeline_entry(event: CaseEvent, unit_names: dict[int, str]) -> dict[str, A
     details = []
     if event.unit_id:
         details.append(("单位", event.unit.name))
-    assisting = [unit_names.get(uid, f"#{uid}") for uid in data.get("assisting", []) if isinstance(uid, int)]
+    assisting = [
+        unit_names.get(uid, f"#{uid}") for uid in data.get("assisting", []) if isinstance(uid, int)
+    ]
     if assisting:
         details.append(("协办", "、".join(assisting)))
     if data.get("deadline_hours"):
         details.append(("办理时限", f"{data['deadline_hours']:g} 小时"))
     if data.get("hours"):
         details.append(("延期", f"{data['hours']:g} 小时"))
-    for key, label in (("into", "合并到"), ("merged", "合并了"), ("probable_duplicate_of", "疑似重复"),
-                       ("via", "随主事件"), ("trigger", "触发")):
+    for key, label in (
+        ("into", "合并到"),
+        ("merged", "合并了"),
+        ("probable_duplicate_of", "疑似重复"),
+        ("via", "随主事件"),
+        ("trigger", "触发"),
+    ):
         if data.get(key):
-            details.append((label, {"overdue": "超时自动上报", "returns": "多次退单", "capacity": "超出本级能力"}.get(
-                data[key], data[key])))
+            details.append(
+                (
+                    label,
+                    {
+                        "overdue": "超时自动上报",
+                        "returns": "多次退单",
+                        "capacity": "超出本级能力",
+                    }.get(data[key], data[key]),
+                )
+            )
     status_labels = dict(Status.choices)
     tier_labels = dict(Tier.choices)
     return {
@@ -572,7 +736,8 @@ def _timeline_entry(event: CaseEvent, unit_names: dict[int, str]) -> dict[str, A
         "from_status": status_labels.get(event.from_status, ""),
         "to_status": status_labels.get(event.to_status, ""),
         "tier_change": (tier_labels.get(event.from_tier), tier_labels.get(event.to_tier))
-        if event.from_tier and event.to_tier and event.from_tier != event.to_tier else None,
+        if event.from_tier and event.to_tier and event.from_tier != event.to_tier
+        else None,
         "details": details,
         "photos": [(p, photo_src(p, "thumb"), photo_src(p, "web")) for p in event.photos.all()],
     }
@@ -595,15 +760,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class CaseLinkMixin:
     @admin.display(description="事件", ordering="case__tracking_number")
     def case_link(self, obj) -> str:
-        return format_html('<a href="{}">{}</a>', reverse("admin:cases_case_change", args=[obj.case_id]),
-                           tracking.display(obj.case.tracking_number))
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:cases_case_change", args=[obj.case_id]),
+            tracking.display(obj.case.tracking_number),
+        )
 
 
 @admin.register(CaseEvent)
 class CaseEventAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
     """The history of every case in scope. Append-only: nobody edits or deletes it here."""
 
-    list_display = ("created_at", "case_link", "action", "actor_label", "unit", "to_status", "short_note")
+    list_display = (
+        "created_at",
+        "case_link",
+        "action",
+        "actor_label",
+        "unit",
+        "to_status",
+        "short_note",
+    )
     list_select_related = ("case", "unit")
     list_filter = ("action",)
     search_fields = ("case__tracking_number",)
@@ -614,18 +790,38 @@ class CaseEventAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
     ordering = ("-created_at", "-pk")
     actions = ["export_selected_csv", "export_selected_xlsx"]
     export_filename = "case-history"
-    fields = ("case", "action", "actor_label", "from_status", "to_status", "from_tier", "to_tier", "unit", "note",
-              "public_note", "data", "created_at")
+    fields = (
+        "case",
+        "action",
+        "actor_label",
+        "from_status",
+        "to_status",
+        "from_tier",
+        "to_tier",
+        "unit",
+        "note",
+        "public_note",
+        "data",
+        "created_at",
+    )
     export_columns = [
-        ("时间", lambda e: e.created_at), ("流水号", lambda e: tracking.display(e.case.tracking_number)),
-        ("动作", lambda e: e.get_action_display()), ("操作方", lambda e: e.actor_label),
-        ("单位", lambda e: e.unit.name if e.unit_id else ""), ("原状态", lambda e: e.get_from_status_display()),
-        ("新状态", lambda e: e.get_to_status_display()), ("内部备注", lambda e: e.note),
+        ("时间", lambda e: e.created_at),
+        ("流水号", lambda e: tracking.display(e.case.tracking_number)),
+        ("动作", lambda e: e.get_action_display()),
+        ("操作方", lambda e: e.actor_label),
+        ("单位", lambda e: e.unit.name if e.unit_id else ""),
+        ("原状态", lambda e: e.get_from_status_display()),
+        ("新状态", lambda e: e.get_to_status_display()),
+        ("内部备注", lambda e: e.note),
         ("公开说明", lambda e: e.public_note),
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(case__in=cases_visible_to(request.user).values("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(case__in=cases_visible_to(request.user).values("pk"))
+        )
 
     def get_export_queryset(self, queryset):
         return queryset.select_related("case", "unit")
@@ -649,12 +845,18 @@ class CasePhotoAdmin(CaseLinkMixin, ReadOnlyAdmin):
     readonly_fields = ("large_preview",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(case__in=cases_visible_to(request.user).values("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(case__in=cases_visible_to(request.user).values("pk"))
+        )
 
     @admin.display(description="照片")
     def preview(self, photo: CasePhoto) -> str:
-        return format_html('<img class="ld-thumb" src="{}" alt="" loading="lazy" width="48" height="36">',
-                           photo_src(photo, "thumb"))
+        return format_html(
+            '<img class="ld-thumb" src="{}" alt="" loading="lazy" width="48" height="36">',
+            photo_src(photo, "thumb"),
+        )
 
     @admin.display(description="照片")
     def large_preview(self, photo: CasePhoto) -> str:
@@ -673,13 +875,21 @@ class ExtensionRequestAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
     actions = ["approve_selected", "deny_selected", "export_selected_csv", "export_selected_xlsx"]
     export_filename = "extension-requests"
     export_columns = [
-        ("申请时间", lambda r: r.created_at), ("流水号", lambda r: tracking.display(r.case.tracking_number)),
-        ("单位", lambda r: r.unit.name), ("延长（小时）", lambda r: r.hours), ("理由", lambda r: r.reason),
-        ("状态", lambda r: r.get_status_display()), ("审批时间", lambda r: r.decided_at),
+        ("申请时间", lambda r: r.created_at),
+        ("流水号", lambda r: tracking.display(r.case.tracking_number)),
+        ("单位", lambda r: r.unit.name),
+        ("延长（小时）", lambda r: r.hours),
+        ("理由", lambda r: r.reason),
+        ("状态", lambda r: r.get_status_display()),
+        ("审批时间", lambda r: r.decided_at),
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(case__in=cases_visible_to(request.user).values("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(case__in=cases_visible_to(request.user).values("pk"))
+        )
 
     def get_export_queryset(self, queryset):
         return queryset.select_related("case", "unit")
@@ -696,7 +906,9 @@ class ExtensionRequestAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
             except services.WorkflowError as error:
                 failed.append(f"{tracking.display(item.case.tracking_number)}：{error.message}")
         if done:
-            self.message_user(request, f"已{'批准' if approve else '驳回'} {done} 件延期申请。", messages.SUCCESS)
+            self.message_user(
+                request, f"已{'批准' if approve else '驳回'} {done} 件延期申请。", messages.SUCCESS
+            )
         if failed:
             self.message_user(request, "；".join(failed[:10]), messages.WARNING)
         if not done and not failed:
@@ -735,7 +947,10 @@ class CategoryParentFilter(admin.SimpleListFilter):
     parameter_name = "parent"
 
     def lookups(self, request, model_admin):
-        return [("top", "只看大类"), *[(str(c.pk), c.name) for c in Category.objects.filter(parent__isnull=True)]]
+        return [
+            ("top", "只看大类"),
+            *[(str(c.pk), c.name) for c in Category.objects.filter(parent__isnull=True)],
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "top":
@@ -756,9 +971,14 @@ class CategoryAdmin(ExportMixin, admin.ModelAdmin):
     ordering = ("sort_order", "code")
     actions = ["export_selected_csv", "export_selected_xlsx"]
     export_filename = "categories"
-    export_columns = [("代码", lambda c: c.code), ("名称", lambda c: c.name),
-                      ("大类", lambda c: c.parent.name if c.parent_id else ""), ("英文名称", lambda c: c.name_en),
-                      ("时限计算方式", lambda c: c.get_time_basis_display()), ("启用", lambda c: c.is_active)]
+    export_columns = [
+        ("代码", lambda c: c.code),
+        ("名称", lambda c: c.name),
+        ("大类", lambda c: c.parent.name if c.parent_id else ""),
+        ("英文名称", lambda c: c.name_en),
+        ("时限计算方式", lambda c: c.get_time_basis_display()),
+        ("启用", lambda c: c.is_active),
+    ]
 
     def get_inlines(self, request, obj):
         if obj is None or obj.parent_id is None:
@@ -777,7 +997,9 @@ class CategoryAdmin(ExportMixin, admin.ModelAdmin):
     @admin.display(description="名称", ordering="sort_order")
     def tree_name(self, category: Category) -> str:
         if category.parent_id:
-            return format_html('<span class="ld-sub">{} /</span> {}', category.parent.name, category.name)
+            return format_html(
+                '<span class="ld-sub">{} /</span> {}', category.parent.name, category.name
+            )
         return format_html("<b>{}</b>", category.name)
 
     @admin.display(description="事件")
@@ -827,9 +1049,12 @@ class RoutingRuleAdmin(ExportMixin, admin.ModelAdmin):
     ordering = ("category__code", "tier")
     actions = ["export_selected_csv", "export_selected_xlsx"]
     export_filename = "routing"
-    export_columns = [("分类", lambda r: str(r.category)), ("层级", lambda r: r.get_tier_display()),
-                      ("责任部门", lambda r: r.department.name if r.department_id else ""),
-                      ("平台代码", lambda r: r.platform_code)]
+    export_columns = [
+        ("分类", lambda r: str(r.category)),
+        ("层级", lambda r: r.get_tier_display()),
+        ("责任部门", lambda r: r.department.name if r.department_id else ""),
+        ("平台代码", lambda r: r.platform_code),
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("assisting_departments")
@@ -846,7 +1071,9 @@ class RoutingRuleAdmin(ExportMixin, admin.ModelAdmin):
         if db_field.name == "department":
             kwargs["queryset"] = self._county_departments(request)
         if db_field.name == "category":
-            kwargs["queryset"] = Category.objects.select_related("parent").order_by("parent__sort_order", "sort_order")
+            kwargs["queryset"] = Category.objects.select_related("parent").order_by(
+                "parent__sort_order", "sort_order"
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
@@ -866,9 +1093,13 @@ class TimeLimitAdmin(ExportMixin, admin.ModelAdmin):
     ordering = ("category__code", "step", "severity")
     actions = ["export_selected_csv", "export_selected_xlsx"]
     export_filename = "time-limits"
-    export_columns = [("分类", lambda t: str(t.category)), ("等级", lambda t: t.get_severity_display() or "全部"),
-                      ("环节", lambda t: t.get_step_display()), ("时限（小时）", lambda t: t.hours),
-                      ("计算方式", lambda t: t.category.get_time_basis_display())]
+    export_columns = [
+        ("分类", lambda t: str(t.category)),
+        ("等级", lambda t: t.get_severity_display() or "全部"),
+        ("环节", lambda t: t.get_step_display()),
+        ("时限（小时）", lambda t: t.hours),
+        ("计算方式", lambda t: t.category.get_time_basis_display()),
+    ]
 
     @admin.display(description="等级", ordering="severity")
     def severity_label(self, row: TimeLimit) -> str:
@@ -895,7 +1126,9 @@ class TimeLimitAdmin(ExportMixin, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "category":
-            kwargs["queryset"] = Category.objects.select_related("parent").order_by("parent__sort_order", "sort_order")
+            kwargs["queryset"] = Category.objects.select_related("parent").order_by(
+                "parent__sort_order", "sort_order"
+            )
             kwargs["help_text"] = "为大类设置的时限适用于其下没有单独设置的小类。"
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -933,8 +1166,11 @@ class WorkCalendarDayAdmin(ExportMixin, admin.ModelAdmin):
     ordering = ("-date",)
     actions = ["delete_selected", "export_selected_csv", "export_selected_xlsx"]
     export_filename = "work-calendar"
-    export_columns = [("日期", lambda d: d.date.isoformat()), ("是否上班", lambda d: d.is_workday),
-                      ("说明", lambda d: d.note)]
+    export_columns = [
+        ("日期", lambda d: d.date.isoformat()),
+        ("是否上班", lambda d: d.is_workday),
+        ("说明", lambda d: d.note),
+    ]
 
     @admin.display(description="星期")
     def weekday(self, day: WorkCalendarDay) -> str:
@@ -951,4 +1187,3 @@ class WorkCalendarDayAdmin(ExportMixin, admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         clock.calendar_changed()
-

@@ -57,7 +57,9 @@ def rows_of(queryset: QuerySet, columns: list[Column], limit: int) -> Iterator[l
         yield [_safe_text(_cell(accessor(obj))) for _header, accessor in columns]
 
 
-def csv_response(filename: str, columns: list[Column], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
+def csv_response(
+    filename: str, columns: list[Column], rows: Iterable[list[Any]]
+) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
     def stream() -> Iterator[str]:
@@ -71,7 +73,9 @@ def csv_response(filename: str, columns: list[Column], rows: Iterable[list[Any]]
     return response
 
 
-def xlsx_response(filename: str, title: str, columns: list[Column], rows: Iterable[list[Any]]) -> HttpResponse:
+def xlsx_response(
+    filename: str, title: str, columns: list[Column], rows: Iterable[list[Any]]
+) -> HttpResponse:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -90,7 +94,8 @@ def xlsx_response(filename: str, title: str, columns: list[Column], rows: Iterab
     buffer = io.BytesIO()
     book.save(buffer)
     response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
     return response
@@ -119,12 +124,17 @@ class ExportMixin:
             total = queryset.count()
             if total > EXCEL_MAX_ROWS:
                 self.message_user(
-                    request, f"共 {total} 条，超过 Excel 导出上限 {EXCEL_MAX_ROWS} 条；请缩小筛选范围或导出 CSV。",
+                    request,
+                    f"共 {total} 条，超过 Excel 导出上限 {EXCEL_MAX_ROWS} 条；请缩小筛选范围或导出 CSV。",
                     messages.ERROR,
                 )
                 return None
-            return xlsx_response(self._export_name(), str(self.opts.verbose_name_plural), columns,
-                                 rows_of(queryset, columns, EXCEL_MAX_ROWS))
+            return xlsx_response(
+                self._export_name(),
+                str(self.opts.verbose_name_plural),
+                columns,
+                rows_of(queryset, columns, EXCEL_MAX_ROWS),
+            )
         return csv_response(self._export_name(), columns, rows_of(queryset, columns, CSV_MAX_ROWS))
 
     def filtered_export_view(self, request, fmt: str):
@@ -144,10 +154,16 @@ class ExportMixin:
         info = self.opts.app_label, self.opts.model_name
         wrap = self.admin_site.admin_view
         return [
-            path("export.csv", wrap(lambda request: self.filtered_export_view(request, "csv")),
-                 name="%s_%s_export_csv" % info),
-            path("export.xlsx", wrap(lambda request: self.filtered_export_view(request, "xlsx")),
-                 name="%s_%s_export_xlsx" % info),
+            path(
+                "export.csv",
+                wrap(lambda request: self.filtered_export_view(request, "csv")),
+                name="%s_%s_export_csv" % info,
+            ),
+            path(
+                "export.xlsx",
+                wrap(lambda request: self.filtered_export_view(request, "xlsx")),
+                name="%s_%s_export_xlsx" % info,
+            ),
             *super().get_urls(),
         ]
 

@@ -71,7 +71,9 @@ class CategoryFilter(admin.SimpleListFilter):
         categories = list(Category.objects.select_related("parent").order_by("sort_order", "code"))
         for parent in [c for c in categories if c.parent_id is None]:
             choices.append((str(parent.pk), parent.name))
-            choices += [(str(c.pk), f"　· {c.name}") for c in categories if c.parent_id == parent.pk]
+            choices += [
+                (str(c.pk), f"　· {c.name}") for c in categories if c.parent_id == parent.pk
+            ]
         return choices
 
     def queryset(self, request, queryset):
@@ -129,7 +131,9 @@ class GridFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         scope = scope_of(request.user)
-        grids = Grid.objects.filter(village__in=regions_in_scope(request.user).filter(tier=Tier.VILLAGE))
+        grids = Grid.objects.filter(
+            village__in=regions_in_scope(request.user).filter(tier=Tier.VILLAGE)
+        )
         village = request.GET.get("village")
         if village and village.isdigit():
             grids = grids.filter(village_id=int(village))
@@ -147,7 +151,9 @@ class UnitFilter(admin.SimpleListFilter):
     parameter_name = "unit"
 
     def lookups(self, request, model_admin):
-        units = units_in_scope(request.user).select_related("region").order_by("region__code", "name")
+        units = (
+            units_in_scope(request.user).select_related("region").order_by("region__code", "name")
+        )
         return [("none", "未派遣"), *[(str(u.pk), u.name) for u in units]]
 
     def queryset(self, request, queryset):
@@ -200,9 +206,15 @@ class CreatedRangeFilter(admin.ListFilter):
 
     def choices(self, changelist):
         today = timezone.localdate()
-        quick = [("今天", today, today), ("近 7 天", today - dt.timedelta(days=6), today),
-                 ("近 30 天", today - dt.timedelta(days=29), today)]
-        current = (self.used_parameters.get("created_from", ""), self.used_parameters.get("created_to", ""))
+        quick = [
+            ("今天", today, today),
+            ("近 7 天", today - dt.timedelta(days=6), today),
+            ("近 30 天", today - dt.timedelta(days=29), today),
+        ]
+        current = (
+            self.used_parameters.get("created_from", ""),
+            self.used_parameters.get("created_to", ""),
+        )
         yield {
             "selected": not any(current),
             "query_string": changelist.get_query_string(remove=list(self.parameters)),
@@ -212,7 +224,9 @@ class CreatedRangeFilter(admin.ListFilter):
             value = (start.isoformat(), end.isoformat())
             yield {
                 "selected": current == value,
-                "query_string": changelist.get_query_string({"created_from": value[0], "created_to": value[1]}),
+                "query_string": changelist.get_query_string(
+                    {"created_from": value[0], "created_to": value[1]}
+                ),
                 "display": label,
             }
         hidden = [(k, v) for k, v in changelist.params.items() if k not in self.parameters]

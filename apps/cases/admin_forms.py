@@ -29,7 +29,9 @@ class UnitMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 def _note(required: bool = False, label: str = "备注") -> forms.CharField:
-    return forms.CharField(label=label, required=required, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    return forms.CharField(
+        label=label, required=required, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class NoteForm(forms.Form):
@@ -51,7 +53,9 @@ class ReasonForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.ChoiceField(label="不予立案原因", choices=[("", "— 请选择 —"), *RejectReason.choices])
+    reason = forms.ChoiceField(
+        label="不予立案原因", choices=[("", "— 请选择 —"), *RejectReason.choices]
+    )
     note = _note(required=True, label="说明")
 
     def service_kwargs(self) -> dict:
@@ -59,13 +63,22 @@ class RejectForm(forms.Form):
 
 
 class DispatchForm(forms.Form):
-    lead_unit = UnitChoiceField(label="牵头单位", queryset=Unit.objects.none(), empty_label="— 请选择牵头单位 —")
+    lead_unit = UnitChoiceField(
+        label="牵头单位", queryset=Unit.objects.none(), empty_label="— 请选择牵头单位 —"
+    )
     assisting_units = UnitMultipleChoiceField(
-        label="协办单位", queryset=Unit.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+        label="协办单位",
+        queryset=Unit.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
     )
     deadline_hours = forms.FloatField(
-        label="办理时限（小时）", required=False, min_value=0.5, max_value=24 * 365,
-        help_text="留空则按时限表。", widget=forms.NumberInput(attrs={"step": "0.5", "placeholder": "按时限表"}),
+        label="办理时限（小时）",
+        required=False,
+        min_value=0.5,
+        max_value=24 * 365,
+        help_text="留空则按时限表。",
+        widget=forms.NumberInput(attrs={"step": "0.5", "placeholder": "按时限表"}),
     )
     note = _note(label="派遣说明")
 
@@ -98,7 +111,10 @@ class ExtensionDecisionForm(forms.Form):
     note = _note(label="审批意见")
 
     def service_kwargs(self) -> dict:
-        return {"approve": self.cleaned_data["decision"] == "approve", "note": self.cleaned_data["note"]}
+        return {
+            "approve": self.cleaned_data["decision"] == "approve",
+            "note": self.cleaned_data["note"],
+        }
 
 
 class MergeForm(forms.Form):
@@ -114,12 +130,16 @@ class MergeForm(forms.Form):
         typed = self.cleaned_data["into"].strip()
         number = tracking.normalize(typed)
         if number is None:
-            raise forms.ValidationError("“%(n)s”不是有效的流水号（13 位，可带短横线），请核对。", params={"n": typed})
+            raise forms.ValidationError(
+                "“%(n)s”不是有效的流水号（13 位，可带短横线），请核对。", params={"n": typed}
+            )
         # Only cases the user may see can be named: a guessed number outside the desk's
         # scope reads exactly like a number that does not exist.
         target = cases_visible_to(self.user).filter(tracking_number=number).first()
         if target is None:
-            raise forms.ValidationError("在您的辖区内找不到流水号为“%(n)s”的事件。", params={"n": typed})
+            raise forms.ValidationError(
+                "在您的辖区内找不到流水号为“%(n)s”的事件。", params={"n": typed}
+            )
         if self.case is not None and target.pk == self.case.pk:
             raise forms.ValidationError("不能合并到自身。")
         return target
@@ -143,8 +163,12 @@ class DeferForm(forms.Form):
 
 
 class BulkDispatchForm(forms.Form):
-    lead_unit = UnitChoiceField(label="派遣到（牵头单位）", queryset=Unit.objects.none(), empty_label="— 请选择 —")
-    deadline_hours = forms.FloatField(label="办理时限（小时）", required=False, min_value=0.5, max_value=24 * 365)
+    lead_unit = UnitChoiceField(
+        label="派遣到（牵头单位）", queryset=Unit.objects.none(), empty_label="— 请选择 —"
+    )
+    deadline_hours = forms.FloatField(
+        label="办理时限（小时）", required=False, min_value=0.5, max_value=24 * 365
+    )
     note = _note(label="派遣说明")
 
     def __init__(self, *args, units=None, **kwargs):

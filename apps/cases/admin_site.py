@@ -34,7 +34,9 @@ class LiandongAdminSite(admin.AdminSite):
         return urls + super().get_urls()
 
     def desk_stats_view(self, request):
-        return JsonResponse(desk.desk_stats(request.user), json_dumps_params={"ensure_ascii": False})
+        return JsonResponse(
+            desk.desk_stats(request.user), json_dumps_params={"ensure_ascii": False}
+        )
 
     def index(self, request, extra_context=None):
         scope = scope_of(request.user)

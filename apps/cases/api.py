@@ -14,7 +14,12 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -24,7 +29,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.cases import rules, services
-from apps.cases.models import Action, Case, CaseEvent, CasePhoto, Category, PhotoKind, PositionSource
+from apps.cases.models import (
+    Action,
+    Case,
+    CaseEvent,
+    CasePhoto,
+    Category,
+    PhotoKind,
+    PositionSource,
+)
 from apps.cases.photos import (
     InspectedPhoto,
     PhotoRejected,
@@ -62,13 +75,19 @@ REPORTER_ROLES = {Role.GRID_WORKER, Role.GRID_LEADER}
 REPLAY_HEADER = "Idempotent-Replay"
 
 ErrorSerializer = inline_serializer(
-    "Error", fields={"detail": serializers.CharField(), "errors": serializers.DictField(required=False)}
+    "Error",
+    fields={"detail": serializers.CharField(), "errors": serializers.DictField(required=False)},
 )
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `errors` names each field."),
     403: OpenApiResponse(ErrorSerializer, description="Not allowed for this user."),
-    404: OpenApiResponse(ErrorSerializer, description="No such case for this user (out of scope looks the same)."),
-    409: OpenApiResponse(ErrorSerializer, description="Conflict: same id with different content, or the case changed."),
+    404: OpenApiResponse(
+        ErrorSerializer, description="No such case for this user (out of scope looks the same)."
+    ),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="Conflict: same id with different content, or the case changed.",
+    ),
 }
 
 
@@ -98,7 +117,9 @@ def _case_queryset():
 
 
 def _report_event(case: Case) -> CaseEvent | None:
-    return case.events.filter(action__in=[Action.REPORT, Action.SELF_RESOLVE]).order_by("pk").first()
+    return (
+        case.events.filter(action__in=[Action.REPORT, Action.SELF_RESOLVE]).order_by("pk").first()
+    )
 
 
 def _kinds_for(case_self_resolved: bool) -> set[str]:
@@ -124,17 +145,28 @@ class ReportCreateView(ScopedMixin, APIView):
             "missing, the first photo's EXIF GPS position is used (`position_source` = `exif`). A fix less "
             "accurate than ~100 m is accepted and flagged (`position_flagged`)."
         ),
-        request={"application/json": ReportInputSerializer, "multipart/form-data": ReportMultipartSerializer},
-        responses={201: ReportResultSerializer, 200: ReportResultSerializer, **ERRORS,
-                   413: OpenApiResponse(ErrorSerializer, description="A photo is too large.")},
+        request={
+            "application/json": ReportInputSerializer,
+            "multipart/form-data": ReportMultipartSerializer,
+        },
+        responses={
+            201: ReportResultSerializer,
+            200: ReportResultSerializer,
+            **ERRORS,
+            413: OpenApiResponse(ErrorSerializer, description="A photo is too large."),
+        },
         tags=["reports"],
     )
     def post(self, request):
         scope = _scope(request.user)
         if scope.role not in REPORTER_ROLES:
-            return error_response(_("只有网格员和网格长可以在现场上报；请联系事发地网格的网格员上报。"), code=403)
+            return error_response(
+                _("只有网格员和网格长可以在现场上报；请联系事发地网格的网格员上报。"), code=403
+            )
         multipart = request.content_type.startswith("multipart/")
-        serializer = (ReportMultipartSerializer if multipart else ReportInputSerializer)(data=request.data)
+        serializer = (ReportMultipartSerializer if multipart else ReportInputSerializer)(
+            data=request.data
+        )
         serializer.is_valid(raise_exception=True)
         data = {"photos": [], "photo_ids": [], "photo_kinds": [], **serializer.validated_data}
         try:
@@ -142,15 +174,25 @@ class ReportCreateView(ScopedMixin, APIView):
             inspected = [photo_inspect(upload, field="photos") for upload in data["photos"]]
         except PhotoRejected as exc:
             return workflow_error_response(exc)
-        position = {"lat": data.get("lat"), "lng": data.get("lng"), "accuracy_m": data.get("accuracy_m"),
-                    "position_source": data["position_source"], "position_time": data.get("position_time")}
+        position = {
+            "lat": data.get("lat"),
+            "lng": data.get("lng"),
+            "accuracy_m": data.get("accuracy_m"),
+            "position_source": data["position_source"],
+            "position_time": data.get("position_time"),
+        }
         if position["lat"] is None:
             fix = next((p.gps for p in inspected if p.gps), None)
             if fix is None:
                 message = _("缺少位置：请打开定位、在地图上选点，或附上带 GPS 信息的照片。")
                 return error_response(message, errors={"lat": [message]})
-            position = {"lat": fix.lat, "lng": fix.lng, "accuracy_m": None,
-                        "position_source": PositionSource.EXIF, "position_time": fix.time}
+            position = {
+                "lat": fix.lat,
+                "lng": fix.lng,
+                "accuracy_m": None,
+                "position_source": PositionSource.EXIF,
+                "position_time": fix.time,
+            }
         default_kind = PhotoKind.BEFORE if data["self_resolved"] else PhotoKind.REPORT
         kinds = data["photo_kinds"] or [default_kind] * len(inspected)
         if any(kind not in _kinds_for(data["self_resolved"]) for kind in kinds):
@@ -158,10 +200,17 @@ class ReportCreateView(ScopedMixin, APIView):
             return error_response(message, errors={"photo_kinds": [message]})
         ids = data["photo_ids"] or [p.sha256[:32] for p in inspected]
         report = {
-            "reporter": request.user, "category": data["category"], "description": data["description"],
-            "severity": data["severity"], "address": data["address"], "reporter_phone": data["reporter_phone"],
-            "self_resolved": data["self_resolved"], "result_text": data["result_text"], "client_uuid": data["id"],
-            "restrict_to_grids": scope.grid_ids, **position,
+            "reporter": request.user,
+            "category": data["category"],
+            "description": data["description"],
+            "severity": data["severity"],
+            "address": data["address"],
+            "reporter_phone": data["reporter_phone"],
+            "self_resolved": data["self_resolved"],
+            "result_text": data["result_text"],
+            "client_uuid": data["id"],
+            "restrict_to_grids": scope.grid_ids,
+            **position,
         }
         try:
             if not inspected:
@@ -172,8 +221,14 @@ class ReportCreateView(ScopedMixin, APIView):
                     case, created = services.case_report(**report)
                     event = _report_event(case)
                     for photo, client_id, kind in zip(inspected, ids, kinds, strict=True):
-                        case_photo_add(case=case, photo=photo, client_id=client_id, kind=kind,
-                                       uploaded_by=request.user, event=event)
+                        case_photo_add(
+                            case=case,
+                            photo=photo,
+                            client_id=client_id,
+                            kind=kind,
+                            uploaded_by=request.user,
+                            event=event,
+                        )
         except services.WorkflowError as exc:
             return workflow_error_response(exc)
         if created and not inspected:
@@ -184,7 +239,9 @@ class ReportCreateView(ScopedMixin, APIView):
                 context["grid_names"] = {case.pk: case.intake_grid_name}
         else:
             case, context = _case_queryset().prefetch_related("photos").get(pk=case.pk), {}
-        response = Response(ReportResultSerializer(case, context=context).data, status=201 if created else 200)
+        response = Response(
+            ReportResultSerializer(case, context=context).data, status=201 if created else 200
+        )
         if not created:
             response[REPLAY_HEADER] = "true"
         return response
@@ -206,10 +263,20 @@ class ReportPhotoView(ScopedMixin, APIView):
             "upright) are made in the background (`processed`)."
         ),
         request={"multipart/form-data": ReportPhotoInputSerializer},
-        parameters=[OpenApiParameter("client_uuid", OpenApiTypes.UUID, OpenApiParameter.PATH,
-                                     description="The report's `id`.")],
-        responses={201: PhotoSerializer, 200: PhotoSerializer, **ERRORS,
-                   413: OpenApiResponse(ErrorSerializer, description="The photo is too large.")},
+        parameters=[
+            OpenApiParameter(
+                "client_uuid",
+                OpenApiTypes.UUID,
+                OpenApiParameter.PATH,
+                description="The report's `id`.",
+            )
+        ],
+        responses={
+            201: PhotoSerializer,
+            200: PhotoSerializer,
+            **ERRORS,
+            413: OpenApiResponse(ErrorSerializer, description="The photo is too large."),
+        },
         tags=["reports"],
     )
     def post(self, request, client_uuid):
@@ -217,7 +284,9 @@ class ReportPhotoView(ScopedMixin, APIView):
         if case is None:
             raise NotFound(_("找不到这条上报，请先提交上报本身。"))
         if case.reporter_id != request.user.pk:
-            return error_response(_("只有上报人可以补充上报照片，请由上报人在自己的手机上补充。"), code=403)
+            return error_response(
+                _("只有上报人可以补充上报照片，请由上报人在自己的手机上补充。"), code=403
+            )
         serializer = ReportPhotoInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -225,15 +294,25 @@ class ReportPhotoView(ScopedMixin, APIView):
             message = _("当场处置的照片类型为处置前/处置后；普通上报的照片类型为上报照片。")
             return error_response(message, errors={"kind": [message]})
         try:
-            existing = case_photo_replay(case=case, client_id=data["id"], sha256=upload_sha256(data["photo"]),
-                                         kind=data["kind"])
+            existing = case_photo_replay(
+                case=case,
+                client_id=data["id"],
+                sha256=upload_sha256(data["photo"]),
+                kind=data["kind"],
+            )
             if existing is not None:
                 created, photo = False, existing
             else:
                 inspected = photo_inspect(data["photo"], field="photo")
-                photo, created = case_photo_add(case=case, photo=inspected, client_id=data["id"], kind=data["kind"],
-                                                uploaded_by=request.user, event=_report_event(case),
-                                                replay_checked=True)
+                photo, created = case_photo_add(
+                    case=case,
+                    photo=inspected,
+                    client_id=data["id"],
+                    kind=data["kind"],
+                    uploaded_by=request.user,
+                    event=_report_event(case),
+                    replay_checked=True,
+                )
         except services.WorkflowError as exc:
             return workflow_error_response(exc)
         response = Response(PhotoSerializer(photo).data, status=201 if created else 200)
@@ -256,7 +335,9 @@ class MyCasesView(ScopedMixin, ListAPIView):
 
     def get_queryset(self):
         user = self.request.user
-        return cases_visible_to(user, _case_queryset().filter(reporter=user)).order_by("-created_at", "-pk")
+        return cases_visible_to(user, _case_queryset().filter(reporter=user)).order_by(
+            "-created_at", "-pk"
+        )
 
 
 class MyTasksView(ScopedMixin, ListAPIView):
@@ -265,7 +346,8 @@ class MyTasksView(ScopedMixin, ListAPIView):
     serializer_class = CaseSummarySerializer
 
     @extend_schema(
-        operation_id="tasks_list", tags=["cases"],
+        operation_id="tasks_list",
+        tags=["cases"],
         summary="Cases waiting for me (sign for / handle / verify / accept), most urgent first",
         description="`waiting_for` says which step; the case detail lists the exact `allowed_actions`.",
     )
@@ -273,12 +355,20 @@ class MyTasksView(ScopedMixin, ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return cases_waiting_for(self.request.user).select_related("category__parent", "grid").defer("grid__boundary")
+        return (
+            cases_waiting_for(self.request.user)
+            .select_related("category__parent", "grid")
+            .defer("grid__boundary")
+        )
 
 
 class CaseDetailView(ScopedMixin, APIView):
-    @extend_schema(operation_id="case_detail", summary="One case with timeline, photos and my allowed actions",
-                   responses={200: CaseDetailSerializer, 404: ERRORS[404]}, tags=["cases"])
+    @extend_schema(
+        operation_id="case_detail",
+        summary="One case with timeline, photos and my allowed actions",
+        responses={200: CaseDetailSerializer, 404: ERRORS[404]},
+        tags=["cases"],
+    )
     def get(self, request, pk: int):
         case = _detail(request.user, pk)
         return Response(_detail_data(case, request.user))
@@ -287,8 +377,10 @@ class CaseDetailView(ScopedMixin, APIView):
 def _detail(user, pk) -> Case:
     case = (
         cases_visible_to(user, _case_queryset().select_related("holder", "lead_unit"))
-        .prefetch_related(Prefetch("photos", queryset=CasePhoto.objects.order_by("created_at", "pk")),
-                          Prefetch("events", queryset=CaseEvent.objects.order_by("created_at", "pk")))
+        .prefetch_related(
+            Prefetch("photos", queryset=CasePhoto.objects.order_by("created_at", "pk")),
+            Prefetch("events", queryset=CaseEvent.objects.order_by("created_at", "pk")),
+        )
         .filter(pk=pk)
         .first()
     )
@@ -298,7 +390,9 @@ def _detail(user, pk) -> Case:
 
 
 def _detail_data(case: Case, user) -> dict:
-    return CaseDetailSerializer(case, context={"allowed_actions": rules.allowed_actions(case, user)}).data
+    return CaseDetailSerializer(
+        case, context={"allowed_actions": rules.allowed_actions(case, user)}
+    ).data
 
 
 # --- steps -------------------------------------------------------------------------------
@@ -314,7 +408,9 @@ def _run_step(action: str, case: Case, user, data: dict) -> None:
     if action == "accept":
         services.case_accept(case=case, actor=user, note=data["note"])
     elif action == "reject":
-        services.case_reject(case=case, actor=user, reason=data.get("reject_reason", ""), note=data["note"])
+        services.case_reject(
+            case=case, actor=user, reason=data.get("reject_reason", ""), note=data["note"]
+        )
     elif action == "sign":
         services.case_sign(case=case, actor=user)
     elif action == "return":
@@ -322,7 +418,9 @@ def _run_step(action: str, case: Case, user, data: dict) -> None:
     elif action == "extension_request":
         if data["hours"] is None:
             raise services.WorkflowError(_("请填写需要延长的小时数。"), field="hours")
-        services.extension_request(case=case, actor=user, hours=data["hours"], reason=data["reason"])
+        services.extension_request(
+            case=case, actor=user, hours=data["hours"], reason=data["reason"]
+        )
     elif action == "escalate":
         services.case_escalate(case=case, actor=user, reason=data["reason"])
     elif action == "handle":
@@ -351,8 +449,15 @@ class CaseActionView(ScopedMixin, APIView):
             "`extension_request` → `hours` + `reason`; `reject` → `reject_reason` + `note`; `accept` / `close` "
             "→ optional `note`. Answers the updated case."
         ),
-        parameters=[OpenApiParameter("action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(FIELD_ACTIONS))],
-        request={"multipart/form-data": ActionInputSerializer, "application/json": ActionInputSerializer},
+        parameters=[
+            OpenApiParameter(
+                "action", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(FIELD_ACTIONS)
+            )
+        ],
+        request={
+            "multipart/form-data": ActionInputSerializer,
+            "application/json": ActionInputSerializer,
+        },
         responses={200: CaseDetailSerializer, **ERRORS},
         tags=["cases"],
     )
@@ -381,11 +486,25 @@ class CaseActionView(ScopedMixin, APIView):
                 _run_step(action, case, request.user, data)
                 if photo_step:
                     kind, event_actions = photo_step
-                    event = case.events.filter(actor=request.user, action__in=event_actions).order_by("-pk").first()
+                    event = (
+                        case.events.filter(actor=request.user, action__in=event_actions)
+                        .order_by("-pk")
+                        .first()
+                    )
                     for index, photo in enumerate(inspected):
-                        client_id = data["photo_ids"][index] if data["photo_ids"] else f"{event.pk}-{photo.sha256[:24]}"
-                        case_photo_add(case=case, photo=photo, client_id=client_id, kind=kind,
-                                       uploaded_by=request.user, event=event)
+                        client_id = (
+                            data["photo_ids"][index]
+                            if data["photo_ids"]
+                            else f"{event.pk}-{photo.sha256[:24]}"
+                        )
+                        case_photo_add(
+                            case=case,
+                            photo=photo,
+                            client_id=client_id,
+                            kind=kind,
+                            uploaded_by=request.user,
+                            event=event,
+                        )
         except services.WorkflowError as exc:
             return workflow_error_response(exc)
         return Response(_detail_data(_detail(request.user, pk), request.user))
@@ -395,12 +514,18 @@ class CaseActionView(ScopedMixin, APIView):
 
 
 class CategoryTreeView(APIView):
-    @extend_schema(operation_id="categories", summary="The two-level category tree (大类/小类), active only",
-                   responses={200: CategoryTreeSerializer(many=True)}, tags=["reference"])
+    @extend_schema(
+        operation_id="categories",
+        summary="The two-level category tree (大类/小类), active only",
+        responses={200: CategoryTreeSerializer(many=True)},
+        tags=["reference"],
+    )
     def get(self, request):
         parents = (
             Category.objects.filter(parent__isnull=True, is_active=True)
-            .prefetch_related(Prefetch("children", queryset=Category.objects.order_by("sort_order", "code")))
+            .prefetch_related(
+                Prefetch("children", queryset=Category.objects.order_by("sort_order", "code"))
+            )
             .order_by("sort_order", "code")
         )
         tree = [row for row in CategoryTreeSerializer(parents, many=True).data if row["children"]]
@@ -409,8 +534,12 @@ class CategoryTreeView(APIView):
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
 class MeView(ScopedMixin, APIView):
-    @extend_schema(operation_id="me", summary="Who I am, my grids with GeoJSON boundaries (for the offline map)",
-                   responses={200: MeSerializer}, tags=["reference"])
+    @extend_schema(
+        operation_id="me",
+        summary="Who I am, my grids with GeoJSON boundaries (for the offline map)",
+        responses={200: MeSerializer},
+        tags=["reference"],
+    )
     def get(self, request):
         user = request.user
         scope = _scope(user)
@@ -422,7 +551,9 @@ class MeView(ScopedMixin, APIView):
         else:
             grids = Grid.objects.none()
         grids = GridSerializer(grids.select_related("village").order_by("code"), many=True).data
-        return Response(MeSerializer.build(user, profile, grids, can_report=scope.role in REPORTER_ROLES))
+        return Response(
+            MeSerializer.build(user, profile, grids, can_report=scope.role in REPORTER_ROLES)
+        )
 
 
 # --- served photo copies -------------------------------------------------------------------
@@ -435,9 +566,17 @@ class PhotoFileView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        operation_id="photo_file", summary="A photo copy (web ≤1920 px or thumb ~320 px JPEG)", tags=["cases"],
-        parameters=[OpenApiParameter("size", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["web", "thumb"]),
-                    OpenApiParameter("t", OpenApiTypes.STR, description="Signed public link token", required=False)],
+        operation_id="photo_file",
+        summary="A photo copy (web ≤1920 px or thumb ~320 px JPEG)",
+        tags=["cases"],
+        parameters=[
+            OpenApiParameter(
+                "size", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["web", "thumb"]
+            ),
+            OpenApiParameter(
+                "t", OpenApiTypes.STR, description="Signed public link token", required=False
+            ),
+        ],
         responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 404: ERRORS[404]},
     )
     def get(self, request, pk: int, size: str):
@@ -459,5 +598,7 @@ class PhotoFileView(APIView):
             raise NotFound(_("照片不存在或已被删除，请刷新事件后再看。")) from None
         response = FileResponse(handle, content_type="image/jpeg")
         # The URL carries the processing time, so a copy never changes under it.
-        response["Cache-Control"] = ("public" if public else "private") + ", max-age=604800, immutable"
+        response["Cache-Control"] = (
+            "public" if public else "private"
+        ) + ", max-age=604800, immutable"
         return response

@@ -10,10 +10,16 @@ urlpatterns = [
     path("me/", api.MeView.as_view(), name="api-me"),
     path("categories/", api.CategoryTreeView.as_view(), name="api-categories"),
     path("reports/", api.ReportCreateView.as_view(), name="api-report-create"),
-    path("reports/<uuid:client_uuid>/photos/", api.ReportPhotoView.as_view(), name="api-report-photo"),
+    path(
+        "reports/<uuid:client_uuid>/photos/", api.ReportPhotoView.as_view(), name="api-report-photo"
+    ),
     path("cases/mine/", api.MyCasesView.as_view(), name="api-cases-mine"),
     path("tasks/", api.MyTasksView.as_view(), name="api-tasks"),
     path("cases/<int:pk>/", api.CaseDetailView.as_view(), name="api-case-detail"),
-    path("cases/<int:pk>/actions/<slug:action>/", api.CaseActionView.as_view(), name="api-case-action"),
+    path(
+        "cases/<int:pk>/actions/<slug:action>/",
+        api.CaseActionView.as_view(),
+        name="api-case-action",
+    ),
     path("photos/<int:pk>/<slug:size>/", api.PhotoFileView.as_view(), name="api-photo"),
 ]

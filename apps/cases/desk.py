@@ -75,8 +75,11 @@ def pending_extensions(user) -> QuerySet:
     if not scope.region_id:
         return qs.none()
     # Pending requests are few: name their cases, then keep those the desk holds.
-    held = Case.objects.filter(pk__in=list(qs.values_list("case_id", flat=True)), holder_id=scope.region_id,
-                               tier=scope.region_tier)
+    held = Case.objects.filter(
+        pk__in=list(qs.values_list("case_id", flat=True)),
+        holder_id=scope.region_id,
+        tier=scope.region_tier,
+    )
     return qs.filter(case_id__in=list(held.values_list("pk", flat=True)))
 
 
@@ -92,9 +95,17 @@ def desk_stats(user, *, now: dt.datetime | None = None) -> dict[str, Any]:
     # index (every case of the county); this reads only the overdue rows, on the deadline index.
     per_unit = Counter(overdue.values_list("lead_unit_id", flat=True))
     overdue_rows = sorted(per_unit.items(), key=lambda item: (-item[1], item[0] or 0))[:12]
-    unit_names = dict(Unit.objects.filter(pk__in=[uid for uid, _ in overdue_rows if uid]).values_list("pk", "name"))
+    unit_names = dict(
+        Unit.objects.filter(pk__in=[uid for uid, _ in overdue_rows if uid]).values_list(
+            "pk", "name"
+        )
+    )
     waiting = dict(
-        waiting_for_desk(user).order_by().values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        waiting_for_desk(user)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
     )
     status_labels = dict(Status.choices)
     return {
@@ -102,14 +113,17 @@ def desk_stats(user, *, now: dt.datetime | None = None) -> dict[str, Any]:
         "intake_today": visible.filter(created_at__gte=local_midnight(now)).count(),
         "open_total": sum(by_colour.values()),
         "open_by_colour": [
-            {"colour": c.value, "label": str(c.label), "count": by_colour[c.value]} for c in COLOUR_ORDER
+            {"colour": c.value, "label": str(c.label), "count": by_colour[c.value]}
+            for c in COLOUR_ORDER
         ],
         "overdue_total": sum(per_unit.values()),
         "overdue_by_unit": [
-            {"unit_id": uid, "unit": unit_names.get(uid, "未派遣"), "count": n} for uid, n in overdue_rows
+            {"unit_id": uid, "unit": unit_names.get(uid, "未派遣"), "count": n}
+            for uid, n in overdue_rows
         ],
         "waiting": [
-            {"status": s, "label": str(status_labels[s]), "count": waiting.get(s, 0)} for s in DESK_WAITING_STATUSES
+            {"status": s, "label": str(status_labels[s]), "count": waiting.get(s, 0)}
+            for s in DESK_WAITING_STATUSES
         ],
         "waiting_total": sum(waiting.values()),
         "extensions_pending": pending_extensions(user).count(),
@@ -149,7 +163,9 @@ def desk_units(user) -> QuerySet:
 # --- neighbours ----------------------------------------------------------------------------
 
 
-def nearby_open_cases(case: Case, user, *, radius_m: float | None = None, limit: int = 8) -> list[tuple[Case, float]]:
+def nearby_open_cases(
+    case: Case, user, *, radius_m: float | None = None, limit: int = 8
+) -> list[tuple[Case, float]]:
     """Open cases of the same category near ``case`` that ``user`` may see, nearest first,
     with their distance in metres (candidates for a merge)."""
     radius = radius_m or max(settings.DUPLICATE_RADIUS_M * 4, 200.0)
@@ -157,14 +173,19 @@ def nearby_open_cases(case: Case, user, *, radius_m: float | None = None, limit:
     dlng = radius / (111_320.0 * max(math.cos(math.radians(case.lat)), 0.01))
     candidates = (
         cases_visible_to(user)
-        .filter(category_id=case.category_id, lat__range=(case.lat - dlat, case.lat + dlat),
-                lng__range=(case.lng - dlng, case.lng + dlng))
+        .filter(
+            category_id=case.category_id,
+            lat__range=(case.lat - dlat, case.lat + dlat),
+            lng__range=(case.lng - dlng, case.lng + dlng),
+        )
         .exclude(pk=case.pk)
         .exclude(status__in=FINAL_STATUSES)
         .select_related("category")
         .order_by("-created_at")[:50]
     )
-    found = [(other, geo.haversine_m(case.lat, case.lng, other.lat, other.lng)) for other in candidates]
+    found = [
+        (other, geo.haversine_m(case.lat, case.lng, other.lat, other.lng)) for other in candidates
+    ]
     return sorted([pair for pair in found if pair[1] <= radius], key=lambda pair: pair[1])[:limit]
 
 

@@ -36,7 +36,12 @@ class Category(models.Model):
     name = models.CharField(_("名称"), max_length=60)
     name_en = models.CharField(_("英文名称"), max_length=80, blank=True)
     parent = models.ForeignKey(
-        "self", verbose_name=_("大类"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("大类"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     time_basis = models.CharField(
         _("时限计算方式"), max_length=20, choices=TimeBasis.choices, default=TimeBasis.WORKING_HOURS
@@ -66,7 +71,9 @@ class RoutingRule(models.Model):
     workstation handles, so no rule is needed.
     """
 
-    category = models.ForeignKey(Category, verbose_name=_("分类"), on_delete=models.CASCADE, related_name="routing_rules")
+    category = models.ForeignKey(
+        Category, verbose_name=_("分类"), on_delete=models.CASCADE, related_name="routing_rules"
+    )
     tier = models.CharField(_("层级"), max_length=10, choices=Tier.choices)
     department = models.ForeignKey(
         Unit,
@@ -91,7 +98,11 @@ class RoutingRule(models.Model):
     class Meta:
         verbose_name = _("分派规则")
         verbose_name_plural = _("分派规则")
-        constraints = [models.UniqueConstraint(fields=["category", "tier"], name="routing_one_rule_per_category_tier")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "tier"], name="routing_one_rule_per_category_tier"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.category} @ {self.get_tier_display()}"
@@ -117,8 +128,12 @@ class TimeLimit(models.Model):
     """Time-limit table (category × severity → limit for each step). A null severity applies to
     every severity without a row of its own. Hours are counted on the category's time basis."""
 
-    category = models.ForeignKey(Category, verbose_name=_("分类"), on_delete=models.CASCADE, related_name="time_limits")
-    severity = models.PositiveSmallIntegerField(_("等级"), choices=Severity.choices, null=True, blank=True)
+    category = models.ForeignKey(
+        Category, verbose_name=_("分类"), on_delete=models.CASCADE, related_name="time_limits"
+    )
+    severity = models.PositiveSmallIntegerField(
+        _("等级"), choices=Severity.choices, null=True, blank=True
+    )
     step = models.CharField(_("环节"), max_length=10, choices=Step.choices)
     hours = models.FloatField(_("时限（小时；工作日按 8 小时/天）"))
 
@@ -126,7 +141,9 @@ class TimeLimit(models.Model):
         verbose_name = _("时限")
         verbose_name_plural = _("时限表")
         constraints = [
-            models.UniqueConstraint(fields=["category", "severity", "step"], name="timelimit_unique"),
+            models.UniqueConstraint(
+                fields=["category", "severity", "step"], name="timelimit_unique"
+            ),
             models.CheckConstraint(condition=Q(hours__gt=0), name="timelimit_positive"),
         ]
 
@@ -210,10 +227,16 @@ class Case(models.Model):
     """One problem found in the field, from report to closure (and rating)."""
 
     tracking_number = models.CharField(_("流水号"), max_length=16, unique=True)
-    public_token = models.CharField(max_length=64, unique=True, default=new_public_token, editable=False)
-    client_uuid = models.UUIDField(_("客户端编号"), null=True, blank=True, unique=True, editable=False)
+    public_token = models.CharField(
+        max_length=64, unique=True, default=new_public_token, editable=False
+    )
+    client_uuid = models.UUIDField(
+        _("客户端编号"), null=True, blank=True, unique=True, editable=False
+    )
     content_hash = models.CharField(max_length=64, blank=True, editable=False)
-    source = models.CharField(_("来源"), max_length=20, choices=Source.choices, default=Source.GRID_WORKER)
+    source = models.CharField(
+        _("来源"), max_length=20, choices=Source.choices, default=Source.GRID_WORKER
+    )
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("上报人"),
@@ -225,10 +248,16 @@ class Case(models.Model):
     )
     reporter_phone = models.CharField(_("群众联系电话"), max_length=20, blank=True)
 
-    category = models.ForeignKey(Category, verbose_name=_("分类"), on_delete=models.PROTECT, related_name="cases",
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("分类"),
+        on_delete=models.PROTECT,
+        related_name="cases",
         db_index=False,
     )
-    severity = models.PositiveSmallIntegerField(_("等级"), choices=Severity.choices, default=Severity.ORDINARY)
+    severity = models.PositiveSmallIntegerField(
+        _("等级"), choices=Severity.choices, default=Severity.ORDINARY
+    )
     description = models.TextField(_("描述"), max_length=2000)
     address = models.CharField(_("地址"), max_length=200, blank=True)
 
@@ -239,31 +268,65 @@ class Case(models.Model):
     position_time = models.DateTimeField(_("定位时间"), null=True, blank=True)
     position_flagged = models.BooleanField(_("定位存疑"), default=False)
 
-    grid = models.ForeignKey(Grid, verbose_name=_("网格"), on_delete=models.PROTECT, related_name="cases")
-    village = models.ForeignKey(Region, verbose_name=_("村/社区"), on_delete=models.PROTECT, related_name="village_cases",
+    grid = models.ForeignKey(
+        Grid, verbose_name=_("网格"), on_delete=models.PROTECT, related_name="cases"
+    )
+    village = models.ForeignKey(
+        Region,
+        verbose_name=_("村/社区"),
+        on_delete=models.PROTECT,
+        related_name="village_cases",
         db_index=False,
     )
-    town = models.ForeignKey(Region, verbose_name=_("乡镇/街道"), on_delete=models.PROTECT, related_name="town_cases",
+    town = models.ForeignKey(
+        Region,
+        verbose_name=_("乡镇/街道"),
+        on_delete=models.PROTECT,
+        related_name="town_cases",
         db_index=False,
     )
-    county = models.ForeignKey(Region, verbose_name=_("区县"), on_delete=models.PROTECT, related_name="county_cases",
+    county = models.ForeignKey(
+        Region,
+        verbose_name=_("区县"),
+        on_delete=models.PROTECT,
+        related_name="county_cases",
         db_index=False,
     )
 
-    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.REPORTED)
+    status = models.CharField(
+        _("状态"), max_length=12, choices=Status.choices, default=Status.REPORTED
+    )
     # The tier whose desk currently owns the case, and that desk's region. Exactly one owner
     # at any time while the case is open (the lead unit works *for* this desk).
-    tier = models.CharField(_("所在层级"), max_length=10, choices=Tier.choices, default=Tier.VILLAGE)
-    holder = models.ForeignKey(Region, verbose_name=_("责任层级"), on_delete=models.PROTECT, related_name="held_cases",
+    tier = models.CharField(
+        _("所在层级"), max_length=10, choices=Tier.choices, default=Tier.VILLAGE
+    )
+    holder = models.ForeignKey(
+        Region,
+        verbose_name=_("责任层级"),
+        on_delete=models.PROTECT,
+        related_name="held_cases",
         db_index=False,
     )
     lead_unit = models.ForeignKey(
-        Unit, verbose_name=_("牵头单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="lead_cases",
+        Unit,
+        verbose_name=_("牵头单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lead_cases",
         db_index=False,
     )
-    assisting_units = models.ManyToManyField(Unit, verbose_name=_("协办单位"), blank=True, related_name="assisting_cases")
+    assisting_units = models.ManyToManyField(
+        Unit, verbose_name=_("协办单位"), blank=True, related_name="assisting_cases"
+    )
     suggested_unit = models.ForeignKey(
-        Unit, verbose_name=_("建议单位"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        Unit,
+        verbose_name=_("建议单位"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         db_index=False,
     )
 
@@ -280,18 +343,34 @@ class Case(models.Model):
     escalate_at = models.DateTimeField(null=True, blank=True)
     sweep_due_at = models.DateTimeField(null=True, blank=True)
     overall_deadline = models.DateTimeField(_("办结时限"), null=True, blank=True)
-    colour = models.CharField(_("预警颜色"), max_length=8, choices=Colour.choices, default=Colour.BLUE)
+    colour = models.CharField(
+        _("预警颜色"), max_length=8, choices=Colour.choices, default=Colour.BLUE
+    )
     sign_overdue = models.BooleanField(_("签收超时"), default=False)
 
     joint_response = models.BooleanField(_("联合处置（闪电集结）"), default=False)
     self_resolved = models.BooleanField(_("当场处置"), default=False)
-    reject_reason = models.CharField(_("不予立案原因"), max_length=12, choices=RejectReason.choices, blank=True)
+    reject_reason = models.CharField(
+        _("不予立案原因"), max_length=12, choices=RejectReason.choices, blank=True
+    )
     merged_into = models.ForeignKey(
-        "self", verbose_name=_("合并到"), null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases",
+        "self",
+        verbose_name=_("合并到"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_cases",
         db_index=False,
     )
     probable_duplicate_of = models.ForeignKey(
-        "self", verbose_name=_("疑似重复"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+        "self",
+        verbose_name=_("疑似重复"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     deferred_review_on = models.DateField(_("挂账复查日期"), null=True, blank=True)
     deferred_from = models.CharField(max_length=12, choices=Status.choices, blank=True)
 
@@ -328,7 +407,11 @@ class Case(models.Model):
             models.Index(fields=["lead_unit", "status"], name="case_unit_status_idx"),
             models.Index(fields=["category", "created_at"], name="case_category_created_idx"),
             models.Index(fields=["reporter", "-created_at"], name="case_reporter_idx"),
-            models.Index(fields=["pending_since"], name="case_pending_idx", condition=Q(pending_since__isnull=False)),
+            models.Index(
+                fields=["pending_since"],
+                name="case_pending_idx",
+                condition=Q(pending_since__isnull=False),
+            ),
             models.Index(fields=["category", "lat", "lng"], name="case_dup_probe_idx"),
             # The command desk (apps/cases/desk.py, admin): a county's open cases (by status:
             # see below), overdue cases (step_deadline is set only while a case runs) and
@@ -340,11 +423,21 @@ class Case(models.Model):
             models.Index(fields=["town", "created_at"], name="case_town_created_idx"),
             # Foreign keys that are empty on almost every case: partial indexes, so the
             # rows without one cost nothing (deletes of the referenced row still find theirs).
-            models.Index(fields=["suggested_unit"], name="case_suggested_unit_idx",
-                         condition=Q(suggested_unit__isnull=False)),
-            models.Index(fields=["merged_into"], name="case_merged_into_idx", condition=Q(merged_into__isnull=False)),
-            models.Index(fields=["probable_duplicate_of"], name="case_probable_dup_idx",
-                         condition=Q(probable_duplicate_of__isnull=False)),
+            models.Index(
+                fields=["suggested_unit"],
+                name="case_suggested_unit_idx",
+                condition=Q(suggested_unit__isnull=False),
+            ),
+            models.Index(
+                fields=["merged_into"],
+                name="case_merged_into_idx",
+                condition=Q(merged_into__isnull=False),
+            ),
+            models.Index(
+                fields=["probable_duplicate_of"],
+                name="case_probable_dup_idx",
+                condition=Q(probable_duplicate_of__isnull=False),
+            ),
         ]
         # Why the other foreign keys carry db_index=False: every index on this table is written
         # again whenever a step changes an indexed column (status, deadlines), and each of those
@@ -376,8 +469,9 @@ class SweepDue(models.Model):
     of the wide case row, whose sweep updates can then stay HOT (see Case.Meta). Nothing in
     Python writes it."""
 
-    case = models.OneToOneField(Case, primary_key=True, on_delete=models.CASCADE, related_name="+",
-                                db_constraint=False)
+    case = models.OneToOneField(
+        Case, primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     due_at = models.DateTimeField()
 
     class Meta:
@@ -427,14 +521,21 @@ class CaseEvent(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("动作"), max_length=20, choices=Action.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     actor_label = models.CharField(_("操作方"), max_length=100, blank=True)
     from_status = models.CharField(max_length=12, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=12, choices=Status.choices, blank=True)
     from_tier = models.CharField(max_length=10, choices=Tier.choices, blank=True)
     to_tier = models.CharField(max_length=10, choices=Tier.choices, blank=True)
-    unit = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     note = models.TextField(_("内部备注"), blank=True)
     public_note = models.CharField(_("公开说明"), max_length=200, blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -448,7 +549,11 @@ class CaseEvent(models.Model):
         indexes = [
             models.Index(fields=["case", "created_at"], name="event_case_idx"),
             models.Index(fields=["action", "created_at"], name="event_action_idx"),
-            models.Index(fields=["notified_at"], name="event_unnotified_idx", condition=Q(notified_at__isnull=True)),
+            models.Index(
+                fields=["notified_at"],
+                name="event_unnotified_idx",
+                condition=Q(notified_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -499,12 +604,18 @@ class CasePhoto(models.Model):
     copies (web, thumb) are ever served, through a view that checks the viewer may see the case."""
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="photos")
-    event = models.ForeignKey(CaseEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="photos")
-    kind = models.CharField(_("类型"), max_length=10, choices=PhotoKind.choices, default=PhotoKind.REPORT)
+    event = models.ForeignKey(
+        CaseEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="photos"
+    )
+    kind = models.CharField(
+        _("类型"), max_length=10, choices=PhotoKind.choices, default=PhotoKind.REPORT
+    )
     client_id = models.CharField(max_length=64, blank=True)
     original = models.FileField(storage=private_storage, upload_to=original_path, max_length=200)
     web = models.FileField(storage=private_storage, upload_to=web_path, max_length=200, blank=True)
-    thumb = models.FileField(storage=private_storage, upload_to=thumb_path, max_length=200, blank=True)
+    thumb = models.FileField(
+        storage=private_storage, upload_to=thumb_path, max_length=200, blank=True
+    )
     sha256 = models.CharField(max_length=64)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
@@ -521,7 +632,9 @@ class CasePhoto(models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["case", "client_id"], name="photo_unique_client_id", condition=~Q(client_id="")
+                fields=["case", "client_id"],
+                name="photo_unique_client_id",
+                condition=~Q(client_id=""),
             ),
         ]
 
@@ -537,10 +650,14 @@ class ExtensionRequest(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="extension_requests")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     hours = models.FloatField(_("延长（小时）"))
     reason = models.TextField(_("理由"))
-    status = models.CharField(max_length=10, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING)
+    status = models.CharField(
+        max_length=10, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -552,7 +669,9 @@ class ExtensionRequest(models.Model):
         verbose_name_plural = _("延期申请")
         constraints = [
             models.UniqueConstraint(
-                fields=["case"], condition=Q(status="pending"), name="extension_one_pending_per_case"
+                fields=["case"],
+                condition=Q(status="pending"),
+                name="extension_one_pending_per_case",
             )
         ]
 
@@ -580,7 +699,11 @@ class QuarantinedTask(models.Model):
         verbose_name_plural = _("隔离任务（反复失败的后台任务）")
         ordering = ["-quarantined_at"]
         constraints = [
-            models.UniqueConstraint(fields=["key"], condition=Q(released_at__isnull=True), name="quarantine_one_open_per_key")
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=Q(released_at__isnull=True),
+                name="quarantine_one_open_per_key",
+            )
         ]
 
     def __str__(self) -> str:

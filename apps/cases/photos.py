@@ -165,7 +165,12 @@ def exif_gps(exif: Image.Exif | None) -> GpsFix | None:
     if not gps or 2 not in gps or 4 not in gps:
         return None
     lat, lng = _degrees(gps.get(2), gps.get(1)), _degrees(gps.get(4), gps.get(3))
-    if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180) or (lat == 0 and lng == 0):
+    if (
+        lat is None
+        or lng is None
+        or not (-90 <= lat <= 90 and -180 <= lng <= 180)
+        or (lat == 0 and lng == 0)
+    ):
         return None
     when = None
     try:
@@ -189,20 +194,30 @@ def photo_inspect(upload, *, name: str | None = None, field: str = "photo") -> I
         raise PhotoRejected(
             _("照片“%(name)s”太大（%(size).1f MB），单张不能超过 %(limit).0f MB。")
             % {"name": label, "size": size / 1048576, "limit": limit / 1048576},
-            field=field, status_code=413,
+            field=field,
+            status_code=413,
         )
     upload.seek(0)
     content = upload.read(limit + 1)
     if len(content) > limit:
-        raise PhotoRejected(_("照片“%(name)s”太大，单张不能超过 %(limit).0f MB。") % {"name": label, "limit": limit / 1048576},
-                            field=field, status_code=413)
+        raise PhotoRejected(
+            _("照片“%(name)s”太大，单张不能超过 %(limit).0f MB。")
+            % {"name": label, "limit": limit / 1048576},
+            field=field,
+            status_code=413,
+        )
     if not content:
         raise PhotoRejected(_("照片“%(name)s”是空文件。") % {"name": label}, field=field)
 
-    not_a_photo = _("文件“%(name)s”不是可识别的照片（只接受 JPEG、PNG、WebP、HEIC）。") % {"name": label}
-    too_many_pixels = _("照片“%(name)s”像素过多（上限 %(mp)d 百万像素），可能是恶意文件，已拒收。") % {
-        "name": label, "mp": settings.MAX_PHOTO_PIXELS // 1_000_000}
-    damaged = _("照片“%(name)s”不完整或已损坏（可能上传中断），请重新选择或重拍。") % {"name": label}
+    not_a_photo = _("文件“%(name)s”不是可识别的照片（只接受 JPEG、PNG、WebP、HEIC）。") % {
+        "name": label
+    }
+    too_many_pixels = _(
+        "照片“%(name)s”像素过多（上限 %(mp)d 百万像素），可能是恶意文件，已拒收。"
+    ) % {"name": label, "mp": settings.MAX_PHOTO_PIXELS // 1_000_000}
+    damaged = _("照片“%(name)s”不完整或已损坏（可能上传中断），请重新选择或重拍。") % {
+        "name": label
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -235,8 +250,13 @@ def photo_inspect(upload, *, name: str | None = None, field: str = "photo") -> I
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return InspectedPhoto(
-        name=label, content=content, format=fmt, width=width, height=height,
-        sha256=hashlib.sha256(content).hexdigest(), gps=exif_gps(exif),
+        name=label,
+        content=content,
+        format=fmt,
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(content).hexdigest(),
+        gps=exif_gps(exif),
     )
 
 
@@ -257,7 +277,9 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode=image.mode)
+        return ImageCms.profileToProfile(
+            image, source, ImageCms.createProfile("sRGB"), outputMode=image.mode
+        )
     except Exception:  # noqa: BLE001 - an odd profile: keep the pixels as they are
         return image
 
@@ -285,7 +307,9 @@ def photo_render(content: bytes) -> RenderedPhoto:
     """The web and thumbnail copies of an original: upright, sRGB, JPEG, no metadata."""
     with Image.open(io.BytesIO(content), formats=OPEN_FORMATS) as image:
         if image.format in ("JPEG", "MPO"):
-            image.draft("RGB", (WEB_LONG_SIDE, WEB_LONG_SIDE))  # decode at the smallest scale ≥ 1920
+            image.draft(
+                "RGB", (WEB_LONG_SIDE, WEB_LONG_SIDE)
+            )  # decode at the smallest scale ≥ 1920
         image.load()
         icc = image.info.get("icc_profile")
         exif = _read_exif(image)
@@ -305,7 +329,9 @@ def photo_render(content: bytes) -> RenderedPhoto:
 
 # --- files that must not outlive a rolled-back transaction -----------------------------------
 
-_saved_files: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("liandong_saved_files", default=None)
+_saved_files: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "liandong_saved_files", default=None
+)
 
 
 @contextlib.contextmanager
@@ -387,10 +413,18 @@ def case_photo_add(
             return _replay(existing, photo.sha256, kind)
     with photo_transaction():
         # Lock the case: the photo count and the outbox entry are read-modify-write.
-        locked = Case.objects.select_for_update().only("pk", "pending_work", "pending_since").get(pk=case.pk)
-        if CasePhoto.objects.filter(case=case, event=event).count() >= settings.MAX_PHOTOS_PER_REPORT:
+        locked = (
+            Case.objects.select_for_update()
+            .only("pk", "pending_work", "pending_since")
+            .get(pk=case.pk)
+        )
+        if (
+            CasePhoto.objects.filter(case=case, event=event).count()
+            >= settings.MAX_PHOTOS_PER_REPORT
+        ):
             raise PhotoRejected(
-                _("每次最多 %(n)d 张照片，“%(name)s”未保存。") % {"n": settings.MAX_PHOTOS_PER_REPORT, "name": photo.name},
+                _("每次最多 %(n)d 张照片，“%(name)s”未保存。")
+                % {"n": settings.MAX_PHOTOS_PER_REPORT, "name": photo.name},
                 field="photo",
             )
         probe = CasePhoto(case=case)
@@ -398,8 +432,15 @@ def case_photo_add(
         try:
             with transaction.atomic():
                 row = CasePhoto.objects.create(
-                    case=case, event=event, kind=kind, client_id=client_id, original=name, sha256=photo.sha256,
-                    width=photo.width, height=photo.height, uploaded_by=uploaded_by,
+                    case=case,
+                    event=event,
+                    kind=kind,
+                    client_id=client_id,
+                    original=name,
+                    sha256=photo.sha256,
+                    width=photo.width,
+                    height=photo.height,
+                    uploaded_by=uploaded_by,
                     # After photos show the fix and are public by default (re-encoded copies
                     # only); report photos may show faces or plates, so a dispatcher decides.
                     is_public=kind == PhotoKind.AFTER,
@@ -414,7 +455,9 @@ def case_photo_add(
         work = list(locked.pending_work or [])
         if "photos" not in work:
             work.append("photos")
-        Case.objects.filter(pk=case.pk).update(pending_work=work, pending_since=locked.pending_since or timezone.now())
+        Case.objects.filter(pk=case.pk).update(
+            pending_work=work, pending_since=locked.pending_since or timezone.now()
+        )
         follow_up.send_on_commit(PROCESS_TASK, case.pk)
     return row, True
 
@@ -425,24 +468,42 @@ def case_photos_process(*, case_id: int) -> int:
     dropped). Returns how many photos this run processed."""
     storage = private_storage()
     done = 0
-    for photo in CasePhoto.objects.filter(case_id=case_id, processed_at__isnull=True).order_by("pk"):
+    for photo in CasePhoto.objects.filter(case_id=case_id, processed_at__isnull=True).order_by(
+        "pk"
+    ):
         try:
             with storage.open(photo.original.name, "rb") as handle:
                 content = handle.read()
         except FileNotFoundError:
             log.error("photo %s of case %s has no original file", photo.pk, case_id)
-            CasePhoto.objects.filter(pk=photo.pk, processed_at__isnull=True).update(processed_at=timezone.now())
+            CasePhoto.objects.filter(pk=photo.pk, processed_at__isnull=True).update(
+                processed_at=timezone.now()
+            )
             continue
         try:
             rendered = photo_render(content)
         except Exception:  # noqa: BLE001 - inspected at upload, so this is a decoder corner case
-            log.exception("photo %s of case %s could not be rendered; it will show as unavailable", photo.pk, case_id)
-            CasePhoto.objects.filter(pk=photo.pk, processed_at__isnull=True).update(processed_at=timezone.now())
+            log.exception(
+                "photo %s of case %s could not be rendered; it will show as unavailable",
+                photo.pk,
+                case_id,
+            )
+            CasePhoto.objects.filter(pk=photo.pk, processed_at__isnull=True).update(
+                processed_at=timezone.now()
+            )
             continue
-        web_name = storage.save(photo.web.field.generate_filename(photo, "web.jpg"), ContentFile(rendered.web))
-        thumb_name = storage.save(photo.thumb.field.generate_filename(photo, "thumb.jpg"), ContentFile(rendered.thumb))
+        web_name = storage.save(
+            photo.web.field.generate_filename(photo, "web.jpg"), ContentFile(rendered.web)
+        )
+        thumb_name = storage.save(
+            photo.thumb.field.generate_filename(photo, "thumb.jpg"), ContentFile(rendered.thumb)
+        )
         claimed = CasePhoto.objects.filter(pk=photo.pk, processed_at__isnull=True).update(
-            web=web_name, thumb=thumb_name, width=rendered.width, height=rendered.height, processed_at=timezone.now()
+            web=web_name,
+            thumb=thumb_name,
+            width=rendered.width,
+            height=rendered.height,
+            processed_at=timezone.now(),
         )
         if claimed:
             done += 1
@@ -450,7 +511,12 @@ def case_photos_process(*, case_id: int) -> int:
             storage.delete(web_name)
             storage.delete(thumb_name)
     with transaction.atomic():
-        case = Case.objects.select_for_update().only("pk", "pending_work", "pending_since").filter(pk=case_id).first()
+        case = (
+            Case.objects.select_for_update()
+            .only("pk", "pending_work", "pending_since")
+            .filter(pk=case_id)
+            .first()
+        )
         if case is not None and "photos" in (case.pending_work or []):
             if not CasePhoto.objects.filter(case_id=case_id, processed_at__isnull=True).exists():
                 remaining = [w for w in case.pending_work if w != "photos"]

@@ -39,10 +39,15 @@ def _load(version: int) -> Reference:
     categories = {c.pk: c for c in Category.objects.all()}
     for category in categories.values():
         if category.parent_id in categories:
-            category.parent = categories[category.parent_id]  # no query when a case shows "大类/小类"
-    limits = {(category_id, severity, step): hours
-              for category_id, severity, step, hours in TimeLimit.objects.values_list("category_id", "severity",
-                                                                                    "step", "hours")}
+            category.parent = categories[
+                category.parent_id
+            ]  # no query when a case shows "大类/小类"
+    limits = {
+        (category_id, severity, step): hours
+        for category_id, severity, step, hours in TimeLimit.objects.values_list(
+            "category_id", "severity", "step", "hours"
+        )
+    }
     return Reference(version, categories, limits)
 
 

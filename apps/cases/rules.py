@@ -39,7 +39,12 @@ UNIT_ACTIONS = {
 VERIFIER_ACTIONS = {Status.HANDLED: {"verify"}}
 
 ALL_ACTIONS = sorted(
-    {a for table in (DESK_ACTIONS, UNIT_ACTIONS, VERIFIER_ACTIONS) for acts in table.values() for a in acts}
+    {
+        a
+        for table in (DESK_ACTIONS, UNIT_ACTIONS, VERIFIER_ACTIONS)
+        for acts in table.values()
+        for a in acts
+    }
     | {"extension_decide", "joint_response"}
 )
 
@@ -54,9 +59,14 @@ def is_desk_of(case: Case, user) -> bool:
 
 def is_lead_unit_member(case: Case, user) -> bool:
     scope = scope_of(user)
-    return bool(case.lead_unit_id) and scope.unit_id == case.lead_unit_id and scope.role in (
-        Role.DEPARTMENT_HANDLER,
-        Role.VILLAGE_HANDLER,
+    return (
+        bool(case.lead_unit_id)
+        and scope.unit_id == case.lead_unit_id
+        and scope.role
+        in (
+            Role.DEPARTMENT_HANDLER,
+            Role.VILLAGE_HANDLER,
+        )
     )
 
 
@@ -77,9 +87,10 @@ def allowed_actions(case: Case, user) -> set[str]:
     actions: set[str] = set()
     if is_desk_of(case, user):
         actions |= DESK_ACTIONS.get(case.status, set())
-        if case.status in (Status.DISPATCHED, Status.SIGNED) and case.extension_requests.filter(
-            status=ExtensionStatus.PENDING
-        ).exists():
+        if (
+            case.status in (Status.DISPATCHED, Status.SIGNED)
+            and case.extension_requests.filter(status=ExtensionStatus.PENDING).exists()
+        ):
             actions.add("extension_decide")
         if case.tier == Tier.COUNTY:
             actions.discard("escalate")  # nothing above the county
@@ -87,11 +98,18 @@ def allowed_actions(case: Case, user) -> set[str]:
         actions |= UNIT_ACTIONS.get(case.status, set())
         if case.tier == Tier.COUNTY:
             actions.discard("escalate")
-        if "extension_request" in actions and case.extension_requests.filter(status=ExtensionStatus.PENDING).exists():
+        if (
+            "extension_request" in actions
+            and case.extension_requests.filter(status=ExtensionStatus.PENDING).exists()
+        ):
             actions.discard("extension_request")
     if is_verifier_of(case, user):
         actions |= VERIFIER_ACTIONS.get(case.status, set())
-    if case.status in JOINT_RESPONSE_STATUSES and not case.joint_response and is_county_desk_of(case, user):
+    if (
+        case.status in JOINT_RESPONSE_STATUSES
+        and not case.joint_response
+        and is_county_desk_of(case, user)
+    ):
         actions.add("joint_response")
     return actions
 

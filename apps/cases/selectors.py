@@ -79,7 +79,13 @@ def cases_waiting_for(user) -> QuerySet:
     if scope.unit_id and scope.role in (Role.DEPARTMENT_HANDLER, Role.VILLAGE_HANDLER):
         condition |= Q(lead_unit_id=scope.unit_id, status__in=[Status.DISPATCHED, Status.SIGNED])
     if scope.role in (Role.GRID_WORKER, Role.GRID_LEADER) and scope.grid_ids:
-        condition |= Q(grid_id__in=scope.grid_ids, status=Status.HANDLED) & ~Q(self_resolved=True, reporter_id=user.pk)
+        condition |= Q(grid_id__in=scope.grid_ids, status=Status.HANDLED) & ~Q(
+            self_resolved=True, reporter_id=user.pk
+        )
     if scope.role == Role.VILLAGE_HANDLER and scope.region_id:
-        condition |= Q(holder_id=scope.region_id, tier=Tier.VILLAGE, status__in=[Status.REPORTED, Status.VERIFIED])
+        condition |= Q(
+            holder_id=scope.region_id,
+            tier=Tier.VILLAGE,
+            status__in=[Status.REPORTED, Status.VERIFIED],
+        )
     return cases_visible_to(user, Case.objects.filter(condition)).order_by("step_deadline", "pk")

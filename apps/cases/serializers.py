@@ -31,7 +31,17 @@ from apps.org.models import Grid, Profile, Tier
 
 # The steps the field app offers (the desk's dispatching and deciding happen in the admin),
 # in the order the app shows them: the step that moves the case forward first.
-FIELD_ACTIONS = ("sign", "handle", "verify", "accept", "close", "escalate", "extension_request", "return", "reject")
+FIELD_ACTIONS = (
+    "sign",
+    "handle",
+    "verify",
+    "accept",
+    "close",
+    "escalate",
+    "extension_request",
+    "return",
+    "reject",
+)
 
 # Photos sent with a report (on-site verification photos come with the verify step).
 REPORT_PHOTO_KINDS = [(k, v) for k, v in PhotoKind.choices if k != PhotoKind.VERIFY]
@@ -65,7 +75,9 @@ class ActiveLeafCategoryField(serializers.PrimaryKeyRelatedField):
 
 def _category_field() -> serializers.PrimaryKeyRelatedField:
     return ActiveLeafCategoryField(
-        queryset=Category.objects.filter(is_active=True, parent__isnull=False).select_related("parent"),
+        queryset=Category.objects.filter(is_active=True, parent__isnull=False).select_related(
+            "parent"
+        ),
         error_messages={
             "does_not_exist": _("未知的分类（编号 {pk_value}）：请选择一个启用的小类。"),
             "incorrect_type": _("分类编号必须是数字。"),
@@ -118,24 +130,47 @@ class DisplayField(serializers.CharField):
 class ReportInputSerializer(CopiedFieldsMixin, serializers.Serializer):
     """One report from the field. ``id`` is the phone's UUID for it (the idempotency key)."""
 
-    id = serializers.UUIDField(error_messages={"invalid": _("上报编号必须是 UUID。"), "required": _("缺少上报编号 id（UUID）。")})
+    id = serializers.UUIDField(
+        error_messages={
+            "invalid": _("上报编号必须是 UUID。"),
+            "required": _("缺少上报编号 id（UUID）。"),
+        }
+    )
     category = _category_field()
-    description = serializers.CharField(max_length=2000, error_messages={
-        "blank": _("请填写问题描述。"), "required": _("请填写问题描述。"), "max_length": _("描述不能超过 2000 字。")})
-    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.ORDINARY, error_messages={
-        "invalid_choice": _("等级只能是 1（Ⅰ级）、2（Ⅱ级）或 3（Ⅲ级）。")})
+    description = serializers.CharField(
+        max_length=2000,
+        error_messages={
+            "blank": _("请填写问题描述。"),
+            "required": _("请填写问题描述。"),
+            "max_length": _("描述不能超过 2000 字。"),
+        },
+    )
+    severity = serializers.ChoiceField(
+        choices=Severity.choices,
+        default=Severity.ORDINARY,
+        error_messages={"invalid_choice": _("等级只能是 1（Ⅰ级）、2（Ⅱ级）或 3（Ⅲ级）。")},
+    )
     lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
     lng = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
-    accuracy_m = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=100_000)
-    position_source = serializers.ChoiceField(choices=PositionSource.choices, default=PositionSource.DEVICE_GPS)
+    accuracy_m = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=100_000
+    )
+    position_source = serializers.ChoiceField(
+        choices=PositionSource.choices, default=PositionSource.DEVICE_GPS
+    )
     position_time = serializers.DateTimeField(required=False, allow_null=True)
     address = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     reporter_phone = serializers.RegexField(
-        r"^\+?[0-9][0-9 \-]{4,19}$", required=False, allow_blank=True, default="",
+        r"^\+?[0-9][0-9 \-]{4,19}$",
+        required=False,
+        allow_blank=True,
+        default="",
         error_messages={"invalid": _("群众联系电话格式不对（5–20 位数字）。")},
     )
     self_resolved = serializers.BooleanField(required=False, default=False)
-    result_text = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    result_text = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default=""
+    )
 
     def validate_position_time(self, value):
         if value and value > timezone.now() + dt.timedelta(minutes=10):
@@ -148,7 +183,9 @@ class ReportInputSerializer(CopiedFieldsMixin, serializers.Serializer):
     def validate(self, attrs):
         has_lat, has_lng = attrs.get("lat") is not None, attrs.get("lng") is not None
         if has_lat != has_lng:
-            raise serializers.ValidationError({"lng" if has_lat else "lat": [_("经纬度必须同时提供。")]})
+            raise serializers.ValidationError(
+                {"lng" if has_lat else "lat": [_("经纬度必须同时提供。")]}
+            )
         if attrs.get("self_resolved") and not attrs.get("result_text", "").strip():
             raise serializers.ValidationError({"result_text": [_("当场处置请填写处置结果。")]})
         return attrs
@@ -158,12 +195,21 @@ class ReportMultipartSerializer(ReportInputSerializer):
     """A report sent as multipart, which may carry its photos (the field app sends them one by
     one to the photo endpoint instead). Parallel lists; photo ids default to the photo's hash."""
 
-    photos = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
-                                   max_length=settings.MAX_PHOTOS_PER_REPORT, error_messages={
-                                       "max_length": _("每次上报最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}})
-    photo_ids = serializers.ListField(child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list)
-    photo_kinds = serializers.ListField(child=serializers.ChoiceField(choices=PhotoKind.choices), required=False,
-                                        default=list)
+    photos = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        max_length=settings.MAX_PHOTOS_PER_REPORT,
+        error_messages={
+            "max_length": _("每次上报最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}
+        },
+    )
+    photo_ids = serializers.ListField(
+        child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list
+    )
+    photo_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=PhotoKind.choices), required=False, default=list
+    )
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -179,10 +225,17 @@ class ReportMultipartSerializer(ReportInputSerializer):
 class ReportPhotoInputSerializer(serializers.Serializer):
     """One photo of a report, sent after the report (and retried) by the phone."""
 
-    id = serializers.RegexField(CLIENT_ID_RE.pattern, error_messages={
-        "invalid": _("照片编号无效（1–64 位字母、数字或 -_.:）。"), "required": _("缺少照片编号 id。")})
+    id = serializers.RegexField(
+        CLIENT_ID_RE.pattern,
+        error_messages={
+            "invalid": _("照片编号无效（1–64 位字母、数字或 -_.:）。"),
+            "required": _("缺少照片编号 id。"),
+        },
+    )
     kind = serializers.ChoiceField(choices=REPORT_PHOTO_KINDS, default=PhotoKind.REPORT)
-    photo = serializers.FileField(allow_empty_file=True, error_messages={"required": _("缺少照片文件 photo。")})
+    photo = serializers.FileField(
+        allow_empty_file=True, error_messages={"required": _("缺少照片文件 photo。")}
+    )
 
 
 class ActionInputSerializer(serializers.Serializer):
@@ -191,13 +244,23 @@ class ActionInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     reject_reason = serializers.ChoiceField(choices=RejectReason.choices, required=False)
-    result_text = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    result_text = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default=""
+    )
     passed = serializers.BooleanField(required=False, allow_null=True, default=None)
     hours = serializers.FloatField(required=False, allow_null=True, default=None)
-    photos = serializers.ListField(child=serializers.FileField(allow_empty_file=True), required=False, default=list,
-                                   max_length=settings.MAX_PHOTOS_PER_REPORT, error_messages={
-                                       "max_length": _("每次最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}})
-    photo_ids = serializers.ListField(child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list)
+    photos = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        max_length=settings.MAX_PHOTOS_PER_REPORT,
+        error_messages={
+            "max_length": _("每次最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}
+        },
+    )
+    photo_ids = serializers.ListField(
+        child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list
+    )
 
 
 # --- output ------------------------------------------------------------------------------
@@ -300,8 +363,20 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CaseEvent
-        fields = ["id", "action", "action_display", "actor_label", "from_status", "from_status_display", "to_status",
-                  "to_status_display", "note", "public_note", "created_at", "photos"]
+        fields = [
+            "id",
+            "action",
+            "action_display",
+            "actor_label",
+            "from_status",
+            "from_status_display",
+            "to_status",
+            "to_status_display",
+            "note",
+            "public_note",
+            "created_at",
+            "photos",
+        ]
 
     @extend_schema_field(PhotoSerializer(many=True))
     def get_photos(self, event: CaseEvent):
@@ -343,9 +418,13 @@ class CaseDetailSerializer(CaseSummarySerializer):
         for photo in case.photos.all():
             if photo.event_id:
                 by_event.setdefault(photo.event_id, []).append(photo)
-        return EventSerializer(case.events.all(), many=True, context={"photos_by_event": by_event}).data
+        return EventSerializer(
+            case.events.all(), many=True, context={"photos_by_event": by_event}
+        ).data
 
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=FIELD_ACTIONS)))
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=FIELD_ACTIONS))
+    )
     def get_allowed_actions(self, case: Case) -> list[str]:
         allowed = self.context.get("allowed_actions", set())
         return [a for a in FIELD_ACTIONS if a in allowed]
@@ -368,7 +447,9 @@ class CategoryTreeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CategoryChildSerializer(many=True))
     def get_children(self, category: Category):
-        return CategoryChildSerializer([c for c in category.children.all() if c.is_active], many=True).data
+        return CategoryChildSerializer(
+            [c for c in category.children.all() if c.is_active], many=True
+        ).data
 
 
 class GridSerializer(serializers.ModelSerializer):
@@ -410,7 +491,10 @@ class MeSerializer(serializers.Serializer):
             "unit_name": profile.unit.name if profile and profile.unit_id else None,
             "can_report": can_report,
             "grids": grids,
-            "map": {"tiles_url": settings.MAP_TILES_URL, "center": list(settings.MAP_DEFAULT_CENTER)},
+            "map": {
+                "tiles_url": settings.MAP_TILES_URL,
+                "center": list(settings.MAP_DEFAULT_CENTER),
+            },
             "limits": {
                 "max_photos": settings.MAX_PHOTOS_PER_REPORT,
                 "max_photo_bytes": settings.MAX_PHOTO_BYTES,

@@ -109,7 +109,9 @@ def _actor_label(actor) -> str:
     profile = profile_of(actor)
     if profile is None:
         return actor.get_username()
-    where = profile.unit.name if profile.unit_id else (profile.region.name if profile.region_id else "")
+    where = (
+        profile.unit.name if profile.unit_id else (profile.region.name if profile.region_id else "")
+    )
     return f"{where} {profile.get_role_display()}".strip()
 
 
@@ -118,28 +120,64 @@ def _require(case: Case, actor, action: str) -> None:
         return  # the system (sweep, routing task) acts under its own rules
     if action not in rules.allowed_actions(case, actor):
         if case.status in FINAL_STATUSES and action not in ("reopen",):
-            raise IllegalTransition(_("这个事件的状态是“%(status)s”，不能再%(action)s。如问题仍未解决，请联系指挥中心重新打开事件，或新建一条上报。") % {
-                "status": case.get_status_display(), "action": _ACTION_WORDS.get(action, action)})
-        raise NotPermitted(_("您不能对这个事件执行“%(action)s”（当前状态：%(status)s）。请刷新查看您可以执行的操作；如确需办理，请联系持有这个事件的指挥中心。") % {
-            "action": _ACTION_WORDS.get(action, action), "status": case.get_status_display()})
+            raise IllegalTransition(
+                _(
+                    "这个事件的状态是“%(status)s”，不能再%(action)s。如问题仍未解决，请联系指挥中心重新打开事件，或新建一条上报。"
+                )
+                % {"status": case.get_status_display(), "action": _ACTION_WORDS.get(action, action)}
+            )
+        raise NotPermitted(
+            _(
+                "您不能对这个事件执行“%(action)s”（当前状态：%(status)s）。请刷新查看您可以执行的操作；如确需办理，请联系持有这个事件的指挥中心。"
+            )
+            % {"action": _ACTION_WORDS.get(action, action), "status": case.get_status_display()}
+        )
 
 
 _ACTION_WORDS = {
-    "accept": "受理", "reject": "不予立案", "merge": "合并", "dispatch": "派遣", "redispatch": "改派",
-    "sign": "签收", "return": "退单", "extension_request": "申请延期", "extension_decide": "审批延期",
-    "escalate": "上报上级", "handle": "处置反馈", "verify": "核查", "close": "结案", "reopen": "重新打开",
-    "urge": "督办", "defer": "挂账", "resume": "恢复办理", "joint_response": "组织联合处置",
+    "accept": "受理",
+    "reject": "不予立案",
+    "merge": "合并",
+    "dispatch": "派遣",
+    "redispatch": "改派",
+    "sign": "签收",
+    "return": "退单",
+    "extension_request": "申请延期",
+    "extension_decide": "审批延期",
+    "escalate": "上报上级",
+    "handle": "处置反馈",
+    "verify": "核查",
+    "close": "结案",
+    "reopen": "重新打开",
+    "urge": "督办",
+    "defer": "挂账",
+    "resume": "恢复办理",
+    "joint_response": "组织联合处置",
 }
 
 
-def clock_fields(case: Case, *, status: str, now: dt.datetime, extra_hours: float = 0.0) -> dict[str, Any]:
+def clock_fields(
+    case: Case, *, status: str, now: dt.datetime, extra_hours: float = 0.0
+) -> dict[str, Any]:
     """Clock and colour for a case entering ``status`` at ``now`` (a fresh step clock)."""
     if status in FINAL_STATUSES:
-        return {"step": Step.CLOSE, "step_started_at": now, "step_deadline": None, "yellow_at": None,
-                "escalate_at": None, "sweep_due_at": None, "colour": Colour.GREEN}
+        return {
+            "step": Step.CLOSE,
+            "step_started_at": now,
+            "step_deadline": None,
+            "yellow_at": None,
+            "escalate_at": None,
+            "sweep_due_at": None,
+            "colour": Colour.GREEN,
+        }
     if status == Status.DEFERRED:
-        return {"step_deadline": None, "yellow_at": None, "escalate_at": None, "sweep_due_at": None,
-                "colour": Colour.GREY}
+        return {
+            "step_deadline": None,
+            "yellow_at": None,
+            "escalate_at": None,
+            "sweep_due_at": None,
+            "colour": Colour.GREY,
+        }
     step = STEP_FOR_STATUS[status]
     hours = clock.limit_hours(case, step) + extra_hours
     basis = clock.time_basis(case)
@@ -148,30 +186,70 @@ def clock_fields(case: Case, *, status: str, now: dt.datetime, extra_hours: floa
     # turns yellow on Monday morning, not on Sunday night.
     yellow_at = clock.add_limit(now, hours * clock.YELLOW_FRACTION, basis)
     escalate_at = clock.add_limit(deadline, hours * clock.ESCALATE_AFTER_FRACTION, basis)
-    return {"step": step, "step_started_at": now, "step_deadline": deadline, "yellow_at": yellow_at,
-            "escalate_at": escalate_at, "sweep_due_at": yellow_at, "colour": Colour.BLUE}
+    return {
+        "step": step,
+        "step_started_at": now,
+        "step_deadline": deadline,
+        "yellow_at": yellow_at,
+        "escalate_at": escalate_at,
+        "sweep_due_at": yellow_at,
+        "colour": Colour.BLUE,
+    }
 
 
-def _record(case: Case, *, action: str, actor, from_status: str, from_tier: str, note: str = "",
-            public_note: str = "", unit: Unit | None = None, data: dict | None = None,
-            notify: bool = True, tells_nobody: bool = False) -> CaseEvent:
+def _record(
+    case: Case,
+    *,
+    action: str,
+    actor,
+    from_status: str,
+    from_tier: str,
+    note: str = "",
+    public_note: str = "",
+    unit: Unit | None = None,
+    data: dict | None = None,
+    notify: bool = True,
+    tells_nobody: bool = False,
+) -> CaseEvent:
     """Append to the case's history. ``notify`` False: the caller has the fan-out sent some
     other way (a self-resolved report's event goes out with its routing); either way the event
     waits in the outbox (``notified_at`` empty) until it is fanned out. ``tells_nobody``: an
     event with no one to tell (a plain report: its reporter is the actor, and the routing event
     that follows tells the desk) is born out of the outbox, with no fan-out at all."""
     event = CaseEvent.objects.create(
-        case=case, action=action, actor=actor, actor_label=_actor_label(actor), from_status=from_status,
-        to_status=case.status, from_tier=from_tier, to_tier=case.tier, unit=unit, note=note,
-        public_note=public_note, data=data or {}, notified_at=timezone.now() if tells_nobody else None,
+        case=case,
+        action=action,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        from_status=from_status,
+        to_status=case.status,
+        from_tier=from_tier,
+        to_tier=case.tier,
+        unit=unit,
+        note=note,
+        public_note=public_note,
+        data=data or {},
+        notified_at=timezone.now() if tells_nobody else None,
     )
     if notify:
-        follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk, in_memory={"event": event})
+        follow_up.send_on_commit(
+            "apps.notify.tasks.fan_out_event", event.pk, in_memory={"event": event}
+        )
     return event
 
 
-def _change(case: Case, *, actor, action: str, fields: dict[str, Any], note: str = "", public_note: str = "",
-            unit: Unit | None = None, data: dict | None = None, now: dt.datetime | None = None) -> CaseEvent:
+def _change(
+    case: Case,
+    *,
+    actor,
+    action: str,
+    fields: dict[str, Any],
+    note: str = "",
+    public_note: str = "",
+    unit: Unit | None = None,
+    data: dict | None = None,
+    now: dt.datetime | None = None,
+) -> CaseEvent:
     """Apply ``fields`` to the case if nobody changed it since it was read, and record it."""
     now = now or timezone.now()
     from_status, from_tier = case.status, case.tier
@@ -181,11 +259,20 @@ def _change(case: Case, *, actor, action: str, fields: dict[str, Any], note: str
         for key, value in fields.items():
             setattr(probe, key, value)
         probe.category = case.category
-        fields = {**clock_fields(probe, status=fields.get("status", case.status), now=now,
-                                 extra_hours=fields.pop("_extra_hours", 0.0)), **fields}
+        fields = {
+            **clock_fields(
+                probe,
+                status=fields.get("status", case.status),
+                now=now,
+                extra_hours=fields.pop("_extra_hours", 0.0),
+            ),
+            **fields,
+        }
     fields.pop("_extra_hours", None)
     fields["updated_at"] = now
-    changed = Case.objects.filter(pk=case.pk, version=case.version).update(version=F("version") + 1, **fields)
+    changed = Case.objects.filter(pk=case.pk, version=case.version).update(
+        version=F("version") + 1, **fields
+    )
     if not changed:
         raise ConcurrentChange(_("这个事件刚刚被别人处理过，请刷新后再试。"))
     for key, value in fields.items():
@@ -196,9 +283,19 @@ def _change(case: Case, *, actor, action: str, fields: dict[str, Any], note: str
         # handled, returned, escalated or parked, an undecided request is closed by the system
         # (otherwise it would block the next unit's request and linger on the desk forever).
         ExtensionRequest.objects.filter(case_id=case.pk, status=ExtensionStatus.PENDING).update(
-            status=ExtensionStatus.DENIED, decided_at=now)
-    return _record(case, action=action, actor=actor, from_status=from_status, from_tier=from_tier, note=note,
-                   public_note=public_note, unit=unit, data=data)
+            status=ExtensionStatus.DENIED, decided_at=now
+        )
+    return _record(
+        case,
+        action=action,
+        actor=actor,
+        from_status=from_status,
+        from_tier=from_tier,
+        note=note,
+        public_note=public_note,
+        unit=unit,
+        data=data,
+    )
 
 
 def _locked(case: Case) -> Case:
@@ -242,29 +339,51 @@ def case_report(
     """
     if category.parent_id is None or not category.is_active:
         raise WorkflowError(_("请选择一个启用的小类。"), field="category")
-    if not (isinstance(lat, (int, float)) and isinstance(lng, (int, float))) or math.isnan(lat) or math.isnan(lng):
+    if (
+        not (isinstance(lat, (int, float)) and isinstance(lng, (int, float)))
+        or math.isnan(lat)
+        or math.isnan(lng)
+    ):
         raise WorkflowError(_("位置无效。"), field="lat")
-    content = _content_hash({
-        "category": category.pk, "description": description, "lat": round(lat, 6), "lng": round(lng, 6),
-        "severity": int(severity), "self_resolved": bool(self_resolved),
-    })
+    content = _content_hash(
+        {
+            "category": category.pk,
+            "description": description,
+            "lat": round(lat, 6),
+            "lng": round(lng, 6),
+            "severity": int(severity),
+            "self_resolved": bool(self_resolved),
+        }
+    )
     # No lookup of client_uuid up front: a first submission (nearly every one) needs none, and
     # a retry is caught by the unique constraint below and answered as the replay it is.
     match = geo.locate(lat, lng)
     refusal = None
     if match is None:
-        refusal = WorkflowError(_("该位置不在本辖区任何网格内（也不在附近 %(m)d 米内），请核对定位或移动地图上的点。")
-                                % {"m": int(settings.GRID_SNAP_DISTANCE_M)}, field="lat")
+        refusal = WorkflowError(
+            _("该位置不在本辖区任何网格内（也不在附近 %(m)d 米内），请核对定位或移动地图上的点。")
+            % {"m": int(settings.GRID_SNAP_DISTANCE_M)},
+            field="lat",
+        )
     elif restrict_to_grids is not None and match.grid_id not in set(restrict_to_grids):
-        refusal = NotPermitted(_("该位置不在您负责的网格内。请确认定位是否准确，或请这个网格的网格员上报。"), field="lat")
+        refusal = NotPermitted(
+            _("该位置不在您负责的网格内。请确认定位是否准确，或请这个网格的网格员上报。"),
+            field="lat",
+        )
     if refusal is not None:
         # A retry of a report taken earlier is still a replay, even if the grids changed since.
-        existing = Case.objects.filter(client_uuid=client_uuid).first() if client_uuid is not None else None
+        existing = (
+            Case.objects.filter(client_uuid=client_uuid).first()
+            if client_uuid is not None
+            else None
+        )
         if existing is not None:
             return _replay(existing, content, reporter)
         raise refusal
     place = geo.place_of(match.grid_id)
-    if place is None or place.town_id is None or place.county_id is None:  # not a village under a town
+    if (
+        place is None or place.town_id is None or place.county_id is None
+    ):  # not a village under a town
         village = Region.objects.select_related("parent__parent").get(pk=match.village_id)
         town_id, county_id = village.parent_id, village.parent.parent_id
     else:
@@ -272,13 +391,32 @@ def case_report(
     now = timezone.now()
     flagged = accuracy_m is not None and accuracy_m > settings.POSITION_ACCURACY_FLAG_M
     case = Case(
-        tracking_number=new_tracking_number(), client_uuid=client_uuid, content_hash=content, source=source,
+        tracking_number=new_tracking_number(),
+        client_uuid=client_uuid,
+        content_hash=content,
+        source=source,
         reporter=reporter if getattr(reporter, "is_authenticated", False) else None,
-        reporter_phone=reporter_phone, category=category, severity=severity, description=description,
-        address=address, lat=lat, lng=lng, accuracy_m=accuracy_m, position_source=position_source,
-        position_time=position_time, position_flagged=flagged, grid_id=match.grid_id, village_id=match.village_id,
-        town_id=town_id, county_id=county_id, tier=Tier.VILLAGE, holder_id=match.village_id,
-        self_resolved=self_resolved, result_text=result_text, pending_work=["route"], pending_since=now,
+        reporter_phone=reporter_phone,
+        category=category,
+        severity=severity,
+        description=description,
+        address=address,
+        lat=lat,
+        lng=lng,
+        accuracy_m=accuracy_m,
+        position_source=position_source,
+        position_time=position_time,
+        position_flagged=flagged,
+        grid_id=match.grid_id,
+        village_id=match.village_id,
+        town_id=town_id,
+        county_id=county_id,
+        tier=Tier.VILLAGE,
+        holder_id=match.village_id,
+        self_resolved=self_resolved,
+        result_text=result_text,
+        pending_work=["route"],
+        pending_since=now,
     )
     status = Status.HANDLED if self_resolved else Status.REPORTED
     case.status = status
@@ -294,10 +432,18 @@ def case_report(
             # follows a moment later). If the message is lost, the outbox has both.
             follow_up.send_on_commit("apps.cases.tasks.route_case", case.pk)
             _record(
-                case, action=Action.SELF_RESOLVE if self_resolved else Action.REPORT, actor=case.reporter,
-                from_status="", from_tier="", note=result_text, notify=False, tells_nobody=not self_resolved,
+                case,
+                action=Action.SELF_RESOLVE if self_resolved else Action.REPORT,
+                actor=case.reporter,
+                from_status="",
+                from_tier="",
+                note=result_text,
+                notify=False,
+                tells_nobody=not self_resolved,
                 public_note=_("问题已上报") if not self_resolved else _("网格员已当场处置，待核查"),
-                data={"source": source, "snapped_m": round(match.distance_m, 1)} if match.distance_m else {"source": source},
+                data={"source": source, "snapped_m": round(match.distance_m, 1)}
+                if match.distance_m
+                else {"source": source},
             )
     except IntegrityError:
         # client_uuid taken: this is a retry of a report already stored (or two retries raced
@@ -328,10 +474,16 @@ def _replay(existing: Case, content: str, reporter) -> tuple[Case, bool]:
 def routing_target(case: Case, tier: str) -> Unit | None:
     """The unit the routing table names for this case at ``tier`` (a suggestion for the desk)."""
     if tier == Tier.VILLAGE:
-        return Unit.objects.filter(region_id=case.village_id, kind=UnitKind.WORKSTATION, is_active=True).first()
+        return Unit.objects.filter(
+            region_id=case.village_id, kind=UnitKind.WORKSTATION, is_active=True
+        ).first()
     rule = (
-        RoutingRule.objects.filter(category_id=case.category_id, tier=tier).select_related("department").first()
-        or RoutingRule.objects.filter(category_id=case.category.parent_id, tier=tier).select_related("department").first()
+        RoutingRule.objects.filter(category_id=case.category_id, tier=tier)
+        .select_related("department")
+        .first()
+        or RoutingRule.objects.filter(category_id=case.category.parent_id, tier=tier)
+        .select_related("department")
+        .first()
     )
     if rule is None:
         return None
@@ -345,7 +497,9 @@ def routing_target(case: Case, tier: str) -> Unit | None:
             return stationed
     if rule.platform_code:
         return (
-            Unit.objects.filter(region_id=case.town_id, platform__code=rule.platform_code, is_active=True)
+            Unit.objects.filter(
+                region_id=case.town_id, platform__code=rule.platform_code, is_active=True
+            )
             .order_by("pk")
             .first()
         )
@@ -361,8 +515,11 @@ def probable_duplicate(case: Case) -> Case | None:
     since = case.created_at - dt.timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
     candidates = (
         Case.objects.filter(
-            category_id=case.category_id, lat__range=(case.lat - dlat, case.lat + dlat),
-            lng__range=(case.lng - dlng, case.lng + dlng), created_at__gte=since, created_at__lte=case.created_at,
+            category_id=case.category_id,
+            lat__range=(case.lat - dlat, case.lat + dlat),
+            lng__range=(case.lng - dlng, case.lng + dlng),
+            created_at__gte=since,
+            created_at__lte=case.created_at,
         )
         .exclude(pk=case.pk)
         .exclude(status__in=FINAL_STATUSES)
@@ -403,14 +560,23 @@ def case_route(*, case_id: int) -> Case | None:
             "probable_duplicate_of_id": duplicate.pk if duplicate else None,
         }
         if case.severity in MAJOR_SEVERITIES and case.status == Status.REPORTED:
-            _change(case, actor=None, action=Action.ROUTE, fields=fields,
-                    note=_("重大/较大事件，直报区县指挥中心"))
+            _change(
+                case,
+                actor=None,
+                action=Action.ROUTE,
+                fields=fields,
+                note=_("重大/较大事件，直报区县指挥中心"),
+            )
             return case_joint_response(case=case, actor=None)
         village_unit = routing_target(case, Tier.VILLAGE)
         suggested = village_unit if case.tier == Tier.VILLAGE else routing_target(case, case.tier)
         fields["suggested_unit_id"] = getattr(suggested, "pk", None)
         _change(
-            case, actor=None, action=Action.ROUTE, fields=fields, unit=village_unit,
+            case,
+            actor=None,
+            action=Action.ROUTE,
+            fields=fields,
+            unit=village_unit,
             public_note=_("已分流至村/社区工作站"),
             data={"probable_duplicate_of": duplicate.tracking_number} if duplicate else {},
         )
@@ -425,8 +591,14 @@ def case_accept(*, case: Case, actor, note: str = "") -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "accept")
-        _change(case, actor=actor, action=Action.ACCEPT, note=note, public_note=_("已立案"),
-                fields={"status": Status.ACCEPTED, "accepted_at": timezone.now()})
+        _change(
+            case,
+            actor=actor,
+            action=Action.ACCEPT,
+            note=note,
+            public_note=_("已立案"),
+            fields={"status": Status.ACCEPTED, "accepted_at": timezone.now()},
+        )
     return case
 
 
@@ -439,10 +611,19 @@ def case_reject(*, case: Case, actor, reason: str, note: str = "") -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "reject")
-        _change(case, actor=actor, action=Action.REJECT, note=note,
-                public_note=_("不予立案：%(r)s") % {"r": RejectReason(reason).label},
-                fields={"status": Status.REJECTED, "reject_reason": reason, "closed_at": timezone.now(),
-                        "lead_unit_id": None})
+        _change(
+            case,
+            actor=actor,
+            action=Action.REJECT,
+            note=note,
+            public_note=_("不予立案：%(r)s") % {"r": RejectReason(reason).label},
+            fields={
+                "status": Status.REJECTED,
+                "reject_reason": reason,
+                "closed_at": timezone.now(),
+                "lead_unit_id": None,
+            },
+        )
     return case
 
 
@@ -458,18 +639,39 @@ def case_merge(*, case: Case, into: Case, actor, note: str = "") -> Case:
             into, case = _locked(into), _locked(case)
         _require(case, actor, "merge")
         if into.status in FINAL_STATUSES:
-            raise IllegalTransition(_("目标事件已办结，不能合并进去；请选择一个在办的事件。"), field="into")
+            raise IllegalTransition(
+                _("目标事件已办结，不能合并进去；请选择一个在办的事件。"), field="into"
+            )
         if into.merged_into_id:
-            raise IllegalTransition(_("目标事件本身已被合并；请合并到它所并入的那个事件。"), field="into")
+            raise IllegalTransition(
+                _("目标事件本身已被合并；请合并到它所并入的那个事件。"), field="into"
+            )
         if actor is not None and not rules.is_desk_of(into, actor) and into.town_id != case.town_id:
             raise NotPermitted(_("只能合并到本辖区的事件，请重新选择。"), field="into")
-        _change(case, actor=actor, action=Action.MERGE, note=note,
-                public_note=_("与同一问题的另一上报合并办理"),
-                fields={"status": Status.MERGED, "merged_into_id": into.pk, "reject_reason": RejectReason.DUPLICATE,
-                        "closed_at": timezone.now(), "lead_unit_id": None},
-                data={"into": into.tracking_number})
-        _record(into, action=Action.NOTE, actor=actor, from_status=into.status, from_tier=into.tier,
-                public_note=_("合并了一条重复上报"), data={"merged": case.tracking_number})
+        _change(
+            case,
+            actor=actor,
+            action=Action.MERGE,
+            note=note,
+            public_note=_("与同一问题的另一上报合并办理"),
+            fields={
+                "status": Status.MERGED,
+                "merged_into_id": into.pk,
+                "reject_reason": RejectReason.DUPLICATE,
+                "closed_at": timezone.now(),
+                "lead_unit_id": None,
+            },
+            data={"into": into.tracking_number},
+        )
+        _record(
+            into,
+            action=Action.NOTE,
+            actor=actor,
+            from_status=into.status,
+            from_tier=into.tier,
+            public_note=_("合并了一条重复上报"),
+            data={"merged": case.tracking_number},
+        )
     return case
 
 
@@ -480,13 +682,24 @@ def _check_unit_for_tier(case: Case, unit: Unit) -> None:
     if case.tier == Tier.VILLAGE and region.pk != case.village_id:
         raise NotPermitted(_("村级只能派给本村工作站，请重新选择处置单位。"), field="lead_unit")
     if case.tier == Tier.TOWN and region.pk not in (case.town_id,):
-        raise NotPermitted(_("乡镇只能派给本乡镇的站所和派驻机构，请重新选择处置单位。"), field="lead_unit")
+        raise NotPermitted(
+            _("乡镇只能派给本乡镇的站所和派驻机构，请重新选择处置单位。"), field="lead_unit"
+        )
     if case.tier == Tier.COUNTY and region.pk not in (case.county_id, case.town_id):
-        raise NotPermitted(_("区县只能派给区县部门或事发乡镇的单位，请重新选择处置单位。"), field="lead_unit")
+        raise NotPermitted(
+            _("区县只能派给区县部门或事发乡镇的单位，请重新选择处置单位。"), field="lead_unit"
+        )
 
 
-def case_dispatch(*, case: Case, actor, lead_unit: Unit, assisting_units: Iterable[Unit] = (),
-                  deadline_hours: float | None = None, note: str = "") -> Case:
+def case_dispatch(
+    *,
+    case: Case,
+    actor,
+    lead_unit: Unit,
+    assisting_units: Iterable[Unit] = (),
+    deadline_hours: float | None = None,
+    note: str = "",
+) -> Case:
     """派遣: to a lead unit (and assisting units) with a deadline for signing and handling."""
     assisting = [u for u in assisting_units if u.pk != lead_unit.pk]
     if deadline_hours is not None and not (0 < deadline_hours <= 24 * 365):
@@ -498,16 +711,30 @@ def case_dispatch(*, case: Case, actor, lead_unit: Unit, assisting_units: Iterab
         for unit in [lead_unit, *assisting]:
             _check_unit_for_tier(case, unit)
         now = timezone.now()
-        fields: dict[str, Any] = {"status": Status.DISPATCHED, "lead_unit_id": lead_unit.pk, "dispatched_at": now,
-                                  "_restart_clock": True}
+        fields: dict[str, Any] = {
+            "status": Status.DISPATCHED,
+            "lead_unit_id": lead_unit.pk,
+            "dispatched_at": now,
+            "_restart_clock": True,
+        }
         if deadline_hours is not None:
-            fields["overall_deadline"] = clock.add_limit(now, deadline_hours, clock.time_basis(case))
+            fields["overall_deadline"] = clock.add_limit(
+                now, deadline_hours, clock.time_basis(case)
+            )
         elif case.overall_deadline is None:
-            fields["overall_deadline"] = clock.add_limit(now, clock.limit_hours(case, Step.OVERALL),
-                                                         clock.time_basis(case))
-        _change(case, actor=actor, action=Action.DISPATCH, note=note, unit=lead_unit,
-                public_note=_("已派遣至%(kind)s") % {"kind": lead_unit.get_kind_display()},
-                fields=fields, data={"assisting": [u.pk for u in assisting], "deadline_hours": deadline_hours})
+            fields["overall_deadline"] = clock.add_limit(
+                now, clock.limit_hours(case, Step.OVERALL), clock.time_basis(case)
+            )
+        _change(
+            case,
+            actor=actor,
+            action=Action.DISPATCH,
+            note=note,
+            unit=lead_unit,
+            public_note=_("已派遣至%(kind)s") % {"kind": lead_unit.get_kind_display()},
+            fields=fields,
+            data={"assisting": [u.pk for u in assisting], "deadline_hours": deadline_hours},
+        )
         case.assisting_units.set(assisting)
     return case
 
@@ -519,9 +746,19 @@ def case_sign(*, case: Case, actor) -> Case:
         _require(case, actor, "sign")
         now = timezone.now()
         late = bool(case.step_deadline and now > case.step_deadline)
-        _change(case, actor=actor, action=Action.SIGN, unit=case.lead_unit, public_note=_("处置单位已签收"),
-                fields={"status": Status.SIGNED, "signed_at": now, "sign_overdue": late or case.sign_overdue},
-                data={"late": late})
+        _change(
+            case,
+            actor=actor,
+            action=Action.SIGN,
+            unit=case.lead_unit,
+            public_note=_("处置单位已签收"),
+            fields={
+                "status": Status.SIGNED,
+                "signed_at": now,
+                "sign_overdue": late or case.sign_overdue,
+            },
+            data={"late": late},
+        )
     return case
 
 
@@ -534,15 +771,30 @@ def case_return(*, case: Case, actor, reason: str) -> Case:
         case = _locked(case)
         _require(case, actor, "return")
         unit = case.lead_unit
-        _change(case, actor=actor, action=Action.RETURN, note=reason, unit=unit, public_note=_("处置单位退回，重新派遣中"),
-                fields={"status": Status.ACCEPTED, "lead_unit_id": None, "return_count": case.return_count + 1})
+        _change(
+            case,
+            actor=actor,
+            action=Action.RETURN,
+            note=reason,
+            unit=unit,
+            public_note=_("处置单位退回，重新派遣中"),
+            fields={
+                "status": Status.ACCEPTED,
+                "lead_unit_id": None,
+                "return_count": case.return_count + 1,
+            },
+        )
         case.assisting_units.clear()
         # Count the returns at this tier only: a case escalated for bouncing must get its fair
         # number of dispatches at the next tier instead of shooting straight up again.
         returns_here = case.events.filter(action=Action.RETURN, from_tier=case.tier).count()
         if returns_here >= settings.RETURNS_BEFORE_ESCALATION and TIER_ABOVE.get(case.tier):
-            _escalate(case, actor=None, reason=_("多次退单（%(n)d 次），自动上报上级") % {"n": returns_here},
-                      trigger="returns")
+            _escalate(
+                case,
+                actor=None,
+                reason=_("多次退单（%(n)d 次），自动上报上级") % {"n": returns_here},
+                trigger="returns",
+            )
     return case
 
 
@@ -555,21 +807,36 @@ def extension_request(*, case: Case, actor, hours: float, reason: str) -> Extens
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "extension_request")
-        request = ExtensionRequest.objects.create(case=case, unit=case.lead_unit, requested_by=actor, hours=hours,
-                                                  reason=reason)
-        _change(case, actor=actor, action=Action.EXTENSION_REQUEST, note=reason, unit=case.lead_unit,
-                fields={"extension_count": case.extension_count + 1}, data={"request": request.pk, "hours": hours})
+        request = ExtensionRequest.objects.create(
+            case=case, unit=case.lead_unit, requested_by=actor, hours=hours, reason=reason
+        )
+        _change(
+            case,
+            actor=actor,
+            action=Action.EXTENSION_REQUEST,
+            note=reason,
+            unit=case.lead_unit,
+            fields={"extension_count": case.extension_count + 1},
+            data={"request": request.pk, "hours": hours},
+        )
     return request
 
 
-def extension_decide(*, request: ExtensionRequest, actor, approve: bool, note: str = "") -> ExtensionRequest:
+def extension_decide(
+    *, request: ExtensionRequest, actor, approve: bool, note: str = ""
+) -> ExtensionRequest:
     """延期审批 by the desk: approval moves the current step's deadline by the hours asked."""
     with transaction.atomic():
         case = _locked(request.case)
         _require(case, actor, "extension_decide")
         now = timezone.now()
-        updated = ExtensionRequest.objects.filter(pk=request.pk, status=ExtensionStatus.PENDING).update(
-            status=ExtensionStatus.APPROVED if approve else ExtensionStatus.DENIED, decided_by=actor, decided_at=now)
+        updated = ExtensionRequest.objects.filter(
+            pk=request.pk, status=ExtensionStatus.PENDING
+        ).update(
+            status=ExtensionStatus.APPROVED if approve else ExtensionStatus.DENIED,
+            decided_by=actor,
+            decided_at=now,
+        )
         if not updated:
             raise ConcurrentChange(_("这个延期申请已经审批过了，请刷新查看审批结果。"))
         request.refresh_from_db()
@@ -578,30 +845,56 @@ def extension_decide(*, request: ExtensionRequest, actor, approve: bool, note: s
             basis = clock.time_basis(case)
             deadline = clock.add_limit(case.step_deadline or now, request.hours, basis)
             remaining = clock.hours_between(now, deadline, basis)
-            fields = {"step_deadline": deadline,
-                      "yellow_at": clock.add_limit(now, remaining * clock.YELLOW_FRACTION, basis),
-                      "escalate_at": clock.add_limit(deadline, request.hours * clock.ESCALATE_AFTER_FRACTION, basis),
-                      "colour": Colour.BLUE}
+            fields = {
+                "step_deadline": deadline,
+                "yellow_at": clock.add_limit(now, remaining * clock.YELLOW_FRACTION, basis),
+                "escalate_at": clock.add_limit(
+                    deadline, request.hours * clock.ESCALATE_AFTER_FRACTION, basis
+                ),
+                "colour": Colour.BLUE,
+            }
             fields["sweep_due_at"] = fields["yellow_at"]
             if case.overall_deadline:
-                fields["overall_deadline"] = clock.add_limit(case.overall_deadline, request.hours, basis)
-        _change(case, actor=actor, action=Action.EXTENSION_APPROVE if approve else Action.EXTENSION_DENY, note=note,
-                unit=request.unit, fields=fields, data={"request": request.pk, "hours": request.hours},
-                public_note=_("延期申请已批准") if approve else "")
+                fields["overall_deadline"] = clock.add_limit(
+                    case.overall_deadline, request.hours, basis
+                )
+        _change(
+            case,
+            actor=actor,
+            action=Action.EXTENSION_APPROVE if approve else Action.EXTENSION_DENY,
+            note=note,
+            unit=request.unit,
+            fields=fields,
+            data={"request": request.pk, "hours": request.hours},
+            public_note=_("延期申请已批准") if approve else "",
+        )
     return request
 
 
 def _escalate(case: Case, *, actor, reason: str, trigger: str) -> Case:
     above = TIER_ABOVE.get(case.tier)
     if above is None:
-        raise IllegalTransition(_("事件已在区县层级，没有更高的层级可以上报；请由区县指挥中心派遣处置。"))
+        raise IllegalTransition(
+            _("事件已在区县层级，没有更高的层级可以上报；请由区县指挥中心派遣处置。")
+        )
     holder_id = case.town_id if above == Tier.TOWN else case.county_id
-    _change(case, actor=actor, action=Action.ESCALATE, note=reason,
-            public_note=_("已上报%(tier)s") % {"tier": Tier(above).label},
-            fields={"status": Status.ACCEPTED, "tier": above, "holder_id": holder_id, "lead_unit_id": None,
-                    "escalation_count": case.escalation_count + 1, "_restart_clock": True,
-                    "accepted_at": case.accepted_at or timezone.now()},
-            data={"trigger": trigger})
+    _change(
+        case,
+        actor=actor,
+        action=Action.ESCALATE,
+        note=reason,
+        public_note=_("已上报%(tier)s") % {"tier": Tier(above).label},
+        fields={
+            "status": Status.ACCEPTED,
+            "tier": above,
+            "holder_id": holder_id,
+            "lead_unit_id": None,
+            "escalation_count": case.escalation_count + 1,
+            "_restart_clock": True,
+            "accepted_at": case.accepted_at or timezone.now(),
+        },
+        data={"trigger": trigger},
+    )
     case.assisting_units.clear()
     suggested = routing_target(case, above)
     Case.objects.filter(pk=case.pk).update(suggested_unit=suggested)
@@ -624,7 +917,12 @@ def case_escalate_overdue(*, case_id: int, now: dt.datetime | None = None) -> Ca
     acts only while the case still sits in the same overdue step."""
     now = now or timezone.now()
     with transaction.atomic():
-        case = Case.objects.select_for_update(of=("self",)).select_related("category").filter(pk=case_id).first()
+        case = (
+            Case.objects.select_for_update(of=("self",))
+            .select_related("category")
+            .filter(pk=case_id)
+            .first()
+        )
         if case is None or case.status in FINAL_STATUSES or case.status == Status.DEFERRED:
             return case
         if case.escalate_at is None or case.escalate_at > now:
@@ -633,13 +931,30 @@ def case_escalate_overdue(*, case_id: int, now: dt.datetime | None = None) -> Ca
             # Handled and verified cases wait for on-site verification or closure: escalating
             # would throw the unit's finished work away, so the late verifier or desk is urged.
             # Nothing sits above the county either. Urge once more, then stop escalating this step.
-            note = (_("区县层级超时未办，再次督办") if TIER_ABOVE.get(case.tier) is None
-                    else _("核查/结案超时，系统督办"))
-            _change(case, actor=None, action=Action.URGE, note=note, unit=case.lead_unit,
-                    fields={"urge_count": case.urge_count + 1, "escalate_at": None, "sweep_due_at": None,
-                            "colour": Colour.RED}, data={"auto": True, "trigger": "overdue"}, now=now)
+            note = (
+                _("区县层级超时未办，再次督办")
+                if TIER_ABOVE.get(case.tier) is None
+                else _("核查/结案超时，系统督办")
+            )
+            _change(
+                case,
+                actor=None,
+                action=Action.URGE,
+                note=note,
+                unit=case.lead_unit,
+                fields={
+                    "urge_count": case.urge_count + 1,
+                    "escalate_at": None,
+                    "sweep_due_at": None,
+                    "colour": Colour.RED,
+                },
+                data={"auto": True, "trigger": "overdue"},
+                now=now,
+            )
             return case
-        return _escalate(case, actor=None, reason=_("超时未处置，系统自动上报上级"), trigger="overdue")
+        return _escalate(
+            case, actor=None, reason=_("超时未处置，系统自动上报上级"), trigger="overdue"
+        )
 
 
 def case_joint_response(*, case: Case, actor) -> Case:
@@ -652,38 +967,67 @@ def case_joint_response(*, case: Case, actor) -> Case:
         case = _locked(case)
         if actor is None:
             if case.status in FINAL_STATUSES or case.status == Status.DEFERRED:
-                raise IllegalTransition(_("这个事件的状态是“%(status)s”，不能再组织联合处置。") % {"status": case.get_status_display()})
+                raise IllegalTransition(
+                    _("这个事件的状态是“%(status)s”，不能再组织联合处置。")
+                    % {"status": case.get_status_display()}
+                )
         else:
             _require(case, actor, "joint_response")
         now = timezone.now()
         county_rule = (
-            RoutingRule.objects.filter(category_id__in=[case.category_id, case.category.parent_id], tier=Tier.COUNTY)
-            .select_related("department").prefetch_related("assisting_departments")
-            .order_by("-category__parent_id").first()
+            RoutingRule.objects.filter(
+                category_id__in=[case.category_id, case.category.parent_id], tier=Tier.COUNTY
+            )
+            .select_related("department")
+            .prefetch_related("assisting_departments")
+            .order_by("-category__parent_id")
+            .first()
         )
         lead = county_rule.department if county_rule else None
         assisting: list[Unit] = []
         if county_rule:
             departments = [lead, *county_rule.assisting_departments.all()]
             assisting = list(county_rule.assisting_departments.all()) + list(
-                Unit.objects.filter(region_id=case.town_id, department__in=departments, is_active=True)
+                Unit.objects.filter(
+                    region_id=case.town_id, department__in=departments, is_active=True
+                )
             )
         from_status, from_tier = case.status, case.tier
-        fields: dict[str, Any] = {"tier": Tier.COUNTY, "holder_id": case.county_id, "joint_response": True,
-                                  "escalation_count": case.escalation_count + (from_tier != Tier.COUNTY),
-                                  "accepted_at": case.accepted_at or now, "_restart_clock": True}
+        fields: dict[str, Any] = {
+            "tier": Tier.COUNTY,
+            "holder_id": case.county_id,
+            "joint_response": True,
+            "escalation_count": case.escalation_count + (from_tier != Tier.COUNTY),
+            "accepted_at": case.accepted_at or now,
+            "_restart_clock": True,
+        }
         if lead is not None:
-            fields.update(status=Status.DISPATCHED, lead_unit_id=lead.pk, dispatched_at=now,
-                          overall_deadline=clock.add_limit(now, clock.limit_hours(case, Step.OVERALL),
-                                                           clock.time_basis(case)))
+            fields.update(
+                status=Status.DISPATCHED,
+                lead_unit_id=lead.pk,
+                dispatched_at=now,
+                overall_deadline=clock.add_limit(
+                    now, clock.limit_hours(case, Step.OVERALL), clock.time_basis(case)
+                ),
+            )
         else:
             # No county rule for the category: the county desk picks the units by hand.
             fields.update(status=Status.ACCEPTED, lead_unit_id=None)
-        _change(case, actor=actor, action=Action.JOINT_RESPONSE, unit=lead,
-                note=_("重大/较大事件：区县指挥中心闪电集结，牵头单位与协办单位同时派遣"),
-                public_note=_("区县指挥中心已组织联合处置"),
-                fields=fields, data={"assisting": [u.pk for u in assisting], "from_status": from_status,
-                                     "from_tier": from_tier}, now=now)
+        _change(
+            case,
+            actor=actor,
+            action=Action.JOINT_RESPONSE,
+            unit=lead,
+            note=_("重大/较大事件：区县指挥中心闪电集结，牵头单位与协办单位同时派遣"),
+            public_note=_("区县指挥中心已组织联合处置"),
+            fields=fields,
+            data={
+                "assisting": [u.pk for u in assisting],
+                "from_status": from_status,
+                "from_tier": from_tier,
+            },
+            now=now,
+        )
         case.assisting_units.set(assisting)
     return case
 
@@ -698,9 +1042,19 @@ def case_handle(*, case: Case, actor, result_text: str) -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "handle")
-        _change(case, actor=actor, action=Action.HANDLE, note=result_text, unit=case.lead_unit,
-                public_note=_("处置单位已反馈处置结果，待现场核查"),
-                fields={"status": Status.HANDLED, "handled_at": timezone.now(), "result_text": result_text})
+        _change(
+            case,
+            actor=actor,
+            action=Action.HANDLE,
+            note=result_text,
+            unit=case.lead_unit,
+            public_note=_("处置单位已反馈处置结果，待现场核查"),
+            fields={
+                "status": Status.HANDLED,
+                "handled_at": timezone.now(),
+                "result_text": result_text,
+            },
+        )
     return case
 
 
@@ -712,17 +1066,39 @@ def case_verify(*, case: Case, actor, passed: bool, note: str = "") -> Case:
         case = _locked(case)
         _require(case, actor, "verify")
         if passed:
-            _change(case, actor=actor, action=Action.VERIFY_PASS, note=note, public_note=_("现场核查通过"),
-                    fields={"status": Status.VERIFIED})
+            _change(
+                case,
+                actor=actor,
+                action=Action.VERIFY_PASS,
+                note=note,
+                public_note=_("现场核查通过"),
+                fields={"status": Status.VERIFIED},
+            )
         elif case.self_resolved and case.lead_unit_id is None:
             # A fix on the spot that did not hold goes to the village desk as a normal case.
-            _change(case, actor=actor, action=Action.VERIFY_FAIL, note=note, public_note=_("核查未通过，重新办理"),
-                    fields={"status": Status.ACCEPTED, "rework_count": case.rework_count + 1,
-                            "self_resolved": False, "accepted_at": case.accepted_at or timezone.now()})
+            _change(
+                case,
+                actor=actor,
+                action=Action.VERIFY_FAIL,
+                note=note,
+                public_note=_("核查未通过，重新办理"),
+                fields={
+                    "status": Status.ACCEPTED,
+                    "rework_count": case.rework_count + 1,
+                    "self_resolved": False,
+                    "accepted_at": case.accepted_at or timezone.now(),
+                },
+            )
         else:
-            _change(case, actor=actor, action=Action.VERIFY_FAIL, note=note, unit=case.lead_unit,
-                    public_note=_("核查未通过，已要求返工"),
-                    fields={"status": Status.SIGNED, "rework_count": case.rework_count + 1})
+            _change(
+                case,
+                actor=actor,
+                action=Action.VERIFY_FAIL,
+                note=note,
+                unit=case.lead_unit,
+                public_note=_("核查未通过，已要求返工"),
+                fields={"status": Status.SIGNED, "rework_count": case.rework_count + 1},
+            )
     return case
 
 
@@ -731,12 +1107,25 @@ def case_close(*, case: Case, actor, note: str = "") -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "close")
-        _change(case, actor=actor, action=Action.CLOSE, note=note, public_note=_("已结案"),
-                fields={"status": Status.CLOSED, "closed_at": timezone.now()})
+        _change(
+            case,
+            actor=actor,
+            action=Action.CLOSE,
+            note=note,
+            public_note=_("已结案"),
+            fields={"status": Status.CLOSED, "closed_at": timezone.now()},
+        )
         for other in _merged_into(case):
             # Merged reports share the outcome; their reporters are told through this event.
-            _record(other, action=Action.CLOSE, actor=actor, from_status=other.status, from_tier=other.tier,
-                    public_note=_("合并办理的事件已结案"), data={"via": case.tracking_number})
+            _record(
+                other,
+                action=Action.CLOSE,
+                actor=actor,
+                from_status=other.status,
+                from_tier=other.tier,
+                public_note=_("合并办理的事件已结案"),
+                data={"via": case.tracking_number},
+            )
     return case
 
 
@@ -747,7 +1136,11 @@ def _merged_into(case: Case) -> list[Case]:
     frontier = [case.pk]
     seen = {case.pk}
     while frontier:
-        batch = [c for c in Case.objects.filter(merged_into_id__in=frontier).order_by("pk") if c.pk not in seen]
+        batch = [
+            c
+            for c in Case.objects.filter(merged_into_id__in=frontier).order_by("pk")
+            if c.pk not in seen
+        ]
         seen.update(c.pk for c in batch)
         found.extend(batch)
         frontier = [c.pk for c in batch]
@@ -761,9 +1154,20 @@ def case_reopen(*, case: Case, actor, reason: str) -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "reopen")
-        _change(case, actor=actor, action=Action.REOPEN, note=reason, public_note=_("事件已重新打开"),
-                fields={"status": Status.ACCEPTED, "closed_at": None, "reject_reason": "", "lead_unit_id": None,
-                        "accepted_at": case.accepted_at or timezone.now()})
+        _change(
+            case,
+            actor=actor,
+            action=Action.REOPEN,
+            note=reason,
+            public_note=_("事件已重新打开"),
+            fields={
+                "status": Status.ACCEPTED,
+                "closed_at": None,
+                "reject_reason": "",
+                "lead_unit_id": None,
+                "accepted_at": case.accepted_at or timezone.now(),
+            },
+        )
     return case
 
 
@@ -772,8 +1176,14 @@ def case_urge(*, case: Case, actor, note: str = "") -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "urge")
-        _change(case, actor=actor, action=Action.URGE, note=note, unit=case.lead_unit,
-                fields={"urge_count": case.urge_count + 1})
+        _change(
+            case,
+            actor=actor,
+            action=Action.URGE,
+            note=note,
+            unit=case.lead_unit,
+            fields={"urge_count": case.urge_count + 1},
+        )
     return case
 
 
@@ -787,10 +1197,20 @@ def case_defer(*, case: Case, actor, review_on: dt.date, reason: str) -> Case:
     with transaction.atomic():
         case = _locked(case)
         _require(case, actor, "defer")
-        _change(case, actor=actor, action=Action.DEFER, note=reason, public_note=_("暂缓办理，将于 %(d)s 复查") % {"d": review_on},
-                fields={"status": Status.DEFERRED, "deferred_review_on": review_on, "deferred_from": case.status,
-                        # The clock sweep finds the review date through the same index as deadlines.
-                        "sweep_due_at": dt.datetime.combine(review_on, dt.time(0, 0), clock.SHANGHAI)})
+        _change(
+            case,
+            actor=actor,
+            action=Action.DEFER,
+            note=reason,
+            public_note=_("暂缓办理，将于 %(d)s 复查") % {"d": review_on},
+            fields={
+                "status": Status.DEFERRED,
+                "deferred_review_on": review_on,
+                "deferred_from": case.status,
+                # The clock sweep finds the review date through the same index as deadlines.
+                "sweep_due_at": dt.datetime.combine(review_on, dt.time(0, 0), clock.SHANGHAI),
+            },
+        )
     return case
 
 
@@ -804,6 +1224,17 @@ def case_resume(*, case: Case, actor, note: str = "") -> Case:
             raise IllegalTransition(_("事件没有挂账，不需要恢复办理；请刷新查看当前状态。"))
         _require(case, actor, "resume")
         back_to = case.deferred_from or Status.ACCEPTED
-        _change(case, actor=actor, action=Action.RESUME, note=note, public_note=_("恢复办理"),
-                fields={"status": back_to, "deferred_review_on": None, "deferred_from": "", "_restart_clock": True})
+        _change(
+            case,
+            actor=actor,
+            action=Action.RESUME,
+            note=note,
+            public_note=_("恢复办理"),
+            fields={
+                "status": back_to,
+                "deferred_review_on": None,
+                "deferred_from": "",
+                "_restart_clock": True,
+            },
+        )
     return case

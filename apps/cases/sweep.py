@@ -141,8 +141,15 @@ class _DueWindow:
         return [row[0] for row in rows]
 
 
-def _claim(*, window: _DueWindow, set_sql: str, set_params: list, where_sql: str, where_params: list,
-           returning: str = "id") -> list[tuple]:
+def _claim(
+    *,
+    window: _DueWindow,
+    set_sql: str,
+    set_params: list,
+    where_sql: str,
+    where_params: list,
+    returning: str = "id",
+) -> list[tuple]:
     """``UPDATE … WHERE id IN (the next window of due cases) AND <condition> RETURNING``.
 
     The window comes from the SweepDue index alone (an index range scan, whatever the
@@ -190,14 +197,24 @@ def _send_many(task_name: str, arg_lists: Iterable[list]) -> None:
             for args in arg_lists:
                 app.send_task(task_name, args=args, producer=producer)
     except Exception:  # noqa: BLE001 - any broker failure
-        log.warning("could not send %d × %s now; they will be retried", len(arg_lists), task_name, exc_info=True)
+        log.warning(
+            "could not send %d × %s now; they will be retried",
+            len(arg_lists),
+            task_name,
+            exc_info=True,
+        )
 
 
 # --- the clock sweep -----------------------------------------------------------------------
 
 
-def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue: bool = True,
-                 time_budget_s: float = TIME_BUDGET_S) -> SweepResult:
+def sweep_clocks(
+    *,
+    now: dt.datetime | None = None,
+    batch: int = BATCH,
+    enqueue: bool = True,
+    time_budget_s: float = TIME_BUDGET_S,
+) -> SweepResult:
     """One pass of the clock sweep (see the module docstring). With ``enqueue`` False the ids
     to escalate/resume are only returned (tests drive the follow-up themselves)."""
     started = time.monotonic()
@@ -223,9 +240,11 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     def red_batch(window: _DueWindow) -> int:
         rows = _claim(
             window=window,
-            set_sql=("colour = %s, sign_overdue = CASE WHEN step = %s THEN %s ELSE sign_overdue END, "
-                     "sweep_due_at = escalate_at, urge_count = urge_count + 1, version = version + 1, "
-                     "updated_at = %s"),
+            set_sql=(
+                "colour = %s, sign_overdue = CASE WHEN step = %s THEN %s ELSE sign_overdue END, "
+                "sweep_due_at = escalate_at, urge_count = urge_count + 1, version = version + 1, "
+                "updated_at = %s"
+            ),
             set_params=[Colour.RED, Step.SIGN, True, at],
             where_sql=f"sweep_due_at <= %s AND step_deadline <= %s AND colour <> %s AND status IN {clocked_sql}",
             where_params=[at, at, Colour.RED, *clocked],
@@ -246,8 +265,10 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
             window=window,
             set_sql="colour = %s, sweep_due_at = step_deadline, version = version + 1, updated_at = %s",
             set_params=[Colour.YELLOW, at],
-            where_sql=(f"sweep_due_at <= %s AND colour = %s AND yellow_at <= %s AND step_deadline > %s "
-                       f"AND status IN {clocked_sql}"),
+            where_sql=(
+                f"sweep_due_at <= %s AND colour = %s AND yellow_at <= %s AND step_deadline > %s "
+                f"AND status IN {clocked_sql}"
+            ),
             where_params=[at, Colour.BLUE, at, at, *clocked],
         )
         result.yellow += len(rows)
@@ -267,7 +288,9 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
             # One escalate_overdue task per case (a bad case cannot hold up the others), sent by
             # the relay on a worker so that a burst of thousands does not slow the sweep down.
             chunks = [ids[i : i + RELAY_CHUNK] for i in range(0, len(ids), RELAY_CHUNK)]
-            transaction.on_commit(lambda: _send_many(ESCALATE_RELAY_TASK, [[chunk] for chunk in chunks]))
+            transaction.on_commit(
+                lambda: _send_many(ESCALATE_RELAY_TASK, [[chunk] for chunk in chunks])
+            )
         result.escalate_ids.extend(ids)
         return len(rows)
 
@@ -295,19 +318,33 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
     def repair_batch(window: _DueWindow) -> int:
         rows = _claim(
             window=window,
-            set_sql=(f"sweep_due_at = CASE WHEN status IN {final_sql} THEN NULL "
-                     "WHEN colour = %s AND yellow_at > %s THEN yellow_at "
-                     "WHEN colour IN (%s, %s) AND step_deadline > %s THEN step_deadline "
-                     "WHEN colour = %s AND escalate_at > %s THEN escalate_at ELSE NULL END"),
+            set_sql=(
+                f"sweep_due_at = CASE WHEN status IN {final_sql} THEN NULL "
+                "WHEN colour = %s AND yellow_at > %s THEN yellow_at "
+                "WHEN colour IN (%s, %s) AND step_deadline > %s THEN step_deadline "
+                "WHEN colour = %s AND escalate_at > %s THEN escalate_at ELSE NULL END"
+            ),
             set_params=[*final, Colour.BLUE, at, Colour.BLUE, Colour.YELLOW, at, Colour.RED, at],
             # Never a row one of the phases above would act on: another sweep may still be
             # working through it batch by batch (its red phase holds later batches), and
             # "recomputing" such a row would drop it from every sweep for good.
-            where_sql=(f"sweep_due_at <= %s AND status <> %s AND NOT (status IN {clocked_sql} AND ("
-                       "COALESCE(step_deadline <= %s AND colour <> %s, FALSE) "
-                       "OR COALESCE(colour = %s AND yellow_at <= %s, FALSE) "
-                       "OR COALESCE(colour = %s AND escalate_at <= %s, FALSE)))"),
-            where_params=[at, Status.DEFERRED, *clocked, at, Colour.RED, Colour.BLUE, at, Colour.RED, at],
+            where_sql=(
+                f"sweep_due_at <= %s AND status <> %s AND NOT (status IN {clocked_sql} AND ("
+                "COALESCE(step_deadline <= %s AND colour <> %s, FALSE) "
+                "OR COALESCE(colour = %s AND yellow_at <= %s, FALSE) "
+                "OR COALESCE(colour = %s AND escalate_at <= %s, FALSE)))"
+            ),
+            where_params=[
+                at,
+                Status.DEFERRED,
+                *clocked,
+                at,
+                Colour.RED,
+                Colour.BLUE,
+                at,
+                Colour.RED,
+                at,
+            ],
         )
         if rows:
             log.warning("clock sweep: %d case(s) had an inconsistent clock; recomputed", len(rows))
@@ -319,8 +356,14 @@ def sweep_clocks(*, now: dt.datetime | None = None, batch: int = BATCH, enqueue:
 
     result.seconds = time.monotonic() - started
     if result.red or result.yellow or result.escalate_ids or result.resume_ids:
-        log.info("clock sweep: %d red, %d yellow, %d to escalate, %d to resume in %.3fs", result.red,
-                 result.yellow, len(result.escalate_ids), len(result.resume_ids), result.seconds)
+        log.info(
+            "clock sweep: %d red, %d yellow, %d to escalate, %d to resume in %.3fs",
+            result.red,
+            result.yellow,
+            len(result.escalate_ids),
+            len(result.resume_ids),
+            result.seconds,
+        )
     return result
 
 
@@ -331,7 +374,7 @@ def _insert_urge_events(case_ids: list[int]) -> list[int]:
     table = connection.ops.quote_name(CaseEvent._meta.db_table)
     cases = _table()
     as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    data = as_json % ("'{\"auto\": true, \"step\": \"' || step || '\", \"trigger\": \"overdue\"}'")
+    data = as_json % ('\'{"auto": true, "step": "\' || step || \'", "trigger": "overdue"}\'')
     sql = (
         f"INSERT INTO {table} (case_id, action, actor_id, actor_label, from_status, to_status, from_tier, "
         f"to_tier, unit_id, note, public_note, data, created_at, notified_at) "
@@ -339,8 +382,16 @@ def _insert_urge_events(case_ids: list[int]) -> list[int]:
         f"CASE WHEN step = %s THEN %s ELSE %s END, %s, {data}, %s, NULL "
         f"FROM {cases} WHERE id IN ({', '.join(['%s'] * len(case_ids))}) ORDER BY id RETURNING id"
     )
-    params = [Action.URGE, _("系统"), Step.SIGN, _("超时未签收，系统自动督办"), _("已超过办理时限，系统自动督办"),
-              _("已超时，已督办"), _dt(timezone.now()), *case_ids]
+    params = [
+        Action.URGE,
+        _("系统"),
+        Step.SIGN,
+        _("超时未签收，系统自动督办"),
+        _("已超过办理时限，系统自动督办"),
+        _("已超时，已督办"),
+        _dt(timezone.now()),
+        *case_ids,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(row[0] for row in cursor.fetchall())
@@ -349,7 +400,9 @@ def _insert_urge_events(case_ids: list[int]) -> list[int]:
 def resume_if_due(case_id: int, *, today: dt.date | None = None) -> Case | None:
     """The sweep's resumption of a deferred case on its review date (idempotent)."""
     today = today or timezone.localdate()
-    case = Case.objects.filter(pk=case_id, status=Status.DEFERRED, deferred_review_on__lte=today).first()
+    case = Case.objects.filter(
+        pk=case_id, status=Status.DEFERRED, deferred_review_on__lte=today
+    ).first()
     if case is None:
         return None
     return services.case_resume(case=case, actor=None, note=_("复查日期已到，系统自动恢复办理"))
@@ -364,7 +417,9 @@ class OutboxResult:
     skipped_quarantined: int = 0
 
 
-def sweep_outbox(*, now: dt.datetime | None = None, limit: int = OUTBOX_LIMIT, enqueue: bool = True) -> OutboxResult:
+def sweep_outbox(
+    *, now: dt.datetime | None = None, limit: int = OUTBOX_LIMIT, enqueue: bool = True
+) -> OutboxResult:
     """Re-send follow-up work and notifications whose message did not get through."""
     now = now or timezone.now()
     cutoff = now - OUTBOX_AGE
@@ -372,7 +427,9 @@ def sweep_outbox(*, now: dt.datetime | None = None, limit: int = OUTBOX_LIMIT, e
     wanted: list[tuple[str, list]] = []
 
     rows = list(
-        Case.objects.filter(pending_since__lt=cutoff).order_by("pending_since").values_list("pk", "pending_work")[:limit]
+        Case.objects.filter(pending_since__lt=cutoff)
+        .order_by("pending_since")
+        .values_list("pk", "pending_work")[:limit]
     )
     for pk, work in rows:
         for item in work or []:
@@ -383,12 +440,18 @@ def sweep_outbox(*, now: dt.datetime | None = None, limit: int = OUTBOX_LIMIT, e
             wanted.append((task_name, [pk]))
     if rows:
         # Each case's work is re-sent at most once a minute: its waiting time restarts now.
-        Case.objects.filter(pk__in=[pk for pk, _work in rows], pending_since__lt=cutoff).update(pending_since=now)
+        Case.objects.filter(pk__in=[pk for pk, _work in rows], pending_since__lt=cutoff).update(
+            pending_since=now
+        )
 
     events = list(
-        CaseEvent.objects.filter(notified_at__isnull=True, created_at__lt=cutoff,
-                                 created_at__gte=now - OUTBOX_EVENT_HORIZON)
-        .order_by("pk").values_list("pk", "created_at")[: limit * 4]
+        CaseEvent.objects.filter(
+            notified_at__isnull=True,
+            created_at__lt=cutoff,
+            created_at__gte=now - OUTBOX_EVENT_HORIZON,
+        )
+        .order_by("pk")
+        .values_list("pk", "created_at")[: limit * 4]
     )
     if events:
         # Events have no column to restart, so the last re-send is remembered in the cache.
@@ -410,8 +473,11 @@ def sweep_outbox(*, now: dt.datetime | None = None, limit: int = OUTBOX_LIMIT, e
         for name, arg_lists in by_task.items():
             _send_many(name, arg_lists)
     if result.sent:
-        log.info("outbox sweep: re-sent %d message(s), %d quarantined skipped", len(result.sent),
-                 result.skipped_quarantined)
+        log.info(
+            "outbox sweep: re-sent %d message(s), %d quarantined skipped",
+            len(result.sent),
+            result.skipped_quarantined,
+        )
     return result
 
 

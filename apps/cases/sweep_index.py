@@ -81,7 +81,12 @@ SQLITE_TRIGGERS = [
            DELETE FROM cases_sweepdue WHERE case_id = OLD.id;
        END""",
 ]
-SQLITE_NAMES = ["cases_sweepdue_insert", "cases_sweepdue_set", "cases_sweepdue_clear", "cases_sweepdue_delete"]
+SQLITE_NAMES = [
+    "cases_sweepdue_insert",
+    "cases_sweepdue_set",
+    "cases_sweepdue_clear",
+    "cases_sweepdue_delete",
+]
 PG_NAMES = ["cases_sweepdue_insert", "cases_sweepdue_update", "cases_sweepdue_delete"]
 
 RESYNC = [
@@ -95,11 +100,16 @@ RESYNC = [
 def installed(connection) -> bool:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'cases_case'::regclass AND tgname = ANY(%s)",
-                           [PG_NAMES])
+            cursor.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'cases_case'::regclass AND tgname = ANY(%s)",
+                [PG_NAMES],
+            )
             return cursor.fetchone()[0] == len(PG_NAMES)
-        cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
-                       f"({', '.join(['%s'] * len(SQLITE_NAMES))})", SQLITE_NAMES)
+        cursor.execute(
+            f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+            f"({', '.join(['%s'] * len(SQLITE_NAMES))})",
+            SQLITE_NAMES,
+        )
         return cursor.fetchone()[0] == len(SQLITE_NAMES)
 
 
@@ -127,7 +137,11 @@ def uninstall(connection) -> None:
         if connection.vendor == "postgresql":
             for name in PG_NAMES:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON cases_case")
-            for fn in ("cases_sweepdue_on_insert", "cases_sweepdue_on_update", "cases_sweepdue_on_delete"):
+            for fn in (
+                "cases_sweepdue_on_insert",
+                "cases_sweepdue_on_update",
+                "cases_sweepdue_on_delete",
+            ):
                 cursor.execute(f"DROP FUNCTION IF EXISTS {fn}()")
         else:
             for name in SQLITE_NAMES:

@@ -39,7 +39,9 @@ def max_deliveries() -> int:
     return int(getattr(settings, "TASK_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES))
 
 
-def poison_key(task_name: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None) -> str:
+def poison_key(
+    task_name: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None
+) -> str:
     """The identity of one piece of work: the same task with the same arguments."""
     payload = json.dumps([task_name, list(args or ()), kwargs or {}], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -49,7 +51,9 @@ def _counter(key: str) -> str:
     return f"task-deliveries:{key}"
 
 
-def deliveries_so_far(task_name: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None) -> int:
+def deliveries_so_far(
+    task_name: str, args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None
+) -> int:
     from django.core.cache import cache
 
     return int(cache.get(_counter(poison_key(task_name, args, kwargs))) or 0)
@@ -62,7 +66,11 @@ def quarantined_keys(keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     if not keys:
         return set()
-    return set(QuarantinedTask.objects.filter(key__in=keys, released_at__isnull=True).values_list("key", flat=True))
+    return set(
+        QuarantinedTask.objects.filter(key__in=keys, released_at__isnull=True).values_list(
+            "key", flat=True
+        )
+    )
 
 
 def _count_delivery(counter: str) -> int:
@@ -106,10 +114,14 @@ class GuardedTask(Task):
             log.warning("could not count the delivery of %s%r", self.name, args, exc_info=True)
             deliveries = 0
         if deliveries > max_deliveries():
-            _quarantine(self, key, args, kwargs, deliveries - 1, cache.get(counter + ":error") or "")
+            _quarantine(
+                self, key, args, kwargs, deliveries - 1, cache.get(counter + ":error") or ""
+            )
             return None
         if deliveries > 1:
-            log.warning("%s%r: delivery %d (an earlier one died or failed)", self.name, args, deliveries)
+            log.warning(
+                "%s%r: delivery %d (an earlier one died or failed)", self.name, args, deliveries
+            )
         try:
             result = super().__call__(*args, **kwargs)
         except Exception as exc:
@@ -121,19 +133,36 @@ class GuardedTask(Task):
         try:
             cache.delete_many([counter, counter + ":error"])
         except Exception:  # noqa: BLE001
-            log.warning("could not clear the delivery count of %s%r", self.name, args, exc_info=True)
+            log.warning(
+                "could not clear the delivery count of %s%r", self.name, args, exc_info=True
+            )
         return result
 
 
-def _quarantine(task: Task, key: str, args: tuple, kwargs: dict, deliveries: int, error: str) -> None:
+def _quarantine(
+    task: Task, key: str, args: tuple, kwargs: dict, deliveries: int, error: str
+) -> None:
     from apps.cases.models import QuarantinedTask
 
     error = error or "工作进程在执行时终止（被杀或崩溃）"
-    log.error("quarantined %s%r after %d deliveries without success: %s", task.name, args, deliveries, error)
+    log.error(
+        "quarantined %s%r after %d deliveries without success: %s",
+        task.name,
+        args,
+        deliveries,
+        error,
+    )
     row, created = QuarantinedTask.objects.get_or_create(
-        key=key, released_at=None,
-        defaults={"task_name": task.name, "args": list(args), "kwargs": dict(kwargs), "deliveries": deliveries,
-                  "task_id": getattr(task.request, "id", None) or "", "last_error": error},
+        key=key,
+        released_at=None,
+        defaults={
+            "task_name": task.name,
+            "args": list(args),
+            "kwargs": dict(kwargs),
+            "deliveries": deliveries,
+            "task_id": getattr(task.request, "id", None) or "",
+            "last_error": error,
+        },
     )
     if not created:
         QuarantinedTask.objects.filter(pk=row.pk).update(deliveries=max(row.deliveries, deliveries))
@@ -149,11 +178,13 @@ def quarantined_task_release(*, quarantined, actor=None, resend: bool = True) ->
     from apps.cases.models import QuarantinedTask
 
     updated = QuarantinedTask.objects.filter(pk=quarantined.pk, released_at__isnull=True).update(
-        released_at=timezone.now(), released_by=actor)
+        released_at=timezone.now(), released_by=actor
+    )
     if not updated:
         return
     cache.delete_many([_counter(quarantined.key), _counter(quarantined.key) + ":error"])
     if resend:
+
         def send() -> None:
             from config.celery import app
 

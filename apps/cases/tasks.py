@@ -64,8 +64,11 @@ def _this_intervals_turn(name: str) -> bool:
     if lease_take(name=name, every_s=every, now=now):
         log.info("%s: the run of interval %d", name, current_slot(every, now))
         return True
-    log.info("%s: interval %d has had its run (another beat, or a late copy); skipped", name,
-             current_slot(every, now))
+    log.info(
+        "%s: interval %d has had its run (another beat, or a late copy); skipped",
+        name,
+        current_slot(every, now),
+    )
     return False
 
 

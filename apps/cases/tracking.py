@@ -42,7 +42,9 @@ LENGTH = BODY_LENGTH + 1
 LEGACY_CHECK_ALPHABET = ALPHABET + "*~$=U"
 _LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _SEPARATORS = frozenset(" -_\t")
-_GF32_MODULUS = 0b100101  # x⁵ + x² + 1, a primitive polynomial: α = x generates all 31 nonzero elements.
+_GF32_MODULUS = (
+    0b100101  # x⁵ + x² + 1, a primitive polynomial: α = x generates all 31 nonzero elements.
+)
 
 
 def _times_alpha(value: int) -> int:
@@ -76,7 +78,9 @@ def new_tracking_number() -> str:
 def normalize(text: str) -> str | None:
     """Canonical form of a typed number (as stored), or None when it is malformed or neither
     check symbol fits."""
-    cleaned = "".join(ch for ch in (text or "").upper() if ch not in _SEPARATORS).translate(_LOOKALIKES)
+    cleaned = "".join(ch for ch in (text or "").upper() if ch not in _SEPARATORS).translate(
+        _LOOKALIKES
+    )
     if len(cleaned) != LENGTH:
         return None
     body, check = cleaned[:BODY_LENGTH], cleaned[BODY_LENGTH]

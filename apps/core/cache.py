@@ -112,6 +112,8 @@ class SoftRedisCache(SharedRedisCache):
         try:
             return super().delete(key, version)
         except CACHE_ERRORS as exc:
-            logger.error("cache unavailable: could not delete a cached copy (it expires on its own): %s",
-                         type(exc).__name__)
+            logger.error(
+                "cache unavailable: could not delete a cached copy (it expires on its own): %s",
+                type(exc).__name__,
+            )
             return False

@@ -34,7 +34,9 @@ def send(task_name: str, *args) -> bool:
         app.send_task(task_name, args=list(args))
         return True
     except Exception:  # noqa: BLE001 - any broker failure; the outbox sweep re-sends the work
-        log.warning("could not enqueue %s%r now; the outbox sweep will", task_name, args, exc_info=True)
+        log.warning(
+            "could not enqueue %s%r now; the outbox sweep will", task_name, args, exc_info=True
+        )
         return False
 
 
@@ -72,5 +74,9 @@ def run_here() -> Iterator[None]:
         try:
             app.tasks[task_name].run(*args, **in_memory)
         except Exception:  # noqa: BLE001 - see the docstring: the outbox sweep retries
-            log.warning("follow-up %s%r failed here; the outbox sweep will retry it", task_name, args,
-                        exc_info=True)
+            log.warning(
+                "follow-up %s%r failed here; the outbox sweep will retry it",
+                task_name,
+                args,
+                exc_info=True,
+            )

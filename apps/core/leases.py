@@ -35,6 +35,11 @@ def lease_take(*, name: str, every_s: float, now: float | None = None) -> bool:
     """Take this interval's turn of job ``name``; False if it was taken already."""
     slot = current_slot(every_s, now)
     Lease.objects.bulk_create([Lease(name=name)], ignore_conflicts=True)
-    return bool(Lease.objects.filter(name=name, slot__lt=slot).update(
-        slot=slot, holder=f"{socket.gethostname()}:{os.getpid()}", taken_at=timezone.now(), taken=F("taken") + 1,
-    ))
+    return bool(
+        Lease.objects.filter(name=name, slot__lt=slot).update(
+            slot=slot,
+            holder=f"{socket.gethostname()}:{os.getpid()}",
+            taken_at=timezone.now(),
+            taken=F("taken") + 1,
+        )
+    )

@@ -43,19 +43,29 @@ class SharedVersion:
         """The shared version; ``recheck`` reads it now, whatever the last reading's age."""
         now = time.monotonic()
         seen = self._seen
-        if (seen is not None and not recheck
-                and now - seen[0] < getattr(settings, self.recheck_setting, self.default_recheck_s)):
+        if (
+            seen is not None
+            and not recheck
+            and now - seen[0] < getattr(settings, self.recheck_setting, self.default_recheck_s)
+        ):
             return seen[1]
         version = self._read()
         self._seen = (now, version)
         return version
 
     def _read(self) -> int:
-        version = SharedVersionRow.objects.filter(key=self.key).values_list("version", flat=True).first()
+        version = (
+            SharedVersionRow.objects.filter(key=self.key).values_list("version", flat=True).first()
+        )
         if version is None:
-            SharedVersionRow.objects.bulk_create([SharedVersionRow(key=self.key, version=_fresh())],
-                                                 ignore_conflicts=True)
-            version = SharedVersionRow.objects.filter(key=self.key).values_list("version", flat=True).get()
+            SharedVersionRow.objects.bulk_create(
+                [SharedVersionRow(key=self.key, version=_fresh())], ignore_conflicts=True
+            )
+            version = (
+                SharedVersionRow.objects.filter(key=self.key)
+                .values_list("version", flat=True)
+                .get()
+            )
         return version
 
     def bump(self) -> None:
@@ -63,8 +73,9 @@ class SharedVersion:
         other changes; this process reads it again next time."""
         version = _fresh()
         if not SharedVersionRow.objects.filter(key=self.key).update(version=version):
-            SharedVersionRow.objects.bulk_create([SharedVersionRow(key=self.key, version=version)],
-                                                 ignore_conflicts=True)
+            SharedVersionRow.objects.bulk_create(
+                [SharedVersionRow(key=self.key, version=version)], ignore_conflicts=True
+            )
         self._seen = None
 
     def forget(self) -> None:

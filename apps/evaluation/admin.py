@@ -12,4 +12,3 @@ class EvaluationWeightAdmin(admin.ModelAdmin):
     list_editable = ("weight",)
     list_filter = ("kind",)
     ordering = ("kind", "-weight")
-

@@ -15,6 +15,9 @@ class EvaluationConfig(AppConfig):
         # sweeps queue with the other periodic jobs (settings.CELERY_TASK_ROUTES).
         settings.CELERY_BEAT_SCHEDULE.setdefault(
             "evaluation-refresh-rollups",
-            {"task": "apps.evaluation.tasks.refresh_rollups", "schedule": 60.0,
-             "options": {"expires": settings.BEAT_EXPIRES_S}},
+            {
+                "task": "apps.evaluation.tasks.refresh_rollups",
+                "schedule": 60.0,
+                "options": {"expires": settings.BEAT_EXPIRES_S},
+            },
         )

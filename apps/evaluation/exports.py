@@ -25,7 +25,9 @@ class Table:
 
     def add(self, values: list, shown: list[str] | None = None, link: str = "") -> None:
         self.rows.append(values)
-        self.display.append(shown if shown is not None else ["" if v is None else str(v) for v in values])
+        self.display.append(
+            shown if shown is not None else ["" if v is None else str(v) for v in values]
+        )
         self.links.append(link)
 
     @property
@@ -70,12 +72,15 @@ def export_response(table: Table, fmt: str, *, period: str, subtitle: str = "") 
         for row in table.rows:
             sheet.append([_safe_cell(v) for v in row])
         for index, header in enumerate(table.headers, start=1):
-            sheet.column_dimensions[sheet.cell(row=2, column=index).column_letter].width = max(10, len(header) * 2)
+            sheet.column_dimensions[sheet.cell(row=2, column=index).column_letter].width = max(
+                10, len(header) * 2
+            )
         sheet.freeze_panes = "A3"
         buffer = io.BytesIO()
         workbook.save(buffer)
         response = HttpResponse(
-            buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            buffer.getvalue(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     response["Content-Disposition"] = f'attachment; filename="{_filename(table, fmt, period)}"'
     return response

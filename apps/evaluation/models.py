@@ -40,16 +40,28 @@ def _rollup_attrs(name: str, period_field: str, verbose: str, doc: str) -> dict:
         # The id of the region, grid, unit or user the row is about (which table depends on level).
         "key": models.BigIntegerField(_("对象编号")),
         "category_id": models.BigIntegerField(_("分类编号（0 = 全部分类）")),
-        "__str__": lambda self: f"{getattr(self, period_field)} {self.level}#{self.key} c{self.category_id}",
-        "Meta": type("Meta", (), {
-            "verbose_name": verbose,
-            "verbose_name_plural": verbose,
-            "constraints": [
-                models.UniqueConstraint(fields=["level", "key", period_field, "category_id"],
-                                        name=f"{name}_unique_cell"),
-            ],
-            "indexes": [models.Index(fields=["level", "category_id", period_field], name=f"{name}_level_cat_idx")],
-        }),
+        "__str__": lambda self: (
+            f"{getattr(self, period_field)} {self.level}#{self.key} c{self.category_id}"
+        ),
+        "Meta": type(
+            "Meta",
+            (),
+            {
+                "verbose_name": verbose,
+                "verbose_name_plural": verbose,
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=["level", "key", period_field, "category_id"],
+                        name=f"{name}_unique_cell",
+                    ),
+                ],
+                "indexes": [
+                    models.Index(
+                        fields=["level", "category_id", period_field], name=f"{name}_level_cat_idx"
+                    )
+                ],
+            },
+        ),
     }
     # The metric columns come from the one list in indicators.py, so the definitions, the
     # computation and the table can never disagree about which counters exist.
@@ -58,14 +70,28 @@ def _rollup_attrs(name: str, period_field: str, verbose: str, doc: str) -> dict:
     return attrs
 
 
-DailyRollup = type("DailyRollup", (models.Model,), _rollup_attrs(
-    "rollup", "day", _("日汇总"),
-    "Counters for one local day (Asia/Shanghai) × level × key × leaf category (0: all)."))
+DailyRollup = type(
+    "DailyRollup",
+    (models.Model,),
+    _rollup_attrs(
+        "rollup",
+        "day",
+        _("日汇总"),
+        "Counters for one local day (Asia/Shanghai) × level × key × leaf category (0: all).",
+    ),
+)
 
-MonthlyRollup = type("MonthlyRollup", (models.Model,), _rollup_attrs(
-    "mrollup", "month", _("月汇总"),
-    "The sum of a complete past month's DailyRollup rows (``month`` is its first day). Derived "
-    "from the daily rows, never from raw data, and only read while the month is not dirty."))
+MonthlyRollup = type(
+    "MonthlyRollup",
+    (models.Model,),
+    _rollup_attrs(
+        "mrollup",
+        "month",
+        _("月汇总"),
+        "The sum of a complete past month's DailyRollup rows (``month`` is its first day). Derived "
+        "from the daily rows, never from raw data, and only read while the month is not dirty.",
+    ),
+)
 
 
 class DirtyMonth(models.Model):
@@ -119,7 +145,9 @@ class EvaluationWeight(models.Model):
 
     kind = models.CharField(_("考核对象"), max_length=20, choices=EvaluateeKind.choices)
     indicator = models.CharField(
-        _("指标"), max_length=40, choices=[(code, ind.label) for code, ind in INDICATORS.items() if ind.scorable]
+        _("指标"),
+        max_length=40,
+        choices=[(code, ind.label) for code, ind in INDICATORS.items() if ind.scorable],
     )
     weight = models.FloatField(_("权重"), validators=[MinValueValidator(0.0)])
 
@@ -128,7 +156,9 @@ class EvaluationWeight(models.Model):
         verbose_name_plural = _("考核权重")
         ordering = ["kind", "-weight", "indicator"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "indicator"], name="weight_unique_indicator_per_kind"),
+            models.UniqueConstraint(
+                fields=["kind", "indicator"], name="weight_unique_indicator_per_kind"
+            ),
             models.CheckConstraint(condition=models.Q(weight__gte=0), name="weight_not_negative"),
         ]
 
@@ -136,5 +166,14 @@ class EvaluationWeight(models.Model):
         return f"{self.get_kind_display()} · {self.get_indicator_display()} × {self.weight:g}"
 
 
-__all__ = ["DailyRollup", "MonthlyRollup", "DirtyMonth", "DirtyDay", "RollupCursor", "EvaluationWeight", "EvaluateeKind", "Level",
-           "HANDLE_BINS_HOURS"]
+__all__ = [
+    "DailyRollup",
+    "MonthlyRollup",
+    "DirtyMonth",
+    "DirtyDay",
+    "RollupCursor",
+    "EvaluationWeight",
+    "EvaluateeKind",
+    "Level",
+    "HANDLE_BINS_HOURS",
+]

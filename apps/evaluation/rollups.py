@@ -35,8 +35,17 @@ CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
 
 # History actions that feed a counter (everything else — notes, urges, colour flips — does not).
 EVENT_ACTIONS = (
-    Action.DISPATCH, Action.JOINT_RESPONSE, Action.RETURN, Action.SIGN, Action.HANDLE, Action.VERIFY_PASS,
-    Action.VERIFY_FAIL, Action.EXTENSION_REQUEST, Action.EXTENSION_APPROVE, Action.ESCALATE, Action.SELF_RESOLVE,
+    Action.DISPATCH,
+    Action.JOINT_RESPONSE,
+    Action.RETURN,
+    Action.SIGN,
+    Action.HANDLE,
+    Action.VERIFY_PASS,
+    Action.VERIFY_FAIL,
+    Action.EXTENSION_REQUEST,
+    Action.EXTENSION_APPROVE,
+    Action.ESCALATE,
+    Action.SELF_RESOLVE,
 )
 DISPATCH_ACTIONS = (Action.DISPATCH, Action.JOINT_RESPONSE)
 
@@ -78,24 +87,45 @@ class Accumulator:
     whole county); ``by_day``/``by_category`` choose the grouping.
     """
 
-    def __init__(self, *, by_day: bool, by_category: bool, levels: Iterable[str] | None = None,
-                 keys: dict[str, set[int]] | None = None):
+    def __init__(
+        self,
+        *,
+        by_day: bool,
+        by_category: bool,
+        levels: Iterable[str] | None = None,
+        keys: dict[str, set[int]] | None = None,
+    ):
         self.by_day = by_day
         self.by_category = by_category
         self.levels = set(levels) if levels is not None else None
         self.keys = keys
         self.cells: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
-    def _target(self, level: str, key: int | None, day: dt.date, category_id: int) -> dict[str, int] | None:
+    def _target(
+        self, level: str, key: int | None, day: dt.date, category_id: int
+    ) -> dict[str, int] | None:
         if key is None or (self.levels is not None and level not in self.levels):
             return None
         if self.keys is not None and level in self.keys and key not in self.keys[level]:
             return None
-        return self.cells[(level, key, day if self.by_day else None, category_id if self.by_category else None)]
+        return self.cells[
+            (level, key, day if self.by_day else None, category_id if self.by_category else None)
+        ]
 
-    def add(self, *, day: dt.date, category_id: int, places: tuple, metrics: dict[str, int],
-            unit_id: int | None = None, person_id: int | None = None, person_metrics: dict[str, int] | None = None):
-        targets = [self._target(level, key, day, category_id) for level, key in zip(PLACE_LEVELS, places)]
+    def add(
+        self,
+        *,
+        day: dt.date,
+        category_id: int,
+        places: tuple,
+        metrics: dict[str, int],
+        unit_id: int | None = None,
+        person_id: int | None = None,
+        person_metrics: dict[str, int] | None = None,
+    ):
+        targets = [
+            self._target(level, key, day, category_id) for level, key in zip(PLACE_LEVELS, places)
+        ]
         if unit_id is not None:
             targets.append(self._target("unit", unit_id, day, category_id))
         for cell in targets:
@@ -120,32 +150,76 @@ def collect(start: dt.datetime, end: dt.datetime, acc: Accumulator) -> Accumulat
 
 def _collect_reports(start, end, acc: Accumulator) -> None:
     # Cohort of the cases reported in the window, by their status now.
-    rows = Case.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
-        "created_at", "category_id", "county_id", "town_id", "village_id", "grid_id", "lead_unit_id", "reporter_id",
-        "status",
-    ).order_by()
-    for created_at, category_id, county, town, village, grid, lead_unit, reporter, status in rows.iterator(2000):
+    rows = (
+        Case.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values_list(
+            "created_at",
+            "category_id",
+            "county_id",
+            "town_id",
+            "village_id",
+            "grid_id",
+            "lead_unit_id",
+            "reporter_id",
+            "status",
+        )
+        .order_by()
+    )
+    for (
+        created_at,
+        category_id,
+        county,
+        town,
+        village,
+        grid,
+        lead_unit,
+        reporter,
+        status,
+    ) in rows.iterator(2000):
         day, places = local_day(created_at), (county, town, village, grid)
         # reports: every case reported (person: the reporter — a grid worker's "found").
-        acc.add(day=day, category_id=category_id, places=places, metrics={"reports": 1},
-                person_id=reporter, person_metrics={"reports": 1})
+        acc.add(
+            day=day,
+            category_id=category_id,
+            places=places,
+            metrics={"reports": 1},
+            person_id=reporter,
+            person_metrics={"reports": 1},
+        )
         if status in (Status.REJECTED, Status.MERGED):
             # rejected: not registered (不予立案), incl. duplicates merged into another case.
             acc.add(day=day, category_id=category_id, places=places, metrics={"rejected": 1})
         elif status != Status.REPORTED:
             # accepted: registered and being (or been) worked on; closed: and now closed.
             metrics = {"accepted": 1, "closed": 1} if status == Status.CLOSED else {"accepted": 1}
-            acc.add(day=day, category_id=category_id, places=places, metrics=metrics, unit_id=lead_unit)
+            acc.add(
+                day=day, category_id=category_id, places=places, metrics=metrics, unit_id=lead_unit
+            )
 
 
 def _collect_events(start, end, acc: Accumulator) -> None:
-    ever_deferred = Exists(CaseEvent.objects.filter(case_id=OuterRef("case_id"), action=Action.DEFER))
+    ever_deferred = Exists(
+        CaseEvent.objects.filter(case_id=OuterRef("case_id"), action=Action.DEFER)
+    )
     rows = list(
-        CaseEvent.objects.filter(created_at__gte=start, created_at__lt=end, action__in=EVENT_ACTIONS)
+        CaseEvent.objects.filter(
+            created_at__gte=start, created_at__lt=end, action__in=EVENT_ACTIONS
+        )
         .annotate(deferred=ever_deferred)
         .values_list(
-            "action", "created_at", "unit_id", "actor_id", "data", "case_id", "case__category_id", "case__county_id",
-            "case__town_id", "case__village_id", "case__grid_id", "case__lead_unit_id", "case__overall_deadline",
+            "action",
+            "created_at",
+            "unit_id",
+            "actor_id",
+            "data",
+            "case_id",
+            "case__category_id",
+            "case__county_id",
+            "case__town_id",
+            "case__village_id",
+            "case__grid_id",
+            "case__lead_unit_id",
+            "case__overall_deadline",
             "deferred",
         )
         .order_by()
@@ -154,19 +228,52 @@ def _collect_events(start, end, acc: Accumulator) -> None:
     handled_cases = {row[5] for row in rows if row[0] == Action.HANDLE}
     dispatch_times: dict[int, list[dt.datetime]] = defaultdict(list)
     for batch in chunks(sorted(handled_cases)):
-        for case_id, at in CaseEvent.objects.filter(
-            case_id__in=batch, action__in=DISPATCH_ACTIONS, unit_id__isnull=False, created_at__lt=end
-        ).values_list("case_id", "created_at").order_by():
+        for case_id, at in (
+            CaseEvent.objects.filter(
+                case_id__in=batch,
+                action__in=DISPATCH_ACTIONS,
+                unit_id__isnull=False,
+                created_at__lt=end,
+            )
+            .values_list("case_id", "created_at")
+            .order_by()
+        ):
             dispatch_times[case_id].append(at)
 
-    for (action, at, unit, actor, data, case_id, category_id, county, town, village, grid, lead_unit, deadline,
-         deferred) in rows:
+    for (
+        action,
+        at,
+        unit,
+        actor,
+        data,
+        case_id,
+        category_id,
+        county,
+        town,
+        village,
+        grid,
+        lead_unit,
+        deadline,
+        deferred,
+    ) in rows:
         day, places = local_day(at), (county, town, village, grid)
         if action in DISPATCH_ACTIONS:
             if unit is not None:  # a joint response without a lead department dispatches nobody
-                acc.add(day=day, category_id=category_id, places=places, metrics={"dispatched": 1}, unit_id=unit)
+                acc.add(
+                    day=day,
+                    category_id=category_id,
+                    places=places,
+                    metrics={"dispatched": 1},
+                    unit_id=unit,
+                )
         elif action == Action.RETURN:
-            acc.add(day=day, category_id=category_id, places=places, metrics={"returned": 1}, unit_id=unit)
+            acc.add(
+                day=day,
+                category_id=category_id,
+                places=places,
+                metrics={"returned": 1},
+                unit_id=unit,
+            )
         elif action == Action.SIGN:
             metrics = {"signed": 1}
             if not deferred:  # deferred cases leave the on-time figures
@@ -186,47 +293,106 @@ def _collect_events(start, end, acc: Accumulator) -> None:
                     metrics["handle_n"] = 1
                     metrics["handle_minutes"] = minutes
                     metrics[HIST_FIELDS[handle_bin(minutes)]] = 1
-            acc.add(day=day, category_id=category_id, places=places, metrics=metrics, unit_id=unit,
-                    person_id=actor, person_metrics=metrics)
+            acc.add(
+                day=day,
+                category_id=category_id,
+                places=places,
+                metrics=metrics,
+                unit_id=unit,
+                person_id=actor,
+                person_metrics=metrics,
+            )
         elif action in (Action.VERIFY_PASS, Action.VERIFY_FAIL):
-            metrics = {"verified": 1, "verify_failed": 1} if action == Action.VERIFY_FAIL else {"verified": 1}
-            acc.add(day=day, category_id=category_id, places=places, metrics=metrics, unit_id=lead_unit,
-                    person_id=actor, person_metrics=metrics)
+            metrics = (
+                {"verified": 1, "verify_failed": 1}
+                if action == Action.VERIFY_FAIL
+                else {"verified": 1}
+            )
+            acc.add(
+                day=day,
+                category_id=category_id,
+                places=places,
+                metrics=metrics,
+                unit_id=lead_unit,
+                person_id=actor,
+                person_metrics=metrics,
+            )
         elif action == Action.EXTENSION_REQUEST:
-            acc.add(day=day, category_id=category_id, places=places, metrics={"extension_requested": 1},
-                    unit_id=unit)
+            acc.add(
+                day=day,
+                category_id=category_id,
+                places=places,
+                metrics={"extension_requested": 1},
+                unit_id=unit,
+            )
         elif action == Action.EXTENSION_APPROVE:
-            acc.add(day=day, category_id=category_id, places=places, metrics={"extension_granted": 1},
-                    unit_id=unit)
+            acc.add(
+                day=day,
+                category_id=category_id,
+                places=places,
+                metrics={"extension_granted": 1},
+                unit_id=unit,
+            )
         elif action == Action.ESCALATE:
             acc.add(day=day, category_id=category_id, places=places, metrics={"escalated": 1})
         elif action == Action.SELF_RESOLVE:
-            acc.add(day=day, category_id=category_id, places=places, metrics={"self_resolved": 1},
-                    person_id=actor, person_metrics={"self_resolved": 1})
+            acc.add(
+                day=day,
+                category_id=category_id,
+                places=places,
+                metrics={"self_resolved": 1},
+                person_id=actor,
+                person_metrics={"self_resolved": 1},
+            )
 
 
 def _collect_ratings(start, end, acc: Accumulator) -> None:
     Rating = rating_model()
     if Rating is None:
         return
-    rows = Rating.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
-        "created_at", "stars", "case__category_id", "case__county_id", "case__town_id", "case__village_id",
-        "case__grid_id", "case__lead_unit_id",
-    ).order_by()
+    rows = (
+        Rating.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values_list(
+            "created_at",
+            "stars",
+            "case__category_id",
+            "case__county_id",
+            "case__town_id",
+            "case__village_id",
+            "case__grid_id",
+            "case__lead_unit_id",
+        )
+        .order_by()
+    )
     for at, stars, category_id, county, town, village, grid, lead_unit in rows.iterator(2000):
         if stars is None:
             continue
         stars = int(stars)
-        acc.add(day=local_day(at), category_id=category_id, places=(county, town, village, grid), unit_id=lead_unit,
-                metrics={"ratings": 1, "stars": stars, "ratings_good": 1 if stars >= 4 else 0})
+        acc.add(
+            day=local_day(at),
+            category_id=category_id,
+            places=(county, town, village, grid),
+            unit_id=lead_unit,
+            metrics={"ratings": 1, "stars": stars, "ratings_good": 1 if stars >= 4 else 0},
+        )
 
 
-def live_counters(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
-                  category_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
+def live_counters(
+    *,
+    level: str,
+    keys: Iterable[int] | None,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: Iterable[int] | None = None,
+) -> dict[int, dict[str, int]]:
     """The counters of a period straight from the raw tables (no rollups): key → counters."""
     keyset = set(keys) if keys is not None else None
-    acc = Accumulator(by_day=False, by_category=True, levels=[level],
-                      keys={level: keyset} if keyset is not None else None)
+    acc = Accumulator(
+        by_day=False,
+        by_category=True,
+        levels=[level],
+        keys={level: keyset} if keyset is not None else None,
+    )
     collect(day_start(first_day), day_start(last_day + dt.timedelta(days=1)), acc)
     wanted = set(category_ids) if category_ids is not None else None
     result: dict[int, dict[str, int]] = {}

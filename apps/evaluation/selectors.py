@@ -75,7 +75,9 @@ def evaluation_scope(user) -> EvalScope | None:
         return None
     if home is None:
         return None
-    return EvalScope(home=home, region_ids=frozenset(regions_in_scope(user).values_list("pk", flat=True)))
+    return EvalScope(
+        home=home, region_ids=frozenset(regions_in_scope(user).values_list("pk", flat=True))
+    )
 
 
 # --- subjects: what a table has one row for --------------------------------------------------
@@ -107,14 +109,26 @@ SUBJECT_KINDS: dict[str, SubjectKind] = {
 }
 # Which tables each home tier may open (a town desk has no county departments, and so on).
 KINDS_FOR_TIER = {
-    Tier.COUNTY: ("county", "town", "village", "grid", "department", "stationed", "workstation", "grid_worker",
-                  "handler"),
+    Tier.COUNTY: (
+        "county",
+        "town",
+        "village",
+        "grid",
+        "department",
+        "stationed",
+        "workstation",
+        "grid_worker",
+        "handler",
+    ),
     Tier.TOWN: ("town", "village", "grid", "stationed", "workstation", "grid_worker", "handler"),
     Tier.VILLAGE: ("village", "grid", "workstation", "grid_worker", "handler"),
 }
 # 三级考核: who each tier scores.
-SCORED_KINDS = {Tier.COUNTY: ("town", "department"), Tier.TOWN: ("village", "stationed"),
-                Tier.VILLAGE: ("grid_worker",)}
+SCORED_KINDS = {
+    Tier.COUNTY: ("town", "department"),
+    Tier.TOWN: ("village", "stationed"),
+    Tier.VILLAGE: ("grid_worker",),
+}
 
 
 @dataclass(frozen=True)
@@ -133,28 +147,54 @@ def subjects(escope: EvalScope, kind: str, *, within: Region | None = None) -> l
     itself a region in scope)."""
     regions = set(escope.region_ids)
     if within is not None:
-        below = {within.pk} | set(Region.objects.filter(Q(parent=within) | Q(parent__parent=within))
-                                  .values_list("pk", flat=True))
+        below = {within.pk} | set(
+            Region.objects.filter(Q(parent=within) | Q(parent__parent=within)).values_list(
+                "pk", flat=True
+            )
+        )
         regions &= below
     # values_list, not model instances: a county has ~1,000 grids and ~1,000 people.
     if kind in ("county", "town", "village"):
-        rows = Region.objects.filter(pk__in=regions, tier=kind).order_by("code").values_list(
-            "pk", "name", "parent__name")
+        rows = (
+            Region.objects.filter(pk__in=regions, tier=kind)
+            .order_by("code")
+            .values_list("pk", "name", "parent__name")
+        )
     elif kind == "grid":
-        rows = Grid.objects.filter(village_id__in=regions).order_by("code").values_list("pk", "name", "village__name")
+        rows = (
+            Grid.objects.filter(village_id__in=regions)
+            .order_by("code")
+            .values_list("pk", "name", "village__name")
+        )
     elif kind in ("department", "stationed", "workstation"):
-        unit_kinds = {"department": [UnitKind.DEPARTMENT], "stationed": [UnitKind.STATIONED, UnitKind.TOWN_OFFICE],
-                      "workstation": [UnitKind.WORKSTATION]}[kind]
-        rows = Unit.objects.filter(region_id__in=regions, kind__in=unit_kinds).order_by(
-            "region__code", "name").values_list("pk", "name", "region__name")
+        unit_kinds = {
+            "department": [UnitKind.DEPARTMENT],
+            "stationed": [UnitKind.STATIONED, UnitKind.TOWN_OFFICE],
+            "workstation": [UnitKind.WORKSTATION],
+        }[kind]
+        rows = (
+            Unit.objects.filter(region_id__in=regions, kind__in=unit_kinds)
+            .order_by("region__code", "name")
+            .values_list("pk", "name", "region__name")
+        )
     elif kind == "grid_worker":
-        rows = Profile.objects.filter(role__in=[Role.GRID_WORKER, Role.GRID_LEADER], region_id__in=regions).order_by(
-            "region__code", "display_name").values_list("user_id", "display_name", "region__name")
+        rows = (
+            Profile.objects.filter(
+                role__in=[Role.GRID_WORKER, Role.GRID_LEADER], region_id__in=regions
+            )
+            .order_by("region__code", "display_name")
+            .values_list("user_id", "display_name", "region__name")
+        )
     elif kind == "handler":
-        rows = [(user_id, name, unit or region) for user_id, name, unit, region in Profile.objects.filter(
-            Q(role=Role.DEPARTMENT_HANDLER, unit__region_id__in=regions)
-            | Q(role=Role.VILLAGE_HANDLER, region_id__in=regions)
-        ).order_by("display_name").values_list("user_id", "display_name", "unit__name", "region__name")]
+        rows = [
+            (user_id, name, unit or region)
+            for user_id, name, unit, region in Profile.objects.filter(
+                Q(role=Role.DEPARTMENT_HANDLER, unit__region_id__in=regions)
+                | Q(role=Role.VILLAGE_HANDLER, region_id__in=regions)
+            )
+            .order_by("display_name")
+            .values_list("user_id", "display_name", "unit__name", "region__name")
+        ]
     else:
         raise ValueError(kind)
     return [Subject(pk, name, parent or "") for pk, name, parent in rows]
@@ -180,9 +220,16 @@ def category_ids_for(category: Category | None) -> list[int] | None:
     return [category.pk, *Category.objects.filter(parent=category).values_list("pk", flat=True)]
 
 
-def rollup_sums(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
-                category_ids: Iterable[int] | None = None, group: str = "key",
-                metrics: Iterable[str] = ROLLUP_METRICS) -> dict:
+def rollup_sums(
+    *,
+    level: str,
+    keys: Iterable[int] | None,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: Iterable[int] | None = None,
+    group: str = "key",
+    metrics: Iterable[str] = ROLLUP_METRICS,
+) -> dict:
     """Sums of counters over a period from the rollups, grouped by ``key``, ``category_id`` or
     ``day``: group value → {metric: sum}.
 
@@ -210,7 +257,9 @@ def rollup_sums(*, level: str, keys: Iterable[int] | None, first_day: dt.date, l
     cursor = first_day
     while cursor <= last_day:
         month_end = following(cursor.replace(day=1)) - dt.timedelta(days=1)
-        whole = cursor.day == 1 and month_end <= last_day and cursor < current and cursor not in dirty
+        whole = (
+            cursor.day == 1 and month_end <= last_day and cursor < current and cursor not in dirty
+        )
         if whole and group != "day":
             months.append(cursor)
         else:
@@ -222,8 +271,14 @@ def rollup_sums(*, level: str, keys: Iterable[int] | None, first_day: dt.date, l
         cursor = month_end + dt.timedelta(days=1)
 
     def summed(qs) -> list[dict]:
-        return list(qs.filter(level=level).filter(key_q).filter(cat_q).order_by().values(group)
-                    .annotate(**{f"s_{m}": Sum(m) for m in metrics}))
+        return list(
+            qs.filter(level=level)
+            .filter(key_q)
+            .filter(cat_q)
+            .order_by()
+            .values(group)
+            .annotate(**{f"s_{m}": Sum(m) for m in metrics})
+        )
 
     rows: list[dict] = []
     if day_ranges:
@@ -241,22 +296,43 @@ def rollup_sums(*, level: str, keys: Iterable[int] | None, first_day: dt.date, l
     return result
 
 
-def rollup_counters(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
-                    category_ids: Iterable[int] | None = None) -> dict[int, dict[str, int]]:
+def rollup_counters(
+    *,
+    level: str,
+    keys: Iterable[int] | None,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: Iterable[int] | None = None,
+) -> dict[int, dict[str, int]]:
     """Counters of a period from the rollups: key → counters."""
-    return rollup_sums(level=level, keys=keys, first_day=first_day, last_day=last_day, category_ids=category_ids)
+    return rollup_sums(
+        level=level, keys=keys, first_day=first_day, last_day=last_day, category_ids=category_ids
+    )
 
 
-def overdue_now(user, *, level: str, keys: Iterable[int] | None, category_ids: Iterable[int] | None = None,
-                now: dt.datetime | None = None) -> dict[int, int]:
+def overdue_now(
+    user,
+    *,
+    level: str,
+    keys: Iterable[int] | None,
+    category_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
+) -> dict[int, int]:
     """当前超时数 (live): open, not deferred, current step past its deadline. A unit is only
     counted for its own steps (signing and handling); a place for every open step."""
     now = now or timezone.now()
-    field = {"county": "county_id", "town": "town_id", "village": "village_id", "grid": "grid_id",
-             "unit": "lead_unit_id"}.get(level)
+    field = {
+        "county": "county_id",
+        "town": "town_id",
+        "village": "village_id",
+        "grid": "grid_id",
+        "unit": "lead_unit_id",
+    }.get(level)
     if field is None:
         return {}
-    qs = cases_visible_to(user).filter(colour__in=[Colour.BLUE, Colour.YELLOW, Colour.RED], step_deadline__lt=now)
+    qs = cases_visible_to(user).filter(
+        colour__in=[Colour.BLUE, Colour.YELLOW, Colour.RED], step_deadline__lt=now
+    )
     if level == "unit":
         qs = qs.filter(status__in=[Status.DISPATCHED, Status.SIGNED])
     if keys is not None:
@@ -273,16 +349,33 @@ class Row:
     values: dict[str, float | int | None]
 
 
-def indicator_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_day: dt.date,
-                   category_ids: list[int] | None = None, within: Region | None = None,
-                   columns: tuple[str, ...] | None = None) -> list[Row]:
+def indicator_rows(
+    user,
+    escope: EvalScope,
+    kind: str,
+    *,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: list[int] | None = None,
+    within: Region | None = None,
+    columns: tuple[str, ...] | None = None,
+) -> list[Row]:
     spec = SUBJECT_KINDS[kind]
     columns = columns or spec.columns
     subs = subjects(escope, kind, within=within)
     keys = [s.id for s in subs]
-    counters = rollup_counters(level=spec.level, keys=keys, first_day=first_day, last_day=last_day,
-                               category_ids=category_ids)
-    live = overdue_now(user, level=spec.level, keys=keys, category_ids=category_ids) if "overdue_now" in columns else {}
+    counters = rollup_counters(
+        level=spec.level,
+        keys=keys,
+        first_day=first_day,
+        last_day=last_day,
+        category_ids=category_ids,
+    )
+    live = (
+        overdue_now(user, level=spec.level, keys=keys, category_ids=category_ids)
+        if "overdue_now" in columns
+        else {}
+    )
     rows = []
     for sub in subs:
         c = dict(counters.get(sub.id) or dict.fromkeys(ROLLUP_METRICS, 0))
@@ -291,14 +384,26 @@ def indicator_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, la
     return rows
 
 
-def totals_for(user, escope: EvalScope, *, first_day: dt.date, last_day: dt.date,
-               category_ids: list[int] | None = None) -> dict[str, float | int | None]:
+def totals_for(
+    user,
+    escope: EvalScope,
+    *,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: list[int] | None = None,
+) -> dict[str, float | int | None]:
     """The reader's own region as one row (the headline figures of the dashboard)."""
     level = escope.tier
-    counters = rollup_counters(level=level, keys=[escope.home.pk], first_day=first_day, last_day=last_day,
-                               category_ids=category_ids).get(escope.home.pk, dict.fromkeys(ROLLUP_METRICS, 0))
-    counters["overdue_now"] = overdue_now(user, level=level, keys=[escope.home.pk],
-                                          category_ids=category_ids).get(escope.home.pk, 0)
+    counters = rollup_counters(
+        level=level,
+        keys=[escope.home.pk],
+        first_day=first_day,
+        last_day=last_day,
+        category_ids=category_ids,
+    ).get(escope.home.pk, dict.fromkeys(ROLLUP_METRICS, 0))
+    counters["overdue_now"] = overdue_now(
+        user, level=level, keys=[escope.home.pk], category_ids=category_ids
+    ).get(escope.home.pk, 0)
     return evaluate(counters, REGION_COLUMNS)
 
 
@@ -368,8 +473,16 @@ class ScoreRow:
         return [p for p in sorted(self.parts, key=lambda p: -p.lost) if p.lost >= 0.05][:3]
 
 
-def score_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_day: dt.date,
-               category_ids: list[int] | None = None, within: Region | None = None) -> tuple[list[ScoreRow], dict]:
+def score_rows(
+    user,
+    escope: EvalScope,
+    kind: str,
+    *,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: list[int] | None = None,
+    within: Region | None = None,
+) -> tuple[list[ScoreRow], dict]:
     """Composite scores and ranking of one kind of evaluatee.
 
     1. Compute each weighted indicator for every subject.
@@ -380,8 +493,16 @@ def score_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_d
     """
     weights = weights_for(kind)
     codes = tuple(weights)
-    rows = indicator_rows(user, escope, kind, first_day=first_day, last_day=last_day, category_ids=category_ids,
-                          within=within, columns=codes or ("reports",))
+    rows = indicator_rows(
+        user,
+        escope,
+        kind,
+        first_day=first_day,
+        last_day=last_day,
+        category_ids=category_ids,
+        within=within,
+        columns=codes or ("reports",),
+    )
     peers = {code: [r.values.get(code) for r in rows] for code in codes}
     means = {}
     for code in codes:
@@ -398,10 +519,19 @@ def score_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_d
         for code, value, score in scored:
             share = weights[code] / used if (used and score is not None) else 0.0
             points = share * score * 100 if score is not None else 0.0
-            parts.append(ScorePart(code=code, label=INDICATORS[code].label, value=value,
-                                   score=None if score is None else score * 100, weight=weights[code], share=share,
-                                   points=points, lost=share * 100 - points if score is not None else 0.0,
-                                   peer_mean=means[code]))
+            parts.append(
+                ScorePart(
+                    code=code,
+                    label=INDICATORS[code].label,
+                    value=value,
+                    score=None if score is None else score * 100,
+                    weight=weights[code],
+                    share=share,
+                    points=points,
+                    lost=share * 100 - points if score is not None else 0.0,
+                    peer_mean=means[code],
+                )
+            )
         composite = sum(p.points for p in parts) if used else None
         result.append(ScoreRow(subject=row.subject, composite=composite, rank=None, parts=parts))
     result.sort(key=lambda r: (r.composite is None, -(r.composite or 0), r.subject.name))
@@ -419,11 +549,26 @@ def score_rows(user, escope: EvalScope, kind: str, *, first_day: dt.date, last_d
 # --- hotspots ------------------------------------------------------------------------------
 
 
-def counts_by(*, level: str, keys: Iterable[int] | None, first_day: dt.date, last_day: dt.date,
-              metric: str = "reports", group: str = "key", category_ids: Iterable[int] | None = None) -> dict:
+def counts_by(
+    *,
+    level: str,
+    keys: Iterable[int] | None,
+    first_day: dt.date,
+    last_day: dt.date,
+    metric: str = "reports",
+    group: str = "key",
+    category_ids: Iterable[int] | None = None,
+) -> dict:
     """One counter summed over a period, grouped by ``key``, ``category_id`` or ``day``."""
-    sums = rollup_sums(level=level, keys=keys, first_day=first_day, last_day=last_day, category_ids=category_ids,
-                       group=group, metrics=(metric,))
+    sums = rollup_sums(
+        level=level,
+        keys=keys,
+        first_day=first_day,
+        last_day=last_day,
+        category_ids=category_ids,
+        group=group,
+        metrics=(metric,),
+    )
     return {k: v[metric] for k, v in sums.items() if v[metric]}
 
 
@@ -435,7 +580,9 @@ def bucket_start(day: dt.date, granularity: str) -> dt.date:
     return day
 
 
-def trend(by_day: dict[dt.date, int], first_day: dt.date, last_day: dt.date, granularity: str) -> list[tuple]:
+def trend(
+    by_day: dict[dt.date, int], first_day: dt.date, last_day: dt.date, granularity: str
+) -> list[tuple]:
     """(bucket start, count) for every bucket in the period, empty buckets included."""
     totals: dict[dt.date, int] = defaultdict(int)
     for day, n in by_day.items():
@@ -452,25 +599,61 @@ def trend(by_day: dict[dt.date, int], first_day: dt.date, last_day: dt.date, gra
 
 
 def category_labels(ids: Iterable[int]) -> dict[int, str]:
-    return {c.pk: str(c) for c in Category.objects.filter(pk__in=list(ids)).select_related("parent")}
+    return {
+        c.pk: str(c) for c in Category.objects.filter(pk__in=list(ids)).select_related("parent")
+    }
 
 
-def heat_cells(escope: EvalScope, *, first_day: dt.date, last_day: dt.date, category_ids=None,
-               within: Region | None = None) -> list[dict]:
+def heat_cells(
+    escope: EvalScope,
+    *,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids=None,
+    within: Region | None = None,
+) -> list[dict]:
     """Reports per grid — the map's cells, drawn at each grid's centre with its bounding box."""
     regions = set(escope.region_ids)
     if within is not None:
-        regions &= {within.pk} | set(Region.objects.filter(Q(parent=within) | Q(parent__parent=within))
-                                     .values_list("pk", flat=True))
-    grids = {row[0]: row for row in Grid.objects.filter(village_id__in=regions).values_list(
-        "pk", "name", "village__name", "village_id", "min_lat", "min_lng", "max_lat", "max_lng", "centroid_lat",
-        "centroid_lng")}
-    counts = counts_by(level="grid", keys=grids, first_day=first_day, last_day=last_day, category_ids=category_ids)
+        regions &= {within.pk} | set(
+            Region.objects.filter(Q(parent=within) | Q(parent__parent=within)).values_list(
+                "pk", flat=True
+            )
+        )
+    grids = {
+        row[0]: row
+        for row in Grid.objects.filter(village_id__in=regions).values_list(
+            "pk",
+            "name",
+            "village__name",
+            "village_id",
+            "min_lat",
+            "min_lng",
+            "max_lat",
+            "max_lng",
+            "centroid_lat",
+            "centroid_lng",
+        )
+    }
+    counts = counts_by(
+        level="grid", keys=grids, first_day=first_day, last_day=last_day, category_ids=category_ids
+    )
     cells = []
     for grid_id, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        _pk, name, village, village_id, min_lat, min_lng, max_lat, max_lng, lat, lng = grids[grid_id]
-        cells.append({"id": grid_id, "name": name, "village": village, "village_id": village_id, "n": n,
-                      "bbox": [min_lat, min_lng, max_lat, max_lng], "center": [lat, lng]})
+        _pk, name, village, village_id, min_lat, min_lng, max_lat, max_lng, lat, lng = grids[
+            grid_id
+        ]
+        cells.append(
+            {
+                "id": grid_id,
+                "name": name,
+                "village": village,
+                "village_id": village_id,
+                "n": n,
+                "bbox": [min_lat, min_lng, max_lat, max_lng],
+                "center": [lat, lng],
+            }
+        )
     return cells
 
 
@@ -483,17 +666,43 @@ def colour_board(user, escope: EvalScope) -> dict:
     the area's (…, status) index, counted by their colour."""
     qs = cases_visible_to(user).filter(status__in=OPEN_STATUSES)
     by_unit: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_COLOURS, 0))
-    for unit_id, holder_id, colour, n in qs.order_by().values_list("lead_unit_id", "holder_id", "colour").annotate(
-            n=Count("id")):
+    for unit_id, holder_id, colour, n in (
+        qs.order_by().values_list("lead_unit_id", "holder_id", "colour").annotate(n=Count("id"))
+    ):
         by_unit[("unit", unit_id) if unit_id else ("desk", holder_id)][colour] += n
-    unit_names = dict(Unit.objects.filter(pk__in=[k for t, k in by_unit if t == "unit"]).values_list("pk", "name"))
-    desk_names = dict(Region.objects.filter(pk__in=[k for t, k in by_unit if t == "desk"]).values_list("pk", "name"))
+    unit_names = dict(
+        Unit.objects.filter(pk__in=[k for t, k in by_unit if t == "unit"]).values_list("pk", "name")
+    )
+    desk_names = dict(
+        Region.objects.filter(pk__in=[k for t, k in by_unit if t == "desk"]).values_list(
+            "pk", "name"
+        )
+    )
     units = []
     for (kind, key), counts in by_unit.items():
-        name = unit_names.get(key, "") if kind == "unit" else f"{desk_names.get(key, '')}（待派遣/受理）"
-        units.append({"kind": kind, "id": key, "name": name, "counts": counts, "total": sum(counts.values()),
-                      "filter": f"unit={key}" if kind == "unit" else f"unit=none&holder__id__exact={key}"})
-    units.sort(key=lambda u: (-u["counts"][Colour.RED], -u["counts"][Colour.YELLOW], -u["total"], u["name"]))
+        name = (
+            unit_names.get(key, "")
+            if kind == "unit"
+            else f"{desk_names.get(key, '')}（待派遣/受理）"
+        )
+        units.append(
+            {
+                "kind": kind,
+                "id": key,
+                "name": name,
+                "counts": counts,
+                "total": sum(counts.values()),
+                "filter": f"unit={key}" if kind == "unit" else f"unit=none&holder__id__exact={key}",
+            }
+        )
+    units.sort(
+        key=lambda u: (
+            -u["counts"][Colour.RED],
+            -u["counts"][Colour.YELLOW],
+            -u["total"],
+            u["name"],
+        )
+    )
 
     area_tier = {Tier.COUNTY: "town", Tier.TOWN: "village", Tier.VILLAGE: "grid"}[escope.tier]
     area_field = {"town": "town_id", "village": "village_id", "grid": "grid_id"}[area_tier]
@@ -501,13 +710,26 @@ def colour_board(user, escope: EvalScope) -> dict:
     for key, colour, n in qs.order_by().values_list(area_field, "colour").annotate(n=Count("id")):
         by_area[key][colour] += n
     names = {s.id: s.name for s in subjects(escope, area_tier)}
-    areas = [{"id": key, "name": names.get(key, "?"), "counts": counts, "total": sum(counts.values()),
-              "filter": f"{area_field[:-3]}={key}"}
-             for key, counts in by_area.items()]
+    areas = [
+        {
+            "id": key,
+            "name": names.get(key, "?"),
+            "counts": counts,
+            "total": sum(counts.values()),
+            "filter": f"{area_field[:-3]}={key}",
+        }
+        for key, counts in by_area.items()
+    ]
     areas.sort(key=lambda a: (-a["counts"][Colour.RED], -a["total"], a["name"]))
     totals = dict.fromkeys(OPEN_COLOURS, 0)
     for a in areas:
         for colour, n in a["counts"].items():
             totals[colour] += n
-    return {"units": units, "areas": areas, "area_label": SUBJECT_KINDS[area_tier].label, "totals": totals,
-            "area_field": area_field[:-3], "as_of": timezone.now()}
+    return {
+        "units": units,
+        "areas": areas,
+        "area_label": SUBJECT_KINDS[area_tier].label,
+        "totals": totals,
+        "area_field": area_field[:-3],
+        "as_of": timezone.now(),
+    }

@@ -36,7 +36,14 @@ from django.utils import timezone
 
 from apps.cases.models import Case, CaseEvent
 from apps.evaluation.indicators import ROLLUP_METRICS
-from apps.evaluation.models import ALL_CATEGORIES, DailyRollup, DirtyDay, DirtyMonth, MonthlyRollup, RollupCursor
+from apps.evaluation.models import (
+    ALL_CATEGORIES,
+    DailyRollup,
+    DirtyDay,
+    DirtyMonth,
+    MonthlyRollup,
+    RollupCursor,
+)
 from apps.evaluation.rollups import Accumulator, chunks, collect, day_start, local_day, rating_model
 
 log = logging.getLogger(__name__)
@@ -50,7 +57,9 @@ def _mark(days: set[dt.date], now: dt.datetime) -> None:
         return
     existing = set(DirtyDay.objects.filter(day__in=days).values_list("day", flat=True))
     DirtyDay.objects.filter(day__in=existing).update(marked_at=now)
-    DirtyDay.objects.bulk_create([DirtyDay(day=d, marked_at=now) for d in days - existing], ignore_conflicts=True)
+    DirtyDay.objects.bulk_create(
+        [DirtyDay(day=d, marked_at=now) for d in days - existing], ignore_conflicts=True
+    )
 
 
 def _days_of_cases(case_ids: set[int]) -> set[dt.date]:
@@ -58,12 +67,23 @@ def _days_of_cases(case_ids: set[int]) -> set[dt.date]:
     days: set[dt.date] = set()
     Rating = rating_model()
     for batch in chunks(sorted(case_ids)):
-        days.update(local_day(at) for at in Case.objects.filter(pk__in=batch).values_list("created_at", flat=True))
-        days.update(local_day(at) for at in CaseEvent.objects.filter(case_id__in=batch)
-                    .values_list("created_at", flat=True).order_by())
+        days.update(
+            local_day(at)
+            for at in Case.objects.filter(pk__in=batch).values_list("created_at", flat=True)
+        )
+        days.update(
+            local_day(at)
+            for at in CaseEvent.objects.filter(case_id__in=batch)
+            .values_list("created_at", flat=True)
+            .order_by()
+        )
         if Rating is not None:
-            days.update(local_day(at) for at in Rating.objects.filter(case_id__in=batch)
-                        .values_list("created_at", flat=True).order_by())
+            days.update(
+                local_day(at)
+                for at in Rating.objects.filter(case_id__in=batch)
+                .values_list("created_at", flat=True)
+                .order_by()
+            )
     return days
 
 
@@ -78,8 +98,11 @@ def rollups_mark_dirty(*, now: dt.datetime | None = None, max_events: int = EVEN
         sources.append(("ratings", Rating))
     for name, model in sources:
         cursor, _ = RollupCursor.objects.get_or_create(name=name)
-        rows = list(model.objects.filter(pk__gt=cursor.last_id).order_by("pk")
-                    .values_list("pk", "case_id", "created_at")[:max_events])
+        rows = list(
+            model.objects.filter(pk__gt=cursor.last_id)
+            .order_by("pk")
+            .values_list("pk", "case_id", "created_at")[:max_events]
+        )
         if not rows:
             continue
         seen += len(rows)
@@ -130,7 +153,9 @@ def _insert_rows(rows: list[tuple]) -> None:
         else:
             marks = ", ".join(["%s"] * len(ROW_COLUMNS))
             for start in range(0, len(rows), 5000):
-                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows[start:start + 5000])
+                cursor.executemany(
+                    f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows[start : start + 5000]
+                )
 
 
 def month_of(day: dt.date) -> dt.date:
@@ -145,8 +170,9 @@ def _mark_months(days, now: dt.datetime) -> None:
     months = {month_of(d) for d in days}
     existing = set(DirtyMonth.objects.filter(month__in=months).values_list("month", flat=True))
     DirtyMonth.objects.filter(month__in=existing).update(marked_at=now)
-    DirtyMonth.objects.bulk_create([DirtyMonth(month=m, marked_at=now) for m in months - existing],
-                                   ignore_conflicts=True)
+    DirtyMonth.objects.bulk_create(
+        [DirtyMonth(month=m, marked_at=now) for m in months - existing], ignore_conflicts=True
+    )
 
 
 def rollup_month_recompute(*, month: dt.date) -> None:
@@ -172,7 +198,11 @@ def rollup_month_recompute(*, month: dt.date) -> None:
 def rollup_day_recompute(*, day: dt.date) -> int:
     """Step 3 for one day. Returns the number of rows written."""
     marked = DirtyDay.objects.filter(day=day).values_list("marked_at", flat=True).first()
-    acc = collect(day_start(day), day_start(day + dt.timedelta(days=1)), Accumulator(by_day=True, by_category=True))
+    acc = collect(
+        day_start(day),
+        day_start(day + dt.timedelta(days=1)),
+        Accumulator(by_day=True, by_category=True),
+    )
     rows = _rows_for(acc)
     with transaction.atomic():
         DailyRollup.objects.filter(day=day).delete()
@@ -186,13 +216,19 @@ def rollup_day_recompute(*, day: dt.date) -> int:
 def rollup_months_refresh() -> int:
     """Re-sum the dirty months that are over (the current month is always read from days)."""
     current = month_of(timezone.localdate())
-    months = list(DirtyMonth.objects.filter(month__lt=current).order_by("-month").values_list("month", flat=True))
+    months = list(
+        DirtyMonth.objects.filter(month__lt=current)
+        .order_by("-month")
+        .values_list("month", flat=True)
+    )
     for month in months:
         rollup_month_recompute(month=month)
     return len(months)
 
 
-def rollups_refresh(*, now: dt.datetime | None = None, time_budget_s: float = 50.0) -> dict[str, int]:
+def rollups_refresh(
+    *, now: dt.datetime | None = None, time_budget_s: float = 50.0
+) -> dict[str, int]:
     """What the beat task runs every minute: mark, then recompute dirty days (oldest last, so
     today — what people look at — is fresh first), within a time budget."""
     started = time.monotonic()
@@ -225,7 +261,10 @@ def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | Non
         for name, model in [("events", CaseEvent), ("ratings", rating_model())]:
             if model is None:
                 continue
-            newest = model.objects.filter(created_at__lt=now - CURSOR_SAFETY).aggregate(m=Max("pk"))["m"] or 0
+            newest = (
+                model.objects.filter(created_at__lt=now - CURSOR_SAFETY).aggregate(m=Max("pk"))["m"]
+                or 0
+            )
             RollupCursor.objects.update_or_create(name=name, defaults={"last_id": newest})
     if first_day is None:
         earliest = Case.objects.order_by("created_at").values_list("created_at", flat=True).first()
@@ -234,14 +273,21 @@ def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | Non
     written = 0
     window_start = first_day
     while window_start <= last_day:
-        window_end = min(next_month(window_start) - dt.timedelta(days=1), last_day)  # one calendar month
-        acc = collect(day_start(window_start), day_start(window_end + dt.timedelta(days=1)),
-                      Accumulator(by_day=True, by_category=True))
+        window_end = min(
+            next_month(window_start) - dt.timedelta(days=1), last_day
+        )  # one calendar month
+        acc = collect(
+            day_start(window_start),
+            day_start(window_end + dt.timedelta(days=1)),
+            Accumulator(by_day=True, by_category=True),
+        )
         rows = _rows_for(acc)
         with transaction.atomic():
             DailyRollup.objects.filter(day__gte=window_start, day__lte=window_end).delete()
             _insert_rows(rows)
-            DirtyDay.objects.filter(day__gte=window_start, day__lte=window_end, marked_at__lte=now).delete()
+            DirtyDay.objects.filter(
+                day__gte=window_start, day__lte=window_end, marked_at__lte=now
+            ).delete()
             _mark_months([window_start, window_end], now)
         written += len(rows)
         window_start = window_end + dt.timedelta(days=1)

@@ -39,10 +39,19 @@ def draw(size: int, *, maskable: bool) -> Image.Image:
     cx, tip = big / 2, inset + cell * 2.15
     radius = cell * 0.62
     head_y = tip - radius * 1.75
-    pen.polygon([(cx - radius * 0.78, head_y + radius * 0.6), (cx + radius * 0.78, head_y + radius * 0.6), (cx, tip)],
-                fill=ORANGE)
+    pen.polygon(
+        [
+            (cx - radius * 0.78, head_y + radius * 0.6),
+            (cx + radius * 0.78, head_y + radius * 0.6),
+            (cx, tip),
+        ],
+        fill=ORANGE,
+    )
     pen.ellipse((cx - radius, head_y - radius, cx + radius, head_y + radius), fill=ORANGE)
-    pen.ellipse((cx - radius * 0.42, head_y - radius * 0.42, cx + radius * 0.42, head_y + radius * 0.42), fill=WHITE)
+    pen.ellipse(
+        (cx - radius * 0.42, head_y - radius * 0.42, cx + radius * 0.42, head_y + radius * 0.42),
+        fill=WHITE,
+    )
     return image.resize((size, size), Image.Resampling.LANCZOS)
 
 

@@ -108,7 +108,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         from apps.accounts import services
         from apps.accounts.sessions import MUST_CHANGE_KEY
 
-        services.account_password_change_own(user=form.user, password=form.cleaned_data["new_password1"])
+        services.account_password_change_own(
+            user=form.user, password=form.cleaned_data["new_password1"]
+        )
         update_session_auth_hash(self.request, form.user)
         self.request.session.pop(MUST_CHANGE_KEY, None)
         return redirect("/field/")
@@ -131,10 +133,24 @@ def manifest(request: HttpRequest) -> JsonResponse:
         "background_color": "#f3f5f8",
         "theme_color": "#1d4f91",
         "icons": [
-            {"src": static("field/icons/icon-192.png"), "sizes": "192x192", "type": "image/png", "purpose": "any"},
-            {"src": static("field/icons/icon-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "any"},
-            {"src": static("field/icons/icon-maskable-512.png"), "sizes": "512x512", "type": "image/png",
-             "purpose": "maskable"},
+            {
+                "src": static("field/icons/icon-192.png"),
+                "sizes": "192x192",
+                "type": "image/png",
+                "purpose": "any",
+            },
+            {
+                "src": static("field/icons/icon-512.png"),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "any",
+            },
+            {
+                "src": static("field/icons/icon-maskable-512.png"),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
         ],
     }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
@@ -146,11 +162,17 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     context = {
         "version": shell_version(),
         "shell_urls": json.dumps(
-            ["/field/", "/field/manifest.webmanifest", *[static(n) for n in SHELL_STATIC if finders.find(n)]]
+            [
+                "/field/",
+                "/field/manifest.webmanifest",
+                *[static(n) for n in SHELL_STATIC if finders.find(n)],
+            ]
         ),
         "login_url": LOGIN_URL,
     }
-    response = render(request, "field/sw.js", context, content_type="application/javascript; charset=utf-8")
+    response = render(
+        request, "field/sw.js", context, content_type="application/javascript; charset=utf-8"
+    )
     # The browser must always see the newest worker; the worker may control all of /field/.
     response["Cache-Control"] = "no-cache"
     response["Service-Worker-Allowed"] = "/field/"

@@ -54,7 +54,11 @@ class MarkReadApi(APIView):
         notification = services.notification_mark_read(user=request.user, notification_id=pk)
         if notification is None:
             return error_response("没有这条通知，请刷新通知列表。", code=status.HTTP_404_NOT_FOUND)
-        data = {"id": notification.pk, "read_at": notification.read_at, "unread": selectors.unread_count(request.user)}
+        data = {
+            "id": notification.pk,
+            "read_at": notification.read_at,
+            "unread": selectors.unread_count(request.user),
+        }
         return Response(MarkReadOut(data).data)
 
 
@@ -62,7 +66,9 @@ class MarkAllReadApi(APIView):
     @extend_schema(request=None, responses=MarkAllReadOut)
     def post(self, request):
         marked = services.notifications_mark_all_read(user=request.user)
-        return Response(MarkAllReadOut({"marked": marked, "unread": selectors.unread_count(request.user)}).data)
+        return Response(
+            MarkAllReadOut({"marked": marked, "unread": selectors.unread_count(request.user)}).data
+        )
 
 
 class DeskCountsApi(APIView):
@@ -72,7 +78,10 @@ class DeskCountsApi(APIView):
     def get(self, request):
         region_id = selectors.desk_region_id(request.user)
         if region_id is None:
-            return error_response("只有指挥台（调度员、工作站人员、领导）有本级计数；网格员和处置人员请在移动端查看自己的任务。", code=status.HTTP_403_FORBIDDEN)
+            return error_response(
+                "只有指挥台（调度员、工作站人员、领导）有本级计数；网格员和处置人员请在移动端查看自己的任务。",
+                code=status.HTTP_403_FORBIDDEN,
+            )
         return Response(DeskCountsOut(selectors.desk_counts(region_id)).data)
 
 
@@ -85,11 +94,17 @@ class TicketApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: TicketOut, 403: OpenApiResponse(description="未登录或令牌无效：{\"detail\": \"…\"}")},
+        responses={
+            200: TicketOut,
+            403: OpenApiResponse(description='未登录或令牌无效：{"detail": "…"}'),
+        },
         summary="WebSocket ticket (single use, 60 s)",
     )
     def post(self, request):
-        data = {"ticket": tickets.ticket_issue(user=request.user), "expires_in": tickets.ticket_ttl_s()}
+        data = {
+            "ticket": tickets.ticket_issue(user=request.user),
+            "expires_in": tickets.ticket_ttl_s(),
+        }
         response = Response(TicketOut(data).data)
         response["Cache-Control"] = "no-store"
         return response

@@ -66,8 +66,10 @@ from apps.notify.serializers import notification_payload
 try:
     from uvicorn.protocols.utils import ClientDisconnected
 except ImportError:  # another ASGI server: it does not raise uvicorn's exception
+
     class ClientDisconnected(Exception):  # noqa: N818 - uvicorn's name
         pass
+
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,12 @@ CLOSE_SERVICE_RESTART = 1012
 
 
 def _load_user(user_id: int):
-    return get_user_model().objects.select_related("profile__region").filter(pk=user_id, is_active=True).first()
+    return (
+        get_user_model()
+        .objects.select_related("profile__region")
+        .filter(pk=user_id, is_active=True)
+        .first()
+    )
 
 
 def _user_for_ticket(ticket) -> object | None:
@@ -93,9 +100,13 @@ def _user_for_ticket(ticket) -> object | None:
     return _load_user(user_id) if user_id is not None else None
 
 
-TOKEN_REFUSED = ("连接地址和消息里不能带长期令牌（token），它会被写进日志。请先用令牌调用 "
-                 "POST /api/notifications/ticket/ 换取一次性票据，再用 ?ticket=<票据> 连接。")
-TICKET_REFUSED = "票据无效、已用过或已过期（签发后 {ttl} 秒内有效，只能用一次）。请重新获取票据后再连接。"
+TOKEN_REFUSED = (
+    "连接地址和消息里不能带长期令牌（token），它会被写进日志。请先用令牌调用 "
+    "POST /api/notifications/ticket/ 换取一次性票据，再用 ?ticket=<票据> 连接。"
+)
+TICKET_REFUSED = (
+    "票据无效、已用过或已过期（签发后 {ttl} 秒内有效，只能用一次）。请重新获取票据后再连接。"
+)
 
 
 def _hello(user) -> dict:
@@ -225,11 +236,15 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.joined_at = time.monotonic()
 
     async def _replay(self, since: int, seen: set[int]) -> None:
-        messages, more, cursor = await database_sync_to_async(_replay)(self.user, since, seen | self.sent)
+        messages, more, cursor = await database_sync_to_async(_replay)(
+            self.user, since, seen | self.sent
+        )
         for message in messages:
             self.sent.add(message["id"])
             await self.send_json(message)
-        await self.send_json({"type": "replay.done", "count": len(messages), "more": more, "cursor": cursor})
+        await self.send_json(
+            {"type": "replay.done", "count": len(messages), "more": more, "cursor": cursor}
+        )
 
     async def disconnect(self, code) -> None:
         if getattr(self, "auth_timer", None) is not None:
@@ -261,7 +276,10 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             elif kind == "auth" and "token" in content:
                 await self._refuse(CLOSE_UNAUTHENTICATED, TOKEN_REFUSED)
             else:
-                await self._refuse(CLOSE_UNAUTHENTICATED, "请先登录，或发送一次性票据：{\"type\": \"auth\", \"ticket\": \"…\"}。")
+                await self._refuse(
+                    CLOSE_UNAUTHENTICATED,
+                    '请先登录，或发送一次性票据：{"type": "auth", "ticket": "…"}。',
+                )
             return
         handler = {
             "subscribe": self._on_subscribe,
@@ -278,7 +296,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _on_subscribe(self, content: dict) -> None:
         group = content.get("group")
-        if not isinstance(group, str) or not await database_sync_to_async(selectors.may_join)(self.user, group):
+        if not isinstance(group, str) or not await database_sync_to_async(selectors.may_join)(
+            self.user, group
+        ):
             await self._refuse(CLOSE_FORBIDDEN, "只能订阅本人、本单位或本级指挥台的消息。")
             return
         await self._join(group)
@@ -294,7 +314,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def _on_counts(self, content: dict) -> None:
         regions = [g for g in self.joined if g.startswith("region.")]
         if not regions:
-            await self.send_json({"type": "error", "detail": "请先订阅本级指挥台（region.<编号>）。"})
+            await self.send_json(
+                {"type": "error", "detail": "请先订阅本级指挥台（region.<编号>）。"}
+            )
         for group in regions:
             await self._send_counts(int(group.split(".", 1)[1]))
 
@@ -303,9 +325,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await database_sync_to_async(services.notifications_mark_all_read)(user=self.user)
         else:
             pk = _parse_id(content.get("id"))
-            found = pk is not None and await database_sync_to_async(services.notification_mark_read)(
-                user=self.user, notification_id=pk
-            )
+            found = pk is not None and await database_sync_to_async(
+                services.notification_mark_read
+            )(user=self.user, notification_id=pk)
             if not found:
                 await self.send_json({"type": "error", "detail": "没有这条通知。"})
                 return
@@ -314,7 +336,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     async def _on_replay(self, content: dict) -> None:
         since, seen = _parse_id(content.get("since")), _parse_ids(content.get("seen"))
         if since is None or seen is None:
-            await self.send_json({"type": "error", "detail": SINCE_REFUSED if since is None else SEEN_REFUSED})
+            await self.send_json(
+                {"type": "error", "detail": SINCE_REFUSED if since is None else SEEN_REFUSED}
+            )
             return
         await self._replay(since, seen)
 

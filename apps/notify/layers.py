@@ -62,6 +62,8 @@ async def _stop(task: asyncio.Task) -> None:
         task.cancel()
         await asyncio.wait({task}, timeout=0.05)
     if not task.done():
-        log.warning("a cancelled channel-layer receive did not stop within %.0f s", RECEIVE_STOP_TIMEOUT_S)
+        log.warning(
+            "a cancelled channel-layer receive did not stop within %.0f s", RECEIVE_STOP_TIMEOUT_S
+        )
     elif not task.cancelled() and task.exception() is not None:
         log.debug("a cancelled channel-layer receive ended with %r", task.exception())

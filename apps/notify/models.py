@@ -34,10 +34,17 @@ class Kind(models.TextChoices):
 
 class Notification(models.Model):
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("接收人"), on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("接收人"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
     )
-    case = models.ForeignKey("cases.Case", verbose_name=_("事件"), on_delete=models.CASCADE, related_name="+")
-    event = models.ForeignKey("cases.CaseEvent", verbose_name=_("处置记录"), on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(
+        "cases.Case", verbose_name=_("事件"), on_delete=models.CASCADE, related_name="+"
+    )
+    event = models.ForeignKey(
+        "cases.CaseEvent", verbose_name=_("处置记录"), on_delete=models.CASCADE, related_name="+"
+    )
     kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
     title = models.CharField(_("标题"), max_length=120)
     body = models.CharField(_("内容"), max_length=300, blank=True)
@@ -50,13 +57,19 @@ class Notification(models.Model):
         ordering = ["-id"]
         constraints = [
             # A re-delivered fan-out task (acks_late) or the outbox sweep must not tell anyone twice.
-            models.UniqueConstraint(fields=["event", "recipient"], name="notification_once_per_event_recipient"),
+            models.UniqueConstraint(
+                fields=["event", "recipient"], name="notification_once_per_event_recipient"
+            ),
         ]
         indexes = [
             # "Everything since id N" for one person (replay on reconnect, the REST list).
             models.Index(fields=["recipient", "id"], name="notification_since_idx"),
             # Unread badge: only unread rows are indexed, so the count stays small and cheap.
-            models.Index(fields=["recipient"], name="notification_unread_idx", condition=Q(read_at__isnull=True)),
+            models.Index(
+                fields=["recipient"],
+                name="notification_unread_idx",
+                condition=Q(read_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

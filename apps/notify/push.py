@@ -76,7 +76,9 @@ def send(messages: list[Message]) -> bool:
             async_to_sync(_send_all)(messages)
             return True
         except Exception:  # noqa: BLE001 - best effort, see module docstring
-            log.warning("push of %d messages failed; clients will replay", len(messages), exc_info=True)
+            log.warning(
+                "push of %d messages failed; clients will replay", len(messages), exc_info=True
+            )
             return False
     loop = _own_loop()
     future = asyncio.run_coroutine_threadsafe(_send_all(messages), loop)
@@ -87,7 +89,9 @@ def send(messages: list[Message]) -> bool:
         future.cancel()
         log.warning("push of %d messages failed; clients will replay", len(messages), exc_info=True)
         try:
-            asyncio.run_coroutine_threadsafe(get_channel_layer().close_pools(), loop).result(timeout=5)
+            asyncio.run_coroutine_threadsafe(get_channel_layer().close_pools(), loop).result(
+                timeout=5
+            )
         except Exception:  # noqa: BLE001 - the connections are broken anyway
             pass
         return False

@@ -65,7 +65,9 @@ def desk_of(case: Case, tier: str) -> QuerySet:
 
 def grid_verifiers(case: Case) -> QuerySet:
     """The grid workers and grid leader of the case's grid (who verify on site)."""
-    return _people().filter(profile__role__in=[Role.GRID_WORKER, Role.GRID_LEADER], profile__grids=case.grid_id)
+    return _people().filter(
+        profile__role__in=[Role.GRID_WORKER, Role.GRID_LEADER], profile__grids=case.grid_id
+    )
 
 
 def reporter_of(case: Case) -> QuerySet:
@@ -104,51 +106,113 @@ def audiences(event: CaseEvent) -> list[Audience]:
         # A major case is routed straight into a joint response; that event tells the county.
         if case.joint_response or event.to_status != Status.REPORTED:
             return []
-        return [Audience(Kind.NEW_REPORT, f"新上报待受理：{category}", summary, desk_of(case, tier))]
+        return [
+            Audience(Kind.NEW_REPORT, f"新上报待受理：{category}", summary, desk_of(case, tier))
+        ]
     if action in (Action.DISPATCH, Action.JOINT_RESPONSE):
         units = [event.unit_id, *event.data.get("assisting", [])]
         if action == Action.DISPATCH:
-            return [Audience(Kind.DISPATCH, f"新派遣：{category}", summary + _deadline(case), unit_members(units))]
+            return [
+                Audience(
+                    Kind.DISPATCH,
+                    f"新派遣：{category}",
+                    summary + _deadline(case),
+                    unit_members(units),
+                )
+            ]
         title = f"闪电集结：{category}（{case.get_severity_display()}）"
         return [
             Audience(Kind.JOINT_RESPONSE, title, summary + "。请立即出动。", unit_members(units)),
             Audience(Kind.JOINT_RESPONSE, title, summary, desk_of(case, tier)),
         ]
     if action == Action.ESCALATE:
-        return [Audience(Kind.ESCALATION, f"上报至本级：{category}", summary + _note(event), desk_of(case, tier))]
+        return [
+            Audience(
+                Kind.ESCALATION,
+                f"上报至本级：{category}",
+                summary + _note(event),
+                desk_of(case, tier),
+            )
+        ]
     if action == Action.RETURN:
         unit = event.unit.name if event.unit_id else "处置单位"
-        return [Audience(Kind.RETURN, f"退单：{unit}退回 {display(case.tracking_number)}", summary + _note(event),
-                         desk_of(case, tier))]
+        return [
+            Audience(
+                Kind.RETURN,
+                f"退单：{unit}退回 {display(case.tracking_number)}",
+                summary + _note(event),
+                desk_of(case, tier),
+            )
+        ]
     if action == Action.EXTENSION_REQUEST:
         hours = event.data.get("hours")
-        title = f"延期申请：{event.unit.name if event.unit_id else '处置单位'}申请延期 {hours:g} 小时" if hours else "延期申请"
-        return [Audience(Kind.EXTENSION_REQUEST, title, summary + _note(event), desk_of(case, tier))]
+        title = (
+            f"延期申请：{event.unit.name if event.unit_id else '处置单位'}申请延期 {hours:g} 小时"
+            if hours
+            else "延期申请"
+        )
+        return [
+            Audience(Kind.EXTENSION_REQUEST, title, summary + _note(event), desk_of(case, tier))
+        ]
     if action in (Action.EXTENSION_APPROVE, Action.EXTENSION_DENY):
         title = "延期申请已批准" if action == Action.EXTENSION_APPROVE else "延期申请被驳回"
-        return [Audience(Kind.EXTENSION_DECISION, f"{title}：{display(case.tracking_number)}", summary + _note(event),
-                         unit_members([event.unit_id]))]
+        return [
+            Audience(
+                Kind.EXTENSION_DECISION,
+                f"{title}：{display(case.tracking_number)}",
+                summary + _note(event),
+                unit_members([event.unit_id]),
+            )
+        ]
     if action in (Action.HANDLE, Action.SELF_RESOLVE):
         users = grid_verifiers(case)
         if action == Action.SELF_RESOLVE:
             users = users.exclude(pk=case.reporter_id)  # nobody verifies their own fix on the spot
-        return [Audience(Kind.VERIFY_REQUEST, f"待核查：{category}", summary + "。请到现场核查。", users)]
+        return [
+            Audience(
+                Kind.VERIFY_REQUEST, f"待核查：{category}", summary + "。请到现场核查。", users
+            )
+        ]
     if action == Action.VERIFY_PASS:
-        return [Audience(Kind.READY_TO_CLOSE, f"核查通过待结案：{category}", summary, desk_of(case, tier))]
+        return [
+            Audience(
+                Kind.READY_TO_CLOSE, f"核查通过待结案：{category}", summary, desk_of(case, tier)
+            )
+        ]
     if action == Action.VERIFY_FAIL:
         users = unit_members([event.unit_id]) if event.unit_id else desk_of(case, tier)
-        return [Audience(Kind.REWORK, f"核查未通过，请返工：{category}", summary + _note(event), users)]
+        return [
+            Audience(Kind.REWORK, f"核查未通过，请返工：{category}", summary + _note(event), users)
+        ]
     if action == Action.REOPEN:
-        return [Audience(Kind.REOPEN, f"事件重新打开：{category}", summary + _note(event), desk_of(case, tier))]
+        return [
+            Audience(
+                Kind.REOPEN,
+                f"事件重新打开：{category}",
+                summary + _note(event),
+                desk_of(case, tier),
+            )
+        ]
     if action == Action.URGE:
         # Sweep urges may be bulk-created without a unit: the case's lead unit at fan-out time.
         unit_id = event.unit_id or case.lead_unit_id
         users = unit_members([unit_id]) if unit_id else desk_of(case, tier)
-        return [Audience(Kind.URGE, f"督办：{category}", summary + (_note(event) or "。请尽快处置。"), users)]
+        return [
+            Audience(
+                Kind.URGE, f"督办：{category}", summary + (_note(event) or "。请尽快处置。"), users
+            )
+        ]
     if action == Action.CLOSE:
         return [Audience(Kind.CLOSED, "您上报的事件已结案", summary, reporter_of(case))]
     if action == Action.REJECT:
-        return [Audience(Kind.REJECTED, "您上报的事件不予立案", f"{summary}（{event.public_note}）", reporter_of(case))]
+        return [
+            Audience(
+                Kind.REJECTED,
+                "您上报的事件不予立案",
+                f"{summary}（{event.public_note}）",
+                reporter_of(case),
+            )
+        ]
     if action == Action.MERGE:
         return [Audience(Kind.MERGED, "您上报的事件已合并办理", summary, reporter_of(case))]
     return []
@@ -170,7 +234,10 @@ def who_may_see(users: list, case: Case) -> set[int]:
         by_rule.setdefault(rule, []).append(user.pk)
     rules = list(by_rule)
     if rules:
-        checks = {f"r{i}": Exists(Case.objects.filter(rule, pk=OuterRef("pk"))) for i, rule in enumerate(rules)}
+        checks = {
+            f"r{i}": Exists(Case.objects.filter(rule, pk=OuterRef("pk")))
+            for i, rule in enumerate(rules)
+        }
         row = Case.objects.filter(pk=case.pk).annotate(**checks).values(*checks).first() or {}
         for i, rule in enumerate(rules):
             if row.get(f"r{i}"):
@@ -186,7 +253,9 @@ def plan(event: CaseEvent) -> list[Planned]:
         for user in audience.users:
             if user.pk not in seen:
                 seen.add(user.pk)
-                candidates.append(Planned(user, audience.kind, audience.title[:120], audience.body[:300]))
+                candidates.append(
+                    Planned(user, audience.kind, audience.title[:120], audience.body[:300])
+                )
     visible = who_may_see([c.user for c in candidates], event.case)
     return [c for c in candidates if c.user.pk in visible]
 

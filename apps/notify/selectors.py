@@ -42,9 +42,9 @@ def unread_counts(users: list) -> dict[int, int]:
     """``unread_count`` for several people in one query (the fan-out pushes each their badge)."""
     if not users:
         return {}
-    counts = Notification.objects.filter(recipient_id__in=[u.pk for u in users], read_at__isnull=True).aggregate(
-        **{f"u{u.pk}": Count("id", filter=_mine(u)) for u in users}
-    )
+    counts = Notification.objects.filter(
+        recipient_id__in=[u.pk for u in users], read_at__isnull=True
+    ).aggregate(**{f"u{u.pk}": Count("id", filter=_mine(u)) for u in users})
     return {int(key[1:]): value for key, value in counts.items()}
 
 
@@ -90,7 +90,9 @@ def may_join(user, group: str) -> bool:
         return True
     # Superusers see every case, so every unit's and region's stream.
     kind, _, ident = group.partition(".")
-    return bool(getattr(user, "is_superuser", False) and kind in ("unit", "region") and ident.isdigit())
+    return bool(
+        getattr(user, "is_superuser", False) and kind in ("unit", "region") and ident.isdigit()
+    )
 
 
 def desk_counts(region_id: int, tier: str | None = None) -> dict:

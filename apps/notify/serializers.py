@@ -15,8 +15,18 @@ class NotificationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Notification
-        fields = ["id", "kind", "kind_label", "title", "body", "case", "tracking_number", "created_at", "read_at",
-                  "read"]
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "title",
+            "body",
+            "case",
+            "tracking_number",
+            "created_at",
+            "read_at",
+            "read",
+        ]
 
     def get_tracking_number(self, obj: Notification) -> str:
         return display(obj.case.tracking_number)  # as people read it: 7K3M-Q9XD-2HTB-P
@@ -34,11 +44,18 @@ def notification_payload(notification: Notification) -> dict:
     rest of the message (tests/notify compare the two shapes). Load ``case`` with the
     notification."""
     return {
-        "type": "notification", "id": notification.pk, "kind": notification.kind,
-        "kind_label": notification.get_kind_display(), "title": notification.title, "body": notification.body,
-        "case": notification.case_id, "tracking_number": display(notification.case.tracking_number),
+        "type": "notification",
+        "id": notification.pk,
+        "kind": notification.kind,
+        "kind_label": notification.get_kind_display(),
+        "title": notification.title,
+        "body": notification.body,
+        "case": notification.case_id,
+        "tracking_number": display(notification.case.tracking_number),
         "created_at": _timestamp.to_representation(notification.created_at),
-        "read_at": _timestamp.to_representation(notification.read_at) if notification.read_at else None,
+        "read_at": _timestamp.to_representation(notification.read_at)
+        if notification.read_at
+        else None,
         "read": notification.read_at is not None,
     }
 
@@ -48,8 +65,12 @@ class UnreadOut(serializers.Serializer):
 
 
 class SinceIn(serializers.Serializer):
-    since = serializers.IntegerField(required=False, min_value=0, max_value=2**62,
-                                     error_messages={"invalid": "since 必须是通知编号（非负整数）。"})
+    since = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**62,
+        error_messages={"invalid": "since 必须是通知编号（非负整数）。"},
+    )
     unread = serializers.BooleanField(required=False, default=False)
 
 
@@ -71,5 +92,9 @@ class DeskCountsOut(serializers.Serializer):
 
 
 class TicketOut(serializers.Serializer):
-    ticket = serializers.CharField(help_text="Opens one WebSocket: ?ticket=<ticket> or {\"type\": \"auth\", \"ticket\": …}.")
-    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid (WS_TICKET_TTL_S).")
+    ticket = serializers.CharField(
+        help_text='Opens one WebSocket: ?ticket=<ticket> or {"type": "auth", "ticket": …}.'
+    )
+    expires_in = serializers.IntegerField(
+        help_text="Seconds the ticket stays valid (WS_TICKET_TTL_S)."
+    )

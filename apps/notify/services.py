@@ -56,7 +56,9 @@ def event_fan_out(*, event_id: int, event: CaseEvent | None = None) -> list[Noti
             notification.recipient = people[notification.recipient_id]
     push.send(_personal_messages(notifications) + _follow_up_messages(event, notifications))
     desk_counts_changed([case.village_id, case.town_id, case.county_id])
-    CaseEvent.objects.filter(pk=event.pk, notified_at__isnull=True).update(notified_at=timezone.now())
+    CaseEvent.objects.filter(pk=event.pk, notified_at__isnull=True).update(
+        notified_at=timezone.now()
+    )
     return notifications
 
 
@@ -66,8 +68,17 @@ def _insert_notifications(event: CaseEvent, planned: list) -> list[Notification]
     The first run inserts them all and the database returns their ids. A second run (a
     redelivered task, the outbox sweep) meets the unique (event, recipient) key: then only
     the missing ones are inserted and the event's rows are read back."""
-    rows = [Notification(recipient=p.user, case_id=event.case_id, event=event, kind=p.kind, title=p.title,
-                         body=p.body) for p in planned]
+    rows = [
+        Notification(
+            recipient=p.user,
+            case_id=event.case_id,
+            event=event,
+            kind=p.kind,
+            title=p.title,
+            body=p.body,
+        )
+        for p in planned
+    ]
     try:
         with transaction.atomic():
             created = Notification.objects.bulk_create(rows)
@@ -86,9 +97,14 @@ def _follow_up_messages(event: CaseEvent, notifications: list[Notification]) -> 
     """Badges (unread counts) and the touched units' task lists."""
     told = {n.recipient_id: n.recipient for n in notifications}
     unread = selectors.unread_counts(list(told.values()))
-    messages = [(selectors.user_group(pk), {"type": "unread", "count": unread.get(pk, 0)}) for pk in told]
+    messages = [
+        (selectors.user_group(pk), {"type": "unread", "count": unread.get(pk, 0)}) for pk in told
+    ]
     change = {"type": "tasks.changed", "case": event.case_id, "action": event.action}
-    messages += [(selectors.unit_group(unit_id), change) for unit_id in sorted(recipients.units_touched(event))]
+    messages += [
+        (selectors.unit_group(unit_id), change)
+        for unit_id in sorted(recipients.units_touched(event))
+    ]
     return messages
 
 
@@ -162,7 +178,11 @@ def notification_mark_read(*, user, notification_id: int) -> Notification | None
 
 def notifications_mark_all_read(*, user) -> int:
     """Mark all the user's unread notifications read; returns how many changed."""
-    changed = selectors.notifications_for(user).filter(read_at__isnull=True).update(read_at=timezone.now())
+    changed = (
+        selectors.notifications_for(user)
+        .filter(read_at__isnull=True)
+        .update(read_at=timezone.now())
+    )
     if changed:
         push.send([unread_message(user)])
     return changed

@@ -7,7 +7,12 @@ from celery import shared_task
 from apps.notify import services
 
 
-@shared_task(name="apps.notify.tasks.fan_out_event", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name="apps.notify.tasks.fan_out_event",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def fan_out_event(event_id: int, event=None) -> None:
     """Enqueued by the workflow service after commit for every case event (and re-sent by the
     outbox sweep while ``CaseEvent.notified_at`` is empty). ``event``: the committed row itself,

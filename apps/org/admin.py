@@ -19,7 +19,12 @@ from django.utils.translation import gettext_lazy as _
 from apps.org import geo
 from apps.org.models import Grid, Platform, Region, Tier, Unit
 from apps.org.scope import regions_in_scope, scope_of, scoped_choices
-from apps.org.services import GridImportError, grid_fields, grids_export_geojson, grids_import_geojson
+from apps.org.services import (
+    GridImportError,
+    grid_fields,
+    grids_export_geojson,
+    grids_import_geojson,
+)
 
 MAX_GEOJSON_BYTES = 20 * 1024 * 1024
 
@@ -98,7 +103,9 @@ class RegionAdmin(RebuildsMapIndex, ScopedAdmin):
 class GeoJSONImportForm(forms.Form):
     file = forms.FileField(
         label=_("GeoJSON 文件"),
-        help_text=_("FeatureCollection；每个要素的 properties 含 code（15 位）、name、village_code（12 位）。"),
+        help_text=_(
+            "FeatureCollection；每个要素的 properties 含 code（15 位）、name、village_code（12 位）。"
+        ),
     )
 
     def clean_file(self):
@@ -109,7 +116,9 @@ class GeoJSONImportForm(forms.Form):
 
 
 class GridAdminForm(forms.ModelForm):
-    boundary = forms.JSONField(label=_("边界（GeoJSON 多边形）"), widget=forms.Textarea(attrs={"rows": 6, "cols": 80}))
+    boundary = forms.JSONField(
+        label=_("边界（GeoJSON 多边形）"), widget=forms.Textarea(attrs={"rows": 6, "cols": 80})
+    )
 
     class Meta:
         model = Grid
@@ -127,14 +136,18 @@ class GridAdminForm(forms.ModelForm):
         except Exception as exc:
             raise forms.ValidationError(_("边界无法解析：%(e)s") % {"e": exc}) from exc
         if geom.is_empty or not geom.is_valid:
-            raise forms.ValidationError(_("边界多边形无效：%(why)s") % {"why": explain_validity(geom)})
+            raise forms.ValidationError(
+                _("边界多边形无效：%(why)s") % {"why": explain_validity(geom)}
+            )
         return value
 
     def clean(self):
         data = super().clean()
         village, code = data.get("village"), data.get("code")
         if village and code and not code.startswith(village.code):
-            self.add_error("code", _("网格编码必须以所属村/社区代码 %(code)s 开头。") % {"code": village.code})
+            self.add_error(
+                "code", _("网格编码必须以所属村/社区代码 %(code)s 开头。") % {"code": village.code}
+            )
         return data
 
 
@@ -171,7 +184,11 @@ class GridAdmin(RebuildsMapIndex, ScopedAdmin):
 
     def get_urls(self):
         return [
-            path("import-geojson/", self.admin_site.admin_view(self.import_view), name="org_grid_import_geojson"),
+            path(
+                "import-geojson/",
+                self.admin_site.admin_view(self.import_view),
+                name="org_grid_import_geojson",
+            ),
         ] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
@@ -192,7 +209,9 @@ class GridAdmin(RebuildsMapIndex, ScopedAdmin):
             if not _is_everything(request):
                 allowed = regions_in_scope(request.user).filter(tier=Tier.VILLAGE)
             try:
-                result = grids_import_geojson(data=form.cleaned_data["file"].read(), allowed_villages=allowed)
+                result = grids_import_geojson(
+                    data=form.cleaned_data["file"].read(), allowed_villages=allowed
+                )
             except GridImportError as exc:
                 errors = exc.errors
             else:
@@ -205,7 +224,9 @@ class GridAdmin(RebuildsMapIndex, ScopedAdmin):
             "form": form,
             "errors": errors,
         }
-        return TemplateResponse(request, "admin/org/grid/import_geojson.html", context, status=400 if errors else 200)
+        return TemplateResponse(
+            request, "admin/org/grid/import_geojson.html", context, status=400 if errors else 200
+        )
 
     @admin.action(description=_("导出所选网格为 GeoJSON"), permissions=["view"])
     def export_geojson(self, request, queryset):
@@ -241,4 +262,6 @@ class UnitAdmin(ScopedAdmin):
             return qs
         # A desk sees the units in its regions and the county departments they dispatch to.
         regions = regions_in_scope(request.user)
-        return qs.filter(Q(region__in=regions) | Q(kind="department", stationed_units__region__in=regions)).distinct()
+        return qs.filter(
+            Q(region__in=regions) | Q(kind="department", stationed_units__region__in=regions)
+        ).distinct()

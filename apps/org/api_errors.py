@@ -46,17 +46,24 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")  # a refusal our own code worded in Chines
 # DB_POOL_TIMEOUT_S): not the caller's fault and over in a moment. The phone keeps an unsent
 # report in its outbox and sends it again; a report that was stored before the failure comes
 # back as the replay of the same id.
-DATABASE_UNAVAILABLE = "服务器暂时连不上数据库，请约半分钟后重试；外勤 App 中未发出的上报会保留并自动重发。"
+DATABASE_UNAVAILABLE = (
+    "服务器暂时连不上数据库，请约半分钟后重试；外勤 App 中未发出的上报会保留并自动重发。"
+)
 
 
 def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         log.warning("database unavailable, answered 503: %s", type(exc).__name__)
         set_rollback()
-        return Response({"detail": DATABASE_UNAVAILABLE}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        headers={"Retry-After": "30"})
+        return Response(
+            {"detail": DATABASE_UNAVAILABLE},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "30"},
+        )
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -110,7 +117,9 @@ def _first_message(errors) -> str:
     return ""
 
 
-def error_response(message: str, *, code: int = status.HTTP_400_BAD_REQUEST, errors: dict | None = None) -> Response:
+def error_response(
+    message: str, *, code: int = status.HTTP_400_BAD_REQUEST, errors: dict | None = None
+) -> Response:
     body = {"detail": message}
     if errors:
         body["errors"] = errors

@@ -78,18 +78,28 @@ class _Person:
 
     @classmethod
     def of(cls, user, version: int) -> _Person:
-        profile = _PROFILE_OF_USER.get_cached_value(user, None)  # select_related: the profile or None
-        return cls(version=version, loaded_at=time.monotonic(), profile=_Row.of(profile),
-                   region=_Row.of(profile.region if profile else None),
-                   unit=_Row.of(profile.unit if profile else None),
-                   scope=scope_of(user))  # reads the grids
+        profile = _PROFILE_OF_USER.get_cached_value(
+            user, None
+        )  # select_related: the profile or None
+        return cls(
+            version=version,
+            loaded_at=time.monotonic(),
+            profile=_Row.of(profile),
+            region=_Row.of(profile.region if profile else None),
+            unit=_Row.of(profile.unit if profile else None),
+            scope=scope_of(user),
+        )  # reads the grids
 
     def attach_to(self, user) -> None:
         if self.profile is None:
-            _PROFILE_OF_USER.set_cached_value(user, None)  # user.profile raises DoesNotExist, as it would
+            _PROFILE_OF_USER.set_cached_value(
+                user, None
+            )  # user.profile raises DoesNotExist, as it would
         else:
             profile = self.profile.build()
-            _REGION_OF_PROFILE.set_cached_value(profile, self.region.build() if self.region else None)
+            _REGION_OF_PROFILE.set_cached_value(
+                profile, self.region.build() if self.region else None
+            )
             _UNIT_OF_PROFILE.set_cached_value(profile, self.unit.build() if self.unit else None)
             _PROFILE_OF_USER.set_cached_value(user, profile)
             profile.user = user
@@ -113,8 +123,11 @@ _lock = threading.Lock()
 
 
 def _fresh(entry, version: int) -> bool:
-    return (entry is not None and entry.version == version
-            and time.monotonic() - entry.loaded_at < getattr(settings, "CREDENTIALS_TTL_S", 60))
+    return (
+        entry is not None
+        and entry.version == version
+        and time.monotonic() - entry.loaded_at < getattr(settings, "CREDENTIALS_TTL_S", 60)
+    )
 
 
 def _keep(table: dict, key, entry) -> None:
@@ -131,12 +144,17 @@ def token_user(key: str):
     caller = _by_token.get(key)
     person = _by_user.get(caller.user_id) if caller is not None else None
     if not (_fresh(caller, version) and _fresh(person, version)):
-        token = (Token.objects.select_related("user__profile__region", "user__profile__unit")
-                 .filter(key=key).first())
+        token = (
+            Token.objects.select_related("user__profile__region", "user__profile__unit")
+            .filter(key=key)
+            .first()
+        )
         if token is None:
             _by_token.pop(key, None)
             return None
-        caller = _Caller(version, time.monotonic(), token.user_id, _Row.of(token), _Row.of(token.user))
+        caller = _Caller(
+            version, time.monotonic(), token.user_id, _Row.of(token), _Row.of(token.user)
+        )
         person = _Person.of(token.user, version)
         _keep(_by_token, key, caller)
         _keep(_by_user, token.user_id, person)
@@ -179,6 +197,12 @@ def _row_changed(sender, **kwargs) -> None:
 
 
 for _model in (Token, get_user_model(), Profile, Region, Unit, Grid):
-    post_save.connect(_row_changed, sender=_model, dispatch_uid=f"credentials-save-{_model._meta.label}")
-    post_delete.connect(_row_changed, sender=_model, dispatch_uid=f"credentials-delete-{_model._meta.label}")
-m2m_changed.connect(_row_changed, sender=Profile.grids.through, dispatch_uid="credentials-profile-grids")
+    post_save.connect(
+        _row_changed, sender=_model, dispatch_uid=f"credentials-save-{_model._meta.label}"
+    )
+    post_delete.connect(
+        _row_changed, sender=_model, dispatch_uid=f"credentials-delete-{_model._meta.label}"
+    )
+m2m_changed.connect(
+    _row_changed, sender=Profile.grids.through, dispatch_uid="credentials-profile-grids"
+)

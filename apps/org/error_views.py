@@ -54,16 +54,29 @@ def _context(path: str, exception=None) -> dict:
     reason = ""
     if exception is not None and exception.args and isinstance(exception.args[0], str):
         reason = exception.args[0] if _CJK.search(exception.args[0]) else ""
-    return {"audience": audience, "home_url": home_url, "home_label": home_label, "brand": brand, "reason": reason}
+    return {
+        "audience": audience,
+        "home_url": home_url,
+        "home_label": home_label,
+        "brand": brand,
+        "reason": reason,
+    }
 
 
-def _page(request: HttpRequest, template: str, status: int, exception=None, *, with_request: bool = True):
+def _page(
+    request: HttpRequest, template: str, status: int, exception=None, *, with_request: bool = True
+):
     path = request.path if request is not None else ""
     if path.startswith("/api/"):
         context = _context(path, exception)
-        return JsonResponse({"detail": context["reason"] or API_DETAIL[status]}, status=status,
-                            json_dumps_params={"ensure_ascii": False})
-    body = loader.get_template(template).render(_context(path, exception), request if with_request else None)
+        return JsonResponse(
+            {"detail": context["reason"] or API_DETAIL[status]},
+            status=status,
+            json_dumps_params={"ensure_ascii": False},
+        )
+    body = loader.get_template(template).render(
+        _context(path, exception), request if with_request else None
+    )
     return HttpResponse(body, status=status)
 
 

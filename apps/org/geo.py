@@ -80,7 +80,9 @@ class GridPlace:
 class GridIndex:
     """An immutable lookup structure over a list of (grid id, village id, GeoJSON geometry)."""
 
-    def __init__(self, rows: Iterable[tuple[int, int, dict]], version: int = 0, *, margin_m: float = 500.0):
+    def __init__(
+        self, rows: Iterable[tuple[int, int, dict]], version: int = 0, *, margin_m: float = 500.0
+    ):
         self.version = version
         self.margin_m = margin_m
         # Sorting by id makes "lowest id wins on a shared boundary" the natural scan order.
@@ -114,7 +116,9 @@ class GridIndex:
         margin = self.margin_m / (METRES_PER_DEGREE * self.cos_max_lat)
         x0, y0 = float(bounds[:, 0].min()) - margin, float(bounds[:, 1].min()) - margin
         x1, y1 = float(bounds[:, 2].max()) + margin, float(bounds[:, 3].max()) + margin
-        typical_side = float(np.median(np.sqrt((bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1]))))
+        typical_side = float(
+            np.median(np.sqrt((bounds[:, 2] - bounds[:, 0]) * (bounds[:, 3] - bounds[:, 1])))
+        )
         cell = max(typical_side / CELLS_PER_GRID_SIDE, 1e-7)
         # Keep memory bounded when grids are tiny compared with the area they spread over.
         while math.ceil((x1 - x0) / cell + 1) * math.ceil((y1 - y0) / cell + 1) > MAX_CELLS:
@@ -130,8 +134,10 @@ class GridIndex:
         iy_all, ix_all = np.divmod(np.arange(nx * ny), nx)
         eps = cell * 1e-6
         boxes = shapely.box(
-            x0 + ix_all * cell - eps, y0 + iy_all * cell - eps,
-            x0 + (ix_all + 1) * cell + eps, y0 + (iy_all + 1) * cell + eps,
+            x0 + ix_all * cell - eps,
+            y0 + iy_all * cell - eps,
+            x0 + (ix_all + 1) * cell + eps,
+            y0 + (iy_all + 1) * cell + eps,
         )
         cell_idx, geom_idx = self.tree.query(boxes, predicate="intersects")
         order = np.lexsort((geom_idx, cell_idx))  # by cell, then by grid position (= by id)
@@ -147,8 +153,12 @@ class GridIndex:
         # Empty cells hold a lower bound of the distance (m) from any of their points to a grid:
         # a lookup asked to snap less than that answers "outside" without measuring.
         empty = np.flatnonzero(counts == 0)
-        _, nearest_deg = self.tree.query_nearest(boxes[empty], return_distance=True, all_matches=False)
-        lower_bound_m = np.maximum(nearest_deg - 2 * eps, 0) * METRES_PER_DEGREE * self.cos_max_lat * 0.99
+        _, nearest_deg = self.tree.query_nearest(
+            boxes[empty], return_distance=True, all_matches=False
+        )
+        lower_bound_m = (
+            np.maximum(nearest_deg - 2 * eps, 0) * METRES_PER_DEGREE * self.cos_max_lat * 0.99
+        )
 
         # Mixed cells try their candidates biggest share of the cell first (most points are
         # strictly inside it: one test), then, for points on an edge or in no grid, by id.
@@ -201,7 +211,9 @@ class GridIndex:
         # Degrees of longitude shrink with latitude; search a box of snap_m, then measure.
         dlat = snap_m / METRES_PER_DEGREE
         dlng = snap_m / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
-        candidates = np.sort(self.tree.query(shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat)))
+        candidates = np.sort(
+            self.tree.query(shapely.box(lng - dlng, lat - dlat, lng + dlng, lat + dlat))
+        )
         if not len(candidates):
             return None
         # The closest point of each candidate, then the true distance on the sphere.
@@ -247,11 +259,25 @@ def get_index() -> GridIndex:
         if _index is None or _index.version != version:
             from apps.org.models import Grid
 
-            rows = list(Grid.objects.values_list("pk", "village_id", "boundary", "name", "village__parent_id",
-                                                 "village__parent__parent_id"))
-            index = GridIndex([row[:3] for row in rows], version, margin_m=max(500.0, settings.GRID_SNAP_DISTANCE_M))
-            index.places = {pk: GridPlace(name, village_id, town_id, county_id)
-                            for pk, village_id, _boundary, name, town_id, county_id in rows}
+            rows = list(
+                Grid.objects.values_list(
+                    "pk",
+                    "village_id",
+                    "boundary",
+                    "name",
+                    "village__parent_id",
+                    "village__parent__parent_id",
+                )
+            )
+            index = GridIndex(
+                [row[:3] for row in rows],
+                version,
+                margin_m=max(500.0, settings.GRID_SNAP_DISTANCE_M),
+            )
+            index.places = {
+                pk: GridPlace(name, village_id, town_id, county_id)
+                for pk, village_id, _boundary, name, town_id, county_id in rows
+            }
             _index = index
         return _index
 
@@ -282,4 +308,6 @@ def locate(lat: float, lng: float, *, snap_m: float | None = None) -> GridMatch 
         return None
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):  # also rejects NaN
         return None
-    return get_index().locate(lat, lng, settings.GRID_SNAP_DISTANCE_M if snap_m is None else float(snap_m))
+    return get_index().locate(
+        lat, lng, settings.GRID_SNAP_DISTANCE_M if snap_m is None else float(snap_m)
+    )

@@ -27,7 +27,9 @@ class Tier(models.TextChoices):
 TIER_ABOVE = {Tier.VILLAGE: Tier.TOWN, Tier.TOWN: Tier.COUNTY, Tier.COUNTY: None}
 
 division_code_validator = RegexValidator(r"^\d{12}$", _("区划代码必须是 12 位数字。"))
-grid_code_validator = RegexValidator(r"^\d{15}$", _("网格编码必须是 15 位数字（村代码 + 3 位序号）。"))
+grid_code_validator = RegexValidator(
+    r"^\d{15}$", _("网格编码必须是 15 位数字（村代码 + 3 位序号）。")
+)
 
 
 class Region(models.Model):
@@ -37,11 +39,18 @@ class Region(models.Model):
     row: the dispatchers whose profile points at this region *are* its desk.
     """
 
-    code = models.CharField(_("区划代码"), max_length=12, unique=True, validators=[division_code_validator])
+    code = models.CharField(
+        _("区划代码"), max_length=12, unique=True, validators=[division_code_validator]
+    )
     name = models.CharField(_("名称"), max_length=100)
     tier = models.CharField(_("层级"), max_length=10, choices=Tier.choices, db_index=True)
     parent = models.ForeignKey(
-        "self", verbose_name=_("上级"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("上级"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
 
     class Meta:
@@ -53,7 +62,9 @@ class Region(models.Model):
         return self.name
 
     def clean(self) -> None:
-        expected_parent_tier = {Tier.COUNTY: None, Tier.TOWN: Tier.COUNTY, Tier.VILLAGE: Tier.TOWN}[self.tier]
+        expected_parent_tier = {Tier.COUNTY: None, Tier.TOWN: Tier.COUNTY, Tier.VILLAGE: Tier.TOWN}[
+            self.tier
+        ]
         if expected_parent_tier is None and self.parent_id:
             raise ValidationError({"parent": _("区县没有上级区划。")})
         if expected_parent_tier is not None:
@@ -63,7 +74,9 @@ class Region(models.Model):
                 raise ValidationError({"parent": _("上级区划的层级不对。")})
             prefix = {Tier.TOWN: 6, Tier.VILLAGE: 9}[self.tier]
             if self.code[:prefix] != self.parent.code[:prefix]:
-                raise ValidationError({"code": _("区划代码必须以上级区划代码的前 %(n)d 位开头。") % {"n": prefix}})
+                raise ValidationError(
+                    {"code": _("区划代码必须以上级区划代码的前 %(n)d 位开头。") % {"n": prefix}}
+                )
 
     def ancestors_and_self(self) -> list[Region]:
         chain: list[Region] = []
@@ -83,7 +96,9 @@ class Region(models.Model):
 class Grid(models.Model):
     """A grid (网格): a boundary polygon inside one village, with its grid workers and leader."""
 
-    code = models.CharField(_("网格编码"), max_length=15, unique=True, validators=[grid_code_validator])
+    code = models.CharField(
+        _("网格编码"), max_length=15, unique=True, validators=[grid_code_validator]
+    )
     name = models.CharField(_("名称"), max_length=100)
     village = models.ForeignKey(
         Region,
@@ -116,7 +131,9 @@ class Grid(models.Model):
         verbose_name = _("网格")
         verbose_name_plural = _("网格")
         ordering = ["code"]
-        indexes = [models.Index(fields=["min_lng", "max_lng", "min_lat", "max_lat"], name="grid_bbox_idx")]
+        indexes = [
+            models.Index(fields=["min_lng", "max_lng", "min_lat", "max_lat"], name="grid_bbox_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -126,7 +143,10 @@ class Platform(models.Model):
     """One of a town's platforms (四平台). Data, not code: Zhejiang renamed them in 2022."""
 
     town = models.ForeignKey(
-        Region, verbose_name=_("乡镇/街道"), on_delete=models.CASCADE, related_name="platforms",
+        Region,
+        verbose_name=_("乡镇/街道"),
+        on_delete=models.CASCADE,
+        related_name="platforms",
         limit_choices_to={"tier": Tier.TOWN},
     )
     code = models.SlugField(_("代码"), max_length=40)
@@ -137,7 +157,9 @@ class Platform(models.Model):
         verbose_name = _("平台")
         verbose_name_plural = _("平台（四平台）")
         ordering = ["town__code", "sort_order"]
-        constraints = [models.UniqueConstraint(fields=["town", "code"], name="platform_unique_code_per_town")]
+        constraints = [
+            models.UniqueConstraint(fields=["town", "code"], name="platform_unique_code_per_town")
+        ]
 
     def __str__(self) -> str:
         return f"{self.town.name}·{self.name}"
@@ -162,7 +184,9 @@ class Unit(models.Model):
     name = models.CharField(_("名称"), max_length=100)
     code = models.SlugField(_("代码"), max_length=60, unique=True)
     kind = models.CharField(_("类型"), max_length=20, choices=UnitKind.choices)
-    region = models.ForeignKey(Region, verbose_name=_("所在区划"), on_delete=models.PROTECT, related_name="units")
+    region = models.ForeignKey(
+        Region, verbose_name=_("所在区划"), on_delete=models.PROTECT, related_name="units"
+    )
     department = models.ForeignKey(
         "self",
         verbose_name=_("所属部门"),
@@ -173,7 +197,12 @@ class Unit(models.Model):
         limit_choices_to={"kind": UnitKind.DEPARTMENT},
     )
     platform = models.ForeignKey(
-        Platform, verbose_name=_("所属平台"), null=True, blank=True, on_delete=models.SET_NULL, related_name="units"
+        Platform,
+        verbose_name=_("所属平台"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="units",
     )
     is_active = models.BooleanField(_("启用"), default=True)
 
@@ -188,9 +217,17 @@ class Unit(models.Model):
     def clean(self) -> None:
         if self.kind == UnitKind.DEPARTMENT and self.region_id and self.region.tier != Tier.COUNTY:
             raise ValidationError({"region": _("县级部门必须设在区县。")})
-        if self.kind in (UnitKind.STATIONED, UnitKind.TOWN_OFFICE) and self.region_id and self.region.tier != Tier.TOWN:
+        if (
+            self.kind in (UnitKind.STATIONED, UnitKind.TOWN_OFFICE)
+            and self.region_id
+            and self.region.tier != Tier.TOWN
+        ):
             raise ValidationError({"region": _("派驻机构和乡镇站所必须设在乡镇/街道。")})
-        if self.kind == UnitKind.WORKSTATION and self.region_id and self.region.tier != Tier.VILLAGE:
+        if (
+            self.kind == UnitKind.WORKSTATION
+            and self.region_id
+            and self.region.tier != Tier.VILLAGE
+        ):
             raise ValidationError({"region": _("工作站必须设在村/社区。")})
         if self.platform_id and self.platform.town_id != self.region_id:
             raise ValidationError({"platform": _("平台必须属于单位所在的乡镇。")})
@@ -228,17 +265,31 @@ STAFF_ROLES = {Role.TOWN_DISPATCHER, Role.COUNTY_DISPATCHER, Role.LEADER, Role.V
 class Profile(models.Model):
     """Who a user is in the organisation: one role, and the region, unit or grids it covers."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
     role = models.CharField(_("角色"), max_length=30, choices=Role.choices, db_index=True)
     display_name = models.CharField(_("姓名"), max_length=60)
     phone = models.CharField(_("手机号"), max_length=20, blank=True)
     region = models.ForeignKey(
-        Region, verbose_name=_("所属区划"), null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+        Region,
+        verbose_name=_("所属区划"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
     )
     unit = models.ForeignKey(
-        Unit, verbose_name=_("所属单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+        Unit,
+        verbose_name=_("所属单位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="staff",
     )
-    grids = models.ManyToManyField(Grid, verbose_name=_("负责网格"), blank=True, related_name="workers")
+    grids = models.ManyToManyField(
+        Grid, verbose_name=_("负责网格"), blank=True, related_name="workers"
+    )
 
     class Meta:
         verbose_name = _("人员")
@@ -258,4 +309,6 @@ class Profile(models.Model):
                 raise ValidationError({"region": _("领导必须指定所辖区划。")})
             return
         if needed and (not self.region_id or self.region.tier != needed):
-            raise ValidationError({"region": _("该角色必须属于一个%(tier)s。") % {"tier": Tier(needed).label}})
+            raise ValidationError(
+                {"region": _("该角色必须属于一个%(tier)s。") % {"tier": Tier(needed).label}}
+            )

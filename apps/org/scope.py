@@ -75,9 +75,15 @@ def regions_in_scope(user):
     if not scope.region_id:
         return Region.objects.none()
     if scope.region_tier == Tier.COUNTY:
-        return Region.objects.filter(pk=scope.region_id) | Region.objects.filter(parent_id=scope.region_id) | Region.objects.filter(parent__parent_id=scope.region_id)
+        return (
+            Region.objects.filter(pk=scope.region_id)
+            | Region.objects.filter(parent_id=scope.region_id)
+            | Region.objects.filter(parent__parent_id=scope.region_id)
+        )
     if scope.region_tier == Tier.TOWN:
-        return Region.objects.filter(pk=scope.region_id) | Region.objects.filter(parent_id=scope.region_id)
+        return Region.objects.filter(pk=scope.region_id) | Region.objects.filter(
+            parent_id=scope.region_id
+        )
     return Region.objects.filter(pk=scope.region_id)
 
 
@@ -91,7 +97,9 @@ def units_in_scope(user) -> QuerySet:
     regions = regions_in_scope(user)
     if not scope.region_id:
         return qs.filter(pk=scope.unit_id) if scope.unit_id else qs.none()
-    county_ids = Region.objects.filter(pk=scope.region_id).values_list("parent__parent_id", "parent_id")
+    county_ids = Region.objects.filter(pk=scope.region_id).values_list(
+        "parent__parent_id", "parent_id"
+    )
     above = {pk for row in county_ids for pk in row if pk}
     return qs.filter(Q(region__in=regions) | Q(region_id__in=above, kind="department")).distinct()
 

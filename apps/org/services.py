@@ -64,8 +64,12 @@ def grid_fields(boundary: dict) -> dict:
     min_lng, min_lat, max_lng, max_lat = geom.bounds
     centre = geom.centroid if geom.contains(geom.centroid) else geom.representative_point()
     return {
-        "min_lng": min_lng, "min_lat": min_lat, "max_lng": max_lng, "max_lat": max_lat,
-        "centroid_lng": round(centre.x, 6), "centroid_lat": round(centre.y, 6),
+        "min_lng": min_lng,
+        "min_lat": min_lat,
+        "max_lng": max_lng,
+        "max_lat": max_lat,
+        "centroid_lng": round(centre.x, 6),
+        "centroid_lat": round(centre.y, 6),
     }
 
 
@@ -84,7 +88,9 @@ def _area_m2(geom: shapely.Geometry) -> float:
 def _finite_coordinates(geometry: dict) -> bool:
     def walk(node) -> bool:
         if isinstance(node, (list, tuple)):
-            if len(node) >= 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in node[:2]):
+            if len(node) >= 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in node[:2]
+            ):
                 x, y = node[0], node[1]
                 return math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90
             return all(walk(child) for child in node)
@@ -102,7 +108,9 @@ def _parse(data: str | bytes | dict) -> dict:
     except UnicodeDecodeError as exc:
         raise GridImportError([f"文件不是 UTF-8 编码的文本（第 {exc.start} 字节）。"]) from exc
     except json.JSONDecodeError as exc:
-        raise GridImportError([f"文件不是合法的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg}。"]) from exc
+        raise GridImportError(
+            [f"文件不是合法的 JSON：第 {exc.lineno} 行第 {exc.colno} 列，{exc.msg}。"]
+        ) from exc
 
 
 def grids_import_geojson(
@@ -123,7 +131,9 @@ def grids_import_geojson(
     other and against the grids already stored for overlaps; 4. write, in one transaction;
     5. tell the map index.
     """
-    tolerance = settings.GRID_OVERLAP_TOLERANCE_M2 if overlap_tolerance_m2 is None else overlap_tolerance_m2
+    tolerance = (
+        settings.GRID_OVERLAP_TOLERANCE_M2 if overlap_tolerance_m2 is None else overlap_tolerance_m2
+    )
     doc = _parse(data)
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
@@ -139,7 +149,10 @@ def grids_import_geojson(
         if isinstance(props, dict) and isinstance(props.get("village_code"), str):
             village_codes.add(props["village_code"])
     villages = {
-        v.code: v for v in Region.objects.filter(code__in=village_codes, tier=Tier.VILLAGE).select_related("parent")
+        v.code: v
+        for v in Region.objects.filter(code__in=village_codes, tier=Tier.VILLAGE).select_related(
+            "parent"
+        )
     }
     allowed_ids = None if allowed_villages is None else {v.pk for v in allowed_villages}
 
@@ -182,10 +195,15 @@ def grids_import_geojson(
                 problems.append(f"村/社区 {village.name}（{village_code}）不在您的管辖范围内")
             town_code = props.get("town_code")
             if town_code and village.parent and str(town_code).strip() != village.parent.code:
-                problems.append(f"town_code {town_code} 与该村/社区所属乡镇 {village.parent.code} 不符")
+                problems.append(
+                    f"town_code {town_code} 与该村/社区所属乡镇 {village.parent.code} 不符"
+                )
         geometry = raw.get("geometry")
         geom = None
-        if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        if not isinstance(geometry, dict) or geometry.get("type") not in (
+            "Polygon",
+            "MultiPolygon",
+        ):
             found = geometry.get("type") if isinstance(geometry, dict) else "无"
             problems.append(f"几何类型必须是 Polygon 或 MultiPolygon，而这是 {found}")
         elif not _finite_coordinates(geometry):
@@ -224,7 +242,9 @@ def grids_import_geojson(
         min_x, min_y, max_x, max_y = shapely.total_bounds(shapes)
         replacing = {f.code for f in features}
         stored = (
-            Grid.objects.filter(min_lng__lte=max_x, max_lng__gte=min_x, min_lat__lte=max_y, max_lat__gte=min_y)
+            Grid.objects.filter(
+                min_lng__lte=max_x, max_lng__gte=min_x, min_lat__lte=max_y, max_lat__gte=min_y
+            )
             .exclude(code__in=replacing)
             .values_list("code", "name", "boundary")
         )
@@ -234,7 +254,9 @@ def grids_import_geojson(
                 overlap = _area_m2(existing.intersection(shapes[k]))
                 if overlap > tolerance and len(errors) < MAX_ERRORS:
                     f = features[k]
-                    errors.append(f"{_label(f.index, f.code)}：与已有网格 {name}（{code}）重叠约 {overlap:,.0f} 平方米。")
+                    errors.append(
+                        f"{_label(f.index, f.code)}：与已有网格 {name}（{code}）重叠约 {overlap:,.0f} 平方米。"
+                    )
 
     if errors:
         if len(errors) >= MAX_ERRORS:
@@ -244,10 +266,18 @@ def grids_import_geojson(
     # --- 4. write ---------------------------------------------------------------------------
     result = GridImportResult()
     with transaction.atomic():
-        existing = {g.code: g for g in Grid.objects.select_for_update().filter(code__in=[f.code for f in features])}
+        existing = {
+            g.code: g
+            for g in Grid.objects.select_for_update().filter(code__in=[f.code for f in features])
+        }
         new, changed = [], []
         for f in features:
-            values = {"name": f.name, "village": f.village, "boundary": f.geometry, **grid_fields(f.geometry)}
+            values = {
+                "name": f.name,
+                "village": f.village,
+                "boundary": f.geometry,
+                **grid_fields(f.geometry),
+            }
             grid = existing.get(f.code)
             if grid is None:
                 new.append(Grid(code=f.code, **values))
@@ -260,8 +290,19 @@ def grids_import_geojson(
         Grid.objects.bulk_create(new, batch_size=1000)
         if changed:
             Grid.objects.bulk_update(
-                changed, ["name", "village", "boundary", "min_lng", "min_lat", "max_lng", "max_lat", "centroid_lng",
-                          "centroid_lat"], batch_size=1000,
+                changed,
+                [
+                    "name",
+                    "village",
+                    "boundary",
+                    "min_lng",
+                    "min_lat",
+                    "max_lng",
+                    "max_lat",
+                    "centroid_lng",
+                    "centroid_lat",
+                ],
+                batch_size=1000,
             )
         geo.invalidate()  # with the rows, in their transaction
     return result
@@ -269,20 +310,26 @@ def grids_import_geojson(
 
 def grids_export_geojson(*, grids: QuerySet | None = None) -> dict:
     """The grids as a GeoJSON FeatureCollection in the import format (re-imports unchanged)."""
-    queryset = (Grid.objects.all() if grids is None else grids).select_related("village__parent").order_by("code")
+    queryset = (
+        (Grid.objects.all() if grids is None else grids)
+        .select_related("village__parent")
+        .order_by("code")
+    )
     features = []
     for grid in queryset.iterator(chunk_size=2000):
         village, town = grid.village, grid.village.parent
-        features.append({
-            "type": "Feature",
-            "properties": {
-                "code": grid.code,
-                "name": grid.name,
-                "village_code": village.code,
-                "village_name": village.name,
-                "town_code": town.code if town else "",
-                "town_name": town.name if town else "",
-            },
-            "geometry": grid.boundary,
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "code": grid.code,
+                    "name": grid.name,
+                    "village_code": village.code,
+                    "village_name": village.name,
+                    "town_code": town.code if town else "",
+                    "town_name": town.name if town else "",
+                },
+                "geometry": grid.boundary,
+            }
+        )
     return {"type": "FeatureCollection", "features": features}

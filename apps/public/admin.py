@@ -50,10 +50,29 @@ class ReviewItemAdmin(ScopedToCases, admin.ModelAdmin):
     list_select_related = ["case", "rating", "town"]
     search_fields = ["case__tracking_number"]
     date_hierarchy = "created_at"
-    fields = ["number", "category", "stars", "comment", "town", "status", "created_at", "resolution",
-              "resolved_by", "resolved_at"]
-    readonly_fields = ["number", "category", "stars", "comment", "town", "status", "created_at", "resolved_by",
-                       "resolved_at"]
+    fields = [
+        "number",
+        "category",
+        "stars",
+        "comment",
+        "town",
+        "status",
+        "created_at",
+        "resolution",
+        "resolved_by",
+        "resolved_at",
+    ]
+    readonly_fields = [
+        "number",
+        "category",
+        "stars",
+        "comment",
+        "town",
+        "status",
+        "created_at",
+        "resolved_by",
+        "resolved_at",
+    ]
 
     @admin.display(description="流水号")
     def number(self, obj):
@@ -125,7 +144,11 @@ class Open311KeyAdmin(admin.ModelAdmin):
     actions = ["deactivate"]
 
     def get_fields(self, request, obj=None):
-        return ["name"] if obj is None else ["name", "prefix", "is_active", "created_at", "last_used_at"]
+        return (
+            ["name"]
+            if obj is None
+            else ["name", "prefix", "is_active", "created_at", "last_used_at"]
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["prefix", "created_at", "last_used_at"]
@@ -137,10 +160,19 @@ class Open311KeyAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         key, raw = services.open311_key_issue(name=obj.name)
-        obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
+            key.pk,
+            key.prefix,
+            key.key_hash,
+            key.created_at,
+        )
         obj._state.adding = False
         obj._state.db = key._state.db
-        self.message_user(request, f"新的 Open311 密钥（只显示这一次，请立即复制保存）：{raw}", level=messages.WARNING)
+        self.message_user(
+            request,
+            f"新的 Open311 密钥（只显示这一次，请立即复制保存）：{raw}",
+            level=messages.WARNING,
+        )
 
     @admin.action(description="停用所选密钥")
     def deactivate(self, request, queryset):

@@ -69,8 +69,13 @@ def hit(request, checks: list[tuple[str, str | None]]) -> Limited | None:
     first: Limited | None = None
     for name, value in checks:
         try:
-            usage = get_usage(request, group=f"public:{name}", key="ip" if value is None else _fixed(value),
-                              rate=rate(name), increment=True)
+            usage = get_usage(
+                request,
+                group=f"public:{name}",
+                key="ip" if value is None else _fixed(value),
+                rate=rate(name),
+                increment=True,
+            )
         except CACHE_ERRORS as exc:
             cache_unavailable(exc)
             if name in FAIL_CLOSED and first is None:

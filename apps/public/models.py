@@ -36,13 +36,17 @@ class Rating(models.Model):
     one phone, so "once per case and phone" is one row per case. Evaluation reads
     ``case``, ``stars`` and ``created_at``."""
 
-    case = models.OneToOneField(Case, verbose_name=_("事件"), on_delete=models.CASCADE, related_name="rating")
+    case = models.OneToOneField(
+        Case, verbose_name=_("事件"), on_delete=models.CASCADE, related_name="rating"
+    )
     stars = models.PositiveSmallIntegerField(
         _("评价"), choices=Stars.choices, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     comment = models.CharField(_("意见"), max_length=500, blank=True)
     # How the rater proved they are the reporter: the link token or the phone's last four digits.
-    via = models.CharField(_("验证方式"), max_length=10, choices=[("token", _("链接")), ("phone", _("手机尾号"))])
+    via = models.CharField(
+        _("验证方式"), max_length=10, choices=[("token", _("链接")), ("phone", _("手机尾号"))]
+    )
     created_at = models.DateTimeField(_("评价时间"), auto_now_add=True, db_index=True)
 
     class Meta:
@@ -50,7 +54,11 @@ class Rating(models.Model):
         verbose_name_plural = _("市民评价")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["stars", "created_at"], name="rating_stars_created_idx")]
-        constraints = [models.CheckConstraint(condition=Q(stars__gte=1, stars__lte=5), name="rating_stars_1_to_5")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stars__gte=1, stars__lte=5), name="rating_stars_1_to_5"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.case.tracking_number} {self.get_stars_display()}"
@@ -65,13 +73,25 @@ class ReviewItem(models.Model):
     """A poor rating (1–2 stars) waiting for the town dispatcher to look into (差评复核).
     ``town`` is copied from the case so the desk's list is one indexed filter."""
 
-    case = models.ForeignKey(Case, verbose_name=_("事件"), on_delete=models.CASCADE, related_name="review_items")
-    rating = models.OneToOneField(Rating, verbose_name=_("评价"), on_delete=models.CASCADE, related_name="review")
-    town = models.ForeignKey(Region, verbose_name=_("乡镇/街道"), on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(_("状态"), max_length=8, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
+    case = models.ForeignKey(
+        Case, verbose_name=_("事件"), on_delete=models.CASCADE, related_name="review_items"
+    )
+    rating = models.OneToOneField(
+        Rating, verbose_name=_("评价"), on_delete=models.CASCADE, related_name="review"
+    )
+    town = models.ForeignKey(
+        Region, verbose_name=_("乡镇/街道"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("状态"), max_length=8, choices=ReviewStatus.choices, default=ReviewStatus.OPEN
+    )
     resolution = models.TextField(_("复核说明"), blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("复核人"), null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("复核人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     resolved_at = models.DateTimeField(_("复核时间"), null=True, blank=True)
@@ -81,7 +101,9 @@ class ReviewItem(models.Model):
         verbose_name = _("差评复核")
         verbose_name_plural = _("差评复核")
         ordering = ["status", "-created_at"]
-        indexes = [models.Index(fields=["town", "status", "created_at"], name="review_town_status_idx")]
+        indexes = [
+            models.Index(fields=["town", "status", "created_at"], name="review_town_status_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.case.tracking_number} {self.get_status_display()}"

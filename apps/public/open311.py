@@ -91,7 +91,12 @@ def render(fmt: str, data: Any, *, root: str, item: str, status: int = 200) -> H
     return response
 
 
-_PLURALS = {"endpoints": "endpoint", "formats": "format", "attributes": "attribute", "values": "value"}
+_PLURALS = {
+    "endpoints": "endpoint",
+    "formats": "format",
+    "attributes": "attribute",
+    "values": "value",
+}
 
 
 def _endpoint_xml(fmt: str, data: dict) -> HttpResponse:
@@ -116,7 +121,13 @@ def _endpoint_xml(fmt: str, data: dict) -> HttpResponse:
 
 
 def errors(fmt: str, status: int, description: str) -> HttpResponse:
-    return render(fmt, [{"code": status, "description": description}], root="errors", item="error", status=status)
+    return render(
+        fmt,
+        [{"code": status, "description": description}],
+        root="errors",
+        item="error",
+        status=status,
+    )
 
 
 def _w3c(value: dt.datetime | None) -> str | None:
@@ -174,8 +185,11 @@ def request_payload(case: Case) -> dict:
 
 
 def _leaf_categories():
-    return (Category.objects.filter(is_active=True, parent__isnull=False, parent__is_active=True)
-            .select_related("parent").order_by("parent__sort_order", "parent__code", "sort_order", "code"))
+    return (
+        Category.objects.filter(is_active=True, parent__isnull=False, parent__is_active=True)
+        .select_related("parent")
+        .order_by("parent__sort_order", "parent__code", "sort_order", "code")
+    )
 
 
 # --- views --------------------------------------------------------------------------------
@@ -186,8 +200,11 @@ def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
     data = {
         "changeset": DISCOVERY_CHANGESET,
         "contact": getattr(settings, "OPEN311_CONTACT", "区县社会治理指挥中心"),
-        "key_service": getattr(settings, "OPEN311_KEY_SERVICE",
-                               "API 密钥由平台管理员在后台“Open311 密钥”中签发 (keys are issued by the platform administrator)"),
+        "key_service": getattr(
+            settings,
+            "OPEN311_KEY_SERVICE",
+            "API 密钥由平台管理员在后台“Open311 密钥”中签发 (keys are issued by the platform administrator)",
+        ),
         "endpoints": [
             {
                 "specification": SPECIFICATION,
@@ -203,7 +220,9 @@ def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
 
 @require_GET
 def service_list(request: HttpRequest, fmt: str) -> HttpResponse:
-    return render(fmt, [service_payload(c) for c in _leaf_categories()], root="services", item="service")
+    return render(
+        fmt, [service_payload(c) for c in _leaf_categories()], root="services", item="service"
+    )
 
 
 @require_GET
@@ -211,11 +230,15 @@ def service_definition(request: HttpRequest, code: str, fmt: str) -> HttpRespons
     category = _leaf_categories().filter(code=code).first()
     if category is None:
         return errors(fmt, 404, f"没有这个 service_code (service_code not found: {code})")
-    return render(fmt, {"service_code": category.code, "attributes": []}, root="service_definition", item="")
+    return render(
+        fmt, {"service_code": category.code, "attributes": []}, root="service_definition", item=""
+    )
 
 
 def _limited(fmt: str, limited: limits.Limited) -> HttpResponse:
-    response = errors(fmt, 429, f"请求太频繁，请 {limited.retry_after} 秒后再试 (rate limit exceeded)")
+    response = errors(
+        fmt, 429, f"请求太频繁，请 {limited.retry_after} 秒后再试 (rate limit exceeded)"
+    )
     response["Retry-After"] = str(limited.retry_after)
     return response
 
@@ -257,17 +280,23 @@ def _create(request: HttpRequest, fmt: str) -> HttpResponse:
         return errors(fmt, 400, "缺少 service_code (service_code is required)")
     try:
         case = services.open311_request_create(
-            key=key, service_code=service_code, lat=post.get("lat"), lng=post.get("long"),
-            address_string=post.get("address_string", "")[:500], description=post.get("description", "")[:5000],
+            key=key,
+            service_code=service_code,
+            lat=post.get("lat"),
+            lng=post.get("long"),
+            address_string=post.get("address_string", "")[:500],
+            description=post.get("description", "")[:5000],
             phone=post.get("phone", "")[:40],
         )
     except services.PublicError as exc:
         return errors(fmt, 400, exc.message)
-    payload = [{
-        "service_request_id": case.tracking_number,
-        "service_notice": "已受理登记，请凭流水号查询进度 (received; track it by service_request_id)",
-        "account_id": None,
-    }]
+    payload = [
+        {
+            "service_request_id": case.tracking_number,
+            "service_notice": "已受理登记，请凭流水号查询进度 (received; track it by service_request_id)",
+            "account_id": None,
+        }
+    ]
     return render(fmt, payload, root="service_requests", item="request", status=201)
 
 
@@ -276,7 +305,9 @@ def _parse_when(text: str, name: str, *, end: bool = False) -> dt.datetime:
     if value is None:
         day = parse_date(text)
         if day is None:
-            raise ValueError(f"{name} 不是 W3C 日期时间 ({name} must be a W3C datetime, e.g. 2026-01-31T08:00:00+08:00)")
+            raise ValueError(
+                f"{name} 不是 W3C 日期时间 ({name} must be a W3C datetime, e.g. 2026-01-31T08:00:00+08:00)"
+            )
         value = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
@@ -289,7 +320,11 @@ def _filtered(params) -> list[Case]:
     qs = selectors.public_cases().order_by("-created_at", "-id")
     ids_text = params.get("service_request_id", "").strip()
     if ids_text:
-        numbers = {n for n in (tracking.normalize(part) for part in ids_text.split(",")[:MAX_REQUESTS]) if n}
+        numbers = {
+            n
+            for n in (tracking.normalize(part) for part in ids_text.split(",")[:MAX_REQUESTS])
+            if n
+        }
         return list(qs.filter(tracking_number__in=numbers)[:MAX_REQUESTS])
     codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
     if codes:

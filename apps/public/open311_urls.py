@@ -14,5 +14,7 @@ urlpatterns = [
     re_path(r"^services/(?P<code>[-\w]{1,40})" + FMT, open311.service_definition, name="service"),
     re_path(r"^requests" + FMT, open311.requests_view, name="requests"),
     # Tracking numbers may end in a check symbol outside [0-9A-Z]: * ~ $ = (Crockford).
-    re_path(r"^requests/(?P<request_id>[-\w *~$=]{1,40})" + FMT, open311.request_detail, name="request"),
+    re_path(
+        r"^requests/(?P<request_id>[-\w *~$=]{1,40})" + FMT, open311.request_detail, name="request"
+    ),
 ]

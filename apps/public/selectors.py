@@ -29,7 +29,16 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from apps.cases import tracking
-from apps.cases.models import FINAL_STATUSES, Action, Case, CaseEvent, CasePhoto, Colour, RejectReason, Status
+from apps.cases.models import (
+    FINAL_STATUSES,
+    Action,
+    Case,
+    CaseEvent,
+    CasePhoto,
+    Colour,
+    RejectReason,
+    Status,
+)
 from apps.org.models import Tier, UnitKind
 
 # Plain words for a citizen, one per status.
@@ -110,8 +119,14 @@ TIMELINE_WORDS: dict[str, str | Callable[[CaseEvent, Case], str]] = {
     # and its joint response says so.
     Action.ROUTE: lambda e, c: f"已分流至{_unit_kind(e)}" if e.unit_id else "",
     Action.ACCEPT: "已受理立案",
-    Action.REJECT: lambda e, c: "不予立案" + (
-        f"：{RejectReason(c.reject_reason).label}" if c.status == Status.REJECTED and c.reject_reason else ""),
+    Action.REJECT: lambda e, c: (
+        "不予立案"
+        + (
+            f"：{RejectReason(c.reject_reason).label}"
+            if c.status == Status.REJECTED and c.reject_reason
+            else ""
+        )
+    ),
     # Recorded on the report that was merged only (the case it joined gets a NOTE, not shown:
     # it is about another citizen's report).
     Action.MERGE: "与同一问题的其他上报合并办理",
@@ -214,12 +229,22 @@ class PublicCase:
 
 def public_cases() -> QuerySet:
     """Cases with everything ``public_view`` reads, in a fixed number of queries."""
-    return Case.objects.select_related(
-        "category__parent", "village", "grid", "lead_unit", "merged_into"
-    ).defer("grid__boundary").prefetch_related(
-        Prefetch("events", queryset=public_events(), to_attr="public_events"),
-        Prefetch("photos", queryset=CasePhoto.objects.filter(is_public=True).exclude(web="").only(
-            "case_id", "kind", "web", "thumb", "created_at").order_by("created_at", "id"), to_attr="public_photos"),
+    return (
+        Case.objects.select_related(
+            "category__parent", "village", "grid", "lead_unit", "merged_into"
+        )
+        .defer("grid__boundary")
+        .prefetch_related(
+            Prefetch("events", queryset=public_events(), to_attr="public_events"),
+            Prefetch(
+                "photos",
+                queryset=CasePhoto.objects.filter(is_public=True)
+                .exclude(web="")
+                .only("case_id", "kind", "web", "thumb", "created_at")
+                .order_by("created_at", "id"),
+                to_attr="public_photos",
+            ),
+        )
     )
 
 
@@ -235,7 +260,11 @@ def case_for_second_factor(text: str) -> Case | None:
     """Just what the second-factor check needs, in one query whether or not the number exists
     (so a wrong phone and an unknown number take the same work)."""
     number = tracking.normalize(text) or ""
-    return Case.objects.filter(tracking_number=number).only("pk", "public_token", "reporter_phone").first()
+    return (
+        Case.objects.filter(tracking_number=number)
+        .only("pk", "public_token", "reporter_phone")
+        .first()
+    )
 
 
 def case_by_token(token: str) -> Case | None:
@@ -286,7 +315,9 @@ def _detail(case: Case) -> str:
 
 
 def photo_url(case: Case, photo: CasePhoto, size: str) -> str:
-    return reverse("public:photo", kwargs={"number": case.tracking_number, "photo_id": photo.pk, "size": size})
+    return reverse(
+        "public:photo", kwargs={"number": case.tracking_number, "photo_id": photo.pk, "size": size}
+    )
 
 
 def public_view(case: Case) -> PublicCase:
@@ -296,7 +327,9 @@ def public_view(case: Case) -> PublicCase:
         events = list(public_events().filter(case_id=case.pk))
     photos = getattr(case, "public_photos", None)
     if photos is None:
-        photos = list(case.photos.filter(is_public=True).exclude(web="").order_by("created_at", "id"))
+        photos = list(
+            case.photos.filter(is_public=True).exclude(web="").order_by("created_at", "id")
+        )
     category = case.category
     return PublicCase(
         tracking_number=case.tracking_number,
@@ -317,14 +350,21 @@ def public_view(case: Case) -> PublicCase:
         location=location_words(case),
         reported_at=case.created_at,
         updated_at=case.updated_at,
-        expected_at=None if case.status in FINAL_STATUSES else (case.overall_deadline or case.step_deadline),
+        expected_at=None
+        if case.status in FINAL_STATUSES
+        else (case.overall_deadline or case.step_deadline),
         step_deadline=None if case.status in FINAL_STATUSES else case.step_deadline,
         closed_at=case.closed_at if case.status in FINAL_STATUSES else None,
         detail=_detail(case),
         timeline=public_timeline(case, events),
         photos=[
-            PublicPhoto(pk=p.pk, kind=p.kind, kind_label=p.get_kind_display(), web_url=photo_url(case, p, "web"),
-                        thumb_url=photo_url(case, p, "thumb") if p.thumb else photo_url(case, p, "web"))
+            PublicPhoto(
+                pk=p.pk,
+                kind=p.kind,
+                kind_label=p.get_kind_display(),
+                web_url=photo_url(case, p, "web"),
+                thumb_url=photo_url(case, p, "thumb") if p.thumb else photo_url(case, p, "web"),
+            )
             for p in photos
         ],
     )
@@ -347,7 +387,11 @@ def rating_allowed(case: Case) -> bool:
     """Closed cases may be rated; so may a report merged into a case that has been closed."""
     if case.status == Status.CLOSED:
         return True
-    return case.status == Status.MERGED and bool(case.merged_into_id) and case.merged_into.status == Status.CLOSED
+    return (
+        case.status == Status.MERGED
+        and bool(case.merged_into_id)
+        and case.merged_into.status == Status.CLOSED
+    )
 
 
 def existing_rating(case: Case):

@@ -73,13 +73,17 @@ class AlreadyRated(PublicError):
 
 def public_link(case: Case) -> str:
     """The status page with the second factor built in (for the SMS and the QR code)."""
-    return settings.SITE_URL.rstrip("/") + reverse("public:token", kwargs={"token": case.public_token})
+    return settings.SITE_URL.rstrip("/") + reverse(
+        "public:token", kwargs={"token": case.public_token}
+    )
 
 
 def sms_text(case: Case) -> str:
     """The SMS-ready text the field app offers after a report: tracking number and link."""
     return _("【联动】您反映的问题已登记，流水号 %(number)s。查询进度、办结后评价：%(link)s") % {
-        "number": tracking.display(case.tracking_number), "link": public_link(case)}
+        "number": tracking.display(case.tracking_number),
+        "link": public_link(case),
+    }
 
 
 # --- second factor ------------------------------------------------------------------------
@@ -112,7 +116,9 @@ def normalize_phone(text: str) -> str:
     if raw.startswith("+86") or (raw.startswith("0086") and len(digits) > 11):
         digits = digits[2:] if raw.startswith("+86") else digits[4:]
     if not 7 <= len(digits) <= 20:
-        raise PublicError(_("手机号位数不对，请填写 11 位手机号或带区号的固定电话。"), field="phone")
+        raise PublicError(
+            _("手机号位数不对，请填写 11 位手机号或带区号的固定电话。"), field="phone"
+        )
     return digits
 
 
@@ -130,22 +136,38 @@ def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rat
         raise PublicError(_("意见最多 %(n)d 字。") % {"n": MAX_COMMENT}, field="comment")
     if via not in ("token", "phone"):
         raise ValueError(via)
-    case = Case.objects.select_related("merged_into").get(pk=case.pk)  # the state now, not as the caller read it
+    case = Case.objects.select_related("merged_into").get(
+        pk=case.pk
+    )  # the state now, not as the caller read it
     if not rating_allowed(case):
-        raise PublicError(_("事件办结后才能评价；事件还在办理中，请办结后再来评价。"), field="stars", status_code=409)
+        raise PublicError(
+            _("事件办结后才能评价；事件还在办理中，请办结后再来评价。"),
+            field="stars",
+            status_code=409,
+        )
     try:
         with transaction.atomic():
             rating = Rating.objects.create(case=case, stars=stars, comment=comment, via=via)
             if stars <= LOW_RATING_MAX:
                 ReviewItem.objects.create(case=case, rating=rating, town_id=case.town_id)
             event = CaseEvent.objects.create(
-                case=case, action=Action.RATE, actor=None, actor_label=_("市民"), from_status=case.status,
-                to_status=case.status, from_tier=case.tier, to_tier=case.tier, public_note=_("市民已评价"),
-                note=comment, data={"stars": stars, "review": stars <= LOW_RATING_MAX},
+                case=case,
+                action=Action.RATE,
+                actor=None,
+                actor_label=_("市民"),
+                from_status=case.status,
+                to_status=case.status,
+                from_tier=case.tier,
+                to_tier=case.tier,
+                public_note=_("市民已评价"),
+                note=comment,
+                data={"stars": stars, "review": stars <= LOW_RATING_MAX},
             )
             follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk)
     except IntegrityError:
-        raise AlreadyRated(_("这个事件已经评价过了，每个事件只能评价一次。"), field="stars") from None
+        raise AlreadyRated(
+            _("这个事件已经评价过了，每个事件只能评价一次。"), field="stars"
+        ) from None
     return rating
 
 
@@ -154,7 +176,11 @@ def review_resolve(*, item: ReviewItem, actor, resolution: str) -> ReviewItem:
     if not resolution.strip():
         raise PublicError(_("请写明复核情况。"), field="resolution")
     changed = ReviewItem.objects.filter(pk=item.pk, status=ReviewStatus.OPEN).update(
-        status=ReviewStatus.DONE, resolution=resolution.strip(), resolved_by=actor, resolved_at=timezone.now())
+        status=ReviewStatus.DONE,
+        resolution=resolution.strip(),
+        resolved_by=actor,
+        resolved_at=timezone.now(),
+    )
     if not changed:
         raise PublicError(_("这条差评已经复核过了，请刷新查看复核结果。"), status_code=409)
     item.refresh_from_db()
@@ -220,18 +246,37 @@ def citizen_report_submit(
         fix = next((p.gps for p in inspected if p.gps), None)
         if fix is None:
             raise PublicError(_("请定位或在地图上点选问题所在位置。"), field="location")
-        point, position_source, accuracy_m, position_time = (fix.lat, fix.lng), PositionSource.EXIF, None, fix.time
+        point, position_source, accuracy_m, position_time = (
+            (fix.lat, fix.lng),
+            PositionSource.EXIF,
+            None,
+            fix.time,
+        )
     try:
         with pipeline.photo_transaction():
             case, _created = workflow.case_report(
-                reporter=None, category=category, description=description.strip(), lat=point[0], lng=point[1],
-                position_source=position_source, accuracy_m=accuracy_m, position_time=position_time,
-                reporter_phone=phone, source=Source.CITIZEN, restrict_to_grids=None,
+                reporter=None,
+                category=category,
+                description=description.strip(),
+                lat=point[0],
+                lng=point[1],
+                position_source=position_source,
+                accuracy_m=accuracy_m,
+                position_time=position_time,
+                reporter_phone=phone,
+                source=Source.CITIZEN,
+                restrict_to_grids=None,
             )
             event = case.events.filter(action=Action.REPORT).order_by("pk").first()
             for photo in inspected:
-                pipeline.case_photo_add(case=case, photo=photo, client_id=photo.sha256[:32], kind=PhotoKind.REPORT,
-                                        uploaded_by=None, event=event)
+                pipeline.case_photo_add(
+                    case=case,
+                    photo=photo,
+                    client_id=photo.sha256[:32],
+                    kind=PhotoKind.REPORT,
+                    uploaded_by=None,
+                    event=event,
+                )
     except workflow.WorkflowError as exc:
         field = "location" if exc.field in ("lat", "lng") else (exc.field or "photo")
         raise PublicError(exc.message, field=field, status_code=400) from None
@@ -299,12 +344,18 @@ def open311_request_create(
 ) -> Case:
     """POST requests: a report through the workflow service. Names and e-mail are not taken;
     the phone is kept only as the reporter's second factor (never returned)."""
-    category = Category.objects.filter(code=service_code or "", is_active=True, parent__isnull=False).first()
+    category = Category.objects.filter(
+        code=service_code or "", is_active=True, parent__isnull=False
+    ).first()
     if category is None:
-        raise PublicError(f"service_code 无效 (unknown service_code: {service_code!r})", field="service_code")
+        raise PublicError(
+            f"service_code 无效 (unknown service_code: {service_code!r})", field="service_code"
+        )
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION:
-        raise PublicError(f"description 最多 {MAX_DESCRIPTION} 字 (description too long)", field="description")
+        raise PublicError(
+            f"description 最多 {MAX_DESCRIPTION} 字 (description too long)", field="description"
+        )
     if not description:
         description = category.name
     try:
@@ -317,7 +368,9 @@ def open311_request_create(
         try:
             point = float(lat), float(lng)
         except (TypeError, ValueError):
-            raise PublicError("lat/long 必须是数字 (lat and long must be numbers)", field="lat") from None
+            raise PublicError(
+                "lat/long 必须是数字 (lat and long must be numbers)", field="lat"
+            ) from None
         if not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
             raise PublicError("lat/long 超出范围 (lat/long out of range)", field="lat")
     else:
@@ -333,11 +386,21 @@ def open311_request_create(
     with transaction.atomic():
         try:
             case, _created = workflow.case_report(
-                reporter=None, category=category, description=description, lat=point[0], lng=point[1],
-                position_source=position_source, accuracy_m=accuracy_m, reporter_phone=phone,
-                address=address_string.strip()[:200], source=Source.OPEN311, restrict_to_grids=None,
+                reporter=None,
+                category=category,
+                description=description,
+                lat=point[0],
+                lng=point[1],
+                position_source=position_source,
+                accuracy_m=accuracy_m,
+                reporter_phone=phone,
+                address=address_string.strip()[:200],
+                source=Source.OPEN311,
+                restrict_to_grids=None,
             )
         except workflow.WorkflowError as exc:
-            raise PublicError(f"{exc.message} (location outside our jurisdiction or invalid)", field="lat") from None
+            raise PublicError(
+                f"{exc.message} (location outside our jurisdiction or invalid)", field="lat"
+            ) from None
         Open311Submission.objects.create(case=case, key=key)
     return case

@@ -74,29 +74,49 @@ def track(request: HttpRequest) -> HttpResponse:
     if limited:
         return _limited(request, limited)
     if tracking.normalize(typed) is None:
-        return render(request, "public/track.html", {
-            "typed": typed, "error": ("流水号不对：应为 13 位字母和数字（如 7K3M-Q9XD-2HTB-P；"
-                              "早期流水号的最后一位可能是 $ 等符号），请逐位核对。")}, status=400)
+        return render(
+            request,
+            "public/track.html",
+            {
+                "typed": typed,
+                "error": (
+                    "流水号不对：应为 13 位字母和数字（如 7K3M-Q9XD-2HTB-P；"
+                    "早期流水号的最后一位可能是 $ 等符号），请逐位核对。"
+                ),
+            },
+            status=400,
+        )
     case = selectors.case_by_number(typed)
     if case is None:
-        return render(request, "public/track.html", {
-            "typed": typed, "error": "没有找到这个流水号，请核对后再试。"}, status=404)
-    return render(request, "public/track.html", {"typed": tracking.display(case.tracking_number),
-                                                 **_case_context(case, verified=False)})
+        return render(
+            request,
+            "public/track.html",
+            {"typed": typed, "error": "没有找到这个流水号，请核对后再试。"},
+            status=404,
+        )
+    return render(
+        request,
+        "public/track.html",
+        {"typed": tracking.display(case.tracking_number), **_case_context(case, verified=False)},
+    )
 
 
 @require_POST
 def verify(request: HttpRequest) -> HttpResponse:
-    """"I reported it": the phone's last four digits lead to the link page."""
+    """ "I reported it": the phone's last four digits lead to the link page."""
     typed = request.POST.get("n", "").strip()[:NUMBER_MAX]
     digits = request.POST.get("digits", "").strip()[:10]
-    limited = limits.hit(request, [("verify_ip", None), ("verify_number", tracking.normalize(typed) or typed)])
+    limited = limits.hit(
+        request, [("verify_ip", None), ("verify_number", tracking.normalize(typed) or typed)]
+    )
     if limited:
         return _limited(request, limited)
     case = selectors.case_for_second_factor(typed)
     if not services.second_factor_ok(case, digits):
         return _second_factor_failed(request)
-    return HttpResponseRedirect(reverse("public:token", kwargs={"token": case.public_token}), status=303)
+    return HttpResponseRedirect(
+        reverse("public:token", kwargs={"token": case.public_token}), status=303
+    )
 
 
 @never_cache
@@ -108,10 +128,21 @@ def token_page(request: HttpRequest, token: str) -> HttpResponse:
         return _limited(request, limited)
     case = selectors.case_by_token(token)
     if case is None:
-        return _private(render(request, "public/track.html", {
-            "error": "这个链接无效。请用流水号查询。"}, status=404))
-    context = _case_context(case, verified=True, new=request.GET.get("new") == "1",
-                            rated=request.GET.get("rated") == "1", sms=services.sms_text(case))
+        return _private(
+            render(
+                request,
+                "public/track.html",
+                {"error": "这个链接无效。请用流水号查询。"},
+                status=404,
+            )
+        )
+    context = _case_context(
+        case,
+        verified=True,
+        new=request.GET.get("new") == "1",
+        rated=request.GET.get("rated") == "1",
+        sms=services.sms_text(case),
+    )
     return _private(render(request, "public/track.html", context))
 
 
@@ -138,10 +169,16 @@ def rate(request: HttpRequest) -> HttpResponse:
     except ValueError:
         stars = 0
     try:
-        services.rating_submit(case=case, stars=stars, comment=request.POST.get("comment", "")[:2000], via=via)
+        services.rating_submit(
+            case=case, stars=stars, comment=request.POST.get("comment", "")[:2000], via=via
+        )
     except services.PublicError as exc:
-        context = _case_context(case, verified=True, rating_error=exc.message,
-                                comment=request.POST.get("comment", "")[:services.MAX_COMMENT])
+        context = _case_context(
+            case,
+            verified=True,
+            rating_error=exc.message,
+            comment=request.POST.get("comment", "")[: services.MAX_COMMENT],
+        )
         return _private(render(request, "public/track.html", context, status=exc.status_code))
     url = reverse("public:token", kwargs={"token": case.public_token}) + "?rated=1#rating"
     return HttpResponseRedirect(url, status=303)
@@ -149,8 +186,11 @@ def rate(request: HttpRequest) -> HttpResponse:
 
 def _report_categories():
     groups: dict[int, dict] = {}
-    leaves = (Category.objects.filter(is_active=True, parent__isnull=False, parent__is_active=True)
-              .select_related("parent").order_by("parent__sort_order", "parent__code", "sort_order", "code"))
+    leaves = (
+        Category.objects.filter(is_active=True, parent__isnull=False, parent__is_active=True)
+        .select_related("parent")
+        .order_by("parent__sort_order", "parent__code", "sort_order", "code")
+    )
     for leaf in leaves:
         group = groups.setdefault(leaf.parent_id, {"name": leaf.parent.name, "leaves": []})
         group["leaves"].append(leaf)
@@ -179,11 +219,15 @@ def report(request: HttpRequest) -> HttpResponse:
     limited = limits.hit(request, checks)
     if limited:
         return _limited(request, limited)
-    form = {key: post.get(key, "")[:2100] for key in ("category", "description", "lat", "lng", "accuracy",
-                                                     "position_source")}
+    form = {
+        key: post.get(key, "")[:2100]
+        for key in ("category", "description", "lat", "lng", "accuracy", "position_source")
+    }
     form["phone"] = phone_typed
     try:
-        category = Category.objects.filter(pk=int(form["category"])).select_related("parent").first()
+        category = (
+            Category.objects.filter(pk=int(form["category"])).select_related("parent").first()
+        )
     except ValueError:
         category = None
     try:
@@ -195,9 +239,14 @@ def report(request: HttpRequest) -> HttpResponse:
     source = PositionSource.DEVICE_GPS if form["position_source"] == "gps" else PositionSource.PIN
     try:
         case = services.citizen_report_submit(
-            category=category, description=form["description"], lat=form["lat"] or None, lng=form["lng"] or None,
-            position_source=source, accuracy_m=accuracy if source == PositionSource.DEVICE_GPS else None,
-            phone=phone_typed, photos=request.FILES.getlist("photo"),
+            category=category,
+            description=form["description"],
+            lat=form["lat"] or None,
+            lng=form["lng"] or None,
+            position_source=source,
+            accuracy_m=accuracy if source == PositionSource.DEVICE_GPS else None,
+            phone=phone_typed,
+            photos=request.FILES.getlist("photo"),
         )
     except services.PublicError as exc:
         context.update(form=form, error=exc.message, error_field=exc.field)
@@ -243,9 +292,14 @@ def grids_geojson(request: HttpRequest) -> HttpResponse:
             except Exception:  # noqa: BLE001 - a broken boundary is left off the map, not a 500
                 continue
             geom = shapely.set_precision(geom, 0.00001)
-            features.append({"type": "Feature", "properties": {"village": village}, "geometry": mapping(geom)})
-        body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
-                          separators=(",", ":"))
+            features.append(
+                {"type": "Feature", "properties": {"village": village}, "geometry": mapping(geom)}
+            )
+        body = json.dumps(
+            {"type": "FeatureCollection", "features": features},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         cache_set(key, body, 600)
     response = HttpResponse(body, content_type="application/geo+json; charset=utf-8")
     response["Cache-Control"] = "public, max-age=600"

@@ -33,7 +33,9 @@ def sign_in(path: str, username: str, password: str = PASSWORD, *, ip: str, clie
     """One sign-in attempt through a login path, as a browser or a phone sends it."""
     client = client or APIClient()
     if path.startswith("/api/"):
-        return client.post(path, {"username": username, "password": password}, format="json", REMOTE_ADDR=ip)
+        return client.post(
+            path, {"username": username, "password": password}, format="json", REMOTE_ADDR=ip
+        )
     return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=ip)
 
 

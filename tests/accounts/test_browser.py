@@ -16,7 +16,9 @@ TEMPORARY = "Chushi-mima-2026"
 CHOSEN = "Wode-xin-mima-7"
 
 
-def test_a_phones_first_sign_in_chooses_a_password_then_opens_the_app(org_tx, asgi_server, phone_context):
+def test_a_phones_first_sign_in_chooses_a_password_then_opens_the_app(
+    org_tx, asgi_server, phone_context
+):
     gw = org_tx.users["gw"]
     account_password_set(actor=org_tx.users["td"], user=gw, password=TEMPORARY)
     page = phone_context.new_page()
@@ -43,7 +45,9 @@ def test_a_phones_first_sign_in_chooses_a_password_then_opens_the_app(org_tx, as
     assert not AccountStatus.objects.get(user=gw).must_change_password
 
 
-def test_the_lockout_pages_look_like_the_login_that_was_used(org_tx, asgi_server, phone_context, desk_context):
+def test_the_lockout_pages_look_like_the_login_that_was_used(
+    org_tx, asgi_server, phone_context, desk_context
+):
     phone = phone_context.new_page()
     phone.goto(asgi_server + "/field/login/")
     for _ in range(5):

@@ -75,7 +75,9 @@ def test_the_retry_time_is_the_cool_off_from_now_in_local_time(org, new_ip):
 def test_the_lock_lifts_by_itself_after_the_cool_off(org, new_ip):
     ip = new_ip()
     fail_until_locked("/field/login/", "gw", ip)
-    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+    AccessAttempt.objects.update(
+        attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1)
+    )
     assert signed_in("/field/login/", sign_in("/field/login/", "gw", ip=ip))
 
 
@@ -94,10 +96,18 @@ def test_a_forged_forwarded_for_header_does_not_give_a_fresh_address(org, new_ip
     ip = new_ip()
     client = Client()
     for n in range(settings.AXES_FAILURE_LIMIT):
-        client.post("/accounts/login/", {"username": f"x{n}", "password": "bad"}, REMOTE_ADDR=ip,
-                    HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
-    response = client.post("/accounts/login/", {"username": "cd", "password": PASSWORD}, REMOTE_ADDR=ip,
-                           HTTP_X_FORWARDED_FOR="192.0.2.99")
+        client.post(
+            "/accounts/login/",
+            {"username": f"x{n}", "password": "bad"},
+            REMOTE_ADDR=ip,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}",
+        )
+    response = client.post(
+        "/accounts/login/",
+        {"username": "cd", "password": PASSWORD},
+        REMOTE_ADDR=ip,
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )
     assert_locked("/accounts/login/", response)
 
 

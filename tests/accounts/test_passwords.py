@@ -67,16 +67,22 @@ def test_the_desk_sends_a_new_account_to_the_password_page_first(org, new_ip):
     # The admin's own “修改密码” link leads to the same page.
     assert "首次登录须先修改初始密码" in desk.get("/admin/password_change/").content.decode()
 
-    weak = desk.post("/accounts/password/", {"old_password": TEMPORARY, "new_password1": "abcdefgh",
-                                             "new_password2": "abcdefgh"})
+    weak = desk.post(
+        "/accounts/password/",
+        {"old_password": TEMPORARY, "new_password1": "abcdefgh", "new_password2": "abcdefgh"},
+    )
     assert weak.status_code == 200 and "密码太简单" in weak.content.decode()
-    done = desk.post("/accounts/password/", {"old_password": TEMPORARY, "new_password1": CHOSEN,
-                                             "new_password2": CHOSEN})
+    done = desk.post(
+        "/accounts/password/",
+        {"old_password": TEMPORARY, "new_password1": CHOSEN, "new_password2": CHOSEN},
+    )
     assert done.status_code == 302
     assert desk.get("/admin/").status_code == 200  # still signed in, free to work
     assert desk.get("/api/me/").status_code == 200
     assert not AccountStatus.objects.get(user=td).must_change_password
-    assert AccountEvent.objects.filter(action=AccountAction.CHANGE_OWN_PASSWORD, actor=td, target=td).exists()
+    assert AccountEvent.objects.filter(
+        action=AccountAction.CHANGE_OWN_PASSWORD, actor=td, target=td
+    ).exists()
 
 
 def test_the_field_app_sends_a_new_account_to_its_own_password_page(org, new_ip):
@@ -92,11 +98,15 @@ def test_the_field_app_sends_a_new_account_to_its_own_password_page(org, new_ip)
     assert phone.get("/field/sw.js").status_code == 200
     assert phone.get("/api/tasks/").status_code == 403
 
-    mismatch = phone.post("/field/password/", {"old_password": TEMPORARY, "new_password1": CHOSEN,
-                                               "new_password2": CHOSEN + "x"})
+    mismatch = phone.post(
+        "/field/password/",
+        {"old_password": TEMPORARY, "new_password1": CHOSEN, "new_password2": CHOSEN + "x"},
+    )
     assert mismatch.status_code == 200 and "不一致" in mismatch.content.decode()
-    done = phone.post("/field/password/", {"old_password": TEMPORARY, "new_password1": CHOSEN,
-                                           "new_password2": CHOSEN})
+    done = phone.post(
+        "/field/password/",
+        {"old_password": TEMPORARY, "new_password1": CHOSEN, "new_password2": CHOSEN},
+    )
     assert done.status_code == 302 and done.url == "/field/"
     assert phone.get("/field/").status_code == 200
     assert phone.get("/api/tasks/").status_code == 200
@@ -107,7 +117,9 @@ def test_the_token_endpoint_gives_no_token_before_the_password_is_changed(org, n
     account_password_set(actor=org.users["td"], user=gw, password=TEMPORARY)
     refused = sign_in("/api/auth/token/", "gw", TEMPORARY, ip=new_ip())
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "首次登录须先修改初始密码：请先在外勤 App 或指挥台登录并修改密码，再获取令牌。"}
+    assert refused.json() == {
+        "detail": "首次登录须先修改初始密码：请先在外勤 App 或指挥台登录并修改密码，再获取令牌。"
+    }
     account_password_change_own(user=gw, password=CHOSEN)
     assert sign_in("/api/auth/token/", "gw", CHOSEN, ip=new_ip()).status_code == 200
 
@@ -124,7 +136,9 @@ def test_an_account_without_the_requirement_goes_straight_to_work(org, new_ip):
 
 
 def test_a_reset_without_the_requirement_lets_the_person_straight_in(org, new_ip):
-    account_password_set(actor=org.users["td"], user=org.users["gw"], password=TEMPORARY, must_change=False)
+    account_password_set(
+        actor=org.users["td"], user=org.users["gw"], password=TEMPORARY, must_change=False
+    )
     phone = Client()
     sign_in("/field/login/", "gw", TEMPORARY, ip=new_ip(), client=phone)
     assert phone.get("/field/").status_code == 200

@@ -77,7 +77,9 @@ def test_use_slides_the_expiry_at_most_once_a_minute(org, new_ip, monkeypatch):
 
     # A minute later the next request re-saves it: a full idle timeout from now.
     real_time = time.time
-    monkeypatch.setattr(middleware.time, "time", lambda: real_time() + settings.SESSION_IDLE_REFRESH_S + 1)
+    monkeypatch.setattr(
+        middleware.time, "time", lambda: real_time() + settings.SESSION_IDLE_REFRESH_S + 1
+    )
     assert client.get("/admin/").status_code == 200
     assert 1790 < seconds_left(session_of(client)) <= 1800
 
@@ -89,7 +91,9 @@ def test_the_desk_dashboards_poll_is_not_activity(org, new_ip, monkeypatch):
     almost_over = timezone.now() + timedelta(seconds=20)
     Session.objects.filter(session_key=key).update(expire_date=almost_over)
     real_time = time.time
-    monkeypatch.setattr(middleware.time, "time", lambda: real_time() + settings.SESSION_IDLE_REFRESH_S + 1)
+    monkeypatch.setattr(
+        middleware.time, "time", lambda: real_time() + settings.SESSION_IDLE_REFRESH_S + 1
+    )
     assert client.get("/admin/desk/stats.json").status_code == 200
     assert session_of(client).expire_date == almost_over
 
@@ -100,7 +104,9 @@ def test_an_idle_desk_session_has_ended(org, new_ip):
     assert client.get("/admin/").status_code == 200
     # Thirty idle minutes later: the stored expiry has passed (and the cached copy timed out).
     key = session_of(client).session_key
-    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    Session.objects.filter(session_key=key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
     drop_cached_copy(key)
     response = client.get("/admin/")
     assert response.status_code == 302 and response.url.startswith("/admin/login/")
@@ -141,7 +147,9 @@ def test_ending_the_sessions_signs_a_phone_out_and_kills_its_token(org, new_ip):
     assert not Token.objects.filter(user=gw).exists()
     assert not Session.objects.filter(session_key__in=keys).exists()
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    assert all(caches[settings.SESSION_CACHE_ALIAS].get(store.cache_key_prefix + k) is None for k in keys)
+    assert all(
+        caches[settings.SESSION_CACHE_ALIAS].get(store.cache_key_prefix + k) is None for k in keys
+    )
     assert not LoginSession.objects.filter(user=gw).exists()
     event = AccountEvent.objects.get(action=AccountAction.END_SESSIONS)
     assert event.target == gw and event.changes["sessions"] == 2 and event.changes["tokens"] == 1

@@ -9,7 +9,10 @@ from django.test import override_settings
 from tests.accounts.conftest import sign_in
 
 DEAD_CACHE = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    },
     "sessions": {"BACKEND": "apps.core.cache.SoftRedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
 }
 
@@ -22,7 +25,9 @@ def test_the_token_endpoint_is_throttled_per_address(org, new_ip):
     throttled = sign_in("/api/auth/token/", "gw", ip=ip)
     assert throttled.status_code == 429
     detail = throttled.json()["detail"]
-    assert detail.startswith("获取令牌的请求过于频繁，请在 ") and detail.endswith(" 秒后再试。"), detail
+    assert detail.startswith("获取令牌的请求过于频繁，请在 ") and detail.endswith(" 秒后再试。"), (
+        detail
+    )
     assert 0 < int(throttled["Retry-After"]) <= 60
     # Another address has its own allowance.
     assert sign_in("/api/auth/token/", "gw", ip=new_ip()).status_code == 200

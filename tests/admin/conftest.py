@@ -18,15 +18,28 @@ from tests.factories import PASSWORD
 _offsets = itertools.count()
 
 
-def report(org, *, grid="east-v1-g1", reporter="gw", category="rubbish", description="路边堆放垃圾", **kwargs) -> Case:
+def report(
+    org,
+    *,
+    grid="east-v1-g1",
+    reporter="gw",
+    category="rubbish",
+    description="路边堆放垃圾",
+    **kwargs,
+) -> Case:
     """A routed report in ``grid``; each call lands at a slightly different point."""
     lat, lng = org.point_in(org.grids[grid])
     step = next(_offsets) % 30
     lat += (step % 6 - 3) * 0.0012
     lng += (step // 6 - 2) * 0.0012
     case, created = services.case_report(
-        reporter=org.users[reporter], category=org.categories[category], description=description,
-        lat=lat, lng=lng, accuracy_m=8, **kwargs,
+        reporter=org.users[reporter],
+        category=org.categories[category],
+        description=description,
+        lat=lat,
+        lng=lng,
+        accuracy_m=8,
+        **kwargs,
     )
     assert created
     services.case_route(case_id=case.pk)
@@ -90,4 +103,3 @@ def desk(org):
             return self[key]
 
     return Clients()
-

@@ -23,14 +23,25 @@ def user_ids(client, query: str = "") -> set[str]:
     return set(response.context["cl"].queryset.values_list("username", flat=True))
 
 
-def add_account(client, *, username="new_gw", role=Role.GRID_WORKER, region=None, unit=None, grids=(), **extra):
+def add_account(
+    client, *, username="new_gw", role=Role.GRID_WORKER, region=None, unit=None, grids=(), **extra
+):
     data = {
-        "username": username, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD,
-        "profile-TOTAL_FORMS": "1", "profile-INITIAL_FORMS": "0", "profile-MIN_NUM_FORMS": "1",
+        "username": username,
+        "password1": NEW_PASSWORD,
+        "password2": NEW_PASSWORD,
+        "profile-TOTAL_FORMS": "1",
+        "profile-INITIAL_FORMS": "0",
+        "profile-MIN_NUM_FORMS": "1",
         "profile-MAX_NUM_FORMS": "1",
-        "profile-0-display_name": "新网格员", "profile-0-role": role, "profile-0-phone": "",
-        "profile-0-region": region.pk if region else "", "profile-0-unit": unit.pk if unit else "",
-        "profile-0-grids": [g.pk for g in grids], "_save": "保存", **extra,
+        "profile-0-display_name": "新网格员",
+        "profile-0-role": role,
+        "profile-0-phone": "",
+        "profile-0-region": region.pk if region else "",
+        "profile-0-unit": unit.pk if unit else "",
+        "profile-0-grids": [g.pk for g in grids],
+        "_save": "保存",
+        **extra,
     }
     return client.post("/admin/auth/user/add/", data)
 
@@ -62,8 +73,10 @@ def test_a_town_cannot_open_or_reset_another_towns_account(org):
     client, foreign = login(org.users["td"]), org.users["td_w"]
     assert client.get(f"/admin/auth/user/{foreign.pk}/change/").status_code == 302
     assert client.get(f"/admin/auth/user/{foreign.pk}/password/").status_code == 404
-    response = client.post(f"/admin/auth/user/{foreign.pk}/password/",
-                           {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"})
+    response = client.post(
+        f"/admin/auth/user/{foreign.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
     assert response.status_code == 404
     foreign.refresh_from_db()
     assert foreign.check_password(PASSWORD)
@@ -72,8 +85,14 @@ def test_a_town_cannot_open_or_reset_another_towns_account(org):
 
 def test_a_town_makes_an_account_in_its_town_and_cannot_make_it_superuser(org):
     client = login(org.users["td"])
-    response = add_account(client, region=org.villages["east-v1"], grids=[org.grids["east-v1-g1"]],
-                           is_superuser="on", is_staff="on", groups=[Group.objects.get(name="county_dispatcher").pk])
+    response = add_account(
+        client,
+        region=org.villages["east-v1"],
+        grids=[org.grids["east-v1-g1"]],
+        is_superuser="on",
+        is_staff="on",
+        groups=[Group.objects.get(name="county_dispatcher").pk],
+    )
     assert response.status_code == 302, response.context and response.context["errors"]
     made = User.objects.get(username="new_gw")
     assert not made.is_superuser and not made.is_staff
@@ -89,20 +108,30 @@ def test_a_town_makes_an_account_in_its_town_and_cannot_make_it_superuser(org):
 
 def test_a_village_handler_account_gets_the_desk_and_its_group(org):
     client = login(org.users["td"])
-    response = add_account(client, username="new_vh", role=Role.VILLAGE_HANDLER, region=org.villages["east-v2"],
-                           unit=org.units["east-v2-ws"])
+    response = add_account(
+        client,
+        username="new_vh",
+        role=Role.VILLAGE_HANDLER,
+        region=org.villages["east-v2"],
+        unit=org.units["east-v2-ws"],
+    )
     assert response.status_code == 302
     made = User.objects.get(username="new_vh")
-    assert made.is_staff and list(made.groups.values_list("name", flat=True)) == [Role.VILLAGE_HANDLER]
+    assert made.is_staff and list(made.groups.values_list("name", flat=True)) == [
+        Role.VILLAGE_HANDLER
+    ]
 
 
-@pytest.mark.parametrize("role, place", [
-    (Role.COUNTY_DISPATCHER, "county"),           # a tier above the town
-    (Role.GRID_WORKER, "west-v1"),                # another town's village
-    (Role.DEPARTMENT_HANDLER, "west-cg"),         # another town's stationed unit
-    (Role.DEPARTMENT_HANDLER, "county-cg"),       # a county department
-    (Role.LEADER, "county"),                      # the county's leader
-])
+@pytest.mark.parametrize(
+    "role, place",
+    [
+        (Role.COUNTY_DISPATCHER, "county"),  # a tier above the town
+        (Role.GRID_WORKER, "west-v1"),  # another town's village
+        (Role.DEPARTMENT_HANDLER, "west-cg"),  # another town's stationed unit
+        (Role.DEPARTMENT_HANDLER, "county-cg"),  # a county department
+        (Role.LEADER, "county"),  # the county's leader
+    ],
+)
 def test_a_town_cannot_make_an_account_above_or_outside_its_town(org, role, place):
     region = org.county if place == "county" else org.villages.get(place)
     unit = org.units.get(place)
@@ -118,10 +147,17 @@ def test_a_town_cannot_move_its_handler_onto_another_towns_unit(org):
     dh = org.users["dh"]
     client = login(org.users["td"])
     profile = dh.profile
-    response = client.post(f"/admin/org/profile/{profile.pk}/change/", {
-        "display_name": profile.display_name, "role": Role.DEPARTMENT_HANDLER, "phone": profile.phone,
-        "region": "", "unit": org.units["west-cg"].pk, "_save": "保存",
-    })
+    response = client.post(
+        f"/admin/org/profile/{profile.pk}/change/",
+        {
+            "display_name": profile.display_name,
+            "role": Role.DEPARTMENT_HANDLER,
+            "phone": profile.phone,
+            "region": "",
+            "unit": org.units["west-cg"].pk,
+            "_save": "保存",
+        },
+    )
     assert response.status_code == 200
     assert "选择一个有效的选项" in str(response.context["adminform"].form.errors)
     profile.refresh_from_db()
@@ -131,10 +167,17 @@ def test_a_town_cannot_move_its_handler_onto_another_towns_unit(org):
 def test_a_town_moves_its_handler_within_the_town_and_it_is_recorded(org):
     dh = org.users["dh"]
     profile = dh.profile
-    response = login(org.users["td"]).post(f"/admin/org/profile/{profile.pk}/change/", {
-        "display_name": profile.display_name, "role": Role.DEPARTMENT_HANDLER, "phone": profile.phone,
-        "region": "", "unit": org.units["east-sj"].pk, "_save": "保存",
-    })
+    response = login(org.users["td"]).post(
+        f"/admin/org/profile/{profile.pk}/change/",
+        {
+            "display_name": profile.display_name,
+            "role": Role.DEPARTMENT_HANDLER,
+            "phone": profile.phone,
+            "region": "",
+            "unit": org.units["east-sj"].pk,
+            "_save": "保存",
+        },
+    )
     assert response.status_code == 302
     profile.refresh_from_db()
     assert profile.unit == org.units["east-sj"]
@@ -144,9 +187,14 @@ def test_a_town_moves_its_handler_within_the_town_and_it_is_recorded(org):
 
 def test_a_password_reset_by_the_town_must_be_changed_at_next_sign_in(org):
     gw = org.users["gw"]
-    response = login(org.users["td"]).post(f"/admin/auth/user/{gw.pk}/password/", {
-        "password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true",
-    })
+    response = login(org.users["td"]).post(
+        f"/admin/auth/user/{gw.pk}/password/",
+        {
+            "password1": NEW_PASSWORD,
+            "password2": NEW_PASSWORD,
+            "usable_password": "true",
+        },
+    )
     assert response.status_code == 302
     gw.refresh_from_db()
     assert gw.check_password(NEW_PASSWORD)
@@ -157,9 +205,14 @@ def test_a_password_reset_by_the_town_must_be_changed_at_next_sign_in(org):
 
 def test_a_weak_password_is_refused_in_chinese(org):
     gw = org.users["gw"]
-    response = login(org.users["td"]).post(f"/admin/auth/user/{gw.pk}/password/", {
-        "password1": "12345678", "password2": "12345678", "usable_password": "true",
-    })
+    response = login(org.users["td"]).post(
+        f"/admin/auth/user/{gw.pk}/password/",
+        {
+            "password1": "12345678",
+            "password2": "12345678",
+            "usable_password": "true",
+        },
+    )
     assert response.status_code == 200 and response.context["form"].errors
     gw.refresh_from_db()
     assert gw.check_password(PASSWORD)
@@ -167,15 +220,29 @@ def test_a_weak_password_is_refused_in_chinese(org):
 
 def test_a_town_cannot_tick_superuser_or_staff_on_an_account_it_manages(org):
     gw = org.users["gw"]
-    response = login(org.users["td"]).post(f"/admin/auth/user/{gw.pk}/change/", {
-        "username": "gw", "is_active": "on", "is_superuser": "on", "is_staff": "on",
-        "groups": [Group.objects.get(name="county_dispatcher").pk],
-        "profile-TOTAL_FORMS": "1", "profile-INITIAL_FORMS": "1", "profile-MIN_NUM_FORMS": "1",
-        "profile-MAX_NUM_FORMS": "1", "profile-0-id": gw.profile.pk, "profile-0-user": gw.pk,
-        "profile-0-display_name": gw.profile.display_name, "profile-0-role": Role.GRID_WORKER,
-        "profile-0-phone": gw.profile.phone, "profile-0-region": org.villages["east-v1"].pk, "profile-0-unit": "",
-        "profile-0-grids": [org.grids["east-v1-g1"].pk], "_save": "保存",
-    })
+    response = login(org.users["td"]).post(
+        f"/admin/auth/user/{gw.pk}/change/",
+        {
+            "username": "gw",
+            "is_active": "on",
+            "is_superuser": "on",
+            "is_staff": "on",
+            "groups": [Group.objects.get(name="county_dispatcher").pk],
+            "profile-TOTAL_FORMS": "1",
+            "profile-INITIAL_FORMS": "1",
+            "profile-MIN_NUM_FORMS": "1",
+            "profile-MAX_NUM_FORMS": "1",
+            "profile-0-id": gw.profile.pk,
+            "profile-0-user": gw.pk,
+            "profile-0-display_name": gw.profile.display_name,
+            "profile-0-role": Role.GRID_WORKER,
+            "profile-0-phone": gw.profile.phone,
+            "profile-0-region": org.villages["east-v1"].pk,
+            "profile-0-unit": "",
+            "profile-0-grids": [org.grids["east-v1-g1"].pk],
+            "_save": "保存",
+        },
+    )
     assert response.status_code == 302
     gw.refresh_from_db()
     assert not gw.is_superuser and not gw.is_staff
@@ -185,32 +252,47 @@ def test_a_town_cannot_tick_superuser_or_staff_on_an_account_it_manages(org):
 
 def test_deactivating_an_account_is_recorded_and_signs_it_out_of_the_api(org):
     gw = org.users["gw"]
-    response = login(org.users["td"]).post("/admin/auth/user/", {
-        "action": "deactivate_selected", "_selected_action": [gw.pk, org.users["gw_w"].pk],
-    })
+    response = login(org.users["td"]).post(
+        "/admin/auth/user/",
+        {
+            "action": "deactivate_selected",
+            "_selected_action": [gw.pk, org.users["gw_w"].pk],
+        },
+    )
     assert response.status_code == 302
     gw.refresh_from_db()
     org.users["gw_w"].refresh_from_db()
     assert not gw.is_active and org.users["gw_w"].is_active
-    assert list(AccountEvent.objects.values_list("target_username", "action")) == [("gw", AccountAction.DEACTIVATE)]
+    assert list(AccountEvent.objects.values_list("target_username", "action")) == [
+        ("gw", AccountAction.DEACTIVATE)
+    ]
 
 
 def test_the_county_reads_the_audit_log_and_a_town_does_not(org):
-    AccountEvent.objects.create(target=org.users["gw"], target_username="gw", action=AccountAction.CHANGE,
-                                region=org.villages["east-v1"])
+    AccountEvent.objects.create(
+        target=org.users["gw"],
+        target_username="gw",
+        action=AccountAction.CHANGE,
+        region=org.villages["east-v1"],
+    )
     assert login(org.users["cd"]).get("/admin/accounts/accountevent/").status_code == 200
     assert login(org.users["td"]).get("/admin/accounts/accountevent/").status_code == 403
 
 
 def test_the_audit_log_is_append_only(org):
-    event = AccountEvent.objects.create(target=org.users["gw"], target_username="gw", action=AccountAction.CHANGE)
+    event = AccountEvent.objects.create(
+        target=org.users["gw"], target_username="gw", action=AccountAction.CHANGE
+    )
     event.changes = {"forged": True}
     with pytest.raises(ValueError):
         event.save()
     with pytest.raises(ValueError):
         event.delete()
     client = login(org.users["cd"])
-    assert client.post(f"/admin/accounts/accountevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        client.post(f"/admin/accounts/accountevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     assert AccountEvent.objects.filter(pk=event.pk).exists()
 
 
@@ -227,10 +309,17 @@ def test_only_a_superuser_sees_groups_and_tokens(org, superuser):
 def test_a_town_cannot_edit_the_county_department_it_sees_for_reference(org):
     client = login(org.users["td"])
     department = org.units["county-cg"]
-    client.post(f"/admin/org/unit/{department.pk}/change/", {
-        "name": "改名", "code": department.code, "kind": department.kind, "region": department.region_id,
-        "is_active": "", "_save": "保存",
-    })
+    client.post(
+        f"/admin/org/unit/{department.pk}/change/",
+        {
+            "name": "改名",
+            "code": department.code,
+            "kind": department.kind,
+            "region": department.region_id,
+            "is_active": "",
+            "_save": "保存",
+        },
+    )
     department.refresh_from_db()
     assert department.name == "区城管局" and department.is_active
 
@@ -245,26 +334,48 @@ def test_a_town_lifts_a_login_lock_of_its_own_account_only(org):
 
     for username in ("gw", "gw_w"):
         for _ in range(5):
-            Client().post("/field/login/", {"username": username, "password": "wrong-Pass-1"},
-                          REMOTE_ADDR=f"10.9.{len(username)}.1")
-    assert Client().post("/field/login/", {"username": "gw", "password": PASSWORD},
-                         REMOTE_ADDR="10.9.9.9").status_code == 429
-    response = login(org.users["td"]).post("/admin/auth/user/", {
-        "action": "unlock_selected", "_selected_action": [org.users["gw"].pk, org.users["gw_w"].pk]})
+            Client().post(
+                "/field/login/",
+                {"username": username, "password": "wrong-Pass-1"},
+                REMOTE_ADDR=f"10.9.{len(username)}.1",
+            )
+    assert (
+        Client()
+        .post("/field/login/", {"username": "gw", "password": PASSWORD}, REMOTE_ADDR="10.9.9.9")
+        .status_code
+        == 429
+    )
+    response = login(org.users["td"]).post(
+        "/admin/auth/user/",
+        {
+            "action": "unlock_selected",
+            "_selected_action": [org.users["gw"].pk, org.users["gw_w"].pk],
+        },
+    )
     assert response.status_code == 302
     assert not AccessAttempt.objects.filter(username="gw").exists()
     assert AccessAttempt.objects.filter(username="gw_w").exists()
-    assert Client().post("/field/login/", {"username": "gw", "password": PASSWORD},
-                         REMOTE_ADDR="10.9.9.9").status_code == 302
-    assert list(AccountEvent.objects.values_list("target_username", "action")) == [("gw", AccountAction.UNLOCK)]
+    assert (
+        Client()
+        .post("/field/login/", {"username": "gw", "password": PASSWORD}, REMOTE_ADDR="10.9.9.9")
+        .status_code
+        == 302
+    )
+    assert list(AccountEvent.objects.values_list("target_username", "action")) == [
+        ("gw", AccountAction.UNLOCK)
+    ]
 
 
 def test_a_town_ends_the_sign_ins_of_a_lost_phone(org):
     phone = Client()
     assert phone.post("/field/login/", {"username": "gw", "password": PASSWORD}).status_code == 302
     assert phone.get("/field/").status_code == 200
-    response = login(org.users["td"]).post("/admin/auth/user/", {
-        "action": "end_sessions_selected", "_selected_action": [org.users["gw"].pk]})
+    response = login(org.users["td"]).post(
+        "/admin/auth/user/",
+        {"action": "end_sessions_selected", "_selected_action": [org.users["gw"].pk]},
+    )
     assert response.status_code == 302
     assert phone.get("/field/").status_code == 302  # back to the login page
-    assert AccountEvent.objects.filter(target=org.users["gw"], action=AccountAction.END_SESSIONS).exists()
+    assert AccountEvent.objects.filter(
+        target=org.users["gw"], action=AccountAction.END_SESSIONS
+    ).exists()

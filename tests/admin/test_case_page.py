@@ -30,20 +30,38 @@ def last_message(response) -> str:
 
 def test_the_page_offers_exactly_the_steps_the_rules_allow(org, desk):
     fresh = report(org)
-    assert offered(desk["vh"].get(f"/admin/cases/case/{fresh.pk}/change/")) == {"accept", "reject", "merge", "escalate"}
+    assert offered(desk["vh"].get(f"/admin/cases/case/{fresh.pk}/change/")) == {
+        "accept",
+        "reject",
+        "merge",
+        "escalate",
+    }
     # The town can see the village's case but does not hold it: nothing to press.
     assert offered(desk["td"].get(f"/admin/cases/case/{fresh.pk}/change/")) == set()
     waiting = at_town(org)
     assert offered(desk["td"].get(f"/admin/cases/case/{waiting.pk}/change/")) == {
-        "dispatch", "escalate", "defer", "merge", "reject"}
+        "dispatch",
+        "escalate",
+        "defer",
+        "merge",
+        "reject",
+    }
 
 
 def test_a_town_dispatcher_dispatches_with_assisting_units_and_a_deadline(org, desk):
     case = at_town(org)
-    response = act(desk["td"], case, "dispatch", {
-        "dispatch-lead_unit": org.units["east-cg"].pk, "dispatch-assisting_units": [org.units["east-sj"].pk],
-        "dispatch-deadline_hours": "24", "dispatch-note": "请尽快清理",
-    }, follow=True)
+    response = act(
+        desk["td"],
+        case,
+        "dispatch",
+        {
+            "dispatch-lead_unit": org.units["east-cg"].pk,
+            "dispatch-assisting_units": [org.units["east-sj"].pk],
+            "dispatch-deadline_hours": "24",
+            "dispatch-note": "请尽快清理",
+        },
+        follow=True,
+    )
     case.refresh_from_db()
     assert case.status == Status.DISPATCHED and case.lead_unit_id == org.units["east-cg"].pk
     assert list(case.assisting_units.all()) == [org.units["east-sj"]]
@@ -56,16 +74,34 @@ def test_a_town_dispatcher_dispatches_with_assisting_units_and_a_deadline(org, d
 
 def test_the_dispatch_form_offers_only_units_legal_for_the_tier(org, desk):
     town_case = at_town(org)
-    form = desk["td"].get(f"/admin/cases/case/{town_case.pk}/change/").context["action_forms"][0]["form"]
-    assert set(form.fields["lead_unit"].queryset) == {org.units["east-cg"], org.units["east-sj"], org.units["east-bm"]}
+    form = (
+        desk["td"]
+        .get(f"/admin/cases/case/{town_case.pk}/change/")
+        .context["action_forms"][0]["form"]
+    )
+    assert set(form.fields["lead_unit"].queryset) == {
+        org.units["east-cg"],
+        org.units["east-sj"],
+        org.units["east-bm"],
+    }
     county_case = at_county(org)
-    forms = {i["spec"].name: i["form"] for i in desk["cd"].get(f"/admin/cases/case/{county_case.pk}/change/").context["action_forms"]}
+    forms = {
+        i["spec"].name: i["form"]
+        for i in desk["cd"]
+        .get(f"/admin/cases/case/{county_case.pk}/change/")
+        .context["action_forms"]
+    }
     units = set(forms["dispatch"].fields["lead_unit"].queryset)
     assert {org.units["county-cg"], org.units["county-sj"], org.units["east-cg"]} <= units
     assert org.units["west-cg"] not in units and org.units["east-v1-ws"] not in units
     village_case = report(org)
     services.case_accept(case=village_case, actor=org.users["vh"])
-    forms = {i["spec"].name: i["form"] for i in desk["vh"].get(f"/admin/cases/case/{village_case.pk}/change/").context["action_forms"]}
+    forms = {
+        i["spec"].name: i["form"]
+        for i in desk["vh"]
+        .get(f"/admin/cases/case/{village_case.pk}/change/")
+        .context["action_forms"]
+    }
     assert set(forms["dispatch"].fields["lead_unit"].queryset) == {org.units["east-v1-ws"]}
 
 
@@ -75,7 +111,9 @@ def test_posting_a_foreign_unit_is_refused_with_the_form_error(org, desk):
     assert response.status_code == 400
     assert "lead_unit" in response.context["action_forms"][0]["form"].errors
     case.refresh_from_db()
-    assert case.status == Status.ACCEPTED and not case.events.filter(action=Action.DISPATCH).exists()
+    assert (
+        case.status == Status.ACCEPTED and not case.events.filter(action=Action.DISPATCH).exists()
+    )
 
 
 def test_a_refused_step_shows_the_workflow_services_reason(org, desk):
@@ -124,7 +162,10 @@ def test_the_extension_list_denies_in_bulk_through_the_service(org, desk):
     services.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["east-cg"])
     services.case_sign(case=case, actor=org.users["dh"])
     request = services.extension_request(case=case, actor=org.users["dh"], hours=8, reason="等材料")
-    desk["td"].post("/admin/cases/extensionrequest/", {"action": "deny_selected", "_selected_action": [request.pk]})
+    desk["td"].post(
+        "/admin/cases/extensionrequest/",
+        {"action": "deny_selected", "_selected_action": [request.pk]},
+    )
     request.refresh_from_db()
     assert request.status == ExtensionStatus.DENIED
     assert case.events.filter(action=Action.EXTENSION_DENY, actor=org.users["td"]).exists()
@@ -145,7 +186,10 @@ def test_merge_cannot_name_a_case_outside_the_scope(org, desk):
     foreign = report(org, grid="west-v1-g1", reporter="gw_w")
     response = act(desk["vh"], own, "merge", {"merge-into": num(foreign)})
     assert response.status_code == 400
-    assert "找不到" in str(response.context["action_forms"][2]["form"].errors) or "找不到" in response.content.decode()
+    assert (
+        "找不到" in str(response.context["action_forms"][2]["form"].errors)
+        or "找不到" in response.content.decode()
+    )
     own.refresh_from_db()
     assert own.status == Status.REPORTED
 
@@ -159,7 +203,12 @@ def test_merge_explains_a_mistyped_number(org, desk):
 def test_defer_and_resume(org, desk):
     case = at_town(org)
     tomorrow = timezone.localdate() + dt.timedelta(days=7)
-    act(desk["td"], case, "defer", {"defer-review_on": tomorrow.isoformat(), "defer-reason": "等预算"})
+    act(
+        desk["td"],
+        case,
+        "defer",
+        {"defer-review_on": tomorrow.isoformat(), "defer-reason": "等预算"},
+    )
     case.refresh_from_db()
     assert case.status == Status.DEFERRED
     assert offered(desk["td"].get(f"/admin/cases/case/{case.pk}/change/")) == {"resume"}
@@ -187,8 +236,16 @@ def test_the_page_shows_the_timeline_photos_and_map(org, desk):
     before, after = add_photo(case), add_photo(case, kind=PhotoKind.AFTER)
     response = desk["td"].get(f"/admin/cases/case/{case.pk}/change/")
     body = response.content.decode()
-    assert [entry["kind"] for entry in response.context["timeline"]] == ["report", "route", "accept", "escalate"]
-    assert photo_src(before).replace("&", "&amp;") in body and photo_src(after).replace("&", "&amp;") in body
+    assert [entry["kind"] for entry in response.context["timeline"]] == [
+        "report",
+        "route",
+        "accept",
+        "escalate",
+    ]
+    assert (
+        photo_src(before).replace("&", "&amp;") in body
+        and photo_src(after).replace("&", "&amp;") in body
+    )
     assert [p for p, _, _ in response.context["before_photos"]] == [before]
     assert [p for p, _, _ in response.context["after_photos"]] == [after]
     assert response.context["map_json"]["grid"]["type"] == "Polygon"
@@ -200,8 +257,11 @@ def test_urge_overdue_urges_only_the_overdue_cases_the_desk_holds(org, desk):
     for case in (late, on_time):
         services.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["east-cg"])
     Case.objects.filter(pk=late.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=2))
-    response = desk["td"].post("/admin/cases/case/", {"action": "urge_overdue",
-                                                      "_selected_action": [late.pk, on_time.pk]}, follow=True)
+    response = desk["td"].post(
+        "/admin/cases/case/",
+        {"action": "urge_overdue", "_selected_action": [late.pk, on_time.pk]},
+        follow=True,
+    )
     late.refresh_from_db()
     on_time.refresh_from_db()
     assert (late.urge_count, on_time.urge_count) == (1, 0)
@@ -211,14 +271,27 @@ def test_urge_overdue_urges_only_the_overdue_cases_the_desk_holds(org, desk):
 def test_bulk_dispatch_asks_for_the_unit_then_dispatches_each_case(org, desk):
     cases = [at_town(org), at_town(org)]
     ids = [c.pk for c in cases]
-    page = desk["td"].post("/admin/cases/case/", {"action": "dispatch_selected", "_selected_action": ids})
+    page = desk["td"].post(
+        "/admin/cases/case/", {"action": "dispatch_selected", "_selected_action": ids}
+    )
     assert page.status_code == 200 and "派遣所选事件" in page.content.decode()
     assert set(page.context["form"].fields["lead_unit"].queryset) == {
-        org.units["east-cg"], org.units["east-sj"], org.units["east-bm"]}
-    desk["td"].post("/admin/cases/case/", {"action": "dispatch_selected", "_selected_action": ids, "apply": "1",
-                                           "lead_unit": org.units["east-bm"].pk})
+        org.units["east-cg"],
+        org.units["east-sj"],
+        org.units["east-bm"],
+    }
+    desk["td"].post(
+        "/admin/cases/case/",
+        {
+            "action": "dispatch_selected",
+            "_selected_action": ids,
+            "apply": "1",
+            "lead_unit": org.units["east-bm"].pk,
+        },
+    )
     assert set(Case.objects.filter(pk__in=ids).values_list("status", "lead_unit_id")) == {
-        (Status.DISPATCHED, org.units["east-bm"].pk)}
+        (Status.DISPATCHED, org.units["east-bm"].pk)
+    }
 
 
 def test_an_unknown_action_is_404_and_get_goes_back_to_the_page(org, desk):

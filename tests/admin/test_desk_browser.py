@@ -12,7 +12,9 @@ from tests.conftest import desk_login, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_town_dispatcher_filters_red_cases_opens_one_and_dispatches_it(org_tx, asgi_server, desk_context):
+def test_a_town_dispatcher_filters_red_cases_opens_one_and_dispatches_it(
+    org_tx, asgi_server, desk_context
+):
     org = org_tx
     calm = at_town(org, description="路灯不亮")
     red = at_town(org, description="垃圾堆积三天无人清理", address="东镇人民路 18 号")
@@ -20,7 +22,9 @@ def test_a_town_dispatcher_filters_red_cases_opens_one_and_dispatches_it(org_tx,
     report(org, grid="east-v2-g1", description="井盖缺失")
     at_town(org, town="west", description="西镇的事件")
     # The case has sat past its deadline (what the sweep would have found).
-    Case.objects.filter(pk=red.pk).update(colour=Colour.RED, step_deadline=timezone.now() - dt.timedelta(hours=5))
+    Case.objects.filter(pk=red.pk).update(
+        colour=Colour.RED, step_deadline=timezone.now() - dt.timedelta(hours=5)
+    )
 
     page = desk_context.new_page()
     desk_login(page, asgi_server, "td")
@@ -44,7 +48,9 @@ def test_a_town_dispatcher_filters_red_cases_opens_one_and_dispatches_it(org_tx,
     assert num(red) in page.locator("h1").inner_text()
     assert num(calm) in page.locator(".ld-nearby").inner_text()  # same category, close by
     dispatch = page.locator('details[data-action="dispatch"]')
-    dispatch.locator("select[name=dispatch-lead_unit]").select_option(label="东镇城管中队（东镇 · 综合执法）")
+    dispatch.locator("select[name=dispatch-lead_unit]").select_option(
+        label="东镇城管中队（东镇 · 综合执法）"
+    )
     dispatch.locator("label", has_text="东镇市场监管所").click()
     dispatch.locator("input[name=dispatch-deadline_hours]").fill("24")
     dispatch.locator("textarea[name=dispatch-note]").fill("请今天清运")

@@ -47,7 +47,9 @@ def home_regions(obj: models.Model, depth: int = 0) -> set[int]:
         profile = getattr(obj, "profile", None) if hasattr(obj, "profile") else None
         if profile is None:
             return {SUPERUSER} if obj.is_superuser else set()
-        return {r for r in (profile.region_id, profile.unit.region_id if profile.unit_id else None) if r}
+        return {
+            r for r in (profile.region_id, profile.unit.region_id if profile.unit_id else None) if r
+        }
     found: set[int] = set()
     if depth >= 3:
         return found
@@ -65,7 +67,9 @@ def world(org):
     east = at_town(org, description="东镇的垃圾")
     west = at_town(org, town="west", description=f"西镇的垃圾 {SECRET}")
     add_photo(east), add_photo(west)
-    services.case_dispatch(case=west, actor=org.users["td_w"], lead_unit=org.units["west-cg"], note=SECRET)
+    services.case_dispatch(
+        case=west, actor=org.users["td_w"], lead_unit=org.units["west-cg"], note=SECRET
+    )
     services.case_sign(case=west, actor=org.users["dh_w"])
     services.extension_request(case=west, actor=org.users["dh_w"], hours=24, reason=SECRET)
     rating = Rating.objects.create(case=west, stars=1, comment=SECRET, via="token")
@@ -73,13 +77,27 @@ def world(org):
     org.users["leader_e"] = make_person("leader_e", Role.LEADER, region=org.towns["east"])
     root = User.objects.create_superuser("root", password=PASSWORD)
     Token.objects.create(user=org.users["gw_w"])
-    AccountEvent.objects.create(actor=org.users["td_w"], target=org.users["gw_w"], target_username="gw_w",
-                                region=org.villages["west-v1"], action=AccountAction.CHANGE, changes={"x": SECRET})
+    AccountEvent.objects.create(
+        actor=org.users["td_w"],
+        target=org.users["gw_w"],
+        target_username="gw_w",
+        region=org.villages["west-v1"],
+        action=AccountAction.CHANGE,
+        changes={"x": SECRET},
+    )
     AccountStatus.objects.create(user=org.users["gw_w"], must_change_password=True)
     LoginSession.objects.create(user=org.users["gw_w"], session_key="w" * 32)
-    return {"west_regions": {org.towns["west"].pk, *[v.pk for k, v in org.villages.items() if k.startswith("west")]},
-            "east_regions": {org.towns["east"].pk, *[v.pk for k, v in org.villages.items() if k.startswith("east")]},
-            "root": root}
+    return {
+        "west_regions": {
+            org.towns["west"].pk,
+            *[v.pk for k, v in org.villages.items() if k.startswith("west")],
+        },
+        "east_regions": {
+            org.towns["east"].pk,
+            *[v.pk for k, v in org.villages.items() if k.startswith("east")],
+        },
+        "root": root,
+    }
 
 
 def foreign_rows(model, world, who: str) -> list[models.Model]:
@@ -124,7 +142,9 @@ def own_choices_leaks(response, foreign_pks: dict[type, set]) -> list[str]:
                 continue
             if isinstance(field, ModelChoiceField):
                 model = field.queryset.model
-                offered = foreign_pks.get(model, set()) & set(field.queryset.values_list("pk", flat=True))
+                offered = foreign_pks.get(model, set()) & set(
+                    field.queryset.values_list("pk", flat=True)
+                )
                 if offered:
                     leaks.append(f"field {name} offers {model._meta.label} {sorted(offered)}")
     return leaks
@@ -149,23 +169,40 @@ def test_no_role_reaches_another_towns_rows_through_this_admin(world, org, model
                 leaks.append(f"{who}: changelist shows the secret")
             own = next(iter(sorted(listed)), None)
             if own is not None:
-                leaks += [f"{who}: own change page {leak}" for leak in
-                          own_choices_leaks(client.get(f"{base}{own}/change/"), foreign_pks)]
-        leaks += [f"{who}: add page {leak}" for leak in own_choices_leaks(client.get(f"{base}add/"), foreign_pks)]
+                leaks += [
+                    f"{who}: own change page {leak}"
+                    for leak in own_choices_leaks(client.get(f"{base}{own}/change/"), foreign_pks)
+                ]
+        leaks += [
+            f"{who}: add page {leak}"
+            for leak in own_choices_leaks(client.get(f"{base}add/"), foreign_pks)
+        ]
         for obj in foreign[:3]:
             tried += 1
             before = snapshot(obj)
             for suffix in ("change/", "history/", "delete/"):
                 response = client.get(f"{base}{obj.pk}/{suffix}")
-                if response.status_code == 200 or (who != "cd" and SECRET.encode() in body_of(response)):
+                if response.status_code == 200 or (
+                    who != "cd" and SECRET.encode() in body_of(response)
+                ):
                     leaks.append(f"{who}: GET {suffix} of {obj.pk} answered {response.status_code}")
             client.post(f"{base}{obj.pk}/delete/", {"post": "yes"})
-            forged = {k: v for k, v in before.items() if v is not None and not isinstance(v, (list, dict))}
-            forged.update({k: "forged" for k, v in before.items() if isinstance(v, str) and k not in ("password",)})
+            forged = {
+                k: v for k, v in before.items() if v is not None and not isinstance(v, (list, dict))
+            }
+            forged.update(
+                {
+                    k: "forged"
+                    for k, v in before.items()
+                    if isinstance(v, str) and k not in ("password",)
+                }
+            )
             client.post(f"{base}{obj.pk}/change/", {**forged, "_save": "保存"})
             for action in actions:
-                response = client.post(base, {"action": action, "_selected_action": [obj.pk], "post": "yes",
-                                              "index": 0})
+                response = client.post(
+                    base,
+                    {"action": action, "_selected_action": [obj.pk], "post": "yes", "index": 0},
+                )
                 if who != "cd" and SECRET.encode() in body_of(response):
                     leaks.append(f"{who}: action {action} showed the secret of {obj.pk}")
             if snapshot(obj) != before:
@@ -175,13 +212,22 @@ def test_no_role_reaches_another_towns_rows_through_this_admin(world, org, model
                 target = source_model._meta.get_field(field_name).related_model
                 if target is not model:
                     continue
-                response = client.get("/admin/autocomplete/", {
-                    "app_label": source_model._meta.app_label, "model_name": source_model._meta.model_name,
-                    "field_name": field_name, "term": ""})
+                response = client.get(
+                    "/admin/autocomplete/",
+                    {
+                        "app_label": source_model._meta.app_label,
+                        "model_name": source_model._meta.model_name,
+                        "field_name": field_name,
+                        "term": "",
+                    },
+                )
                 if response.status_code == 200:
                     offered = {int(r["id"]) for r in response.json()["results"]}
-                    leaks += [f"{who}: autocomplete {source_model._meta.label}.{field_name} offers {obj.pk}"
-                              for obj in foreign if obj.pk in offered]
+                    leaks += [
+                        f"{who}: autocomplete {source_model._meta.label}.{field_name} offers {obj.pk}"
+                        for obj in foreign
+                        if obj.pk in offered
+                    ]
     assert not leaks, "\n".join(leaks)
     towns = world["west_regions"] | world["east_regions"]
     if any(home_regions(obj) & towns for obj in model._default_manager.all()[:50]):
@@ -193,7 +239,9 @@ def test_the_world_has_a_foreign_row_of_every_model_that_belongs_to_a_town(world
     missing = []
     for model, _admin in REGISTRY:
         rows = list(model._default_manager.all()[:200])
-        town_scoped = any(home_regions(obj) & (world["west_regions"] | world["east_regions"]) for obj in rows)
+        town_scoped = any(
+            home_regions(obj) & (world["west_regions"] | world["east_regions"]) for obj in rows
+        )
         if town_scoped and not foreign_rows(model, world, "td"):
             missing.append(model._meta.label)
     assert not missing, missing
@@ -209,7 +257,12 @@ def test_the_foreign_rows_are_the_west_towns_and_the_superusers(world, org):
     assert foreign_rows(Case, world, "cd") == []
     assert [p.case_id for p in foreign_rows(CasePhoto, world, "td")] == [west.pk]
     users = {u.username for u in foreign_rows(User, world, "td")}
-    assert {"gw_w", "vh_w", "td_w", "dh_w", "root"} <= users and not users & {"gw", "td", "dh", "cd"}
+    assert {"gw_w", "vh_w", "td_w", "dh_w", "root"} <= users and not users & {
+        "gw",
+        "td",
+        "dh",
+        "cd",
+    }
     assert {u.username for u in foreign_rows(User, world, "cd")} == {"root"}
 
 

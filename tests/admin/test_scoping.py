@@ -16,8 +16,16 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def two_towns(org):
     """One case waiting at each town's desk, each with a photo."""
-    east, west = at_town(org, description="东镇的垃圾"), at_town(org, town="west", description="西镇的垃圾")
-    return {"east": east, "west": west, "east_photo": add_photo(east), "west_photo": add_photo(west)}
+    east, west = (
+        at_town(org, description="东镇的垃圾"),
+        at_town(org, town="west", description="西镇的垃圾"),
+    )
+    return {
+        "east": east,
+        "west": west,
+        "east_photo": add_photo(east),
+        "west_photo": add_photo(west),
+    }
 
 
 def test_a_town_dispatcher_lists_only_their_own_towns_cases(two_towns, desk):
@@ -44,8 +52,10 @@ def test_a_nonexistent_id_reads_the_same_as_a_foreign_one(two_towns, desk):
 
 def test_it_refuses_to_act_on_a_foreign_towns_case(org, two_towns, desk):
     west = two_towns["west"]
-    response = desk["td"].post(f"/admin/cases/case/{west.pk}/act/dispatch/",
-                               {"dispatch-lead_unit": org.units["west-cg"].pk})
+    response = desk["td"].post(
+        f"/admin/cases/case/{west.pk}/act/dispatch/",
+        {"dispatch-lead_unit": org.units["west-cg"].pk},
+    )
     assert response.status_code == 302
     west.refresh_from_db()
     assert west.status == Status.ACCEPTED and west.lead_unit_id is None
@@ -69,12 +79,16 @@ def test_the_photo_list_and_the_photo_page_hide_foreign_photos(two_towns, desk):
     assert response.status_code == 302
 
 
-def test_the_csv_export_holds_only_the_users_scope_even_when_filtered_for_another_town(org, two_towns, desk):
+def test_the_csv_export_holds_only_the_users_scope_even_when_filtered_for_another_town(
+    org, two_towns, desk
+):
     west_town = org.towns["west"].pk
     for query in ("", f"?town={west_town}"):
         response = desk["td"].get(f"/admin/cases/case/export.csv{query}")
         assert response.status_code == 200
-        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+        rows = list(
+            csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+        )
         numbers = {row[0] for row in rows[1:]}
         assert num(two_towns["west"]) not in numbers
         if not query:
@@ -98,9 +112,13 @@ def test_the_history_export_follows_the_filters_and_the_scope(two_towns, desk):
 
 
 def test_exporting_selected_foreign_ids_exports_nothing_foreign(two_towns, desk):
-    response = desk["td"].post("/admin/cases/case/", {
-        "action": "export_selected_csv", "_selected_action": [two_towns["west"].pk, two_towns["east"].pk],
-    })
+    response = desk["td"].post(
+        "/admin/cases/case/",
+        {
+            "action": "export_selected_csv",
+            "_selected_action": [two_towns["west"].pk, two_towns["east"].pk],
+        },
+    )
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert num(two_towns["east"]) in body and num(two_towns["west"]) not in body
 
@@ -121,8 +139,10 @@ def test_search_finds_an_own_case_by_its_number_however_it_is_typed(two_towns, d
 
 def test_autocomplete_of_cases_answers_only_within_the_scope(two_towns, desk):
     def found(client, term):
-        response = client.get("/admin/autocomplete/", {"app_label": "cases", "model_name": "caseevent",
-                                                        "field_name": "case", "term": term})
+        response = client.get(
+            "/admin/autocomplete/",
+            {"app_label": "cases", "model_name": "caseevent", "field_name": "case", "term": term},
+        )
         assert response.status_code == 200
         return {int(row["id"]) for row in response.json()["results"]}
 
@@ -134,10 +154,15 @@ def test_autocomplete_of_cases_answers_only_within_the_scope(two_towns, desk):
 
 def test_bulk_dispatch_ignores_foreign_ids(org, two_towns, desk):
     west = two_towns["west"]
-    desk["td"].post("/admin/cases/case/", {
-        "action": "dispatch_selected", "_selected_action": [west.pk], "apply": "1",
-        "lead_unit": org.units["east-cg"].pk,
-    })
+    desk["td"].post(
+        "/admin/cases/case/",
+        {
+            "action": "dispatch_selected",
+            "_selected_action": [west.pk],
+            "apply": "1",
+            "lead_unit": org.units["east-cg"].pk,
+        },
+    )
     west.refresh_from_db()
     assert west.status == Status.ACCEPTED and west.lead_unit_id is None
 
@@ -169,8 +194,13 @@ def test_the_dashboard_numbers_are_scoped(two_towns, desk):
 
 
 def test_a_department_handler_has_no_admin_at_all(two_towns, desk):
-    for url in ("/admin/", "/admin/cases/case/", f"/admin/cases/case/{two_towns['east'].pk}/change/",
-                "/admin/desk/stats.json", "/admin/cases/case/export.csv"):
+    for url in (
+        "/admin/",
+        "/admin/cases/case/",
+        f"/admin/cases/case/{two_towns['east'].pk}/change/",
+        "/admin/desk/stats.json",
+        "/admin/cases/case/export.csv",
+    ):
         response = desk["dh"].get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
@@ -188,22 +218,44 @@ def test_a_leader_reads_but_every_action_post_is_refused(org, two_towns, desk):
     page = desk["leader"].get(f"/admin/cases/case/{east.pk}/change/")
     assert page.status_code == 200 and num(east) in page.content.decode()
     assert 'class="ld-action-form"' not in page.content.decode()
-    for action, data in [("dispatch", {"dispatch-lead_unit": org.units["east-cg"].pk}), ("escalate", {"escalate-reason": "x"}),
-                         ("urge", {}), ("reject", {"reject-reason": "invalid", "reject-note": "x"})]:
-        assert desk["leader"].post(f"/admin/cases/case/{east.pk}/act/{action}/", data).status_code == 403
-    desk["leader"].post("/admin/cases/case/", {"action": "urge_overdue", "_selected_action": [east.pk]})
+    for action, data in [
+        ("dispatch", {"dispatch-lead_unit": org.units["east-cg"].pk}),
+        ("escalate", {"escalate-reason": "x"}),
+        ("urge", {}),
+        ("reject", {"reject-reason": "invalid", "reject-note": "x"}),
+    ]:
+        assert (
+            desk["leader"].post(f"/admin/cases/case/{east.pk}/act/{action}/", data).status_code
+            == 403
+        )
+    desk["leader"].post(
+        "/admin/cases/case/", {"action": "urge_overdue", "_selected_action": [east.pk]}
+    )
     east.refresh_from_db()
     assert east.status == Status.ACCEPTED and east.urge_count == 0
-    assert list(Case.objects.get(pk=east.pk).events.values_list("action", flat=True))[-1] == "escalate"
+    assert (
+        list(Case.objects.get(pk=east.pk).events.values_list("action", flat=True))[-1] == "escalate"
+    )
 
 
 def test_nobody_edits_or_deletes_a_case_or_its_history_in_the_admin(two_towns, desk):
     east = two_towns["east"]
     event = east.events.first()
-    assert desk["td"].post(f"/admin/cases/case/{east.pk}/change/", {"description": "改写"}).status_code == 403
-    assert desk["td"].post(f"/admin/cases/case/{east.pk}/delete/", {"post": "yes"}).status_code == 403
-    assert desk["td"].post(f"/admin/cases/caseevent/{event.pk}/change/", {"note": "改写"}).status_code == 403
-    assert desk["td"].post(f"/admin/cases/caseevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        desk["td"].post(f"/admin/cases/case/{east.pk}/change/", {"description": "改写"}).status_code
+        == 403
+    )
+    assert (
+        desk["td"].post(f"/admin/cases/case/{east.pk}/delete/", {"post": "yes"}).status_code == 403
+    )
+    assert (
+        desk["td"].post(f"/admin/cases/caseevent/{event.pk}/change/", {"note": "改写"}).status_code
+        == 403
+    )
+    assert (
+        desk["td"].post(f"/admin/cases/caseevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
     assert desk["td"].get("/admin/cases/case/add/").status_code == 403
     east.refresh_from_db()
     assert east.description == "东镇的垃圾"

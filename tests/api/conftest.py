@@ -52,7 +52,9 @@ def report_payload(org, grid_key: str = "east-v1-g1", **overrides) -> dict:
 
 
 def upload(name: str = "photo.jpg", data: bytes | None = None, content_type: str = "image/jpeg"):
-    return SimpleUploadedFile(name, photo_files.jpeg() if data is None else data, content_type=content_type)
+    return SimpleUploadedFile(
+        name, photo_files.jpeg() if data is None else data, content_type=content_type
+    )
 
 
 def stored_files() -> list[Path]:

@@ -16,8 +16,15 @@ pytestmark = pytest.mark.django_db
 
 def report(org, user_key="gw", grid_key="east-v1-g1", **kwargs) -> Case:
     lat, lng = org.point_in(org.grids[grid_key])
-    case, _ = services.case_report(reporter=org.users[user_key], category=org.categories["rubbish"],
-                                   description="占道堆放垃圾", lat=lat, lng=lng, accuracy_m=5, **kwargs)
+    case, _ = services.case_report(
+        reporter=org.users[user_key],
+        category=org.categories["rubbish"],
+        description="占道堆放垃圾",
+        lat=lat,
+        lng=lng,
+        accuracy_m=5,
+        **kwargs,
+    )
     services.case_route(case_id=case.pk)
     case.refresh_from_db()
     return case
@@ -71,7 +78,9 @@ def test_tasks_of_a_grid_worker_are_handled_cases_in_their_grids_to_verify(org, 
 def test_a_fix_on_the_spot_is_not_its_own_reporters_task_but_a_colleagues(org, client_for):
     case = report(org, self_resolved=True, result_text="已当场清理")
     assert client_for(org.users["gw"]).get("/api/tasks/").json()["count"] == 0
-    assert [r["id"] for r in client_for(org.users["gw2"]).get("/api/tasks/").json()["results"]] == [case.pk]
+    assert [r["id"] for r in client_for(org.users["gw2"]).get("/api/tasks/").json()["results"]] == [
+        case.pk
+    ]
 
 
 def test_tasks_of_a_village_handler_are_reports_to_accept(org, client_for):
@@ -88,7 +97,13 @@ def test_the_detail_has_timeline_photos_and_my_allowed_actions(org, client_for):
     case = dispatched_to_east_unit(org)
     body = client_for(org.users["dh"]).get(f"/api/cases/{case.pk}/").json()
     assert body["allowed_actions"] == ["sign", "return"]
-    assert [e["action"] for e in body["timeline"]] == ["report", "route", "accept", "escalate", "dispatch"]
+    assert [e["action"] for e in body["timeline"]] == [
+        "report",
+        "route",
+        "accept",
+        "escalate",
+        "dispatch",
+    ]
     assert body["lead_unit_name"] == "东镇城管中队" and body["tier"] == "town"
     assert body["photos"] == []
 
@@ -123,19 +138,37 @@ def test_the_loop_from_the_phones_sign_handle_with_photo_verify_with_photo(org, 
     response = act(dh, case, "sign")
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == Status.SIGNED
-    assert set(response.json()["allowed_actions"]) == {"handle", "return", "extension_request", "escalate"}
+    assert set(response.json()["allowed_actions"]) == {
+        "handle",
+        "return",
+        "extension_request",
+        "escalate",
+    }
 
-    response = act(dh, case, "handle", {"result_text": "已清运完毕", "photos": [upload("after.jpg")]})
+    response = act(
+        dh, case, "handle", {"result_text": "已清运完毕", "photos": [upload("after.jpg")]}
+    )
     assert response.status_code == 200, response.json()
     handle_event = next(e for e in response.json()["timeline"] if e["action"] == "handle")
     assert [p["kind"] for p in handle_event["photos"]] == ["after"]
 
     gw2 = client_for(org.users["gw2"])
-    response = act(gw2, case, "verify", {"passed": "true", "note": "现场已干净",
-                                         "photos": [upload("onsite.jpg", photo_files.jpeg(colour=(5, 5, 5)))]})
+    response = act(
+        gw2,
+        case,
+        "verify",
+        {
+            "passed": "true",
+            "note": "现场已干净",
+            "photos": [upload("onsite.jpg", photo_files.jpeg(colour=(5, 5, 5)))],
+        },
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == Status.VERIFIED
-    assert sorted(CasePhoto.objects.filter(case=case).values_list("kind", flat=True)) == ["after", "verify"]
+    assert sorted(CasePhoto.objects.filter(case=case).values_list("kind", flat=True)) == [
+        "after",
+        "verify",
+    ]
     case.refresh_from_db()
     assert "photos" in case.pending_work
 
@@ -156,7 +189,9 @@ def test_a_bad_after_photo_refuses_the_step_and_leaves_no_file(org, client_for):
     case = dispatched_to_east_unit(org)
     dh = client_for(org.users["dh"])
     act(dh, case, "sign")
-    response = act(dh, case, "handle", {"result_text": "已处理", "photos": [upload("x.jpg", b"GIF89a....")]})
+    response = act(
+        dh, case, "handle", {"result_text": "已处理", "photos": [upload("x.jpg", b"GIF89a....")]}
+    )
     assert response.status_code == 400 and "x.jpg" in response.json()["detail"]
     case.refresh_from_db()
     assert case.status == Status.SIGNED and stored_files() == []
@@ -169,7 +204,9 @@ def test_a_failed_verification_sends_the_case_back_for_rework(org, client_for):
     gw2 = client_for(org.users["gw2"])
     no_note = act(gw2, case, "verify", {"passed": "false", "photos": [upload()]})
     assert no_note.status_code == 400 and "note" in no_note.json()["errors"]
-    response = act(gw2, case, "verify", {"passed": "false", "note": "还有残留", "photos": [upload()]})
+    response = act(
+        gw2, case, "verify", {"passed": "false", "note": "还有残留", "photos": [upload()]}
+    )
     assert response.status_code == 200 and response.json()["status"] == Status.SIGNED
     assert response.json()["rework_count"] == 1
 
@@ -198,7 +235,9 @@ def test_return_and_extension_request_from_the_phone(org, client_for):
     case = dispatched_to_east_unit(org)
     dh = client_for(org.users["dh"])
     act(dh, case, "sign")
-    response = act(dh, case, "extension_request", {"hours": 8, "reason": "需要协调渣土车"}, format="json")
+    response = act(
+        dh, case, "extension_request", {"hours": 8, "reason": "需要协调渣土车"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert case.extension_requests.get().hours == 8
     assert "extension_request" not in response.json()["allowed_actions"]  # one pending at a time
@@ -221,7 +260,9 @@ def test_a_step_that_is_not_mine_is_refused_with_the_services_status(org, client
 
 def test_the_fixer_on_the_spot_cannot_verify_their_own_fix(org, client_for):
     case = report(org, self_resolved=True, result_text="已当场清理")
-    response = act(client_for(org.users["gw"]), case, "verify", {"passed": "true", "photos": [upload()]})
+    response = act(
+        client_for(org.users["gw"]), case, "verify", {"passed": "true", "photos": [upload()]}
+    )
     assert response.status_code == 403
     ok = act(client_for(org.users["gw2"]), case, "verify", {"passed": "true", "photos": [upload()]})
     assert ok.status_code == 200 and ok.json()["status"] == Status.VERIFIED
@@ -245,7 +286,9 @@ def test_photos_are_not_accepted_on_steps_that_take_none(org, client_for):
 def test_me_gives_my_grids_with_boundaries_for_the_offline_map(org, client_for):
     body = client_for(org.users["gw"]).get("/api/me/").json()
     assert body["role"] == "grid_worker" and body["can_report"] is True
-    assert [g["code"] for g in body["grids"]] == sorted([org.grids["east-v1-g1"].code, org.grids["east-v1-g2"].code])
+    assert [g["code"] for g in body["grids"]] == sorted(
+        [org.grids["east-v1-g1"].code, org.grids["east-v1-g2"].code]
+    )
     assert body["grids"][0]["boundary"]["type"] == "Polygon"
     assert body["limits"]["max_photos"] == 9
     dh = client_for(org.users["dh"]).get("/api/me/").json()
@@ -257,15 +300,25 @@ def test_categories_are_a_two_level_tree_of_active_leaves(org, client_for):
     org.categories["fire"].save()
     tree = client_for(org.users["gw"]).get("/api/categories/").json()
     assert {node["name"]: [c["name"] for c in node["children"]] for node in tree} == {
-        "市容环境": ["暴露垃圾"], "规划建设": ["违法建筑"],
+        "市容环境": ["暴露垃圾"],
+        "规划建设": ["违法建筑"],
     }
 
 
 def test_the_schema_documents_every_endpoint_the_app_uses(org, client_for):
     client = client_for(org.users["gw"])
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    for path in ["/api/reports/", "/api/reports/{client_uuid}/photos/", "/api/cases/mine/", "/api/tasks/",
-                 "/api/cases/{id}/", "/api/cases/{id}/actions/{action}/", "/api/categories/", "/api/me/",
-                 "/api/auth/token/", "/api/photos/{id}/{size}/"]:
+    for path in [
+        "/api/reports/",
+        "/api/reports/{client_uuid}/photos/",
+        "/api/cases/mine/",
+        "/api/tasks/",
+        "/api/cases/{id}/",
+        "/api/cases/{id}/actions/{action}/",
+        "/api/categories/",
+        "/api/me/",
+        "/api/auth/token/",
+        "/api/photos/{id}/{size}/",
+    ]:
         assert path in schema["paths"], path
     assert client.get("/api/docs/").status_code == 200

@@ -58,7 +58,9 @@ def test_a_category_added_elsewhere_a_moment_ago_is_found_without_waiting(org, s
     settings.REFERENCE_RECHECK_S = 3600
     reference.get()  # this process's copy, taken before the new category exists
     parent = org.categories["rubbish"].parent
-    created = Category.objects.bulk_create([Category(code="new-leaf", name="新小类", parent=parent)])[0]
+    created = Category.objects.bulk_create(
+        [Category(code="new-leaf", name="新小类", parent=parent)]
+    )[0]
     # bulk_create sends no signal: only the other process's bump tells us.
     another_process_bumps(reference.VERSION_KEY)
     assert reference.active_leaf(created.pk).name == "新小类"
@@ -96,26 +98,40 @@ def test_a_report_is_filed_under_the_town_and_county_the_map_index_knows(org, cl
     grid = org.grids["east-v1-g1"]
     place = geo.place_of(grid.pk)
     assert (place.village_id, place.town_id, place.county_id) == (
-        grid.village_id, grid.village.parent_id, grid.village.parent.parent_id)
+        grid.village_id,
+        grid.village.parent_id,
+        grid.village.parent.parent_id,
+    )
     response = client_for(org.users["gw"]).post(URL, report_payload(org), format="json")
     assert response.status_code == 201
     assert response.json()["grid_name"] == grid.name
     case = Case.objects.get(pk=response.json()["id"])
     assert (case.village_id, case.town_id, case.county_id, case.holder_id) == (
-        grid.village_id, grid.village.parent_id, grid.village.parent.parent_id, grid.village_id)
+        grid.village_id,
+        grid.village.parent_id,
+        grid.village.parent.parent_id,
+        grid.village_id,
+    )
 
 
 def test_moving_a_village_to_another_town_in_the_admin_reaches_the_index(org, client):
     from django.contrib.auth.models import User
 
     village = org.grids["east-v1-g1"].village
-    other_town = Region.objects.filter(tier=village.parent.tier).exclude(pk=village.parent_id).first()
+    other_town = (
+        Region.objects.filter(tier=village.parent.tier).exclude(pk=village.parent_id).first()
+    )
     assert geo.place_of(org.grids["east-v1-g1"].pk).town_id == village.parent_id
     client.force_login(User.objects.create_superuser("root", password="root-pass-123"))
-    response = client.post(f"/admin/org/region/{village.pk}/change/", {
-        "code": other_town.code[:9] + "901", "name": village.name, "tier": village.tier,
-        "parent": other_town.pk,
-    })
+    response = client.post(
+        f"/admin/org/region/{village.pk}/change/",
+        {
+            "code": other_town.code[:9] + "901",
+            "name": village.name,
+            "tier": village.tier,
+            "parent": other_town.pk,
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert geo.place_of(org.grids["east-v1-g1"].pk).town_id == other_town.pk
 
@@ -129,8 +145,17 @@ def _asgi(requests):
     async def run():
         answers = []
         for method, path, body, headers in requests:
-            communicator = HttpCommunicator(application, method, path, body=body, headers=[
-                (b"host", b"localhost"), (b"content-length", str(len(body)).encode()), *headers])
+            communicator = HttpCommunicator(
+                application,
+                method,
+                path,
+                body=body,
+                headers=[
+                    (b"host", b"localhost"),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            )
             answers.append(await communicator.get_response(timeout=30))
         return answers
 
@@ -144,10 +169,15 @@ def test_the_asgi_app_serves_each_request_whole_on_one_thread_of_a_fixed_pool(or
 
     from config.asgi import django_asgi_app
 
-    assert not isinstance(django_asgi_app._middleware_chain, SyncToAsync)  # the chain is built sync, as WSGI's
+    assert not isinstance(
+        django_asgi_app._middleware_chain, SyncToAsync
+    )  # the chain is built sync, as WSGI's
     token = Token.objects.create(user=org_tx.users["gw"])
     body = json.dumps(report_payload(org_tx)).encode()
-    headers = [(b"content-type", b"application/json"), (b"authorization", f"Token {token.key}".encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Token {token.key}".encode()),
+    ]
     seen = []
 
     def started(**kwargs):
@@ -167,7 +197,8 @@ def test_the_asgi_app_serves_each_request_whole_on_one_thread_of_a_fixed_pool(or
     assert first["status"] == 201, first["body"][:500]
     for answer in again:
         assert answer["status"] == 200 and (b"idempotent-replay", b"true") in [
-            (k.lower(), v) for k, v in answer["headers"]]
+            (k.lower(), v) for k, v in answer["headers"]
+        ]
     assert Case.objects.count() == 1
     # Each request: started and finished on the same thread, one of the pool's, never the loop's.
     assert [event for event, _ in seen] == ["started", "finished"] * 12
@@ -204,10 +235,20 @@ def _fetch_until_hang_up(path, headers) -> bytes:
                 await asyncio.sleep(0.05)  # the server hears of it before this chunk is done
 
         path_only, _, query = path.partition("?")
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                 "scheme": "http", "path": path_only, "raw_path": path_only.encode(), "query_string": query.encode(),
-                 "root_path": "",
-                 "headers": [(b"host", b"localhost"), *headers], "client": ("127.0.0.1", 1), "server": ("localhost", 80)}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path_only,
+            "raw_path": path_only.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(b"host", b"localhost"), *headers],
+            "client": ("127.0.0.1", 1),
+            "server": ("localhost", 80),
+        }
         await asyncio.wait_for(application(scope, receive, send), timeout=30)
         return b"".join(received)
 
@@ -225,18 +266,32 @@ def test_the_asgi_app_streams_a_photo_file_and_a_csv_export(org_tx, client):
     auth = [(b"authorization", f"Token {token.key}".encode())]
     payload = report_payload(org_tx)
     boundary = "liandong-test-boundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in payload.items()]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in payload.items()
+    ]
     # Noise: its served copy is large enough to be sent in many chunks.
     noise = Image.frombytes("RGB", (2400, 1600), random.Random(7).randbytes(2400 * 1600 * 3))
     buffer = io.BytesIO()
     noise.save(buffer, "JPEG", quality=80)
     jpeg = buffer.getvalue()
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="a.jpg"\r\n'
-                 "Content-Type: image/jpeg\r\n\r\n".encode() + jpeg + b"\r\n")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photos"; filename="a.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n".encode()
+        + jpeg
+        + b"\r\n"
+    )
     multipart = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    (created,) = _asgi([("POST", URL, multipart,
-                         [(b"content-type", f"multipart/form-data; boundary={boundary}".encode()), *auth])])
+    (created,) = _asgi(
+        [
+            (
+                "POST",
+                URL,
+                multipart,
+                [(b"content-type", f"multipart/form-data; boundary={boundary}".encode()), *auth],
+            )
+        ]
+    )
     assert created["status"] == 201, created["body"][:500]
     case = Case.objects.get()
     assert case_photos_process(case_id=case.pk) == 1
@@ -244,10 +299,12 @@ def test_the_asgi_app_streams_a_photo_file_and_a_csv_export(org_tx, client):
     # The case export: a streamed CSV whose rows are read from the database while it is sent.
     client.force_login(org_tx.users["td"])
     session = f"sessionid={client.cookies['sessionid'].value}".encode()
-    photo, export = _asgi([
-        ("GET", photo_url, b"", auth),
-        ("GET", "/admin/cases/case/export.csv", b"", [(b"cookie", session)]),
-    ])
+    photo, export = _asgi(
+        [
+            ("GET", photo_url, b"", auth),
+            ("GET", "/admin/cases/case/export.csv", b"", [(b"cookie", session)]),
+        ]
+    )
     assert photo["status"] == 200
     assert Image.open(io.BytesIO(photo["body"])).size == (1920, 1280)
     assert len(photo["body"]) > 3 * 65536  # several chunks
@@ -255,6 +312,7 @@ def test_the_asgi_app_streams_a_photo_file_and_a_csv_export(org_tx, client):
     assert len(_fetch_until_hang_up(photo_url, auth)) < len(photo["body"]) / 2
     assert export["status"] == 200, export["body"][:300]
     from apps.cases import tracking
+
     assert tracking.display(case.tracking_number) in export["body"].decode("utf-8-sig")
 
 
@@ -271,22 +329,35 @@ def test_a_view_pushing_to_the_channel_layer_pushes_through_the_servers_loop(org
     from config.asgi import application
 
     in_server_thread, answers = push._in_server_thread, []
-    monkeypatch.setattr(push, "_in_server_thread", lambda: answers.append(in_server_thread()) or answers[-1])
+    monkeypatch.setattr(
+        push, "_in_server_thread", lambda: answers.append(in_server_thread()) or answers[-1]
+    )
 
     user = org_tx.users["gw"]
     lat, lng = org_tx.point_in(org_tx.grids["east-v1-g1"])
-    case, _ = services.case_report(reporter=user, category=org_tx.categories["rubbish"], description="路灯不亮",
-                                   lat=lat, lng=lng, restrict_to_grids=None)
-    notification = Notification.objects.create(recipient=user, case=case, event=case.events.first(),
-                                               kind=Kind.DISPATCH, title="新派遣")
+    case, _ = services.case_report(
+        reporter=user,
+        category=org_tx.categories["rubbish"],
+        description="路灯不亮",
+        lat=lat,
+        lng=lng,
+        restrict_to_grids=None,
+    )
+    notification = Notification.objects.create(
+        recipient=user, case=case, event=case.events.first(), kind=Kind.DISPATCH, title="新派遣"
+    )
     token = Token.objects.create(user=user)
 
     async def run():
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add(user_group(user.pk), channel)
-        communicator = HttpCommunicator(application, "POST", f"/api/notifications/{notification.pk}/read/", headers=[
-            (b"host", b"localhost"), (b"authorization", f"Token {token.key}".encode())])
+        communicator = HttpCommunicator(
+            application,
+            "POST",
+            f"/api/notifications/{notification.pk}/read/",
+            headers=[(b"host", b"localhost"), (b"authorization", f"Token {token.key}".encode())],
+        )
         answer = await communicator.get_response(timeout=30)
         pushed = await asyncio.wait_for(layer.receive(channel), timeout=10)
         await layer.group_discard(user_group(user.pk), channel)
@@ -309,6 +380,9 @@ def test_a_report_from_a_phone_already_seen_is_two_inserts_and_nothing_else(org)
     assert client.post(URL, report_payload(org), format="json").status_code == 201
     with CaptureQueriesContext(connection) as queries:
         assert client.post(URL, report_payload(org), format="json").status_code == 201
-    statements = [q["sql"].split("(")[0].strip() for q in queries
-                  if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))]
+    statements = [
+        q["sql"].split("(")[0].strip()
+        for q in queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+    ]
     assert statements == ['INSERT INTO "cases_case"', 'INSERT INTO "cases_caseevent"']

@@ -29,8 +29,11 @@ def inspect(data: bytes, name: str = "photo.jpg"):
 
 def has_no_metadata(jpeg_bytes: bytes) -> bool:
     image = Image.open(io.BytesIO(jpeg_bytes))
-    return (image.format == "JPEG" and len(image.getexif()) == 0
-            and not {"exif", "icc_profile", "xmp", "comment", "photoshop"} & set(image.info))
+    return (
+        image.format == "JPEG"
+        and len(image.getexif()) == 0
+        and not {"exif", "icc_profile", "xmp", "comment", "photoshop"} & set(image.info)
+    )
 
 
 def test_a_rotated_photo_is_stored_upright_without_exif():
@@ -117,11 +120,21 @@ def test_bad_files_are_refused_naming_the_file(name, data, words):
 @pytest.mark.django_db
 def test_a_rolled_back_transaction_takes_its_files_with_it(org):
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    case, _ = services.case_report(reporter=org.users["gw"], category=org.categories["rubbish"], description="x",
-                                   lat=lat, lng=lng)
+    case, _ = services.case_report(
+        reporter=org.users["gw"],
+        category=org.categories["rubbish"],
+        description="x",
+        lat=lat,
+        lng=lng,
+    )
     with pytest.raises(RuntimeError), photo_transaction():
-        case_photo_add(case=case, photo=inspect(photo_files.jpeg()), client_id="a", kind="report",
-                       uploaded_by=org.users["gw"])
+        case_photo_add(
+            case=case,
+            photo=inspect(photo_files.jpeg()),
+            client_id="a",
+            kind="report",
+            uploaded_by=org.users["gw"],
+        )
         assert len(stored_files()) == 1
         raise RuntimeError("something later in the request failed")
     assert CasePhoto.objects.count() == 0 and stored_files() == []
@@ -131,10 +144,20 @@ def test_a_rolled_back_transaction_takes_its_files_with_it(org):
 @pytest.mark.django_db
 def test_processing_is_idempotent_and_keeps_one_set_of_copies(org):
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    case, _ = services.case_report(reporter=org.users["gw"], category=org.categories["rubbish"], description="x",
-                                   lat=lat, lng=lng)
-    case_photo_add(case=case, photo=inspect(photo_files.jpeg(400, 200, orientation=8)), client_id="a",
-                   kind="report", uploaded_by=org.users["gw"])
+    case, _ = services.case_report(
+        reporter=org.users["gw"],
+        category=org.categories["rubbish"],
+        description="x",
+        lat=lat,
+        lng=lng,
+    )
+    case_photo_add(
+        case=case,
+        photo=inspect(photo_files.jpeg(400, 200, orientation=8)),
+        client_id="a",
+        kind="report",
+        uploaded_by=org.users["gw"],
+    )
     assert case_photos_process(case_id=case.pk) == 1
     assert case_photos_process(case_id=case.pk) == 0
     photo = CasePhoto.objects.get()

@@ -28,8 +28,14 @@ def assert_actionable(response, status: int) -> str:
 
 def report(org, grid_key="east-v1-g1") -> Case:
     lat, lng = org.point_in(org.grids[grid_key])
-    case, _ = services.case_report(reporter=org.users["gw"], category=org.categories["rubbish"],
-                                   description="占道堆放垃圾", lat=lat, lng=lng, accuracy_m=5)
+    case, _ = services.case_report(
+        reporter=org.users["gw"],
+        category=org.categories["rubbish"],
+        description="占道堆放垃圾",
+        lat=lat,
+        lng=lng,
+        accuracy_m=5,
+    )
     services.case_route(case_id=case.pk)
     case.refresh_from_db()
     return case
@@ -74,7 +80,9 @@ def test_drfs_own_refusals_are_replaced_by_chinese_that_says_what_to_do(org):
     assert_actionable(logged_in(org.users["gw"]).post("/api/notifications/999999/read/"), 404)
     # An unknown action and an unknown photo size: our wording.
     case = report(org)
-    assert_actionable(logged_in(org.users["vh"]).post(f"/api/cases/{case.pk}/actions/teleport/"), 404)
+    assert_actionable(
+        logged_in(org.users["vh"]).post(f"/api/cases/{case.pk}/actions/teleport/"), 404
+    )
     assert_actionable(logged_in(org.users["gw"]).get("/api/photos/1/huge/"), 404)
 
 

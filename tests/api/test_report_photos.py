@@ -27,8 +27,11 @@ def reported(org, client_for):
 
 
 def post_photo(client, report_id, photo_id="ph-1", file=None, kind="report"):
-    return client.post(f"/api/reports/{report_id}/photos/", {"id": photo_id, "kind": kind, "photo": file or upload()},
-                       format="multipart")
+    return client.post(
+        f"/api/reports/{report_id}/photos/",
+        {"id": photo_id, "kind": kind, "photo": file or upload()},
+        format="multipart",
+    )
 
 
 def test_a_photo_is_stored_privately_and_the_case_records_the_pending_work(reported):
@@ -99,7 +102,11 @@ def test_a_photo_over_the_size_limit_is_refused_with_413(reported):
 
 @pytest.mark.parametrize(
     ("name", "data"),
-    [("photo.png", photo_files.png()), ("photo.webp", photo_files.webp()), ("IMG_0001.HEIC", photo_files.heic())],
+    [
+        ("photo.png", photo_files.png()),
+        ("photo.webp", photo_files.webp()),
+        ("IMG_0001.HEIC", photo_files.heic()),
+    ],
 )
 def test_png_webp_and_heic_are_accepted(reported, name, data):
     client, report_id = reported
@@ -110,12 +117,24 @@ def test_png_webp_and_heic_are_accepted(reported, name, data):
 def test_at_most_nine_photos_per_report(reported):
     client, report_id = reported
     for i in range(9):
-        assert post_photo(client, report_id, f"p{i}", upload(data=photo_files.jpeg(colour=(i, 0, 0)))).status_code == 201
-    response = post_photo(client, report_id, "p9", upload("tenth.jpg", photo_files.jpeg(colour=(99, 0, 0))))
+        assert (
+            post_photo(
+                client, report_id, f"p{i}", upload(data=photo_files.jpeg(colour=(i, 0, 0)))
+            ).status_code
+            == 201
+        )
+    response = post_photo(
+        client, report_id, "p9", upload("tenth.jpg", photo_files.jpeg(colour=(99, 0, 0)))
+    )
     assert response.status_code == 400 and "tenth.jpg" in response.json()["detail"]
     assert CasePhoto.objects.count() == 9 and len(stored_files()) == 9
     # A retry of one of the nine is still answered as a replay.
-    assert post_photo(client, report_id, "p0", upload(data=photo_files.jpeg(colour=(0, 0, 0)))).status_code == 200
+    assert (
+        post_photo(
+            client, report_id, "p0", upload(data=photo_files.jpeg(colour=(0, 0, 0)))
+        ).status_code
+        == 200
+    )
 
 
 def test_photos_of_an_unknown_report_answer_404(org, client_for):

@@ -29,7 +29,11 @@ def test_a_grid_worker_reports_and_gets_the_tracking_number_colour_and_deadline(
     assert body["status"] == Status.REPORTED and body["status_display"] == "待受理"
     assert body["colour"] == "blue" and body["deadline"]
     assert case.reporter == org.users["gw"] and case.grid == org.grids["east-v1-g1"]
-    assert (case.accuracy_m, case.position_source, case.position_flagged) == (8, PositionSource.DEVICE_GPS, False)
+    assert (case.accuracy_m, case.position_source, case.position_flagged) == (
+        8,
+        PositionSource.DEVICE_GPS,
+        False,
+    )
     assert "Idempotent-Replay" not in response
 
 
@@ -64,7 +68,9 @@ def test_someone_else_cannot_replay_my_uuid_to_read_my_case(org, client_for):
 
 
 def test_a_poor_fix_is_accepted_but_flagged_with_its_source_and_time(org, client_for):
-    payload = report_payload(org, accuracy_m=350, position_source="pin", position_time="2024-05-01T08:00:00+08:00")
+    payload = report_payload(
+        org, accuracy_m=350, position_source="pin", position_time="2024-05-01T08:00:00+08:00"
+    )
     response = client_for(org.users["gw"]).post(URL, payload, format="json")
     assert response.status_code == 201
     assert response.json()["position_flagged"] is True
@@ -141,7 +147,9 @@ def test_only_grid_workers_and_leaders_report_from_the_field(org, client_for, us
 
 
 def test_a_grid_leader_reports_in_the_grids_they_lead(org, client_for):
-    response = client_for(org.users["gl"]).post(URL, report_payload(org, grid_key="east-v1-g2"), format="json")
+    response = client_for(org.users["gl"]).post(
+        URL, report_payload(org, grid_key="east-v1-g2"), format="json"
+    )
     assert response.status_code == 201
 
 
@@ -152,7 +160,9 @@ def test_anonymous_callers_are_refused(org):
 
 def test_token_auth_works_end_to_end(org):
     anonymous = APIClient()
-    got = anonymous.post("/api/auth/token/", {"username": "gw", "password": "test-pass-123"}, format="json")
+    got = anonymous.post(
+        "/api/auth/token/", {"username": "gw", "password": "test-pass-123"}, format="json"
+    )
     assert got.status_code == 200
     token = got.json()["token"]
     assert Token.objects.get(key=token).user == org.users["gw"]
@@ -199,7 +209,10 @@ def test_without_any_position_the_report_is_refused(org, client_for):
 
 def test_one_bad_photo_refuses_the_whole_report_and_leaves_no_rows_or_files(org, client_for):
     payload = report_payload(org)
-    payload["photos"] = [upload("good.jpg"), upload("broken.jpg", photo_files.truncated(photo_files.jpeg(800, 600)))]
+    payload["photos"] = [
+        upload("good.jpg"),
+        upload("broken.jpg", photo_files.truncated(photo_files.jpeg(800, 600))),
+    ]
     response = client_for(org.users["gw"]).post(URL, payload, format="multipart")
     assert response.status_code == 400
     assert "broken.jpg" in response.json()["detail"]
@@ -222,9 +235,14 @@ def test_more_than_nine_photos_are_refused(org, client_for):
     assert Case.objects.count() == 0 and stored_files() == []
 
 
-def test_a_self_resolved_report_goes_straight_to_verification_with_before_and_after_photos(org, client_for):
+def test_a_self_resolved_report_goes_straight_to_verification_with_before_and_after_photos(
+    org, client_for
+):
     payload = report_payload(org, self_resolved=True, result_text="已当场清理")
-    payload["photos"] = [upload("before.jpg"), upload("after.jpg", photo_files.jpeg(colour=(9, 9, 9)))]
+    payload["photos"] = [
+        upload("before.jpg"),
+        upload("after.jpg", photo_files.jpeg(colour=(9, 9, 9))),
+    ]
     payload["photo_kinds"] = ["before", "after"]
     response = client_for(org.users["gw"]).post(URL, payload, format="multipart")
     assert response.status_code == 201, response.json()

@@ -6,15 +6,24 @@ from __future__ import annotations
 import pytest
 from rest_framework import serializers
 
-from apps.cases.serializers import CaseSummarySerializer, ReportInputSerializer, ReportMultipartSerializer
+from apps.cases.serializers import (
+    CaseSummarySerializer,
+    ReportInputSerializer,
+    ReportMultipartSerializer,
+)
 
 
 def test_each_instance_binds_fields_of_its_own():
     first, second = ReportInputSerializer(data={}), ReportInputSerializer(data={})
     assert first.fields["description"] is not second.fields["description"]
-    assert first.fields["description"].parent is first and second.fields["description"].parent is second
+    assert (
+        first.fields["description"].parent is first
+        and second.fields["description"].parent is second
+    )
     assert first.fields["description"] is not ReportInputSerializer._declared_fields["description"]
-    assert ReportInputSerializer._declared_fields["description"].parent is None  # the declared one stays unbound
+    assert (
+        ReportInputSerializer._declared_fields["description"].parent is None
+    )  # the declared one stays unbound
 
 
 def test_a_validator_added_to_one_instance_stays_there():
@@ -35,15 +44,24 @@ def test_list_fields_are_deep_copied_with_their_child():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("payload, field", [
-    ({"description": "x" * 2001}, "description"),
-    ({"severity": 7}, "severity"),
-    ({"lat": 91}, "lat"),
-    ({"reporter_phone": "call me"}, "reporter_phone"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"description": "x" * 2001}, "description"),
+        ({"severity": 7}, "severity"),
+        ({"lat": 91}, "lat"),
+        ({"reporter_phone": "call me"}, "reporter_phone"),
+    ],
+)
 def test_copied_fields_validate_as_declared(payload, field):
-    serializer = ReportInputSerializer(data={"id": "5f0c7c1e-1c5b-4c3e-9a53-0b8e6a3f2a11", "category": 1,
-                                             "description": "路灯不亮", **payload})
+    serializer = ReportInputSerializer(
+        data={
+            "id": "5f0c7c1e-1c5b-4c3e-9a53-0b8e6a3f2a11",
+            "category": 1,
+            "description": "路灯不亮",
+            **payload,
+        }
+    )
     assert not serializer.is_valid()
     assert field in serializer.errors
 

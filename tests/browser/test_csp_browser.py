@@ -37,8 +37,14 @@ class Watch:
             self.attach(page)
 
     def attach(self, page):
-        page.on("console", lambda m: self.problems.append(f"console: {m.text}")
-                if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text else None)
+        page.on(
+            "console",
+            lambda m: (
+                self.problems.append(f"console: {m.text}")
+                if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text
+                else None
+            ),
+        )
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
 
     def check(self, page, where: str):
@@ -50,8 +56,15 @@ class Watch:
 def a_case_at_the_town(org) -> Case:
     u = org.users
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    case, _ = services.case_report(reporter=u["gw"], category=org.categories["rubbish"], description="桥下堆满垃圾",
-                                   lat=lat, lng=lng, accuracy_m=6, address="东桥下")
+    case, _ = services.case_report(
+        reporter=u["gw"],
+        category=org.categories["rubbish"],
+        description="桥下堆满垃圾",
+        lat=lat,
+        lng=lng,
+        accuracy_m=6,
+        address="东桥下",
+    )
     services.case_route(case_id=case.pk)
     services.case_accept(case=case, actor=u["vh"])
     services.case_escalate(case=case, actor=u["vh"], reason="需要城管中队")
@@ -59,8 +72,9 @@ def a_case_at_the_town(org) -> Case:
     return case
 
 
-def test_field_app_desk_evaluation_and_public_pages_run_under_the_policy(org_tx, asgi_server, phone_context,
-                                                                          desk_context):
+def test_field_app_desk_evaluation_and_public_pages_run_under_the_policy(
+    org_tx, asgi_server, phone_context, desk_context
+):
     base = asgi_server
     case = a_case_at_the_town(org_tx)
     closed = a_case_at_the_town(org_tx)
@@ -75,8 +89,9 @@ def test_field_app_desk_evaluation_and_public_pages_run_under_the_policy(org_tx,
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("body[data-ready='1']")
-    assert page.evaluate("navigator.serviceWorker.ready.then((r) => r.active && r.active.scriptURL)").endswith(
-        "/field/sw.js")
+    assert page.evaluate(
+        "navigator.serviceWorker.ready.then((r) => r.active && r.active.scriptURL)"
+    ).endswith("/field/sw.js")
     phone.check(page, "/field/")
 
     # The desk: case list with its map, a case page with its map, the live counters' socket.
@@ -111,7 +126,9 @@ def test_field_app_desk_evaluation_and_public_pages_run_under_the_policy(org_tx,
     desk.check(page, "403 page")
 
     # The public pages a citizen opens (no login).
-    public = desk_context.browser.new_context(viewport={"width": 390, "height": 800}, locale="zh-CN")
+    public = desk_context.browser.new_context(
+        viewport={"width": 390, "height": 800}, locale="zh-CN"
+    )
     try:
         citizen = Watch(public)
         page = public.new_page()

@@ -44,7 +44,9 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
     page.click("button[type=submit]")
     page.wait_for_selector("body[data-ready='1']")
     wait_for_js(page, "document.querySelector('#gps-line').textContent.includes('±12')")
-    wait_for_js(page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15)
+    wait_for_js(
+        page, "navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15
+    )
 
     # First report, online.
     fill_report(page, "幸福路口垃圾堆放，已发臭", str(photo_path))
@@ -81,7 +83,10 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
 
     # Back online: the phone sends the waiting report by itself — exactly once.
     phone_context.set_offline(False)
-    wait_for(lambda: Case.objects.filter(reporter=gw).count() == 2 and CasePhoto.objects.count() == 2, timeout=30)
+    wait_for(
+        lambda: Case.objects.filter(reporter=gw).count() == 2 and CasePhoto.objects.count() == 2,
+        timeout=30,
+    )
     wait_for_js(page, "document.querySelector('#queue-badge').hidden", timeout=20)
     cases = list(Case.objects.filter(reporter=gw).order_by("created_at"))
     assert [c.description for c in cases] == ["幸福路口垃圾堆放，已发臭", "绿化带内有建筑垃圾"]
@@ -99,6 +104,9 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
     screenshot(page, "field-06-my-reports")
     page.click(f"a[href='#case/{cases[1].pk}']")
     page.wait_for_selector("#case-body .gallery img")
-    wait_for_js(page, "Array.from(document.querySelectorAll('#case-body .gallery img')).every(i => i.complete && i.naturalWidth > 0)")
+    wait_for_js(
+        page,
+        "Array.from(document.querySelectorAll('#case-body .gallery img')).every(i => i.complete && i.naturalWidth > 0)",
+    )
     screenshot(page, "field-07-case-detail")
     assert Case.objects.filter(reporter=gw).count() == 2  # still exactly once

@@ -28,8 +28,15 @@ def log_in(context, base: str, username: str):
 def test_sign_for_report_back_and_verify_from_the_phone(org_tx, asgi_server, browser, tmp_path):
     u = org_tx.users
     lat, lng = org_tx.point_in(org_tx.grids["east-v1-g1"])
-    case, _ = services.case_report(reporter=u["gw"], category=org_tx.categories["rubbish"], description="桥下堆满垃圾",
-                                   lat=lat, lng=lng, accuracy_m=6, address="东桥下")
+    case, _ = services.case_report(
+        reporter=u["gw"],
+        category=org_tx.categories["rubbish"],
+        description="桥下堆满垃圾",
+        lat=lat,
+        lng=lng,
+        accuracy_m=6,
+        address="东桥下",
+    )
     services.case_route(case_id=case.pk)
     services.case_accept(case=case, actor=u["vh"])
     services.case_escalate(case=case, actor=u["vh"], reason="需要城管中队")
@@ -37,8 +44,14 @@ def test_sign_for_report_back_and_verify_from_the_phone(org_tx, asgi_server, bro
     photo = tmp_path / "after.jpg"
     Image.new("RGB", (1200, 900), (200, 200, 210)).save(photo, "JPEG")
 
-    phone = dict(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True, has_touch=True,
-                 locale="zh-CN", timezone_id="Asia/Shanghai")
+    phone = dict(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
     handler = browser.new_context(**phone)
     page = log_in(handler, asgi_server, "dh")
     # A department handler does not report from the field: the app opens on the tasks.
@@ -72,5 +85,8 @@ def test_sign_for_report_back_and_verify_from_the_phone(org_tx, asgi_server, bro
     wait_for(lambda: case.__class__.objects.get(pk=case.pk).status == Status.VERIFIED)
     page.wait_for_selector("#case-body .timeline li:nth-child(8)")
     screenshot(page, "field-12-verified")
-    assert sorted(CasePhoto.objects.filter(case=case).values_list("kind", flat=True)) == ["after", "verify"]
+    assert sorted(CasePhoto.objects.filter(case=case).values_list("kind", flat=True)) == [
+        "after",
+        "verify",
+    ]
     verifier.close()

@@ -10,12 +10,18 @@ from apps.cases import services
 from apps.cases.models import Case
 
 
-def report(org, user_key: str = "gw", grid_key: str = "east-v1-g1", category: str = "rubbish", **kwargs) -> Case:
+def report(
+    org, user_key: str = "gw", grid_key: str = "east-v1-g1", category: str = "rubbish", **kwargs
+) -> Case:
     lat, lng = org.point_in(org.grids[grid_key])
     kwargs.setdefault("description", "路边堆放垃圾")
     case, created = services.case_report(
-        reporter=org.users[user_key] if user_key else None, category=org.categories[category],
-        lat=lat, lng=lng, accuracy_m=8, **kwargs,
+        reporter=org.users[user_key] if user_key else None,
+        category=org.categories[category],
+        lat=lat,
+        lng=lng,
+        accuracy_m=8,
+        **kwargs,
     )
     assert created
     return case
@@ -38,8 +44,13 @@ def dispatched_at_town(org, **kwargs) -> Case:
     return case
 
 
-def set_clock(case: Case, *, yellow_ago: float | None = None, deadline_ago: float | None = None,
-              escalate_ago: float | None = None) -> Case:
+def set_clock(
+    case: Case,
+    *,
+    yellow_ago: float | None = None,
+    deadline_ago: float | None = None,
+    escalate_ago: float | None = None,
+) -> Case:
     """Move a case's clock into the past (hours ago; negative = in the future), as if time passed."""
     now = timezone.now()
     fields = {}
@@ -50,11 +61,18 @@ def set_clock(case: Case, *, yellow_ago: float | None = None, deadline_ago: floa
     if escalate_ago is not None:
         fields["escalate_at"] = now - dt.timedelta(hours=escalate_ago)
     current = Case.objects.get(pk=case.pk)
-    merged = {"yellow_at": current.yellow_at, "step_deadline": current.step_deadline,
-              "escalate_at": current.escalate_at, **fields}
+    merged = {
+        "yellow_at": current.yellow_at,
+        "step_deadline": current.step_deadline,
+        "escalate_at": current.escalate_at,
+        **fields,
+    }
     # The earliest threshold still ahead of the current colour is what the sweep looks at.
-    fields["sweep_due_at"] = merged["yellow_at"] if current.colour == "blue" else (
-        merged["step_deadline"] if current.colour == "yellow" else merged["escalate_at"])
+    fields["sweep_due_at"] = (
+        merged["yellow_at"]
+        if current.colour == "blue"
+        else (merged["step_deadline"] if current.colour == "yellow" else merged["escalate_at"])
+    )
     Case.objects.filter(pk=case.pk).update(**fields)
     case.refresh_from_db()
     return case

@@ -25,59 +25,87 @@ def fresh_calendar():
 
 def holidays(*days: tuple[str, bool, str]) -> None:
     for day, is_workday, note in days:
-        WorkCalendarDay.objects.create(date=dt.date.fromisoformat(day), is_workday=is_workday, note=note)
+        WorkCalendarDay.objects.create(
+            date=dt.date.fromisoformat(day), is_workday=is_workday, note=note
+        )
     clock.calendar_changed()
 
 
 def test_a_limit_inside_one_morning_ends_the_same_morning():
-    assert clock.add_limit(at("2025-03-05 09:00"), 2, TimeBasis.WORKING_HOURS) == at("2025-03-05 11:00")
+    assert clock.add_limit(at("2025-03-05 09:00"), 2, TimeBasis.WORKING_HOURS) == at(
+        "2025-03-05 11:00"
+    )
 
 
 def test_the_lunch_break_does_not_count():
-    assert clock.add_limit(at("2025-03-05 11:00"), 2, TimeBasis.WORKING_HOURS) == at("2025-03-05 14:30")
+    assert clock.add_limit(at("2025-03-05 11:00"), 2, TimeBasis.WORKING_HOURS) == at(
+        "2025-03-05 14:30"
+    )
 
 
 def test_a_report_after_hours_starts_counting_the_next_working_morning():
-    assert clock.add_limit(at("2025-03-05 21:40"), 1, TimeBasis.WORKING_HOURS) == at("2025-03-06 09:30")
+    assert clock.add_limit(at("2025-03-05 21:40"), 1, TimeBasis.WORKING_HOURS) == at(
+        "2025-03-06 09:30"
+    )
 
 
 def test_a_limit_over_a_weekend_skips_saturday_and_sunday():
     # Friday 16:00 + 4 working hours: 2 on Friday, 2 on Monday morning.
-    assert clock.add_limit(at("2025-03-07 16:00"), 4, TimeBasis.WORKING_HOURS) == at("2025-03-10 10:30")
+    assert clock.add_limit(at("2025-03-07 16:00"), 4, TimeBasis.WORKING_HOURS) == at(
+        "2025-03-10 10:30"
+    )
 
 
 def test_a_limit_over_a_public_holiday_skips_the_holiday():
     # Labour Day 2025: Thursday 1 May to Monday 5 May off.
-    holidays(("2025-05-01", False, "劳动节"), ("2025-05-02", False, "劳动节"), ("2025-05-05", False, "劳动节"))
-    assert clock.add_limit(at("2025-04-30 17:00"), 3, TimeBasis.WORKING_HOURS) == at("2025-05-06 10:30")
+    holidays(
+        ("2025-05-01", False, "劳动节"),
+        ("2025-05-02", False, "劳动节"),
+        ("2025-05-05", False, "劳动节"),
+    )
+    assert clock.add_limit(at("2025-04-30 17:00"), 3, TimeBasis.WORKING_HOURS) == at(
+        "2025-05-06 10:30"
+    )
 
 
 def test_a_make_up_saturday_is_a_working_day():
     # 调休: Saturday 11 October 2025 was worked in exchange for the National Day holiday.
     holidays(("2025-10-11", True, "国庆调休上班"))
-    assert clock.add_limit(at("2025-10-10 17:00"), 4, TimeBasis.WORKING_HOURS) == at("2025-10-11 11:30")
+    assert clock.add_limit(at("2025-10-10 17:00"), 4, TimeBasis.WORKING_HOURS) == at(
+        "2025-10-11 11:30"
+    )
     assert clock.is_workday(dt.date(2025, 10, 11)) and not clock.is_workday(dt.date(2025, 10, 12))
 
 
 def test_without_the_make_up_row_the_same_limit_runs_to_monday():
-    assert clock.add_limit(at("2025-10-10 17:00"), 4, TimeBasis.WORKING_HOURS) == at("2025-10-13 11:30")
+    assert clock.add_limit(at("2025-10-10 17:00"), 4, TimeBasis.WORKING_HOURS) == at(
+        "2025-10-13 11:30"
+    )
 
 
 def test_working_days_are_eight_working_hours_each():
     # 2 working days from Friday noon: Friday afternoon (4.5 h), Monday (8 h), Tuesday 3.5 h.
-    assert clock.add_limit(at("2025-03-07 12:00"), 16, TimeBasis.WORKING_DAYS) == at("2025-03-11 12:00")
+    assert clock.add_limit(at("2025-03-07 12:00"), 16, TimeBasis.WORKING_DAYS) == at(
+        "2025-03-11 12:00"
+    )
 
 
 def test_working_hours_between_is_the_inverse_of_adding_them():
     holidays(("2025-10-11", True, "国庆调休上班"), ("2025-10-08", False, "国庆"))
-    for start, hours in [("2025-10-07 15:00", 13.25), ("2025-03-07 11:00", 2), ("2025-03-08 10:00", 8)]:
+    for start, hours in [
+        ("2025-10-07 15:00", 13.25),
+        ("2025-03-07 11:00", 2),
+        ("2025-03-08 10:00", 8),
+    ]:
         end = clock.add_limit(at(start), hours, TimeBasis.WORKING_HOURS)
         assert clock.hours_between(at(start), end, TimeBasis.WORKING_HOURS) == pytest.approx(hours)
 
 
 def test_natural_hours_ignore_nights_weekends_and_holidays():
     holidays(("2025-05-01", False, "劳动节"))
-    assert clock.add_limit(at("2025-04-30 22:00"), 4, TimeBasis.NATURAL_HOURS) == at("2025-05-01 02:00")
+    assert clock.add_limit(at("2025-04-30 22:00"), 4, TimeBasis.NATURAL_HOURS) == at(
+        "2025-05-01 02:00"
+    )
 
 
 def test_a_case_clock_follows_its_category(org):

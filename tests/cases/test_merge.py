@@ -14,7 +14,9 @@ def test_a_second_report_nearby_is_flagged_as_a_probable_duplicate(org):
     first = routed(report(org))
     second = routed(report(org, user_key="gw2", description="又是那堆垃圾"))
     assert second.probable_duplicate_of_id == first.pk
-    assert second.events.get(action=Action.ROUTE).data == {"probable_duplicate_of": first.tracking_number}
+    assert second.events.get(action=Action.ROUTE).data == {
+        "probable_duplicate_of": first.tracking_number
+    }
     assert first.probable_duplicate_of_id is None
 
 
@@ -22,7 +24,10 @@ def test_a_report_of_another_category_or_far_away_is_not_a_duplicate(org):
     routed(report(org))
     other_category = routed(report(org, category="illegal_building", description="违建"))
     far_away = routed(report(org, grid_key="east-v2-g1", description="别处的垃圾"))
-    assert other_category.probable_duplicate_of_id is None and far_away.probable_duplicate_of_id is None
+    assert (
+        other_category.probable_duplicate_of_id is None
+        and far_away.probable_duplicate_of_id is None
+    )
 
 
 def test_the_acceptor_merges_a_duplicate_and_both_reporters_hear_of_the_closure(org):

@@ -24,7 +24,9 @@ def signed_at_town(org):
 def test_an_approved_extension_moves_the_deadline_and_the_yellow_mark(org):
     case = signed_at_town(org)
     before = case.step_deadline
-    request = services.extension_request(case=case, actor=org.users["dh"], hours=8, reason="需要协调产权人")
+    request = services.extension_request(
+        case=case, actor=org.users["dh"], hours=8, reason="需要协调产权人"
+    )
     services.extension_decide(request=request, actor=org.users["td"], approve=True)
     case.refresh_from_db()
     basis = clock.time_basis(case)
@@ -36,7 +38,9 @@ def test_an_approved_extension_moves_the_deadline_and_the_yellow_mark(org):
 
 def test_a_foreign_dispatcher_cannot_decide_an_extension(org):
     case = signed_at_town(org)
-    request = services.extension_request(case=case, actor=org.users["dh"], hours=8, reason="需要协调")
+    request = services.extension_request(
+        case=case, actor=org.users["dh"], hours=8, reason="需要协调"
+    )
     with pytest.raises(services.NotPermitted):
         services.extension_decide(request=request, actor=org.users["td_w"], approve=True)
     request.refresh_from_db()
@@ -45,7 +49,9 @@ def test_a_foreign_dispatcher_cannot_decide_an_extension(org):
 
 def test_an_undecided_extension_is_closed_when_the_unit_reports_back(org):
     case = signed_at_town(org)
-    request = services.extension_request(case=case, actor=org.users["dh"], hours=8, reason="需要协调")
+    request = services.extension_request(
+        case=case, actor=org.users["dh"], hours=8, reason="需要协调"
+    )
     services.case_handle(case=case, actor=org.users["dh"], result_text="已处理完毕")
     request.refresh_from_db()
     assert request.status == ExtensionStatus.DENIED and request.decided_by is None
@@ -62,7 +68,9 @@ def test_after_a_return_the_next_unit_may_ask_for_more_time(org):
     services.extension_request(case=case, actor=org.users["dh"], hours=4, reason="再次协调")
 
 
-def test_returns_are_counted_per_tier_so_an_escalated_case_is_not_bounced_straight_up(org, settings):
+def test_returns_are_counted_per_tier_so_an_escalated_case_is_not_bounced_straight_up(
+    org, settings
+):
     settings.RETURNS_BEFORE_ESCALATION = 2
     u = org.users
     case = routed(report(org))
@@ -103,7 +111,9 @@ def test_nobody_but_the_county_desk_opens_a_joint_response(org, who):
 
 
 def test_a_major_self_resolved_report_is_not_pulled_into_a_joint_response(org):
-    case = routed(report(org, severity=Severity.MAJOR, self_resolved=True, result_text="已当场清理"))
+    case = routed(
+        report(org, severity=Severity.MAJOR, self_resolved=True, result_text="已当场清理")
+    )
     assert case.status == Status.HANDLED and not case.joint_response and case.tier == Tier.VILLAGE
 
 
@@ -111,9 +121,15 @@ def test_a_deferred_case_keeps_its_owner_and_cannot_be_deferred_into_the_past(or
     case = routed(report(org))
     services.case_accept(case=case, actor=org.users["vh"])
     with pytest.raises(services.WorkflowError):
-        services.case_defer(case=case, actor=org.users["vh"], review_on=timezone.localdate(), reason="预算")
-    services.case_defer(case=case, actor=org.users["vh"], review_on=timezone.localdate() + dt.timedelta(days=3),
-                        reason="需要预算")
+        services.case_defer(
+            case=case, actor=org.users["vh"], review_on=timezone.localdate(), reason="预算"
+        )
+    services.case_defer(
+        case=case,
+        actor=org.users["vh"],
+        review_on=timezone.localdate() + dt.timedelta(days=3),
+        reason="需要预算",
+    )
     case.refresh_from_db()
     assert case.status == Status.DEFERRED and case.holder_id == org.villages["east-v1"].pk
     with pytest.raises(services.NotPermitted):

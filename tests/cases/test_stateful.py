@@ -20,7 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from apps.cases import rules, services, sweep
 from apps.cases.models import (
@@ -35,9 +41,40 @@ from apps.cases.models import (
 )
 from apps.org.models import Tier
 
-USERS = ["gw", "gw2", "gl", "vh", "td", "dh", "gw_w", "vh_w", "td_w", "dh_w", "cd", "dh_c", "leader"]
-ACTIONS = ["accept", "reject", "merge", "dispatch", "sign", "return", "extension_request", "extension_decide",
-           "escalate", "joint_response", "handle", "verify", "close", "reopen", "urge", "defer", "resume"]
+USERS = [
+    "gw",
+    "gw2",
+    "gl",
+    "vh",
+    "td",
+    "dh",
+    "gw_w",
+    "vh_w",
+    "td_w",
+    "dh_w",
+    "cd",
+    "dh_c",
+    "leader",
+]
+ACTIONS = [
+    "accept",
+    "reject",
+    "merge",
+    "dispatch",
+    "sign",
+    "return",
+    "extension_request",
+    "extension_decide",
+    "escalate",
+    "joint_response",
+    "handle",
+    "verify",
+    "close",
+    "reopen",
+    "urge",
+    "defer",
+    "resume",
+]
 GRIDS = ["east-v1-g1", "east-v1-g2", "east-v2-g1", "west-v1-g1"]
 HOLDER_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
 
@@ -67,10 +104,17 @@ class CaseLoop(RuleBasedStateMachine):
     # --- helpers ---------------------------------------------------------------------------
 
     def snapshot(self):
-        cases = sorted(Case.objects.filter(pk__in=self.case_ids).values(), key=lambda row: row["id"])
-        assisting = sorted(Case.assisting_units.through.objects.filter(case_id__in=self.case_ids)
-                           .values_list("case_id", "unit_id"))
-        requests = sorted(ExtensionRequest.objects.filter(case_id__in=self.case_ids).values_list("id", "status"))
+        cases = sorted(
+            Case.objects.filter(pk__in=self.case_ids).values(), key=lambda row: row["id"]
+        )
+        assisting = sorted(
+            Case.assisting_units.through.objects.filter(case_id__in=self.case_ids).values_list(
+                "case_id", "unit_id"
+            )
+        )
+        requests = sorted(
+            ExtensionRequest.objects.filter(case_id__in=self.case_ids).values_list("id", "status")
+        )
         return cases, assisting, requests, CaseEvent.objects.count()
 
     def units_for(self, case: Case) -> list:
@@ -87,30 +131,51 @@ class CaseLoop(RuleBasedStateMachine):
         if action == "accept":
             services.case_accept(case=case, actor=actor)
         elif action == "reject":
-            services.case_reject(case=case, actor=actor, note=text,
-                                 reason=data.draw(st.sampled_from(["invalid", "not_public", "bogus"]), label="reason"))
+            services.case_reject(
+                case=case,
+                actor=actor,
+                note=text,
+                reason=data.draw(
+                    st.sampled_from(["invalid", "not_public", "bogus"]), label="reason"
+                ),
+            )
         elif action == "merge":
             into = Case.objects.get(pk=data.draw(st.sampled_from(self.case_ids), label="into"))
             services.case_merge(case=case, into=into, actor=actor)
         elif action == "dispatch":
-            pool = self.units_for(case) if data.draw(st.booleans(), label="fitting unit") else list(u.values())
+            pool = (
+                self.units_for(case)
+                if data.draw(st.booleans(), label="fitting unit")
+                else list(u.values())
+            )
             pool = pool or list(u.values())
             lead = data.draw(st.sampled_from(pool), label="lead")
             assisting = data.draw(st.lists(st.sampled_from(pool), max_size=2), label="assisting")
-            services.case_dispatch(case=case, actor=actor, lead_unit=lead, assisting_units=assisting,
-                                   deadline_hours=data.draw(st.sampled_from([None, 4.0, 0.0]), label="hours"))
+            services.case_dispatch(
+                case=case,
+                actor=actor,
+                lead_unit=lead,
+                assisting_units=assisting,
+                deadline_hours=data.draw(st.sampled_from([None, 4.0, 0.0]), label="hours"),
+            )
         elif action == "sign":
             services.case_sign(case=case, actor=actor)
         elif action == "return":
             services.case_return(case=case, actor=actor, reason=text)
         elif action == "extension_request":
-            services.extension_request(case=case, actor=actor, reason=text,
-                                       hours=data.draw(st.sampled_from([8.0, 0.0, 24.0]), label="hours"))
+            services.extension_request(
+                case=case,
+                actor=actor,
+                reason=text,
+                hours=data.draw(st.sampled_from([8.0, 0.0, 24.0]), label="hours"),
+            )
         elif action == "extension_decide":
             request = ExtensionRequest.objects.filter(case=case).order_by("-pk").first()
             if request is None:
                 raise services.IllegalTransition("no request")  # nothing to decide: vacuous step
-            services.extension_decide(request=request, actor=actor, approve=data.draw(st.booleans(), label="approve"))
+            services.extension_decide(
+                request=request, actor=actor, approve=data.draw(st.booleans(), label="approve")
+            )
         elif action == "escalate":
             services.case_escalate(case=case, actor=actor, reason=text)
         elif action == "joint_response":
@@ -118,8 +183,12 @@ class CaseLoop(RuleBasedStateMachine):
         elif action == "handle":
             services.case_handle(case=case, actor=actor, result_text=text)
         elif action == "verify":
-            services.case_verify(case=case, actor=actor, note=text,
-                                 passed=data.draw(st.sampled_from([True, True, False]), label="passed"))
+            services.case_verify(
+                case=case,
+                actor=actor,
+                note=text,
+                passed=data.draw(st.sampled_from([True, True, False]), label="passed"),
+            )
         elif action == "close":
             services.case_close(case=case, actor=actor)
         elif action == "reopen":
@@ -128,8 +197,12 @@ class CaseLoop(RuleBasedStateMachine):
             services.case_urge(case=case, actor=actor)
         elif action == "defer":
             days = data.draw(st.sampled_from([30, 0]), label="days")
-            services.case_defer(case=case, actor=actor, reason=text,
-                                review_on=timezone.localdate() + dt.timedelta(days=days))
+            services.case_defer(
+                case=case,
+                actor=actor,
+                reason=text,
+                review_on=timezone.localdate() + dt.timedelta(days=days),
+            )
         elif action == "resume":
             services.case_resume(case=case, actor=actor)
         else:  # pragma: no cover
@@ -138,16 +211,25 @@ class CaseLoop(RuleBasedStateMachine):
     # --- rules -----------------------------------------------------------------------------
 
     @precondition(lambda self: len(self.case_ids) < 3)
-    @rule(reporter=st.sampled_from(["gw", "gw2", "gl", None]), grid=st.sampled_from(GRIDS),
-          category=st.sampled_from(["rubbish", "rubbish", "illegal_building", "fire"]),
-          severity=st.sampled_from([3, 3, 3, 2, 1]), self_resolved=st.sampled_from([False, False, False, True]),
-          route_now=st.sampled_from([True, True, False]))
+    @rule(
+        reporter=st.sampled_from(["gw", "gw2", "gl", None]),
+        grid=st.sampled_from(GRIDS),
+        category=st.sampled_from(["rubbish", "rubbish", "illegal_building", "fire"]),
+        severity=st.sampled_from([3, 3, 3, 2, 1]),
+        self_resolved=st.sampled_from([False, False, False, True]),
+        route_now=st.sampled_from([True, True, False]),
+    )
     def report(self, reporter, grid, category, severity, self_resolved, route_now):
         lat, lng = self.org.point_in(self.org.grids[grid])
         case, created = services.case_report(
-            reporter=self.org.users[reporter] if reporter else None, category=self.org.categories[category],
-            description=f"随机上报 {len(self.case_ids)}", lat=lat, lng=lng, severity=severity,
-            self_resolved=self_resolved, result_text="当场清理" if self_resolved else "",
+            reporter=self.org.users[reporter] if reporter else None,
+            category=self.org.categories[category],
+            description=f"随机上报 {len(self.case_ids)}",
+            lat=lat,
+            lng=lng,
+            severity=severity,
+            self_resolved=self_resolved,
+            result_text="当场清理" if self_resolved else "",
             source="grid_worker" if reporter else "citizen",
         )
         assert created
@@ -164,9 +246,14 @@ class CaseLoop(RuleBasedStateMachine):
     @rule(data=st.data())
     def someone_takes_a_step_they_may_take(self, data):
         """Mostly valid parameters, so cases travel deep into the loop."""
-        case = Case.objects.select_related("category").get(pk=data.draw(st.sampled_from(self.case_ids), label="case"))
-        pairs = [(key, "dispatch" if action == "redispatch" else action) for key in USERS
-                 for action in sorted(rules.allowed_actions(case, self.org.users[key]))]
+        case = Case.objects.select_related("category").get(
+            pk=data.draw(st.sampled_from(self.case_ids), label="case")
+        )
+        pairs = [
+            (key, "dispatch" if action == "redispatch" else action)
+            for key in USERS
+            for action in sorted(rules.allowed_actions(case, self.org.users[key]))
+        ]
         if not pairs:
             return
         user_key, action = data.draw(st.sampled_from(pairs), label="allowed pair")
@@ -175,7 +262,9 @@ class CaseLoop(RuleBasedStateMachine):
     @precondition(lambda self: self.case_ids)
     @rule(data=st.data())
     def anyone_tries_anything(self, data):
-        case = Case.objects.select_related("category").get(pk=data.draw(st.sampled_from(self.case_ids), label="case"))
+        case = Case.objects.select_related("category").get(
+            pk=data.draw(st.sampled_from(self.case_ids), label="case")
+        )
         user_key = data.draw(st.sampled_from(USERS), label="user")
         action = data.draw(st.sampled_from(ACTIONS), label="action")
         self.attempt(case, user_key, action, data)
@@ -190,7 +279,9 @@ class CaseLoop(RuleBasedStateMachine):
             assert self.snapshot() == before, f"a refused {action} by {user_key} changed something"
             event(f"refused {action}")
             return
-        assert rule_name(action, case) in allowed, f"{user_key} could {action} a {case.status} case unchecked"
+        assert rule_name(action, case) in allowed, (
+            f"{user_key} could {action} a {case.status} case unchecked"
+        )
         event(f"done {action}")
 
     @precondition(lambda self: self.case_ids)
@@ -201,8 +292,9 @@ class CaseLoop(RuleBasedStateMachine):
         now = timezone.now() + dt.timedelta(hours=self.hours_passed)
         result = sweep.sweep_clocks(now=now, enqueue=False)
         again = sweep.sweep_clocks(now=now, enqueue=False)
-        assert (again.red, again.yellow, again.escalate_ids, again.resume_ids) == (0, 0, [], []), \
+        assert (again.red, again.yellow, again.escalate_ids, again.resume_ids) == (0, 0, [], []), (
             "the sweep acted twice on one case"
+        )
         for case_id in result.escalate_ids:
             services.case_escalate_overdue(case_id=case_id, now=now)
         for case_id in result.resume_ids:
@@ -220,7 +312,11 @@ class CaseLoop(RuleBasedStateMachine):
             assert case.status in Status.values
             assert case.tier in Tier.values
             if case.status in FINAL_STATUSES:
-                assert case.closed_at is not None and case.colour == Colour.GREEN and case.sweep_due_at is None
+                assert (
+                    case.closed_at is not None
+                    and case.colour == Colour.GREEN
+                    and case.sweep_due_at is None
+                )
                 if case.status == Status.MERGED:
                     assert case.merged_into_id is not None and case.merged_into_id != case.pk
                 continue
@@ -230,8 +326,11 @@ class CaseLoop(RuleBasedStateMachine):
                 assert case.lead_unit_id is None, f"{case.status} case has a lead unit"
             if case.status in (Status.DISPATCHED, Status.SIGNED):
                 assert case.lead_unit_id is not None, f"{case.status} case without a lead unit"
-                allowed_regions = {Tier.VILLAGE: {case.village_id}, Tier.TOWN: {case.town_id},
-                                   Tier.COUNTY: {case.county_id, case.town_id}}[case.tier]
+                allowed_regions = {
+                    Tier.VILLAGE: {case.village_id},
+                    Tier.TOWN: {case.town_id},
+                    Tier.COUNTY: {case.county_id, case.town_id},
+                }[case.tier]
                 assert case.lead_unit.region_id in allowed_regions
             if case.status == Status.HANDLED:
                 assert case.lead_unit_id is not None or case.self_resolved
@@ -246,8 +345,11 @@ class CaseLoop(RuleBasedStateMachine):
     @invariant()
     def history_is_append_only_and_ends_in_the_current_status(self):
         for case in Case.objects.filter(pk__in=self.case_ids):
-            events = list(CaseEvent.objects.filter(case=case).order_by("pk")
-                          .values_list("pk", "action", "from_status", "to_status", "actor_id", "note"))
+            events = list(
+                CaseEvent.objects.filter(case=case)
+                .order_by("pk")
+                .values_list("pk", "action", "from_status", "to_status", "actor_id", "note")
+            )
             previous = self.histories.get(case.pk, [])
             assert events[: len(previous)] == previous, "history was rewritten"
             assert events[0][1] in (Action.REPORT, Action.SELF_RESOLVE)
@@ -259,6 +361,11 @@ class CaseLoop(RuleBasedStateMachine):
 def test_random_sequences_of_actions_keep_every_case_owned_legal_and_recorded(org):
     run_state_machine_as_test(
         lambda: CaseLoop(org),
-        settings=settings(max_examples=30, stateful_step_count=30, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=30,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
     )

@@ -70,7 +70,11 @@ def test_a_case_with_no_progress_after_its_deadline_is_claimed_once_and_escalate
     services.case_escalate_overdue(case_id=case.pk)
     services.case_escalate_overdue(case_id=case.pk)  # a redelivered task acts on nothing
     case.refresh_from_db()
-    assert (case.tier, case.holder_id, case.status) == (Tier.TOWN, org.towns["east"].pk, Status.ACCEPTED)
+    assert (case.tier, case.holder_id, case.status) == (
+        Tier.TOWN,
+        org.towns["east"].pk,
+        Status.ACCEPTED,
+    )
     assert case.colour == Colour.BLUE and case.sweep_due_at == case.yellow_at > timezone.now()
     assert case.events.filter(action=Action.ESCALATE).count() == 1
     assert case.events.get(action=Action.ESCALATE).data == {"trigger": "overdue"}
@@ -112,7 +116,9 @@ def test_a_deferred_case_is_resumed_on_its_review_date(org):
     case = routed(report(org))
     services.case_accept(case=case, actor=org.users["vh"])
     review_on = timezone.localdate() + dt.timedelta(days=30)
-    services.case_defer(case=case, actor=org.users["vh"], review_on=review_on, reason="需要下季度预算")
+    services.case_defer(
+        case=case, actor=org.users["vh"], review_on=review_on, reason="需要下季度预算"
+    )
     case.refresh_from_db()
     assert case.colour == Colour.GREY and case.sweep_due_at is not None
     assert sweep.sweep_clocks(enqueue=False).resume_ids == []
@@ -123,7 +129,11 @@ def test_a_deferred_case_is_resumed_on_its_review_date(org):
     sweep.resume_if_due(case.pk, today=review_on)
     sweep.resume_if_due(case.pk, today=review_on)
     case.refresh_from_db()
-    assert case.status == Status.ACCEPTED and case.colour == Colour.BLUE and case.deferred_review_on is None
+    assert (
+        case.status == Status.ACCEPTED
+        and case.colour == Colour.BLUE
+        and case.deferred_review_on is None
+    )
     assert case.events.filter(action=Action.RESUME).count() == 1
 
 
@@ -139,8 +149,9 @@ def test_finished_cases_are_never_swept(org):
 def test_a_hand_edited_clock_is_repaired_instead_of_being_read_every_minute(org):
     case = routed(report(org))
     future = timezone.now() + dt.timedelta(hours=5)
-    Case.objects.filter(pk=case.pk).update(colour=Colour.RED, escalate_at=future,
-                                           sweep_due_at=timezone.now() - dt.timedelta(minutes=1))
+    Case.objects.filter(pk=case.pk).update(
+        colour=Colour.RED, escalate_at=future, sweep_due_at=timezone.now() - dt.timedelta(minutes=1)
+    )
     result = sweep.sweep_clocks(enqueue=False)
     case.refresh_from_db()
     assert result.repaired == 1 and case.sweep_due_at == future
@@ -148,8 +159,15 @@ def test_a_hand_edited_clock_is_repaired_instead_of_being_read_every_minute(org)
 
 
 def test_the_sweep_works_through_more_overdue_cases_than_one_batch(org):
-    cases = [set_clock(routed(report(org, description=f"垃圾{i}")), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
-             for i in range(7)]
+    cases = [
+        set_clock(
+            routed(report(org, description=f"垃圾{i}")),
+            yellow_ago=2,
+            deadline_ago=1,
+            escalate_ago=-5,
+        )
+        for i in range(7)
+    ]
     result = sweep.sweep_clocks(enqueue=False, batch=3)
     assert result.red == 7 and result.complete
     assert CaseEvent.objects.filter(action=Action.URGE, case__in=cases).count() == 7
@@ -157,7 +175,12 @@ def test_the_sweep_works_through_more_overdue_cases_than_one_batch(org):
 
 def test_the_sweep_stops_at_its_time_budget_and_finishes_next_time(org):
     for i in range(4):
-        set_clock(routed(report(org, description=f"垃圾{i}")), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
+        set_clock(
+            routed(report(org, description=f"垃圾{i}")),
+            yellow_ago=2,
+            deadline_ago=1,
+            escalate_ago=-5,
+        )
     cut_short = sweep.sweep_clocks(enqueue=False, batch=2, time_budget_s=-1)
     assert not cut_short.complete and cut_short.red == 0
     assert sweep.sweep_clocks(enqueue=False, batch=2).red == 4
@@ -168,10 +191,16 @@ def test_the_sweep_stops_at_its_time_budget_and_finishes_next_time(org):
 
 def test_the_outbox_resends_routing_left_behind_once_a_minute(org):
     case = report(org)  # its route_case message was never delivered (no commit in this test)
-    assert sweep.sweep_outbox(enqueue=False).sent == []  # too fresh: the first message may be on its way
+    assert (
+        sweep.sweep_outbox(enqueue=False).sent == []
+    )  # too fresh: the first message may be on its way
     later = timezone.now() + dt.timedelta(minutes=2)
-    assert ("apps.cases.tasks.route_case", [case.pk]) in sweep.sweep_outbox(now=later, enqueue=False).sent
-    assert ("apps.cases.tasks.route_case", [case.pk]) not in sweep.sweep_outbox(now=later, enqueue=False).sent
+    assert ("apps.cases.tasks.route_case", [case.pk]) in sweep.sweep_outbox(
+        now=later, enqueue=False
+    ).sent
+    assert ("apps.cases.tasks.route_case", [case.pk]) not in sweep.sweep_outbox(
+        now=later, enqueue=False
+    ).sent
     routed(case)
     sent = sweep.sweep_outbox(now=later + dt.timedelta(minutes=5), enqueue=False).sent
     assert not any(name == "apps.cases.tasks.route_case" for name, _args in sent)
@@ -188,8 +217,12 @@ def test_the_outbox_resends_photos_and_unnotified_events(org):
     assert event_ids == [case.events.get(action=Action.ROUTE).pk]
     assert case.events.get(action=Action.REPORT).notified_at is not None
     CaseEvent.objects.filter(case=case).update(notified_at=timezone.now())
-    assert not any(name == "apps.notify.tasks.fan_out_event"
-                   for name, _args in sweep.sweep_outbox(now=later + dt.timedelta(minutes=10), enqueue=False).sent)
+    assert not any(
+        name == "apps.notify.tasks.fan_out_event"
+        for name, _args in sweep.sweep_outbox(
+            now=later + dt.timedelta(minutes=10), enqueue=False
+        ).sent
+    )
 
 
 def test_the_outbox_picks_up_the_sweeps_bulk_created_urge_events(org):
@@ -202,8 +235,12 @@ def test_the_outbox_picks_up_the_sweeps_bulk_created_urge_events(org):
 
 def test_the_outbox_skips_quarantined_work(org):
     case = report(org)
-    QuarantinedTask.objects.create(task_name="apps.cases.tasks.route_case", args=[case.pk], deliveries=5,
-                                   key=poison_key("apps.cases.tasks.route_case", [case.pk]))
+    QuarantinedTask.objects.create(
+        task_name="apps.cases.tasks.route_case",
+        args=[case.pk],
+        deliveries=5,
+        key=poison_key("apps.cases.tasks.route_case", [case.pk]),
+    )
     result = sweep.sweep_outbox(now=timezone.now() + dt.timedelta(minutes=2), enqueue=False)
     assert ("apps.cases.tasks.route_case", [case.pk]) not in result.sent
     assert result.skipped_quarantined == 1

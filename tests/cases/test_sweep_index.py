@@ -64,14 +64,20 @@ def test_a_migration_that_dropped_the_triggers_gets_them_back_with_the_table_ref
 def test_no_index_of_the_case_table_covers_a_column_the_sweep_changes():
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, Case._meta.db_table)
-    covered = {column for info in constraints.values() if info["index"] or info["unique"]
-               for column in info["columns"] or []}
+    covered = {
+        column
+        for info in constraints.values()
+        if info["index"] or info["unique"]
+        for column in info["columns"] or []
+    }
     assert covered, "no indexes found: the introspection failed"
     assert not covered & SWEEP_CHANGES
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass",
-                           [Case._meta.db_table])
+            cursor.execute(
+                "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass",
+                [Case._meta.db_table],
+            )
             definitions = " ".join(row[0] for row in cursor.fetchall())
         # Partial-index predicates count for HOT as much as key columns do.
         assert not any(column in definitions for column in SWEEP_CHANGES)
@@ -85,8 +91,15 @@ def test_turning_red_is_a_hot_update_on_postgresql(org_tx):
         # The counters read below are one server backend's; through PgBouncer in transaction
         # mode each statement may run on another backend. The direct run of the suite checks it.
         pytest.skip("per-backend statistics cannot be read through PgBouncer's transaction pooling")
-    cases = [set_clock(routed(report(org_tx, description=f"垃圾{i}")), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
-             for i in range(3)]
+    cases = [
+        set_clock(
+            routed(report(org_tx, description=f"垃圾{i}")),
+            yellow_ago=2,
+            deadline_ago=1,
+            escalate_ago=-5,
+        )
+        for i in range(3)
+    ]
     # Committed, then vacuumed: the row versions the set-up left behind are gone, as they are
     # on a live table by the time a case falls due (inside one open transaction they would
     # still fill the page, and the sweep's new versions would have to go elsewhere).
@@ -100,7 +113,9 @@ def test_turning_red_is_a_hot_update_on_postgresql(org_tx):
             cursor.execute(
                 "SELECT pg_stat_get_tuples_hot_updated(t) + pg_stat_get_xact_tuples_hot_updated(t), "
                 "pg_stat_get_tuples_updated(t) + pg_stat_get_xact_tuples_updated(t) "
-                "FROM (SELECT %s::regclass AS t) AS c", [Case._meta.db_table])
+                "FROM (SELECT %s::regclass AS t) AS c",
+                [Case._meta.db_table],
+            )
             return cursor.fetchone()
 
     hot_before, all_before = hot_and_all()
@@ -112,13 +127,28 @@ def test_turning_red_is_a_hot_update_on_postgresql(org_tx):
 
 def test_a_phase_walks_past_windows_full_of_cases_that_another_phase_takes(org):
     # Four cases fell due first (yellow, 3 h ago); two fell due later (overdue, yellow 2 h ago).
-    yellow = [set_clock(routed(report(org, description=f"黄{i}")), yellow_ago=3, deadline_ago=-5, escalate_ago=-9)
-              for i in range(4)]
-    red = [set_clock(routed(report(org, description=f"红{i}")), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
-           for i in range(2)]
+    yellow = [
+        set_clock(
+            routed(report(org, description=f"黄{i}")),
+            yellow_ago=3,
+            deadline_ago=-5,
+            escalate_ago=-9,
+        )
+        for i in range(4)
+    ]
+    red = [
+        set_clock(
+            routed(report(org, description=f"红{i}")), yellow_ago=2, deadline_ago=1, escalate_ago=-5
+        )
+        for i in range(2)
+    ]
     # Windows of two: the red phase reads two windows of yellow-due cases before the overdue ones.
     result = sweep.sweep_clocks(enqueue=False, batch=2)
     assert (result.red, result.yellow, result.repaired) == (2, 4, 0) and result.complete
-    assert set(Case.objects.filter(colour=Colour.RED).values_list("pk", flat=True)) == {c.pk for c in red}
-    assert set(Case.objects.filter(colour=Colour.YELLOW).values_list("pk", flat=True)) == {c.pk for c in yellow}
+    assert set(Case.objects.filter(colour=Colour.RED).values_list("pk", flat=True)) == {
+        c.pk for c in red
+    }
+    assert set(Case.objects.filter(colour=Colour.YELLOW).values_list("pk", flat=True)) == {
+        c.pk for c in yellow
+    }
     assert sweep.sweep_clocks(enqueue=False, batch=2).red == 0

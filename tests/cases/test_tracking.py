@@ -37,9 +37,14 @@ def test_new_numbers_are_letters_and_digits_only():
     assert all(len(n) == 13 and set(n) <= set(ALPHABET) for n in numbers)
     assert not set("".join(numbers)) - set(string.ascii_uppercase + string.digits)
     # Not by luck: the check symbol takes all 32 values and each is a letter or a digit.
-    checks = {tracking.check_symbol(body[:-1] + last) for body in SAMPLE_BODIES[:1] for last in ALPHABET}
+    checks = {
+        tracking.check_symbol(body[:-1] + last) for body in SAMPLE_BODIES[:1] for last in ALPHABET
+    }
     assert checks == set(ALPHABET)
-    assert all(passes_new_check(n) and tracking.normalize(n) == n and not tracking.is_legacy(n) for n in numbers)
+    assert all(
+        passes_new_check(n) and tracking.normalize(n) == n and not tracking.is_legacy(n)
+        for n in numbers
+    )
 
 
 @pytest.mark.parametrize("body", SAMPLE_BODIES)
@@ -71,7 +76,9 @@ def test_every_swap_of_two_different_neighbours_is_caught(body):
     for _ in range(2000):
         number = tracking.new_tracking_number()
         for position in range(len(number) - 1):
-            swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
+            swapped = (
+                number[:position] + number[position + 1] + number[position] + number[position + 2 :]
+            )
             if swapped != number:
                 assert not passes_new_check(swapped), (number, position)
 
@@ -101,6 +108,8 @@ def test_look_alikes_case_spaces_and_dashes_are_tolerated_in_both_schemes():
         assert tracking.normalize(number.replace("", "-")) == number
 
 
-@pytest.mark.parametrize("text", ["", "ABC", "QA8W9BTCFXQX$$", "QA8W9BTCFXQ!$", "QA8W9BTCFXQX#", "UA8W9BTCFXQX$"])
+@pytest.mark.parametrize(
+    "text", ["", "ABC", "QA8W9BTCFXQX$$", "QA8W9BTCFXQ!$", "QA8W9BTCFXQX#", "UA8W9BTCFXQX$"]
+)
 def test_malformed_numbers_are_refused(text):
     assert tracking.normalize(text) is None

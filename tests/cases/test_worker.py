@@ -44,7 +44,9 @@ def test_a_report_is_routed_by_the_worker_right_after_commit(org_tx, celery_work
     wait_for(lambda: all(fanned_out(e) for e in case.events.all()), timeout=20)
 
 
-def test_beyond_capacity_the_village_escalates_to_the_town_and_the_town_is_told(org_tx, celery_worker_process):
+def test_beyond_capacity_the_village_escalates_to_the_town_and_the_town_is_told(
+    org_tx, celery_worker_process
+):
     case = routed_by_worker(report(org_tx))
     services.case_accept(case=case, actor=org_tx.users["vh"])
     services.case_escalate(case=case, actor=org_tx.users["vh"], reason="需要执法力量，超出村级能力")
@@ -55,7 +57,9 @@ def test_beyond_capacity_the_village_escalates_to_the_town_and_the_town_is_told(
     wait_for(lambda: fanned_out(escalation), timeout=20)
 
 
-def test_a_case_with_no_progress_is_escalated_by_the_sweep_running_on_the_worker(org_tx, celery_worker_process):
+def test_a_case_with_no_progress_is_escalated_by_the_sweep_running_on_the_worker(
+    org_tx, celery_worker_process
+):
     case = set_clock(routed_by_worker(report(org_tx)), yellow_ago=3, deadline_ago=2, escalate_ago=1)
     app.send_task("apps.cases.tasks.sweep_clocks")
     wait_for(lambda: Case.objects.get(pk=case.pk).tier == Tier.TOWN, timeout=20)
@@ -73,31 +77,52 @@ def test_a_case_with_no_progress_is_escalated_by_the_sweep_running_on_the_worker
 
 def test_a_major_report_becomes_a_joint_response_of_the_county(org_tx, celery_worker_process):
     case = report(org_tx, severity=Severity.MAJOR, description="化工厂仓库冒烟")
-    wait_for(lambda: CaseEvent.objects.filter(case=case, action=Action.JOINT_RESPONSE).exists(), timeout=20)
+    wait_for(
+        lambda: CaseEvent.objects.filter(case=case, action=Action.JOINT_RESPONSE).exists(),
+        timeout=20,
+    )
     case.refresh_from_db()
     assert case.joint_response and case.tier == Tier.COUNTY and case.holder_id == org_tx.county.pk
     assert case.status == Status.DISPATCHED and case.lead_unit_id == org_tx.units["county-cg"].pk
     assert org_tx.units["east-cg"] in case.assisting_units.all()
-    assert [e.action for e in case.events.all()] == [Action.REPORT, Action.ROUTE, Action.JOINT_RESPONSE]
+    assert [e.action for e in case.events.all()] == [
+        Action.REPORT,
+        Action.ROUTE,
+        Action.JOINT_RESPONSE,
+    ]
 
 
 def test_the_clock_sweep_colours_urges_and_resumes_end_to_end(org_tx, celery_worker_process):
-    nearly = set_clock(routed_by_worker(report(org_tx, description="快到时限")), yellow_ago=0.1, deadline_ago=-1)
-    late = set_clock(routed_by_worker(report(org_tx, grid_key="east-v2-g1", description="已超时")),
-                     yellow_ago=2, deadline_ago=1, escalate_ago=-4)
+    nearly = set_clock(
+        routed_by_worker(report(org_tx, description="快到时限")), yellow_ago=0.1, deadline_ago=-1
+    )
+    late = set_clock(
+        routed_by_worker(report(org_tx, grid_key="east-v2-g1", description="已超时")),
+        yellow_ago=2,
+        deadline_ago=1,
+        escalate_ago=-4,
+    )
     parked = routed_by_worker(report(org_tx, grid_key="east-v1-g2", description="需要预算"))
     services.case_accept(case=parked, actor=org_tx.users["vh"])
-    services.case_defer(case=parked, actor=org_tx.users["vh"], reason="需要预算",
-                        review_on=timezone.localdate() + dt.timedelta(days=1))
+    services.case_defer(
+        case=parked,
+        actor=org_tx.users["vh"],
+        reason="需要预算",
+        review_on=timezone.localdate() + dt.timedelta(days=1),
+    )
     # The review day comes.
-    Case.objects.filter(pk=parked.pk).update(deferred_review_on=timezone.localdate(),
-                                             sweep_due_at=timezone.now() - dt.timedelta(minutes=1))
+    Case.objects.filter(pk=parked.pk).update(
+        deferred_review_on=timezone.localdate(),
+        sweep_due_at=timezone.now() - dt.timedelta(minutes=1),
+    )
     app.send_task("apps.cases.tasks.sweep_clocks")
     wait_for(lambda: Case.objects.get(pk=parked.pk).status == Status.ACCEPTED, timeout=20)
     assert Case.objects.get(pk=nearly.pk).colour == Colour.YELLOW
     late.refresh_from_db()
     assert late.colour == Colour.RED and late.urge_count == 1 and late.tier == Tier.VILLAGE
-    assert Case.objects.get(pk=parked.pk).events.filter(action=Action.RESUME, actor=None).count() == 1
+    assert (
+        Case.objects.get(pk=parked.pk).events.filter(action=Action.RESUME, actor=None).count() == 1
+    )
 
 
 def test_the_outbox_sweep_resends_work_whose_message_was_lost(org_tx, celery_worker_process):
@@ -122,14 +147,19 @@ def test_the_outbox_sweep_resends_work_whose_message_was_lost(org_tx, celery_wor
 def test_a_task_whose_worker_is_killed_runs_again_and_acts_once(org_tx, celery_worker_process):
     name = "apps.cases.tasks.escalate_overdue"
     case = set_clock(routed_by_worker(report(org_tx)), yellow_ago=3, deadline_ago=2, escalate_ago=1)
-    Case.objects.filter(pk=case.pk).update(colour=Colour.RED, sweep_due_at=None)  # out of any sweep's way
+    Case.objects.filter(pk=case.pk).update(
+        colour=Colour.RED, sweep_due_at=None
+    )  # out of any sweep's way
     cache.delete(_counter(poison_key(name, [case.pk])))
     wait_for(lambda: children_of(celery_worker_process.pid), timeout=20)
     [child] = children_of(celery_worker_process.pid)
     # Let the report's own follow-up work finish first: its notification rows reference the case
     # (FOR KEY SHARE on PostgreSQL), so a fan-out still queued would wait on the lock below and
     # hold the single worker child, and the task under test would never start.
-    wait_for(lambda: not CaseEvent.objects.filter(case=case, notified_at__isnull=True).exists(), timeout=20)
+    wait_for(
+        lambda: not CaseEvent.objects.filter(case=case, notified_at__isnull=True).exists(),
+        timeout=20,
+    )
     with transaction.atomic():
         # Hold the case (PostgreSQL: its row; SQLite: the write lock) so the task blocks half-way.
         Case.objects.select_for_update().get(pk=case.pk)
@@ -139,24 +169,33 @@ def test_a_task_whose_worker_is_killed_runs_again_and_acts_once(org_tx, celery_w
         wait_for(lambda: deliveries_so_far(name, [case.pk]) == 1, timeout=20)
         time.sleep(0.5)
         os.kill(child, signal.SIGKILL)
-        wait_for(lambda: [pid for pid in children_of(celery_worker_process.pid) if pid != child], timeout=30)
+        wait_for(
+            lambda: [pid for pid in children_of(celery_worker_process.pid) if pid != child],
+            timeout=30,
+        )
         # acks_late + reject_on_worker_lost: the message comes back and a fresh child takes it.
         wait_for(lambda: deliveries_so_far(name, [case.pk]) == 2, timeout=30)
     wait_for(lambda: Case.objects.get(pk=case.pk).tier == Tier.TOWN, timeout=30)
-    wait_for(lambda: deliveries_so_far(name, [case.pk]) == 0, timeout=10)  # success clears the count
+    wait_for(
+        lambda: deliveries_so_far(name, [case.pk]) == 0, timeout=10
+    )  # success clears the count
     assert CaseEvent.objects.filter(case=case, action=Action.ESCALATE).count() == 1
     assert b"WorkerLostError" in Path(celery_worker_process.log_path).read_bytes()
     assert not QuarantinedTask.objects.exists()
 
 
-def test_a_task_that_keeps_killing_its_worker_is_quarantined_instead_of_looping(org_tx, celery_worker_process):
+def test_a_task_that_keeps_killing_its_worker_is_quarantined_instead_of_looping(
+    org_tx, celery_worker_process
+):
     name = "apps.cases.tasks.escalate_overdue"
     case = set_clock(routed_by_worker(report(org_tx)), yellow_ago=3, deadline_ago=2, escalate_ago=1)
     Case.objects.filter(pk=case.pk).update(colour=Colour.RED, sweep_due_at=None)
     # As if its last max_deliveries() deliveries had each died with their worker.
     cache.set(_counter(poison_key(name, [case.pk])), max_deliveries(), 600)
     app.send_task(name, args=[case.pk])
-    quarantined = wait_for(lambda: QuarantinedTask.objects.filter(task_name=name).first(), timeout=20)
+    quarantined = wait_for(
+        lambda: QuarantinedTask.objects.filter(task_name=name).first(), timeout=20
+    )
     assert quarantined.args == [case.pk] and quarantined.deliveries == max_deliveries()
     assert quarantined.released_at is None and quarantined.last_error
     time.sleep(1)

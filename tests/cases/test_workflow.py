@@ -10,8 +10,13 @@ from apps.org.models import Tier
 def report(org, user_key="gw", grid_key="east-v1-g1", **kwargs):
     lat, lng = org.point_in(org.grids[grid_key])
     case, created = services.case_report(
-        reporter=org.users[user_key], category=org.categories["rubbish"], description="路边堆放垃圾",
-        lat=lat, lng=lng, accuracy_m=8, **kwargs,
+        reporter=org.users[user_key],
+        category=org.categories["rubbish"],
+        description="路边堆放垃圾",
+        lat=lat,
+        lng=lng,
+        accuracy_m=8,
+        **kwargs,
     )
     assert created
     return case
@@ -52,10 +57,18 @@ def test_the_whole_loop_from_report_to_close(org):
     services.case_accept(case=case, actor=u["vh"])
     services.case_escalate(case=case, actor=u["vh"], reason="村里处理不了")
     case.refresh_from_db()
-    assert (case.tier, case.holder_id, case.status) == (Tier.TOWN, org.towns["east"].pk, Status.ACCEPTED)
+    assert (case.tier, case.holder_id, case.status) == (
+        Tier.TOWN,
+        org.towns["east"].pk,
+        Status.ACCEPTED,
+    )
     assert case.suggested_unit_id == org.units["east-cg"].pk
-    services.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"],
-                           assisting_units=[org.units["east-sj"]])
+    services.case_dispatch(
+        case=case,
+        actor=u["td"],
+        lead_unit=org.units["east-cg"],
+        assisting_units=[org.units["east-sj"]],
+    )
     services.case_sign(case=case, actor=u["dh"])
     services.case_handle(case=case, actor=u["dh"], result_text="已清运")
     services.case_verify(case=case, actor=u["gw2"], passed=False, note="还有残留")
@@ -65,10 +78,21 @@ def test_the_whole_loop_from_report_to_close(org):
     services.case_verify(case=case, actor=u["gw2"], passed=True)
     services.case_close(case=case, actor=u["td"])
     case.refresh_from_db()
-    assert case.status == Status.CLOSED and case.colour == Colour.GREEN and case.step_deadline is None
+    assert (
+        case.status == Status.CLOSED and case.colour == Colour.GREEN and case.step_deadline is None
+    )
     assert list(case.events.values_list("action", flat=True)) == [
-        "report", "route", "accept", "escalate", "dispatch", "sign", "handle", "verify_fail", "handle",
-        "verify_pass", "close",
+        "report",
+        "route",
+        "accept",
+        "escalate",
+        "dispatch",
+        "sign",
+        "handle",
+        "verify_fail",
+        "handle",
+        "verify_pass",
+        "close",
     ]
 
 
@@ -98,8 +122,9 @@ def test_a_stale_copy_loses_the_race(org):
     stale = Case.objects.select_related("category").get(pk=case.pk)
     services.case_accept(case=case, actor=org.users["vh"])
     with pytest.raises(services.ConcurrentChange):
-        services._change(stale, actor=org.users["vh"], action=Action.REJECT,
-                         fields={"status": Status.REJECTED})
+        services._change(
+            stale, actor=org.users["vh"], action=Action.REJECT, fields={"status": Status.REJECTED}
+        )
     assert Case.objects.get(pk=case.pk).status == Status.ACCEPTED
     with pytest.raises(services.NotPermitted):
         services.case_accept(case=stale, actor=org.users["vh"])
@@ -122,12 +147,25 @@ def test_the_same_client_uuid_returns_the_same_case_and_different_content_is_ref
     key = uuid.uuid4()
     first = report(org, client_uuid=key)
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    again, created = services.case_report(reporter=org.users["gw"], category=org.categories["rubbish"],
-                                          description="路边堆放垃圾", lat=lat, lng=lng, accuracy_m=8, client_uuid=key)
+    again, created = services.case_report(
+        reporter=org.users["gw"],
+        category=org.categories["rubbish"],
+        description="路边堆放垃圾",
+        lat=lat,
+        lng=lng,
+        accuracy_m=8,
+        client_uuid=key,
+    )
     assert again.pk == first.pk and not created
     with pytest.raises(services.DuplicateSubmission):
-        services.case_report(reporter=org.users["gw"], category=org.categories["rubbish"],
-                             description="别的内容", lat=lat, lng=lng, client_uuid=key)
+        services.case_report(
+            reporter=org.users["gw"],
+            category=org.categories["rubbish"],
+            description="别的内容",
+            lat=lat,
+            lng=lng,
+            client_uuid=key,
+        )
     assert Case.objects.count() == 1
 
 

@@ -26,9 +26,15 @@ DEAD = "redis://127.0.0.1:1/0"  # nothing listens on port 1: every command fails
 
 @pytest.fixture
 def redis_is_down(settings):
-    backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD,
-               "OPTIONS": {"socket_connect_timeout": 0.5}}
-    settings.CACHES = {"default": backend, "sessions": {**backend, "BACKEND": "apps.core.cache.SoftRedisCache"}}
+    backend = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": DEAD,
+        "OPTIONS": {"socket_connect_timeout": 0.5},
+    }
+    settings.CACHES = {
+        "default": backend,
+        "sessions": {**backend, "BACKEND": "apps.core.cache.SoftRedisCache"},
+    }
     from django.core.cache import cache
 
     with pytest.raises(Exception):
@@ -56,8 +62,12 @@ def test_a_signed_in_phone_stays_signed_in_while_redis_is_down(org, redis_is_dow
     assert response.status_code == 302
     assert client.get("/field/").status_code == 200
     assert client.get("/api/me/").json()["username"] == "gw"
-    reported = client.post("/api/reports/", report_payload(org), content_type="application/json",
-                           HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    reported = client.post(
+        "/api/reports/",
+        report_payload(org),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+    )
     assert reported.status_code == 201
 
 
@@ -70,14 +80,19 @@ def test_nothing_after_a_reports_commit_needs_the_database(org, redis_is_down, s
     with CaptureQueriesContext(connection) as queries:
         assert client.post("/api/reports/", report_payload(org), format="json").status_code == 201
     sql = [q["sql"] for q in queries.captured_queries]
-    last_write = max(i for i, s in enumerate(sql) if s.startswith(("INSERT", "UPDATE", "RELEASE", "COMMIT")))
-    assert not [s for s in sql[last_write + 1:] if s.startswith("SELECT")], sql[last_write:]
+    last_write = max(
+        i for i, s in enumerate(sql) if s.startswith(("INSERT", "UPDATE", "RELEASE", "COMMIT"))
+    )
+    assert not [s for s in sql[last_write + 1 :] if s.startswith("SELECT")], sql[last_write:]
 
 
 def test_public_pages_answer_while_redis_is_down_and_the_digits_check_waits(org, redis_is_down):
     case = citizen_case(org)
     client = Client()
-    assert client.get("/track/", {"n": tracking.display(case.tracking_number)}).status_code in (200, 302)
+    assert client.get("/track/", {"n": tracking.display(case.tracking_number)}).status_code in (
+        200,
+        302,
+    )
     assert client.get("/track/map/grids.geojson").status_code == 200
     verify = client.post("/track/verify/", {"n": case.tracking_number, "digits": "5678"})
     assert verify.status_code == 429 and verify["Retry-After"] == "60"

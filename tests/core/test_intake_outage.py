@@ -50,9 +50,15 @@ class Phone(threading.Thread):
 
     def post(self, payload: dict) -> tuple[int, dict, bool]:
         request = urllib.request.Request(
-            self.base + "/api/reports/", data=json.dumps(payload).encode(), method="POST",
-            headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json",
-                     "Accept": "application/json"})
+            self.base + "/api/reports/",
+            data=json.dumps(payload).encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Token {self.token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 replay = response.headers.get("Idempotent-Replay") == "true"
@@ -83,13 +89,24 @@ class Phone(threading.Thread):
             time.sleep(0.15)
 
 
-def test_reports_through_the_server_while_redis_restarts_lose_nothing_and_fail_nothing(org_tx, private_redis):
+def test_reports_through_the_server_while_redis_restarts_lose_nothing_and_fail_nothing(
+    org_tx, private_redis
+):
     gw = org_tx.users["gw"]
     token = Token.objects.create(user=gw).key
     env = {**_worker_env(), "REDIS_URL": private_redis.url}
     with uvicorn_server(env) as base:
-        phones = [Phone(base, token, [report_payload(org_tx, description=f"路边堆放垃圾 {p}-{i}")
-                                      for i in range(REPORTS_PER_PHONE)]) for p in range(PHONES)]
+        phones = [
+            Phone(
+                base,
+                token,
+                [
+                    report_payload(org_tx, description=f"路边堆放垃圾 {p}-{i}")
+                    for i in range(REPORTS_PER_PHONE)
+                ],
+            )
+            for p in range(PHONES)
+        ]
         for phone in phones:
             phone.start()
         down: list[tuple[float, float]] = []
@@ -112,8 +129,13 @@ def test_reports_through_the_server_while_redis_restarts_lose_nothing_and_fail_n
         try:
             with celery_worker(env, name="intake"):
                 sweep.sweep_outbox(now=timezone.now() + dt.timedelta(minutes=2))
-                wait_for(lambda: not Case.objects.exclude(pending_work=[]).exists()
-                         and not CaseEvent.objects.filter(notified_at__isnull=True).exists(), timeout=60)
+                wait_for(
+                    lambda: (
+                        not Case.objects.exclude(pending_work=[]).exists()
+                        and not CaseEvent.objects.filter(notified_at__isnull=True).exists()
+                    ),
+                    timeout=60,
+                )
         finally:
             config.celery.app = config_app
 

@@ -26,7 +26,9 @@ def test_the_first_taker_of_an_interval_gets_it_and_the_second_does_not():
 def test_the_next_interval_is_taken_again_and_a_late_copy_of_an_old_one_is_refused():
     assert lease_take(name="sweep", every_s=EVERY, now=T0 + 1)
     assert lease_take(name="sweep", every_s=EVERY, now=T0 + 61)
-    assert not lease_take(name="sweep", every_s=EVERY, now=T0 + 30)  # sent in the first, arrives now
+    assert not lease_take(
+        name="sweep", every_s=EVERY, now=T0 + 30
+    )  # sent in the first, arrives now
     lease = Lease.objects.get(name="sweep")
     assert lease.slot == current_slot(EVERY, T0 + 61) and lease.taken == 2
 

@@ -35,12 +35,19 @@ def at(when: dt.datetime, service, **kwargs):
     return result
 
 
-def report_at(org, when: dt.datetime, *, user="gw", grid="east-v1-g1", category="rubbish", **kwargs) -> Case:
+def report_at(
+    org, when: dt.datetime, *, user="gw", grid="east-v1-g1", category="rubbish", **kwargs
+) -> Case:
     lat, lng = org.point_in(org.grids[grid])
     before = _last_event_id()
     case, created = services.case_report(
-        reporter=org.users[user], category=org.categories[category], description="测试事件", lat=lat, lng=lng,
-        accuracy_m=5, **kwargs,
+        reporter=org.users[user],
+        category=org.categories[category],
+        description="测试事件",
+        lat=lat,
+        lng=lng,
+        accuracy_m=5,
+        **kwargs,
     )
     assert created
     services.case_route(case_id=case.pk)

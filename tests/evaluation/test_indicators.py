@@ -58,6 +58,7 @@ def _rate(case, stars, when):
     rating = rating_submit(case=fresh(case), stars=stars, via="token")
     Rating.objects.filter(pk=rating.pk).update(created_at=when)
     from apps.cases.models import CaseEvent
+
     CaseEvent.objects.filter(case=case, action="rate").update(created_at=when)
 
 
@@ -71,7 +72,13 @@ def week(org):
     at(t("2025-03-03", "10:00"), services.case_dispatch, case=a, actor=u["td"], lead_unit=cg)
     _deadline(a, t("2025-03-05", "18:00"))
     at(t("2025-03-03", "10:30"), services.case_sign, case=fresh(a), actor=u["dh"])
-    at(t("2025-03-03", "14:00"), services.case_handle, case=fresh(a), actor=u["dh"], result_text="已清运")
+    at(
+        t("2025-03-03", "14:00"),
+        services.case_handle,
+        case=fresh(a),
+        actor=u["dh"],
+        result_text="已清运",
+    )
     at(t("2025-03-04", "09:00"), services.case_verify, case=fresh(a), actor=u["gw"], passed=True)
     at(t("2025-03-04", "10:00"), services.case_close, case=fresh(a), actor=u["td"])
     _rate(a, 5, t("2025-03-04", "12:00"))
@@ -81,32 +88,86 @@ def week(org):
     b = _to_town(org, b, t("2025-03-04", "08:10"), t("2025-03-04", "08:20"))
     at(t("2025-03-04", "09:00"), services.case_dispatch, case=b, actor=u["td"], lead_unit=cg)
     _deadline(b, t("2025-03-04", "18:00"))
-    Case.objects.filter(pk=b.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=1))  # signs late
+    Case.objects.filter(pk=b.pk).update(
+        step_deadline=timezone.now() - dt.timedelta(hours=1)
+    )  # signs late
     at(t("2025-03-04", "12:00"), services.case_sign, case=fresh(b), actor=u["dh"])
-    at(t("2025-03-05", "09:00"), services.case_handle, case=fresh(b), actor=u["dh"], result_text="处理了")
-    at(t("2025-03-05", "10:00"), services.case_verify, case=fresh(b), actor=u["gw"], passed=False, note="还在")
-    at(t("2025-03-05", "15:00"), services.case_handle, case=fresh(b), actor=u["dh"], result_text="再次处理")
+    at(
+        t("2025-03-05", "09:00"),
+        services.case_handle,
+        case=fresh(b),
+        actor=u["dh"],
+        result_text="处理了",
+    )
+    at(
+        t("2025-03-05", "10:00"),
+        services.case_verify,
+        case=fresh(b),
+        actor=u["gw"],
+        passed=False,
+        note="还在",
+    )
+    at(
+        t("2025-03-05", "15:00"),
+        services.case_handle,
+        case=fresh(b),
+        actor=u["dh"],
+        result_text="再次处理",
+    )
     at(t("2025-03-06", "09:00"), services.case_verify, case=fresh(b), actor=u["gw"], passed=True)
     cases["B"] = b
 
     c = report_at(org, t("2025-03-05", "10:00"), user="gw2", grid="east-v1-g1")
-    at(t("2025-03-05", "11:00"), services.case_reject, case=c, actor=u["vh"], reason="invalid", note="无效")
+    at(
+        t("2025-03-05", "11:00"),
+        services.case_reject,
+        case=c,
+        actor=u["vh"],
+        reason="invalid",
+        note="无效",
+    )
     cases["C"] = c
 
     d = report_at(org, t("2025-03-06", "08:00"), grid="east-v1-g2")
     d = _to_town(org, d, t("2025-03-06", "08:10"), t("2025-03-06", "08:20"))
     at(t("2025-03-06", "10:00"), services.case_dispatch, case=d, actor=u["td"], lead_unit=cg)
-    at(t("2025-03-06", "11:00"), services.case_return, case=fresh(d), actor=u["dh"], reason="不归我们管")
+    at(
+        t("2025-03-06", "11:00"),
+        services.case_return,
+        case=fresh(d),
+        actor=u["dh"],
+        reason="不归我们管",
+    )
     at(t("2025-03-06", "12:00"), services.case_dispatch, case=fresh(d), actor=u["td"], lead_unit=cg)
     at(t("2025-03-06", "12:30"), services.case_sign, case=fresh(d), actor=u["dh"])
-    request = at(t("2025-03-06", "13:00"), services.extension_request, case=fresh(d), actor=u["dh"], hours=8,
-                 reason="需要协调")
-    at(t("2025-03-06", "13:30"), services.extension_decide, request=request, actor=u["td"], approve=True)
-    at(t("2025-03-07", "09:00"), services.case_defer, case=fresh(d), actor=u["td"],
-       review_on=timezone.localdate() + dt.timedelta(days=30), reason="需要预算")
+    request = at(
+        t("2025-03-06", "13:00"),
+        services.extension_request,
+        case=fresh(d),
+        actor=u["dh"],
+        hours=8,
+        reason="需要协调",
+    )
+    at(
+        t("2025-03-06", "13:30"),
+        services.extension_decide,
+        request=request,
+        actor=u["td"],
+        approve=True,
+    )
+    at(
+        t("2025-03-07", "09:00"),
+        services.case_defer,
+        case=fresh(d),
+        actor=u["td"],
+        review_on=timezone.localdate() + dt.timedelta(days=30),
+        reason="需要预算",
+    )
     cases["D"] = d
 
-    f = report_at(org, t("2025-03-07", "10:00"), grid="east-v1-g1", self_resolved=True, result_text="已扶正")
+    f = report_at(
+        org, t("2025-03-07", "10:00"), grid="east-v1-g1", self_resolved=True, result_text="已扶正"
+    )
     at(t("2025-03-07", "11:00"), services.case_verify, case=fresh(f), actor=u["gw2"], passed=True)
     at(t("2025-03-07", "12:00"), services.case_close, case=fresh(f), actor=u["vh"])
     _rate(f, 3, t("2025-03-08", "09:00"))
@@ -125,18 +186,34 @@ def week(org):
 
     e = report_at(org, t("2025-03-03", "09:00"), user="gw_w", grid="west-v1-g1")
     e = _to_town(org, e, t("2025-03-03", "09:10"), t("2025-03-03", "09:20"))
-    at(t("2025-03-03", "10:00"), services.case_dispatch, case=e, actor=u["td_w"], lead_unit=org.units["west-cg"])
+    at(
+        t("2025-03-03", "10:00"),
+        services.case_dispatch,
+        case=e,
+        actor=u["td_w"],
+        lead_unit=org.units["west-cg"],
+    )
     at(t("2025-03-03", "11:00"), services.case_sign, case=fresh(e), actor=u["dh_w"])
-    at(t("2025-03-03", "13:00"), services.case_handle, case=fresh(e), actor=u["dh_w"], result_text="好了")
+    at(
+        t("2025-03-03", "13:00"),
+        services.case_handle,
+        case=fresh(e),
+        actor=u["dh_w"],
+        result_text="好了",
+    )
     cases["E"] = e
     return cases
 
 
 def indicators_of(org, level, key, *, live=True, first=FIRST, last=LAST):
     if live:
-        counters = live_counters(level=level, keys=[key], first_day=first, last_day=last).get(key, {})
+        counters = live_counters(level=level, keys=[key], first_day=first, last_day=last).get(
+            key, {}
+        )
     else:
-        counters = selectors.rollup_counters(level=level, keys=[key], first_day=first, last_day=last).get(key, {})
+        counters = selectors.rollup_counters(
+            level=level, keys=[key], first_day=first, last_day=last
+        ).get(key, {})
     counters = dict(counters)
     user = org.users["leader"]
     counters["overdue_now"] = selectors.overdue_now(user, level=level, keys=[key]).get(key, 0)
@@ -202,25 +279,44 @@ def test_grids_get_the_cases_located_in_them(org, week):
 @pytest.mark.django_db
 def test_the_stationed_unit_is_judged_on_what_it_did_and_what_it_leads(org, week):
     cg = indicators_of(org, "unit", org.units["east-cg"].pk)
-    assert_matches(cg, {
-        "dispatched": 4, "return_rate": 1 / 4, "sign_on_time_rate": 1 / 2, "handle_on_time_rate": 1 / 3,
-        "accepted": 3,  # A B D are led by it now (F has no unit)
-        "closure_rate": 1 / 3,  # A
-        "rework_rate": 1 / 3,  # A✓ B✗ B✓ — F's verification belongs to no unit
-        "extension_requested": 1, "extension_granted": 1,
-        "overdue_now": 1,  # H; G waits at the village desk, not at the unit
-        "handle_hours_mean": 58 / 3, "handle_hours_p90": 48,
-        "satisfaction_mean": 5.0, "satisfaction_good_share": 1.0,
-        "escalated": 0, "reports": 0,
-    })
+    assert_matches(
+        cg,
+        {
+            "dispatched": 4,
+            "return_rate": 1 / 4,
+            "sign_on_time_rate": 1 / 2,
+            "handle_on_time_rate": 1 / 3,
+            "accepted": 3,  # A B D are led by it now (F has no unit)
+            "closure_rate": 1 / 3,  # A
+            "rework_rate": 1 / 3,  # A✓ B✗ B✓ — F's verification belongs to no unit
+            "extension_requested": 1,
+            "extension_granted": 1,
+            "overdue_now": 1,  # H; G waits at the village desk, not at the unit
+            "handle_hours_mean": 58 / 3,
+            "handle_hours_p90": 48,
+            "satisfaction_mean": 5.0,
+            "satisfaction_good_share": 1.0,
+            "escalated": 0,
+            "reports": 0,
+        },
+    )
     west = indicators_of(org, "unit", org.units["west-cg"].pk)
-    assert (west["dispatched"], west["handled"], west["handle_hours_mean"]) == (1, 1, pytest.approx(3.0))
+    assert (west["dispatched"], west["handled"], west["handle_hours_mean"]) == (
+        1,
+        1,
+        pytest.approx(3.0),
+    )
 
 
 @pytest.mark.django_db
 def test_people_get_what_they_found_verified_and_handled(org, week):
     gw = indicators_of(org, "person", org.users["gw"].pk)
-    assert (gw["reports"], gw["self_resolved"], gw["verified"], gw["rework_rate"]) == (5, 1, 3, pytest.approx(1 / 3))
+    assert (gw["reports"], gw["self_resolved"], gw["verified"], gw["rework_rate"]) == (
+        5,
+        1,
+        3,
+        pytest.approx(1 / 3),
+    )
     gw2 = indicators_of(org, "person", org.users["gw2"].pk)
     assert (gw2["reports"], gw2["verified"]) == (1, 1)
     dh = indicators_of(org, "person", org.users["dh"].pk)
@@ -231,18 +327,35 @@ def test_people_get_what_they_found_verified_and_handled(org, week):
 @pytest.mark.django_db
 def test_a_shorter_period_only_counts_its_own_days(org, week):
     monday = indicators_of(org, "town", org.towns["east"].pk, first=FIRST, last=FIRST)
-    assert_matches(monday, {"reports": 1, "dispatched": 1, "handled": 1, "handle_on_time_rate": 1.0,
-                            "handle_hours_mean": 4.0, "handle_hours_p90": 4, "escalated": 1,
-                            "satisfaction_mean": None, "rework_rate": None})
-    before = indicators_of(org, "town", org.towns["east"].pk, first=dt.date(2025, 2, 1), last=dt.date(2025, 2, 28))
+    assert_matches(
+        monday,
+        {
+            "reports": 1,
+            "dispatched": 1,
+            "handled": 1,
+            "handle_on_time_rate": 1.0,
+            "handle_hours_mean": 4.0,
+            "handle_hours_p90": 4,
+            "escalated": 1,
+            "satisfaction_mean": None,
+            "rework_rate": None,
+        },
+    )
+    before = indicators_of(
+        org, "town", org.towns["east"].pk, first=dt.date(2025, 2, 1), last=dt.date(2025, 2, 28)
+    )
     assert (before["reports"], before["dispatched"], before["sign_on_time_rate"]) == (1, 1, 1.0)
 
 
 @pytest.mark.django_db
 def test_the_rollups_give_the_same_answers_as_the_live_computation(org, week):
     rollups_rebuild(first_day=dt.date(2025, 2, 1), last_day=timezone.localdate())
-    for level, key in [("town", org.towns["east"].pk), ("unit", org.units["east-cg"].pk),
-                       ("person", org.users["dh"].pk), ("grid", org.grids["east-v1-g2"].pk)]:
+    for level, key in [
+        ("town", org.towns["east"].pk),
+        ("unit", org.units["east-cg"].pk),
+        ("person", org.users["dh"].pk),
+        ("grid", org.grids["east-v1-g2"].pk),
+    ]:
         assert indicators_of(org, level, key, live=False) == indicators_of(org, level, key), level
     assert_matches(indicators_of(org, "town", org.towns["east"].pk, live=False), EAST_TOWN)
 
@@ -264,13 +377,15 @@ def test_the_refresh_task_picks_up_a_step_taken_after_the_rollups_were_built(org
     h = fresh(week["H"])
     services.case_handle(case=h, actor=org.users["dh"], result_text="终于处理")
     from apps.evaluation.models import RollupCursor
+
     RollupCursor.objects.filter(name="events").update(last_id=0)  # as if all of it were new
     rollups_refresh()
     today = timezone.localdate()
     for first, last in [(dt.date(2025, 2, 1), today), (today, today), (FIRST, LAST)]:
         key = org.units["east-cg"].pk
         assert indicators_of(org, "unit", key, live=False, first=first, last=last) == indicators_of(
-            org, "unit", key, first=first, last=last)
+            org, "unit", key, first=first, last=last
+        )
 
 
 @pytest.mark.django_db
@@ -283,6 +398,9 @@ def test_the_rebuild_command_writes_the_rollups(org, week):
     out = StringIO()
     call_command("evaluation_rebuild", "--from", "2025-02-01", "--to", "2025-03-31", stdout=out)
     assert "rollup rows written" in out.getvalue()
-    assert_matches(indicators_of(org, "town", org.towns["east"].pk, live=False), {"reports": 6, "dispatched": 4})
+    assert_matches(
+        indicators_of(org, "town", org.towns["east"].pk, live=False),
+        {"reports": 6, "dispatched": 4},
+    )
     with pytest.raises(CommandError):
         call_command("evaluation_rebuild", "--from", "2025-03-31", "--to", "2025-02-01")

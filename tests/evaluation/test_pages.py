@@ -31,18 +31,40 @@ def client_for(org, name: str) -> Client:
 def activity(org):
     """A little activity in both towns during the week of 2025-03-03, rolled up."""
     u = org.users
-    for key, grid, vh, td, dh, unit in [("gw", "east-v1-g1", "vh", "td", "dh", "east-cg"),
-                                        ("gw_w", "west-v1-g1", "vh_w", "td_w", "dh_w", "west-cg")]:
+    for key, grid, vh, td, dh, unit in [
+        ("gw", "east-v1-g1", "vh", "td", "dh", "east-cg"),
+        ("gw_w", "west-v1-g1", "vh_w", "td_w", "dh_w", "west-cg"),
+    ]:
         for day in ("2025-03-03", "2025-03-04"):
             case = report_at(org, t(day, "09:00"), user=key, grid=grid)
             at(t(day, "09:10"), services.case_accept, case=case, actor=u[vh])
-            at(t(day, "09:20"), services.case_escalate, case=fresh(case), actor=u[vh], reason="上报")
-            at(t(day, "10:00"), services.case_dispatch, case=fresh(case), actor=u[td], lead_unit=org.units[unit])
+            at(
+                t(day, "09:20"),
+                services.case_escalate,
+                case=fresh(case),
+                actor=u[vh],
+                reason="上报",
+            )
+            at(
+                t(day, "10:00"),
+                services.case_dispatch,
+                case=fresh(case),
+                actor=u[td],
+                lead_unit=org.units[unit],
+            )
             at(t(day, "10:30"), services.case_sign, case=fresh(case), actor=u[dh])
-            at(t(day, "15:00"), services.case_handle, case=fresh(case), actor=u[dh], result_text="好了")
+            at(
+                t(day, "15:00"),
+                services.case_handle,
+                case=fresh(case),
+                actor=u[dh],
+                result_text="好了",
+            )
     # one overdue case in the west, live on the colour board
     late = report_at(org, t("2025-03-05", "09:00"), user="gw_w", grid="west-v1-g1")
-    Case.objects.filter(pk=late.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=1), colour="red")
+    Case.objects.filter(pk=late.pk).update(
+        step_deadline=timezone.now() - dt.timedelta(hours=1), colour="red"
+    )
     rollups_rebuild(first_day=dt.date(2025, 3, 1), last_day=timezone.localdate())
 
 
@@ -52,15 +74,22 @@ def activity(org):
 @pytest.mark.django_db
 def test_an_anonymous_visitor_is_sent_to_log_in(org):
     response = Client().get("/evaluation/")
-    assert response.status_code == 302 and response["Location"].startswith("/admin/login/?next=/evaluation/")
+    assert response.status_code == 302 and response["Location"].startswith(
+        "/admin/login/?next=/evaluation/"
+    )
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["gw", "gl", "dh"])
 def test_grid_workers_and_department_handlers_are_refused(org, name):
     client = client_for(org, name)
-    for url in ["/evaluation/", "/evaluation/indicators/?kind=town", "/evaluation/board.json",
-                "/evaluation/hotspots/?export=csv", "/evaluation/scores/?export=xlsx"]:
+    for url in [
+        "/evaluation/",
+        "/evaluation/indicators/?kind=town",
+        "/evaluation/board.json",
+        "/evaluation/hotspots/?export=csv",
+        "/evaluation/scores/?export=xlsx",
+    ]:
         assert client.get(url).status_code == 403, url
 
 
@@ -68,9 +97,16 @@ def test_grid_workers_and_department_handlers_are_refused(org, name):
 @pytest.mark.parametrize("name", ["leader", "cd", "td", "vh"])
 def test_leaders_and_desks_open_every_page(org, activity, name):
     client = client_for(org, name)
-    for url in ["/evaluation/", f"/evaluation/?{WEEK}", f"/evaluation/indicators/?{WEEK}",
-                f"/evaluation/scores/?{WEEK}", f"/evaluation/hotspots/?{WEEK}", "/evaluation/board/",
-                "/evaluation/board.json", "/evaluation/help/"]:
+    for url in [
+        "/evaluation/",
+        f"/evaluation/?{WEEK}",
+        f"/evaluation/indicators/?{WEEK}",
+        f"/evaluation/scores/?{WEEK}",
+        f"/evaluation/hotspots/?{WEEK}",
+        "/evaluation/board/",
+        "/evaluation/board.json",
+        "/evaluation/help/",
+    ]:
         response = client.get(url)
         assert response.status_code == 200, (url, response.content[:300])
 
@@ -98,10 +134,17 @@ def test_a_town_dispatcher_sees_only_their_own_villages_and_units(org, activity)
 def test_a_town_dispatcher_cannot_open_another_towns_numbers(org, activity):
     client = client_for(org, "td")
     west = org.towns["west"].pk
-    assert client.get(f"/evaluation/indicators/?kind=village&region={west}&{WEEK}").status_code == 404
+    assert (
+        client.get(f"/evaluation/indicators/?kind=village&region={west}&{WEEK}").status_code == 404
+    )
     assert client.get(f"/evaluation/hotspots/?region={west}&{WEEK}").status_code == 404
-    assert client.get(f"/evaluation/hotspots/?region={west}&export=csv&table=area").status_code == 404
-    assert client.get(f"/evaluation/scores/village/{org.villages['west-v1'].pk}/?{WEEK}").status_code == 404
+    assert (
+        client.get(f"/evaluation/hotspots/?region={west}&export=csv&table=area").status_code == 404
+    )
+    assert (
+        client.get(f"/evaluation/scores/village/{org.villages['west-v1'].pk}/?{WEEK}").status_code
+        == 404
+    )
     assert client.get(f"/evaluation/indicators/?kind=department&{WEEK}").status_code == 404
     assert client.get(f"/evaluation/scores/?kind=town&{WEEK}").status_code == 404
 
@@ -130,7 +173,12 @@ def test_a_village_handler_scores_their_grid_workers_only(org, activity):
     client = client_for(org, "vh")
     page = client.get(f"/evaluation/?{WEEK}").content.decode()
     assert "测试gw" in page and "测试gw_w" not in page
-    assert client.get(f"/evaluation/indicators/?kind=village&region={org.towns['east'].pk}").status_code == 404
+    assert (
+        client.get(
+            f"/evaluation/indicators/?kind=village&region={org.towns['east'].pk}"
+        ).status_code
+        == 404
+    )
     assert client.get(f"/evaluation/scores/?kind=village&{WEEK}").status_code == 404
 
 
@@ -142,7 +190,10 @@ def test_the_indicator_table_shows_the_weeks_figures_and_links_to_the_cases(org,
     client = client_for(org, "cd")
     page = client.get(f"/evaluation/indicators/?kind=town&{WEEK}").content.decode()
     assert "发现上报数" in page and "按时处置率" in page
-    assert f"/admin/cases/case/?town={org.towns['east'].pk}&amp;created_from=2025-03-03&amp;created_to=2025-03-09" in page
+    assert (
+        f"/admin/cases/case/?town={org.towns['east'].pk}&amp;created_from=2025-03-03&amp;created_to=2025-03-09"
+        in page
+    )
     response = client.get(f"/evaluation/indicators/?kind=town&export=xlsx&{WEEK}")
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
@@ -153,7 +204,9 @@ def test_the_indicator_table_shows_the_weeks_figures_and_links_to_the_cases(org,
 @pytest.mark.django_db
 def test_the_breakdown_says_where_a_unit_lost_points(org, activity):
     client = client_for(org, "cd")
-    ranking = client.get(f"/evaluation/scores/?kind=town&export=csv&{WEEK}").content.decode("utf-8-sig")
+    ranking = client.get(f"/evaluation/scores/?kind=town&export=csv&{WEEK}").content.decode(
+        "utf-8-sig"
+    )
     assert "东镇" in ranking and "西镇" in ranking and "综合得分" in ranking
     page = client.get(f"/evaluation/scores/town/{org.towns['east'].pk}/?{WEEK}")
     assert page.status_code == 200
@@ -168,10 +221,17 @@ def test_hotspots_count_by_category_area_unit_time_and_grid(org, activity):
     assert "<svg" in page and "暴露垃圾" in page and "heat-cells" in page
     trend = client.get(f"/evaluation/hotspots/?granularity=day&export=csv&table=trend&{WEEK}")
     rows = list(csv.reader(io.StringIO(trend.content.decode("utf-8-sig"))))[2:]
-    assert rows[:3] == [["2025-03-03", "2"], ["2025-03-04", "2"], ["2025-03-05", "1"]] and len(rows) == 7
+    assert (
+        rows[:3] == [["2025-03-03", "2"], ["2025-03-04", "2"], ["2025-03-05", "1"]]
+        and len(rows) == 7
+    )
     week = client.get(f"/evaluation/hotspots/?granularity=week&export=csv&table=trend&{WEEK}")
-    assert list(csv.reader(io.StringIO(week.content.decode("utf-8-sig"))))[2:] == [["2025-03-03", "5"]]
-    cells = client.get(f"/evaluation/hotspots/?export=csv&table=cells&{WEEK}").content.decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(week.content.decode("utf-8-sig"))))[2:] == [
+        ["2025-03-03", "5"]
+    ]
+    cells = client.get(f"/evaluation/hotspots/?export=csv&table=cells&{WEEK}").content.decode(
+        "utf-8-sig"
+    )
     assert "东镇1村1号网格" in cells and "西镇1村1号网格" in cells
 
 
@@ -179,7 +239,10 @@ def test_hotspots_count_by_category_area_unit_time_and_grid(org, activity):
 def test_the_colour_board_counts_open_cases_by_colour_for_each_unit(org, activity):
     board = client_for(org, "cd").get("/evaluation/board.json").json()
     units = {u["name"]: u for u in board["units"]}
-    assert units["东镇城管中队"]["counts"]["blue"] == 2 and units["西镇城管中队"]["counts"]["blue"] == 2
+    assert (
+        units["东镇城管中队"]["counts"]["blue"] == 2
+        and units["西镇城管中队"]["counts"]["blue"] == 2
+    )
     assert board["totals"]["red"] == 1
     areas = {a["name"]: a["total"] for a in board["areas"]}
     assert areas == {"东镇": 2, "西镇": 3}
@@ -198,11 +261,20 @@ def test_the_help_page_defines_every_indicator(org):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", [
-    "period=custom&from=2025-13-01", "period=custom&from=2025-03-09&to=2025-03-01", "period=forever",
-    "period=custom&from=1900-01-01&to=2025-01-01", "category=abc", "category=999999", "export=pdf",
-    "kind=planet", "region=abc",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "period=custom&from=2025-13-01",
+        "period=custom&from=2025-03-09&to=2025-03-01",
+        "period=forever",
+        "period=custom&from=1900-01-01&to=2025-01-01",
+        "category=abc",
+        "category=999999",
+        "export=pdf",
+        "kind=planet",
+        "region=abc",
+    ],
+)
 def test_bad_input_answers_400_with_a_message(org, query):
     response = client_for(org, "cd").get(f"/evaluation/indicators/?{query}")
     assert response.status_code == 400

@@ -30,20 +30,32 @@ GRIDS = [("gw", "east-v1-g1"), ("gw", "east-v1-g2"), ("gw2", "east-v1-g1"), ("gw
 
 def lead_unit_for(org, case):
     if case.tier == "village":
-        return org.units["east-v1-ws"] if case.village_id == org.villages["east-v1"].pk else org.units["west-v1-ws"]
+        return (
+            org.units["east-v1-ws"]
+            if case.village_id == org.villages["east-v1"].pk
+            else org.units["west-v1-ws"]
+        )
     if case.tier == "town":
-        return org.units["east-cg"] if case.town_id == org.towns["east"].pk else org.units["west-cg"]
+        return (
+            org.units["east-cg"] if case.town_id == org.towns["east"].pk else org.units["west-cg"]
+        )
     return org.units["county-cg"]
 
 
 PROGRESS = {"accept", "dispatch", "sign", "handle", "verify", "close"}
 
 
-def take_step(org, rng: random.Random, case: Case, when: dt.datetime, progress_bias: float = 1.0) -> bool:
+def take_step(
+    org, rng: random.Random, case: Case, when: dt.datetime, progress_bias: float = 1.0
+) -> bool:
     """One random allowed step on ``case`` at ``when``; False when nobody may do anything.
     ``progress_bias`` > 1 makes the steps of the closed loop more likely than side paths."""
-    options = sorted((name, action) for name in ACTORS for action in rules.allowed_actions(case, org.users[name])
-                     if action != "merge")
+    options = sorted(
+        (name, action)
+        for name in ACTORS
+        for action in rules.allowed_actions(case, org.users[name])
+        if action != "merge"
+    )
     if not options:
         return False
     weights = [progress_bias if action in PROGRESS else 1.0 for _name, action in options]
@@ -66,15 +78,28 @@ def take_step(org, rng: random.Random, case: Case, when: dt.datetime, progress_b
         passed = rng.random() < 0.7
         kwargs.update(passed=passed, note="" if passed else "没修好")
     if action == "extension_decide":
-        kwargs = {"request": case.extension_requests.get(status=ExtensionStatus.PENDING), "actor": actor,
-                  "approve": rng.random() < 0.6}
+        kwargs = {
+            "request": case.extension_requests.get(status=ExtensionStatus.PENDING),
+            "actor": actor,
+            "approve": rng.random() < 0.6,
+        }
     service = {
-        "accept": services.case_accept, "reject": services.case_reject, "dispatch": services.case_dispatch,
-        "redispatch": services.case_dispatch, "sign": services.case_sign, "return": services.case_return,
-        "escalate": services.case_escalate, "handle": services.case_handle, "verify": services.case_verify,
-        "close": services.case_close, "reopen": services.case_reopen, "urge": services.case_urge,
-        "defer": services.case_defer, "resume": services.case_resume,
-        "extension_request": services.extension_request, "extension_decide": services.extension_decide,
+        "accept": services.case_accept,
+        "reject": services.case_reject,
+        "dispatch": services.case_dispatch,
+        "redispatch": services.case_dispatch,
+        "sign": services.case_sign,
+        "return": services.case_return,
+        "escalate": services.case_escalate,
+        "handle": services.case_handle,
+        "verify": services.case_verify,
+        "close": services.case_close,
+        "reopen": services.case_reopen,
+        "urge": services.case_urge,
+        "defer": services.case_defer,
+        "resume": services.case_resume,
+        "extension_request": services.extension_request,
+        "extension_decide": services.extension_decide,
         "joint_response": services.case_joint_response,
     }[action]
     at(when, service, **kwargs)
@@ -87,10 +112,16 @@ def nonzero(counters: dict[int, dict[str, int]]) -> dict[int, dict[str, int]]:
 
 def assert_rollups_equal_live(first: dt.date, last: dt.date, category_ids=None) -> None:
     for level in ("county", "town", "village", "grid", "unit", "person"):
-        live = nonzero(live_counters(level=level, keys=None, first_day=first, last_day=last,
-                                     category_ids=category_ids))
-        rolled = nonzero(selectors.rollup_counters(level=level, keys=None, first_day=first, last_day=last,
-                                                   category_ids=category_ids))
+        live = nonzero(
+            live_counters(
+                level=level, keys=None, first_day=first, last_day=last, category_ids=category_ids
+            )
+        )
+        rolled = nonzero(
+            selectors.rollup_counters(
+                level=level, keys=None, first_day=first, last_day=last, category_ids=category_ids
+            )
+        )
         assert rolled == live, (level, first, last)
 
 
@@ -104,17 +135,36 @@ def test_rollups_equal_the_live_computation_after_random_activity(org, seed, day
     clock = start
     cases: list[Case] = []
     for step in range(70):
-        clock = min(clock + dt.timedelta(hours=rng.uniform(0, days * 0.7)), timezone.now() - dt.timedelta(minutes=1))
-        open_cases = [c for c in cases if c.status not in (Status.CLOSED, Status.REJECTED, Status.MERGED)]
+        clock = min(
+            clock + dt.timedelta(hours=rng.uniform(0, days * 0.7)),
+            timezone.now() - dt.timedelta(minutes=1),
+        )
+        open_cases = [
+            c for c in cases if c.status not in (Status.CLOSED, Status.REJECTED, Status.MERGED)
+        ]
         roll = rng.random()
         if roll < 0.25 or not open_cases:
             user, grid = rng.choice(GRIDS)
-            cases.append(report_at(org, clock, user=user, grid=grid, self_resolved=rng.random() < 0.1,
-                                   result_text="当场处置"))
+            cases.append(
+                report_at(
+                    org,
+                    clock,
+                    user=user,
+                    grid=grid,
+                    self_resolved=rng.random() < 0.1,
+                    result_text="当场处置",
+                )
+            )
         elif roll < 0.3:
-            closed = [c for c in cases if c.status == Status.CLOSED and not Rating.objects.filter(case=c).exists()]
+            closed = [
+                c
+                for c in cases
+                if c.status == Status.CLOSED and not Rating.objects.filter(case=c).exists()
+            ]
             if closed:
-                rating = rating_submit(case=fresh(rng.choice(closed)), stars=rng.randint(1, 5), via="token")
+                rating = rating_submit(
+                    case=fresh(rng.choice(closed)), stars=rng.randint(1, 5), via="token"
+                )
                 Rating.objects.filter(pk=rating.pk).update(created_at=clock)
         else:
             case = fresh(rng.choice(open_cases))
@@ -138,7 +188,9 @@ def test_rollups_equal_the_live_computation_after_random_activity(org, seed, day
 
         assert MonthlyRollup.objects.exists()  # whole past months are read from the month rows
         month = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        month_end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        month_end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(
+            days=1
+        )
         assert_rollups_equal_live(month, month_end)
         assert_rollups_equal_live(month - dt.timedelta(days=3), today)
     # The activity really produced something to compare.

@@ -23,20 +23,49 @@ def two_towns(org):
     u = org.users
     east = report_at(org, t("2025-03-03", "09:00"), grid="east-v1-g1")
     at(t("2025-03-03", "09:05"), services.case_accept, case=east, actor=u["vh"])
-    at(t("2025-03-03", "09:10"), services.case_escalate, case=fresh(east), actor=u["vh"], reason="上报")
-    at(t("2025-03-03", "10:00"), services.case_dispatch, case=fresh(east), actor=u["td"],
-       lead_unit=org.units["east-cg"])
+    at(
+        t("2025-03-03", "09:10"),
+        services.case_escalate,
+        case=fresh(east),
+        actor=u["vh"],
+        reason="上报",
+    )
+    at(
+        t("2025-03-03", "10:00"),
+        services.case_dispatch,
+        case=fresh(east),
+        actor=u["td"],
+        lead_unit=org.units["east-cg"],
+    )
     at(t("2025-03-03", "10:10"), services.case_sign, case=fresh(east), actor=u["dh"])
-    at(t("2025-03-03", "12:00"), services.case_handle, case=fresh(east), actor=u["dh"], result_text="好")
+    at(
+        t("2025-03-03", "12:00"),
+        services.case_handle,
+        case=fresh(east),
+        actor=u["dh"],
+        result_text="好",
+    )
     at(t("2025-03-03", "13:00"), services.case_verify, case=fresh(east), actor=u["gw"], passed=True)
     at(t("2025-03-03", "14:00"), services.case_close, case=fresh(east), actor=u["td"])
 
     west = report_at(org, t("2025-03-03", "09:00"), user="gw_w", grid="west-v1-g1")
     at(t("2025-03-03", "09:05"), services.case_accept, case=west, actor=u["vh_w"])
-    at(t("2025-03-03", "09:10"), services.case_escalate, case=fresh(west), actor=u["vh_w"], reason="上报")
-    at(t("2025-03-03", "10:00"), services.case_dispatch, case=fresh(west), actor=u["td_w"],
-       lead_unit=org.units["west-cg"])
+    at(
+        t("2025-03-03", "09:10"),
+        services.case_escalate,
+        case=fresh(west),
+        actor=u["vh_w"],
+        reason="上报",
+    )
+    at(
+        t("2025-03-03", "10:00"),
+        services.case_dispatch,
+        case=fresh(west),
+        actor=u["td_w"],
+        lead_unit=org.units["west-cg"],
+    )
     from apps.cases.models import Case
+
     Case.objects.filter(pk=west.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=1))
     at(t("2025-03-04", "10:00"), services.case_sign, case=fresh(west), actor=u["dh_w"])
     rollups_rebuild(first_day=dt.date(2025, 3, 1), last_day=timezone.localdate())
@@ -44,7 +73,9 @@ def two_towns(org):
 
 def scores_of(org, kind="town"):
     escope = selectors.evaluation_scope(org.users["leader"])
-    rows, weights = selectors.score_rows(org.users["leader"], escope, kind, first_day=FIRST, last_day=LAST)
+    rows, weights = selectors.score_rows(
+        org.users["leader"], escope, kind, first_day=FIRST, last_day=LAST
+    )
     return {r.subject.name: r for r in rows}, weights
 
 
@@ -64,7 +95,10 @@ def test_indicators_without_data_neither_help_nor_hurt(org, two_towns):
     rows, weights = scores_of(org)
     east = rows["东镇"]
     parts = {p.code: p for p in east.parts}
-    assert parts["satisfaction_good_share"].score is None and parts["satisfaction_good_share"].share == 0
+    assert (
+        parts["satisfaction_good_share"].score is None
+        and parts["satisfaction_good_share"].share == 0
+    )
     assert parts["rework_rate"].score == pytest.approx(100.0)  # one verification, passed
     assert sum(p.share for p in east.parts) == pytest.approx(1.0)
 

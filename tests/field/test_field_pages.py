@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 def logged_in(user) -> Client:
     client = Client()
-    response = client.post("/field/login/", {"username": user.username, "password": PASSWORD, "next": "/field/"})
+    response = client.post(
+        "/field/login/", {"username": user.username, "password": PASSWORD, "next": "/field/"}
+    )
     assert response.status_code == 302 and response["Location"] == "/field/"
     return client
 
@@ -50,8 +52,14 @@ def test_the_shell_has_the_hooks_and_loads_leaflet_and_no_personal_data(org):
     response = client.get("/field/")
     html = response.content.decode()
     assert response.status_code == 200
-    for needle in ['id="tasks-badge"', 'id="toast"', "vendor/leaflet/leaflet.js", "field/app.js",
-                   'rel="manifest"', "待同步"]:
+    for needle in [
+        'id="tasks-badge"',
+        'id="toast"',
+        "vendor/leaflet/leaflet.js",
+        "field/app.js",
+        'rel="manifest"',
+        "待同步",
+    ]:
         assert needle in html, needle
     # The service worker may cache the shell: it must not carry the user's name or grids.
     assert "测试gw" not in html
@@ -82,7 +90,14 @@ def test_the_service_worker_controls_the_field_scope_and_caches_the_shell(org):
     assert response["Content-Type"].startswith("application/javascript")
     assert response["Service-Worker-Allowed"] == "/field/"
     assert "no-cache" in response["Cache-Control"]
-    for url in ["/field/", "leaflet.js", "leaflet.css", "field/app.js", "field/app.css", "icon-192.png"]:
+    for url in [
+        "/field/",
+        "leaflet.js",
+        "leaflet.css",
+        "field/app.js",
+        "field/app.css",
+        "icon-192.png",
+    ]:
         assert url in body, url
 
 

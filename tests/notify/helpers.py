@@ -11,8 +11,15 @@ from apps.notify.models import Notification
 
 def report(org, reporter="gw", grid="east-v1-g1", **kwargs):
     lat, lng = org.point_in(org.grids[grid])
-    case, _ = workflow.case_report(reporter=org.users[reporter], category=org.categories["rubbish"],
-                                   description="路边堆放垃圾", lat=lat, lng=lng, accuracy_m=8, **kwargs)
+    case, _ = workflow.case_report(
+        reporter=org.users[reporter],
+        category=org.categories["rubbish"],
+        description="路边堆放垃圾",
+        lat=lat,
+        lng=lng,
+        accuracy_m=8,
+        **kwargs,
+    )
     return case
 
 
@@ -28,7 +35,11 @@ def at_town_desk(org, **kwargs):
 def fan_out(case) -> list[Notification]:
     """Run the fan-out for every event of the case not yet notified, oldest first."""
     made: list[Notification] = []
-    for event_id in CaseEvent.objects.filter(case=case, notified_at__isnull=True).order_by("id").values_list("id", flat=True):
+    for event_id in (
+        CaseEvent.objects.filter(case=case, notified_at__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    ):
         made += services.event_fan_out(event_id=event_id)
     return made
 

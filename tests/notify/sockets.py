@@ -27,8 +27,11 @@ def ticket_via_api(base: str, token: str) -> str:
     """What an API client does before it opens a socket: trade its token for a ticket."""
     import urllib.request
 
-    request = urllib.request.Request(base + "/api/notifications/ticket/", method="POST",
-                                     headers={"Authorization": f"Token {token}", "Accept": "application/json"})
+    request = urllib.request.Request(
+        base + "/api/notifications/ticket/",
+        method="POST",
+        headers={"Authorization": f"Token {token}", "Accept": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["ticket"]
 
@@ -48,7 +51,9 @@ def open_socket(base: str, *, cookie: str | None = None, **params) -> ClientConn
     return connect(url, origin=base, additional_headers=headers, open_timeout=10)
 
 
-def next_message(ws: ClientConnection, kind: str, *, timeout: float = 5.0, where=lambda m: True) -> dict:
+def next_message(
+    ws: ClientConnection, kind: str, *, timeout: float = 5.0, where=lambda m: True
+) -> dict:
     """The next message of type ``kind`` (skipping others), or AssertionError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -38,7 +38,10 @@ def test_the_list_is_newest_first_and_since_gives_the_rest_oldest_first(org, dis
     listed = api.get("/api/notifications/").json()
     ids = [row["id"] for row in listed["results"]]
     assert listed["count"] == 3 and ids == sorted(ids, reverse=True)
-    assert listed["results"][-1]["kind"] == Kind.DISPATCH and listed["results"][-1]["kind_label"] == "新派遣"
+    assert (
+        listed["results"][-1]["kind"] == Kind.DISPATCH
+        and listed["results"][-1]["kind_label"] == "新派遣"
+    )
     assert listed["results"][0]["tracking_number"] == display(dispatched.tracking_number)
     rest = api.get(f"/api/notifications/?since={ids[-1]}").json()
     assert [row["id"] for row in rest["results"]] == sorted(ids)[1:]
@@ -55,7 +58,9 @@ def test_a_malformed_since_is_answered_with_a_message(org, dispatched):
 @pytest.mark.django_db
 def test_nobody_lists_another_persons_notifications(org, dispatched):
     assert client_for(org.users["dh_w"]).get("/api/notifications/").json()["count"] == 0
-    assert client_for(org.users["td"]).get("/api/notifications/").json()["count"] == 1  # the escalation
+    assert (
+        client_for(org.users["td"]).get("/api/notifications/").json()["count"] == 1
+    )  # the escalation
     assert APIClient().get("/api/notifications/").status_code in (401, 403)
 
 
@@ -66,7 +71,9 @@ def test_marking_one_read_lowers_the_unread_count_and_another_persons_is_not_fou
     first = Notification.objects.filter(recipient=org.users["dh"]).order_by("id").first()
     marked = api.post(f"/api/notifications/{first.pk}/read/").json()
     assert marked["id"] == first.pk and marked["read_at"] and marked["unread"] == 2
-    assert api.post(f"/api/notifications/{first.pk}/read/").json()["unread"] == 2  # twice is harmless
+    assert (
+        api.post(f"/api/notifications/{first.pk}/read/").json()["unread"] == 2
+    )  # twice is harmless
     assert api.get("/api/notifications/?unread=1").json()["count"] == 2
     theirs = Notification.objects.filter(recipient=org.users["td"]).first()
     response = api.post(f"/api/notifications/{theirs.pk}/read/")
@@ -94,11 +101,16 @@ def test_a_token_works_for_api_clients(org, dispatched):
 def test_the_desk_counts_new_and_overdue_for_its_own_region_only(org):
     late = at_town_desk(org)
     at_town_desk(org, grid="east-v1-g2")
-    type(late).objects.filter(pk=late.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=1))
+    type(late).objects.filter(pk=late.pk).update(
+        step_deadline=timezone.now() - dt.timedelta(hours=1)
+    )
     counts = client_for(org.users["td"]).get("/api/notifications/desk-counts/").json()
     assert counts == {"region": org.towns["east"].pk, "new": 2, "overdue": 1}
     dashboard = desk_stats(org.users["td"])  # the command desk's own numbers agree
-    assert (counts["new"], counts["overdue"]) == (dashboard["waiting_total"], dashboard["overdue_total"])
+    assert (counts["new"], counts["overdue"]) == (
+        dashboard["waiting_total"],
+        dashboard["overdue_total"],
+    )
     assert client_for(org.users["td_w"]).get("/api/notifications/desk-counts/").json()["new"] == 0
     response = client_for(org.users["gw"]).get("/api/notifications/desk-counts/")
     assert response.status_code == 403 and response.json()["detail"]

@@ -32,7 +32,9 @@ def test_a_dispatch_on_the_desk_appears_on_the_handlers_phone_without_reload(
     desk.click("input[type=submit]")
     desk.wait_for_selector("#actions")
     dispatch = desk.locator('details[data-action="dispatch"]')
-    dispatch.locator("select[name=dispatch-lead_unit]").select_option(label="东镇城管中队（东镇 · 综合执法）")
+    dispatch.locator("select[name=dispatch-lead_unit]").select_option(
+        label="东镇城管中队（东镇 · 综合执法）"
+    )
     dispatch.locator("textarea[name=dispatch-note]").fill("请今天清运")
     dispatch.locator("button[type=submit]").click()
     desk.wait_for_selector(".messagelist .success")
@@ -41,7 +43,9 @@ def test_a_dispatch_on_the_desk_appears_on_the_handlers_phone_without_reload(
     toast = phone.locator("#toast .toast", has_text="新派遣")
     toast.wait_for(timeout=5000)
     assert display(case.tracking_number) in toast.inner_text()
-    phone.locator("#tasks-list .case-card", has_text=display(case.tracking_number)).wait_for(timeout=5000)
+    phone.locator("#tasks-list .case-card", has_text=display(case.tracking_number)).wait_for(
+        timeout=5000
+    )
     assert phone.locator("#tasks-badge").inner_text() == "1"
     assert phone.evaluate("window.__sameDocument") is True
     # The dispatch is younger than NOTIFY_SETTLE_S: the phone remembers it above its cursor.
@@ -55,7 +59,9 @@ def test_a_dispatch_on_the_desk_appears_on_the_handlers_phone_without_reload(
     assert case.status == Status.DISPATCHED and case.lead_unit_id == org_tx.units["east-cg"].pk
 
 
-def test_the_desk_counters_follow_a_new_escalation_live(org_tx, asgi_server, celery_worker_process, desk_context):
+def test_the_desk_counters_follow_a_new_escalation_live(
+    org_tx, asgi_server, celery_worker_process, desk_context
+):
     desk = desk_context.new_page()
     desk.goto(f"{asgi_server}/admin/login/?next=/admin/cases/case/")
     desk.fill("#id_username", "td")
@@ -64,8 +70,11 @@ def test_the_desk_counters_follow_a_new_escalation_live(org_tx, asgi_server, cel
     desk.wait_for_selector("#notify-desk [data-notify-live].on")
     assert desk.locator('#notify-desk [data-notify-count="new"]').inner_text() == "0"
     case = at_town_desk(org_tx)
-    wait_for_js(desk, "document.querySelector('#notify-desk [data-notify-count=\"new\"]').textContent === '1'",
-                timeout=5)
+    wait_for_js(
+        desk,
+        "document.querySelector('#notify-desk [data-notify-count=\"new\"]').textContent === '1'",
+        timeout=5,
+    )
     desk.locator("#toast .toast", has_text="上报至本级").wait_for(timeout=5000)
     assert display(case.tracking_number) in desk.locator("#toast").inner_text()
     screenshot(desk, "notify-desk-counters")

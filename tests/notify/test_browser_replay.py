@@ -27,28 +27,44 @@ SHOWN = "JSON.stringify(window.__shown)"
 
 
 def test_the_phone_shows_a_late_committed_and_a_lost_notification_once(
-    org_tx, private_redis, settings, monkeypatch, phone_context  # noqa: F811 - the fixture
+    org_tx,
+    private_redis,
+    settings,
+    monkeypatch,
+    phone_context,  # noqa: F811 - the fixture
 ):
     gw = org_tx.users["gw"]
     # The case's tasks go to the test's Redis, where no worker listens: a Celery worker of this
     # run would fan its events out, and its rows' ids would collide with the ones planned here.
-    monkeypatch.setattr(config.celery, "app", Celery("liandong-test", broker=celery_broker_url(private_redis.url)))
+    monkeypatch.setattr(
+        config.celery, "app", Celery("liandong-test", broker=celery_broker_url(private_redis.url))
+    )
     case = at_town_desk(org_tx)  # gw reported it, so gw sees it
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "apps.notify.layers.BlockingPoolRedisChannelLayer",
-                                           "CONFIG": {"hosts": [private_redis.url], "expiry": 30}}}
-    base_id = (Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1000
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "apps.notify.layers.BlockingPoolRedisChannelLayer",
+            "CONFIG": {"hosts": [private_redis.url], "expiry": 30},
+        }
+    }
+    base_id = (
+        Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    ) + 1000
 
     def commit(offset: int, title: str) -> Notification:
-        event = CaseEvent.objects.create(case=case, action="urge", actor=org_tx.users["td"],
-                                         notified_at=timezone.now())
-        return Notification.objects.create(id=base_id + offset, recipient=gw, case=case, event=event,
-                                           kind=Kind.URGE, title=title)
+        event = CaseEvent.objects.create(
+            case=case, action="urge", actor=org_tx.users["td"], notified_at=timezone.now()
+        )
+        return Notification.objects.create(
+            id=base_id + offset, recipient=gw, case=case, event=event, kind=Kind.URGE, title=title
+        )
 
     # Pushed from a thread of its own, as from a Celery worker: Playwright's loop runs in this one.
     pusher = ThreadPoolExecutor(max_workers=1)
 
     def push_notification(n: Notification) -> bool:
-        return pusher.submit(push.send, [(selectors.user_group(gw.pk), notification_payload(n))]).result()
+        return pusher.submit(
+            push.send, [(selectors.user_group(gw.pk), notification_payload(n))]
+        ).result()
 
     def push_badge() -> bool:
         badge = {"type": "unread", "count": selectors.unread_count(gw)}
@@ -59,8 +75,10 @@ def test_the_phone_shows_a_late_committed_and_a_lost_notification_once(
         phone = phone_context.new_page()
         field_login(phone, base, "gw")
         wait_for_js(phone, "window.liandongNotify && window.liandongNotify.ready()")
-        phone.evaluate("window.__shown = []; window.__sameDocument = true;"
-                       "window.liandongNotify.on('notification', function (m) { window.__shown.push(m.id); })")
+        phone.evaluate(
+            "window.__shown = []; window.__sameDocument = true;"
+            "window.liandongNotify.on('notification', function (m) { window.__shown.push(m.id); })"
+        )
 
         # id +2 is committed and shown while +1, taken before it, is still open.
         high = commit(2, "督办：第二条")

@@ -21,7 +21,10 @@ def test_a_town_dispatchers_admin_pages_carry_the_live_counters(org):
     at_town_desk(org)
     html = page_for(org.users["td"])
     assert 'id="notify-desk"' in html
-    assert '<b data-notify-count="new">1</b>' in html and '<b data-notify-count="overdue">0</b>' in html
+    assert (
+        '<b data-notify-count="new">1</b>' in html
+        and '<b data-notify-count="overdue">0</b>' in html
+    )
     assert "notify/live.js" in html and "notify/desk.js" in html
 
 

@@ -14,14 +14,22 @@ from apps.notify.models import Notification
 from apps.notify.serializers import NotificationOut, notification_payload
 from tests.cases.helpers import report
 from tests.conftest import wait_for
-from tests.notify.sockets import messages_within, next_message, open_socket, send, session_cookie_for
+from tests.notify.sockets import (
+    messages_within,
+    next_message,
+    open_socket,
+    send,
+    session_cookie_for,
+)
 
 
 @pytest.fixture
 def sent(monkeypatch):
     """The task messages this process sends (instead of sending them)."""
     messages: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(follow_up, "send", lambda name, *args: messages.append((name, args)) or True)
+    monkeypatch.setattr(
+        follow_up, "send", lambda name, *args: messages.append((name, args)) or True
+    )
     return messages
 
 
@@ -37,7 +45,9 @@ def test_a_report_costs_one_message_and_its_routing_task_tells_the_desk(org_tx, 
     assert len(sent) == 1  # the routing event's fan-out ran in the routing task, not as a message
     route = CaseEvent.objects.get(case=case, action=Action.ROUTE)
     assert route.notified_at is not None
-    assert set(Notification.objects.filter(event=route).values_list("recipient__username", flat=True)) == {"vh"}
+    assert set(
+        Notification.objects.filter(event=route).values_list("recipient__username", flat=True)
+    ) == {"vh"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -64,7 +74,9 @@ def test_a_failed_fan_out_in_the_routing_task_stays_in_the_outbox(org_tx, sent, 
     case_tasks.route_case.run(case.pk)  # does not raise: the routing is committed
     case.refresh_from_db()
     assert case.pending_work == []
-    assert CaseEvent.objects.get(case=case, action=Action.ROUTE).notified_at is None  # the sweep's to re-send
+    assert (
+        CaseEvent.objects.get(case=case, action=Action.ROUTE).notified_at is None
+    )  # the sweep's to re-send
 
 
 @pytest.mark.django_db
@@ -75,10 +87,16 @@ def test_the_socket_payload_is_the_apis_shape(org):
 
     notification = fan_out(case)[0]
     notification = Notification.objects.select_related("case").get(pk=notification.pk)
-    assert notification_payload(notification) == {"type": "notification", **NotificationOut(notification).data}
+    assert notification_payload(notification) == {
+        "type": "notification",
+        **NotificationOut(notification).data,
+    }
     Notification.objects.filter(pk=notification.pk).update(read_at=case.created_at)
     notification.refresh_from_db()
-    assert notification_payload(notification) == {"type": "notification", **NotificationOut(notification).data}
+    assert notification_payload(notification) == {
+        "type": "notification",
+        **NotificationOut(notification).data,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -89,7 +107,9 @@ def test_a_second_fan_out_of_the_same_event_tells_nobody_twice(org_tx):
     workflow.case_route(case_id=case.pk)
     route = CaseEvent.objects.get(case=case, action=Action.ROUTE)
     first = notify_services.event_fan_out(event_id=route.pk)
-    CaseEvent.objects.filter(pk=route.pk).update(notified_at=None)  # as if the stamp was lost in a crash
+    CaseEvent.objects.filter(pk=route.pk).update(
+        notified_at=None
+    )  # as if the stamp was lost in a crash
     second = notify_services.event_fan_out(event_id=route.pk)
     assert [n.pk for n in second] == [n.pk for n in first]
     assert Notification.objects.filter(event=route).count() == len(first) == 1
@@ -97,7 +117,9 @@ def test_a_second_fan_out_of_the_same_event_tells_nobody_twice(org_tx):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_desk_counters_come_once_per_interval_and_end_right(org_tx, asgi_server, celery_worker_process, settings):
+def test_desk_counters_come_once_per_interval_and_end_right(
+    org_tx, asgi_server, celery_worker_process, settings
+):
     """Ten reports in a burst: the village desk's counter is pushed a few times, not ten, and
     its last push counts all ten (a change during a push is counted by the next one)."""
     u = org_tx.users
@@ -107,9 +129,14 @@ def test_desk_counters_come_once_per_interval_and_end_right(org_tx, asgi_server,
         send(desk, type="subscribe", group=f"region.{village.pk}")
         assert next_message(desk, "desk.counts")["new"] == 0
         cases = [report(org_tx, description=f"垃圾 {i}") for i in range(10)]
-        wait_for(lambda: not CaseEvent.objects.filter(case__in=cases, notified_at__isnull=True).exists())
-        pushed = [m for m in messages_within(desk, settings.DESK_COUNTS_INTERVAL_S * 2 + 1.5)
-                  if m["type"] == "desk.counts"]
+        wait_for(
+            lambda: not CaseEvent.objects.filter(case__in=cases, notified_at__isnull=True).exists()
+        )
+        pushed = [
+            m
+            for m in messages_within(desk, settings.DESK_COUNTS_INTERVAL_S * 2 + 1.5)
+            if m["type"] == "desk.counts"
+        ]
     assert pushed, "no desk counters after ten reports"
     assert len(pushed) <= 4
     assert pushed[-1] == {"type": "desk.counts", "region": village.pk, "new": 10, "overdue": 0}
@@ -138,7 +165,9 @@ def test_routing_a_case_does_not_lock_its_category(org_tx):
         assert locked.wait(10)
         with transaction.atomic(), connection.cursor() as cursor:
             # NOWAIT: an error at once if another transaction holds the row.
-            cursor.execute("SELECT id FROM cases_category WHERE id = %s FOR UPDATE NOWAIT", [case.category_id])
+            cursor.execute(
+                "SELECT id FROM cases_category WHERE id = %s FOR UPDATE NOWAIT", [case.category_id]
+            )
             assert cursor.fetchone() == (case.category_id,)
     finally:
         release.set()

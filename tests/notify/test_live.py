@@ -31,12 +31,16 @@ def settled(case) -> None:
     wait_for(lambda: not CaseEvent.objects.filter(case=case, notified_at__isnull=True).exists())
 
 
-def test_an_assignment_reaches_the_unit_members_phone_within_a_second(org_tx, asgi_server, celery_worker_process):
+def test_an_assignment_reaches_the_unit_members_phone_within_a_second(
+    org_tx, asgi_server, celery_worker_process
+):
     u = org_tx.users
     case = at_town_desk(org_tx)
     settled(case)
-    with open_socket(asgi_server, cookie=session_cookie_for(u["dh"])) as phone, \
-            open_socket(asgi_server, ticket=ticket_for(u["dh_w"])) as outsider:
+    with (
+        open_socket(asgi_server, cookie=session_cookie_for(u["dh"])) as phone,
+        open_socket(asgi_server, ticket=ticket_for(u["dh_w"])) as outsider,
+    ):
         hello = next_message(phone, "hello")
         assert hello["user"] == u["dh"].pk and hello["unread"] == 0
         next_message(outsider, "hello")
@@ -45,13 +49,18 @@ def test_an_assignment_reaches_the_unit_members_phone_within_a_second(org_tx, as
         pushed = next_message(phone, "notification", timeout=1.0)
         elapsed = time.monotonic() - started
         assert pushed["kind"] == "dispatch" and pushed["case"] == case.pk
-        assert pushed["tracking_number"] == display(case.tracking_number) and pushed["title"] == "新派遣：暴露垃圾"
+        assert (
+            pushed["tracking_number"] == display(case.tracking_number)
+            and pushed["title"] == "新派遣：暴露垃圾"
+        )
         assert elapsed < 1.0
         assert next_message(phone, "unread") == {"type": "unread", "count": 1}  # the badge follows
         assert not [m for m in messages_within(outsider, 0.5) if m["type"] == "notification"]
 
 
-def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(org_tx, asgi_server, celery_worker_process):
+def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(
+    org_tx, asgi_server, celery_worker_process
+):
     u = org_tx.users
     case = at_town_desk(org_tx)
     workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org_tx.units["east-cg"])
@@ -65,7 +74,9 @@ def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(org_tx, a
     workflow.case_urge(case=case, actor=u["td"], note="尽快")
     workflow.case_urge(case=case, actor=u["td"], note="再次督办")
     settled(case)
-    with open_socket(asgi_server, ticket=ticket_via_api(asgi_server, token), since=first["id"]) as phone:
+    with open_socket(
+        asgi_server, ticket=ticket_via_api(asgi_server, token), since=first["id"]
+    ) as phone:
         hello = next_message(phone, "hello")
         assert hello["unread"] == 3 and hello["last_id"] > first["id"]
         replayed = [next_message(phone, "notification"), next_message(phone, "notification")]
@@ -82,7 +93,9 @@ def test_anonymous_sockets_and_forged_tickets_are_refused(org_tx, asgi_server):
     with open_socket(asgi_server) as anonymous:
         send(anonymous, type="subscribe", group=f"user.{org_tx.users['dh'].pk}")
         assert close_code(anonymous) == 4401
-    forged_ticket = ticket_for(org_tx.users["gw"]).replace(f"{org_tx.users['gw'].pk}.", f"{org_tx.users['dh'].pk}.", 1)
+    forged_ticket = ticket_for(org_tx.users["gw"]).replace(
+        f"{org_tx.users['gw'].pk}.", f"{org_tx.users['dh'].pk}.", 1
+    )
     with open_socket(asgi_server, ticket=forged_ticket) as forged:
         error = next_message(forged, "error")
         assert error["code"] == 4401 and "请重新获取票据" in error["detail"]
@@ -143,28 +156,42 @@ def test_a_grid_worker_may_not_follow_the_villages_desk_nor_another_user(org_tx,
         assert close_code(phone) == 4403
 
 
-def test_the_desk_follows_its_counters_and_a_foreign_desk_is_refused(org_tx, asgi_server, celery_worker_process):
+def test_the_desk_follows_its_counters_and_a_foreign_desk_is_refused(
+    org_tx, asgi_server, celery_worker_process
+):
     u = org_tx.users
     east = org_tx.towns["east"]
     with open_socket(asgi_server, cookie=session_cookie_for(u["td"])) as desk:
         next_message(desk, "hello")
         send(desk, type="subscribe", group=f"region.{east.pk}")
-        assert next_message(desk, "desk.counts") == {"type": "desk.counts", "region": east.pk, "new": 0, "overdue": 0}
+        assert next_message(desk, "desk.counts") == {
+            "type": "desk.counts",
+            "region": east.pk,
+            "new": 0,
+            "overdue": 0,
+        }
         case = at_town_desk(org_tx)
-        assert next_message(desk, "notification", where=lambda m: m["case"] == case.pk)["kind"] == "escalation"
+        assert (
+            next_message(desk, "notification", where=lambda m: m["case"] == case.pk)["kind"]
+            == "escalation"
+        )
         assert next_message(desk, "desk.counts", where=lambda m: m["new"] == 1)["region"] == east.pk
         send(desk, type="subscribe", group=f"region.{org_tx.towns['west'].pk}")
         assert close_code(desk) == 4403
 
 
-def test_marking_read_on_one_device_updates_the_badge_on_the_other(org_tx, asgi_server, celery_worker_process):
+def test_marking_read_on_one_device_updates_the_badge_on_the_other(
+    org_tx, asgi_server, celery_worker_process
+):
     u = org_tx.users
     case = at_town_desk(org_tx)
     workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org_tx.units["east-cg"])
     settled(case)
     notification = Notification.objects.get(recipient=u["dh"])
-    with open_socket(asgi_server, ticket=ticket_for(u["dh"])) as phone, \
-            open_socket(asgi_server, cookie=session_cookie_for(u["dh"])) as desk:
+    with (
+        open_socket(asgi_server, ticket=ticket_for(u["dh"])) as phone,
+        open_socket(asgi_server, cookie=session_cookie_for(u["dh"])) as desk,
+    ):
         assert next_message(phone, "hello")["unread"] == 1
         next_message(desk, "hello")
         send(phone, type="mark_read", id=notification.pk)
@@ -186,9 +213,20 @@ def test_malformed_and_oversized_frames_are_answered_not_crashed_on(org_tx, asgi
         next_message(client, "pong")  # still open and answering
         client.send("x" * 5000)
         assert close_code(client) == 4400
-    with open_socket(asgi_server, ticket=ticket_for(org_tx.users["dh"]), since=0, seen="3,x") as client:
-        assert next_message(client, "error")["detail"] == "seen 必须是通知编号的列表（最多 500 个）。"
+    with open_socket(
+        asgi_server, ticket=ticket_for(org_tx.users["dh"]), since=0, seen="3,x"
+    ) as client:
+        assert (
+            next_message(client, "error")["detail"] == "seen 必须是通知编号的列表（最多 500 个）。"
+        )
         send(client, type="replay", since=0, seen=list(range(501)))
-        assert next_message(client, "error")["detail"] == "seen 必须是通知编号的列表（最多 500 个）。"
+        assert (
+            next_message(client, "error")["detail"] == "seen 必须是通知编号的列表（最多 500 个）。"
+        )
         send(client, type="replay", since=0, seen=[3])
-        assert next_message(client, "replay.done") == {"type": "replay.done", "count": 0, "more": False, "cursor": 0}
+        assert next_message(client, "replay.done") == {
+            "type": "replay.done",
+            "count": 0,
+            "more": False,
+            "cursor": 0,
+        }

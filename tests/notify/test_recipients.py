@@ -34,12 +34,20 @@ def test_an_escalation_tells_the_desk_of_the_tier_above_and_no_other_town(org):
 def test_a_dispatch_tells_the_lead_and_assisting_units_but_not_the_dispatcher(org):
     make_person("sj", Role.DEPARTMENT_HANDLER, unit=org.units["east-sj"])
     case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["east-cg"],
-                           assisting_units=[org.units["east-sj"]])
+    workflow.case_dispatch(
+        case=case,
+        actor=org.users["td"],
+        lead_unit=org.units["east-cg"],
+        assisting_units=[org.units["east-sj"]],
+    )
     fan_out(case)
     assert told(case, Kind.DISPATCH) == {"dh", "sj"}
     note = Notification.objects.get(case=case, kind=Kind.DISPATCH, recipient__username="dh")
-    assert note.title == "新派遣：暴露垃圾" and display(case.tracking_number) in note.body and "办结时限" in note.body
+    assert (
+        note.title == "新派遣：暴露垃圾"
+        and display(case.tracking_number) in note.body
+        and "办结时限" in note.body
+    )
 
 
 @pytest.mark.django_db
@@ -48,7 +56,9 @@ def test_a_joint_response_alerts_every_unit_called_and_the_county_desk(org):
     workflow.case_route(case_id=case.pk)
     fan_out(case)
     assert told(case, Kind.JOINT_RESPONSE) == {"dh_c", "dh", "cd"}
-    assert not told(case, Kind.NEW_REPORT)  # the village is not asked to accept what the county took
+    assert not told(
+        case, Kind.NEW_REPORT
+    )  # the village is not asked to accept what the county took
 
 
 @pytest.mark.django_db
@@ -100,7 +110,9 @@ def test_a_fix_on_the_spot_is_verified_by_someone_else_than_who_fixed_it(org):
 def test_rejection_and_merge_tell_the_reporter(org):
     rejected = report(org)
     workflow.case_route(case_id=rejected.pk)
-    workflow.case_reject(case=rejected, actor=org.users["vh"], reason=RejectReason.INVALID, note="照片看不出问题")
+    workflow.case_reject(
+        case=rejected, actor=org.users["vh"], reason=RejectReason.INVALID, note="照片看不出问题"
+    )
     first = report(org, reporter="gw2")
     duplicate = report(org, reporter="gl")
     workflow.case_merge(case=duplicate, into=first, actor=org.users["vh"])
@@ -114,7 +126,9 @@ def test_rejection_and_merge_tell_the_reporter(org):
 def test_someone_listed_in_the_unit_but_scoped_elsewhere_is_never_told(org):
     # A west village handler wrongly attached to the east urban-management unit: the unit's
     # member list names them, the visibility rule does not let them see an east case.
-    misfiled = make_person("vh_odd", Role.VILLAGE_HANDLER, region=org.villages["west-v1"], unit=org.units["east-cg"])
+    misfiled = make_person(
+        "vh_odd", Role.VILLAGE_HANDLER, region=org.villages["west-v1"], unit=org.units["east-cg"]
+    )
     inactive = make_person("dh_gone", Role.DEPARTMENT_HANDLER, unit=org.units["east-cg"])
     inactive.is_active = False
     inactive.save()
@@ -128,8 +142,12 @@ def test_someone_listed_in_the_unit_but_scoped_elsewhere_is_never_told(org):
 @pytest.mark.django_db
 def test_every_notification_of_a_whole_loop_goes_to_someone_who_may_see_the_case(org):
     u = org.users
-    make_person("vh_odd", Role.VILLAGE_HANDLER, region=org.villages["west-v1"], unit=org.units["east-cg"])
-    make_person("gl_odd", Role.GRID_LEADER, region=org.villages["west-v1"], unit=org.units["east-v1-ws"])
+    make_person(
+        "vh_odd", Role.VILLAGE_HANDLER, region=org.villages["west-v1"], unit=org.units["east-cg"]
+    )
+    make_person(
+        "gl_odd", Role.GRID_LEADER, region=org.villages["west-v1"], unit=org.units["east-v1-ws"]
+    )
     case = at_town_desk(org)
     workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
     workflow.case_urge(case=case, actor=u["td"])
@@ -144,7 +162,9 @@ def test_every_notification_of_a_whole_loop_goes_to_someone_who_may_see_the_case
     notifications = list(Notification.objects.select_related("recipient"))
     assert len(notifications) >= 8
     for notification in notifications:
-        assert cases_visible_to(notification.recipient).filter(pk=notification.case_id).exists(), notification
+        assert cases_visible_to(notification.recipient).filter(pk=notification.case_id).exists(), (
+            notification
+        )
         assert notification.recipient.username not in ("vh_odd", "gl_odd")
 
 

@@ -42,7 +42,9 @@ def enqueue_to(monkeypatch):
 
 
 def settled(*cases) -> None:
-    wait_for(lambda: not CaseEvent.objects.filter(case__in=cases, notified_at__isnull=True).exists())
+    wait_for(
+        lambda: not CaseEvent.objects.filter(case__in=cases, notified_at__isnull=True).exists()
+    )
 
 
 def test_a_phone_gets_what_it_missed_while_redis_restarted(org_tx, private_redis, enqueue_to):

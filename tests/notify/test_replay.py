@@ -66,15 +66,21 @@ class Phone(threading.Thread):
         return {"since": self.cursor, "seen": sorted(self.seen)}
 
     def url(self) -> str:
-        query = {key: ",".join(map(str, value)) if isinstance(value, list) else value
-                 for key, value in self.resume().items()}
+        query = {
+            key: ",".join(map(str, value)) if isinstance(value, list) else value
+            for key, value in self.resume().items()
+        }
         return self.base.replace("http://", "ws://") + "/ws/notifications/?" + urlencode(query)
 
     def run(self) -> None:
         while not self.stopping:
             try:
-                with connect(self.url(), origin=self.base, additional_headers={"Cookie": self.cookie},
-                             open_timeout=5) as ws:
+                with connect(
+                    self.url(),
+                    origin=self.base,
+                    additional_headers={"Cookie": self.cookie},
+                    open_timeout=5,
+                ) as ws:
                     self.connections += 1
                     self.listen(ws)
             except (ConnectionClosed, OSError, TimeoutError):
@@ -104,21 +110,38 @@ class Phone(threading.Thread):
 
 
 def test_a_storm_of_redis_restarts_and_late_commits_loses_and_repeats_nothing(
-    org_tx, private_redis, settings, monkeypatch  # noqa: F811 - the fixture
+    org_tx,
+    private_redis,
+    settings,
+    monkeypatch,  # noqa: F811 - the fixture
 ):
     # The case's tasks go to the test's Redis, where no worker listens: a Celery worker of this
     # run would fan its events out, and its rows' ids would collide with the ones planned here.
-    monkeypatch.setattr(config.celery, "app", Celery("liandong-test", broker=celery_broker_url(private_redis.url)))
+    monkeypatch.setattr(
+        config.celery, "app", Celery("liandong-test", broker=celery_broker_url(private_redis.url))
+    )
     case = at_town_desk(org_tx)
     people = [org_tx.users[name] for name in PEOPLE]
     for person in people:
         assert cases_visible_to(person).filter(pk=case.pk).exists()
     # This process pushes like a Celery worker does (apps/notify/push.py), to the test's Redis.
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "apps.notify.layers.BlockingPoolRedisChannelLayer",
-                                           "CONFIG": {"hosts": [private_redis.url], "expiry": 30}}}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "apps.notify.layers.BlockingPoolRedisChannelLayer",
+            "CONFIG": {"hosts": [private_redis.url], "expiry": 30},
+        }
+    }
     events = CaseEvent.objects.bulk_create(
-        [CaseEvent(case=case, action="urge", actor=org_tx.users["td"], note=f"督办 {i}", notified_at=timezone.now())
-         for i in range(4 * RESTARTS)]
+        [
+            CaseEvent(
+                case=case,
+                action="urge",
+                actor=org_tx.users["td"],
+                note=f"督办 {i}",
+                notified_at=timezone.now(),
+            )
+            for i in range(4 * RESTARTS)
+        ]
     )
     start = Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0
     base_id = start + 1000
@@ -127,9 +150,18 @@ def test_a_storm_of_redis_restarts_and_late_commits_loses_and_repeats_nothing(
         """Each person's notification of one slot of a round, committed. The ids are fixed in
         advance, so a lower id can commit after a higher one, as concurrent transactions do:
         slot 0 is taken with slot 1 but commits a round later, after a Redis restart."""
-        rows = [Notification(id=base_id + round_ * 100 + j * 10 + slot, recipient=person, case=case,
-                             event=events[round_ * 4 + slot], kind=Kind.URGE, title="督办", body=f"第 {round_} 轮")
-                for j, person in enumerate(people)]
+        rows = [
+            Notification(
+                id=base_id + round_ * 100 + j * 10 + slot,
+                recipient=person,
+                case=case,
+                event=events[round_ * 4 + slot],
+                kind=Kind.URGE,
+                title="督办",
+                body=f"第 {round_} 轮",
+            )
+            for j, person in enumerate(people)
+        ]
         with transaction.atomic():
             Notification.objects.bulk_create(rows)
         return rows
@@ -160,8 +192,13 @@ def test_a_storm_of_redis_restarts_and_late_commits_loses_and_repeats_nothing(
                 if not push_out(high):
                     failed_pushes += 1
                     push_out(high)  # the pools were reset: this one goes out
-                wait_for(lambda: all(n.id in phones[n.recipient_id].frames for n in high)
-                         and high[0].id in control.frames, timeout=20)
+                wait_for(
+                    lambda: (
+                        all(n.id in phones[n.recipient_id].frames for n in high)
+                        and high[0].id in control.frames
+                    ),
+                    timeout=20,
+                )
                 private_redis.stop()
                 if round_:
                     failed_pushes += not push_out(commit(round_ - 1, 0))  # late, pushed in vain
@@ -185,7 +222,9 @@ def test_a_storm_of_redis_restarts_and_late_commits_loses_and_repeats_nothing(
     assert failed_pushes >= 2 * RESTARTS - 1  # slots 0 and 2 could not be pushed
     for person in people:
         phone = phones[person.pk]
-        expected = set(Notification.objects.filter(recipient=person, id__gt=start).values_list("id", flat=True))
+        expected = set(
+            Notification.objects.filter(recipient=person, id__gt=start).values_list("id", flat=True)
+        )
         assert len(expected) >= 4 * RESTARTS
         twice = [pk for pk, times in Counter(phone.frames).items() if times > 1]
         assert twice == [], f"{person.username} was shown {twice} more than once"
@@ -194,6 +233,7 @@ def test_a_storm_of_redis_restarts_and_late_commits_loses_and_repeats_nothing(
         assert phone.connections > RESTARTS  # it really reconnected through every restart
         # Settled notifications moved the cursor: replays stay short, ``seen`` small.
         assert phone.cursor > base_id and len(phone.seen) < len(expected) // 2
-    lost_by_old_protocol = set(Notification.objects.filter(recipient=people[0], id__gt=start)
-                               .values_list("id", flat=True)) - set(control.frames)
+    lost_by_old_protocol = set(
+        Notification.objects.filter(recipient=people[0], id__gt=start).values_list("id", flat=True)
+    ) - set(control.frames)
     assert len(lost_by_old_protocol) >= RESTARTS // 2  # the storm reproduced the issue

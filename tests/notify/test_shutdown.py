@@ -33,9 +33,23 @@ def start_web(env: dict[str, str], log_path) -> tuple[subprocess.Popen, str]:
     socket after 3 s and hide whether the sockets stop by themselves."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "info", "--no-access-log"],
-        cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
 
@@ -62,6 +76,7 @@ def test_sigterm_closes_the_sockets_with_1012_and_exits_within_5_s_after_a_redis
         proc, base = start_web(env, log_path)
         try:
             with ExitStack() as opened:
+
                 def socket(cookie: str | None = None):
                     return opened.enter_context(open_socket(base, cookie=cookie))
 
@@ -102,7 +117,9 @@ def test_sigterm_closes_the_sockets_with_1012_and_exits_within_5_s_after_a_redis
         assert output.count("the channel layer failed") == SOCKETS, output[-3000:]
 
 
-def test_a_client_that_hangs_up_at_once_is_not_logged_as_a_channel_layer_failure(org_tx, asgi_server):
+def test_a_client_that_hangs_up_at_once_is_not_logged_as_a_channel_layer_failure(
+    org_tx, asgi_server
+):
     cookie = session_cookie_for(org_tx.users["dh"])
     for _ in range(5):
         # Gone before the server has sent "hello": its send meets uvicorn's ClientDisconnected.

@@ -36,7 +36,9 @@ def test_a_logged_in_browser_gets_one_with_its_session_and_csrf_token(org):
     refused = api.post("/api/notifications/ticket/")
     assert refused.status_code == 403 and "页面已过期" in refused.json()["detail"]
     api.get("/accounts/login/")  # any page with a form sets the CSRF cookie, as the desk's do
-    response = api.post("/api/notifications/ticket/", HTTP_X_CSRFTOKEN=api.cookies["csrftoken"].value)
+    response = api.post(
+        "/api/notifications/ticket/", HTTP_X_CSRFTOKEN=api.cookies["csrftoken"].value
+    )
     assert response.status_code == 200
     assert tickets.ticket_redeem(response.json()["ticket"]) == org.users["td"].pk
 
@@ -72,7 +74,9 @@ def test_a_ticket_cannot_be_moved_to_another_user_or_made_up(org):
     ticket = tickets.ticket_issue(user=gw)
     assert tickets.ticket_redeem(ticket.replace(f"{gw.pk}.", f"{dh.pk}.", 1)) is None
     # Signed by the same key for another purpose (another salt): not a ticket.
-    assert tickets.ticket_redeem(signing.TimestampSigner(salt="other").sign(f"{dh.pk}.nonce")) is None
+    assert (
+        tickets.ticket_redeem(signing.TimestampSigner(salt="other").sign(f"{dh.pk}.nonce")) is None
+    )
     for junk in ["", "x", None, 7, {"ticket": ticket}, ticket + "x" * 300]:
         assert tickets.ticket_redeem(junk) is None
     assert tickets.ticket_redeem(ticket) == gw.pk  # the failed attempts did not spend it

@@ -24,8 +24,12 @@ from tests.conftest import ROOT, _worker_env, children_of, stop_process, wait_fo
 from tests.private_redis import PrivateRedis
 
 # Short enough for a test, with the product's ordering: soft < hard time limit < visibility.
-FAST_RECOVERY = {"BROKER_VISIBILITY_TIMEOUT_S": "8", "TASK_TIME_LIMIT_S": "7", "TASK_SOFT_TIME_LIMIT_S": "6",
-                 "BROKER_RESTORE_INTERVAL_S": "1"}
+FAST_RECOVERY = {
+    "BROKER_VISIBILITY_TIMEOUT_S": "8",
+    "TASK_TIME_LIMIT_S": "7",
+    "TASK_SOFT_TIME_LIMIT_S": "6",
+    "BROKER_RESTORE_INTERVAL_S": "1",
+}
 
 
 class Ops:
@@ -37,21 +41,51 @@ class Ops:
 
     def command(self, kind: str, name: str, *args: str) -> list[str]:
         if kind == "worker":
-            return [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                    "-n", f"{name}-{os.getpid()}@%h", *args]
-        return [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
-                "-s", str(self.log_dir / f"{name}-schedule"), *args]
+            return [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{name}-{os.getpid()}@%h",
+                *args,
+            ]
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "-s",
+            str(self.log_dir / f"{name}-schedule"),
+            *args,
+        ]
 
     @contextmanager
     def process(self, kind: str, name: str, *args: str, env: dict[str, str] | None = None):
         """A celery worker or beat while the block runs (its output in ``log(name)``)."""
         out = open(self.log(name), "ab")
-        proc = subprocess.Popen(self.command(kind, name, *args), cwd=ROOT, env={**self.env, **(env or {})},
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            self.command(kind, name, *args),
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             if kind == "worker":
-                wait_for(lambda: proc.poll() is not None or b"ready." in self.log(name).read_bytes(), timeout=60,
-                         interval=0.2)
+                wait_for(
+                    lambda: proc.poll() is not None or b"ready." in self.log(name).read_bytes(),
+                    timeout=60,
+                    interval=0.2,
+                )
                 assert proc.poll() is None, self.log(name).read_text()[-3000:]
             yield proc
         finally:
@@ -80,7 +114,10 @@ def ops(settings, monkeypatch, tmp_path):
         app.conf.task_routes = django_settings.CELERY_TASK_ROUTES
         monkeypatch.setattr(config.celery, "app", app)
         # … and reads the tasks' delivery counters from it.
-        settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": server.url}}
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {**settings.CACHES["default"], "LOCATION": server.url},
+        }
         env = {**_worker_env(), "REDIS_URL": server.url, **FAST_RECOVERY}
         yield Ops(server, env, tmp_path)
     finally:

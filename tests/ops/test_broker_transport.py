@@ -40,13 +40,20 @@ def a_channel_left_open_by_a_failed_close(server: PrivateRedis):
     conn = Connection(celery_broker_url(server.url))
     tasks = Queue("tasks", Exchange("tasks"), "tasks")
     producer_channel = conn.channel()
-    conn.Producer(producer_channel).publish({"case": 1}, exchange=tasks.exchange, routing_key="tasks", declare=[tasks])
+    conn.Producer(producer_channel).publish(
+        {"case": 1}, exchange=tasks.exchange, routing_key="tasks", declare=[tasks]
+    )
     consuming = conn.channel()
     delivered = []
-    conn.Consumer(tasks, channel=consuming, callbacks=[lambda body, message: delivered.append(message)]).consume()
+    conn.Consumer(
+        tasks, channel=consuming, callbacks=[lambda body, message: delivered.append(message)]
+    ).consume()
     broadcast = conn.channel()
-    conn.Consumer(Queue("control", Exchange("control", type="fanout"), auto_delete=True), channel=broadcast,
-                  no_ack=True).consume()
+    conn.Consumer(
+        Queue("control", Exchange("control", type="fanout"), auto_delete=True),
+        channel=broadcast,
+        no_ack=True,
+    ).consume()
     deadline = time.monotonic() + 10
     while not delivered and time.monotonic() < deadline:
         try:
@@ -63,7 +70,8 @@ def a_channel_left_open_by_a_failed_close(server: PrivateRedis):
 
 
 def test_kombus_own_transport_crashes_restoring_the_message_of_a_channel_that_outlived_its_connection(
-        private_redis, monkeypatch):
+    private_redis, monkeypatch
+):
     use_transport(monkeypatch, "kombu.transport.redis:Transport")
     consuming = a_channel_left_open_by_a_failed_close(private_redis)
     assert type(consuming.connection) is kombu_redis.Transport
@@ -84,6 +92,10 @@ def test_every_redis_broker_url_of_the_product_uses_ours():
     # config/celery.py installs it before the app connects.
     import config.celery  # noqa: F401
 
-    for url in ("redis://127.0.0.1:6379/0", "rediss://127.0.0.1:6380/0", "redis+socket:///tmp/liandong.sock"):
+    for url in (
+        "redis://127.0.0.1:6379/0",
+        "rediss://127.0.0.1:6380/0",
+        "redis+socket:///tmp/liandong.sock",
+    ):
         assert Connection(url).transport_cls in ("redis", "rediss")
         assert type(Connection(url).transport) is Transport

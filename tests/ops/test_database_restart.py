@@ -19,7 +19,10 @@ import pytest
 from tests.conftest import ROOT, uvicorn_server, wait_for
 from tests.private_postgres import PrivatePostgres, available
 
-pytestmark = [pytest.mark.worker, pytest.mark.skipif(not available(), reason="PostgreSQL's initdb is not installed")]
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.skipif(not available(), reason="PostgreSQL's initdb is not installed"),
+]
 
 SEED = """
 import json
@@ -43,11 +46,22 @@ def postgres():
 
 
 def post_report(base: str, seed: dict, answers: list | None = None) -> tuple[int, str]:
-    body = {"id": str(uuid.uuid4()), "category": seed["category"], "description": "数据库重启前后的上报",
-            "severity": 3, "lat": seed["lat"], "lng": seed["lng"], "accuracy_m": 8, "position_source": "gps"}
-    request = urllib.request.Request(base + "/api/reports/", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Token {seed['token']}",
-                                              "Content-Type": "application/json"})
+    body = {
+        "id": str(uuid.uuid4()),
+        "category": seed["category"],
+        "description": "数据库重启前后的上报",
+        "severity": 3,
+        "lat": seed["lat"],
+        "lng": seed["lng"],
+        "accuracy_m": 8,
+        "position_source": "gps",
+    }
+    request = urllib.request.Request(
+        base + "/api/reports/",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Token {seed['token']}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, body["id"]
@@ -59,29 +73,62 @@ def post_report(base: str, seed: dict, answers: list | None = None) -> tuple[int
 
 def test_intake_and_routing_resume_without_errors_once_the_database_is_back(postgres, ops):
     env = {**ops.env, "DATABASE_URL": postgres.url("liandong"), "DB_POOL_TIMEOUT_S": "3"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    seed = json.loads(subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=env, check=True,
-                                     capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    seed = json.loads(
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", SEED],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     db = postgres.url("liandong")
 
     def stored(ids: list[str]) -> int:
         with psycopg.connect(db) as conn:
-            return conn.execute("SELECT count(*) FROM cases_case WHERE client_uuid = ANY(%s)",
-                                [[uuid.UUID(i) for i in ids]]).fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM cases_case WHERE client_uuid = ANY(%s)",
+                [[uuid.UUID(i) for i in ids]],
+            ).fetchone()[0]
 
     def routed(ids: list[str]) -> int:
         with psycopg.connect(db) as conn:
-            return conn.execute("SELECT count(*) FROM cases_case c JOIN cases_caseevent e ON e.case_id = c.id "
-                                "WHERE c.client_uuid = ANY(%s) AND e.action = 'route'",
-                                [[uuid.UUID(i) for i in ids]]).fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM cases_case c JOIN cases_caseevent e ON e.case_id = c.id "
+                "WHERE c.client_uuid = ANY(%s) AND e.action = 'route'",
+                [[uuid.UUID(i) for i in ids]],
+            ).fetchone()[0]
 
-    with uvicorn_server(env) as base, \
-            ops.process("worker", "pg", "--concurrency", "1", "-Q", "celery,sweeps", "--without-gossip",
-                        "--without-mingle", "--without-heartbeat", env={"DATABASE_URL": db}):
+    with (
+        uvicorn_server(env) as base,
+        ops.process(
+            "worker",
+            "pg",
+            "--concurrency",
+            "1",
+            "-Q",
+            "celery,sweeps",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            env={"DATABASE_URL": db},
+        ),
+    ):
         before = [post_report(base, seed) for _ in range(5)]  # the pool now holds connections
         assert {status for status, _ in before} == {201}
-        wait_for(lambda: routed([i for _, i in before]) == 5, timeout=30)  # and the worker child one
+        wait_for(
+            lambda: routed([i for _, i in before]) == 5, timeout=30
+        )  # and the worker child one
 
         postgres.stop("fast")  # every connection of the old server is gone
         # While it is down: a clear 503 in Chinese after DB_POOL_TIMEOUT_S, not a bare 500.

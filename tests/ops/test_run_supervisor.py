@@ -38,12 +38,16 @@ def test_a_killed_process_is_started_again_and_the_others_keep_running():
     for name in ("redis", "web", "worker", "beat"):
         supervisor.add(name, SLEEPER)
     with supervising(supervisor):
-        pids = {name: wait_for(lambda name=name: supervisor.pid(name), timeout=10) for name in supervisor.programs}
+        pids = {
+            name: wait_for(lambda name=name: supervisor.pid(name), timeout=10)
+            for name in supervisor.programs
+        }
         os.kill(pids["worker"], signal.SIGKILL)
         wait_for(lambda: supervisor.pid("worker") not in (None, pids["worker"]), timeout=10)
         assert said == ["worker exited with -9; starting it again in 0.2 s"]
         assert {name: supervisor.pid(name) for name in ("redis", "web", "beat")} == {
-            name: pids[name] for name in ("redis", "web", "beat")}
+            name: pids[name] for name in ("redis", "web", "beat")
+        }
         assert supervisor.starts("worker") == 2 and supervisor.starts("web") == 1
         running = [supervisor.pid(name) for name in supervisor.programs]
     assert not any(alive(pid) for pid in running)  # stopping stops them all
@@ -64,7 +68,9 @@ def test_the_pause_starts_over_once_a_process_had_stayed_up():
     said: list[str] = []
     supervisor = run.Supervisor(backoff_s=0.1, max_backoff_s=5, stable_s=0.3, log=said.append)
     # Up for 0.5 s (longer than stable_s), then down: each exit is the first of a series.
-    supervisor.add("web", [sys.executable, "-c", "import time; time.sleep(0.5); raise SystemExit(1)"])
+    supervisor.add(
+        "web", [sys.executable, "-c", "import time; time.sleep(0.5); raise SystemExit(1)"]
+    )
     with supervising(supervisor):
         wait_for(lambda: len(said) >= 3, timeout=20)
     assert [line.rsplit(" in ", 1)[1] for line in said[:3]] == ["0.1 s"] * 3
@@ -82,7 +88,7 @@ def test_the_embedded_redis_comes_back_on_its_socket_with_its_queues(monkeypatch
 
     monkeypatch.delenv("REDIS_URL")
     start = run.start_embedded_redis()
-    socket_path = os.environ["REDIS_URL"][len("unix://"):]
+    socket_path = os.environ["REDIS_URL"][len("unix://") :]
     supervisor = run.Supervisor(backoff_s=0.2, log=lambda line: None)
     supervisor.add("redis", start)
     with supervising(supervisor):

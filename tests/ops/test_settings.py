@@ -29,10 +29,16 @@ print(json.dumps({"pool": db.get("OPTIONS", {}).get("pool"), "max_age": db["CONN
 def settings_of(argv0: str, **env: str) -> subprocess.CompletedProcess:
     import os
 
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "WEB_", "TASK_", "BROKER_"))}
-    return subprocess.run([sys.executable, "-c", READ, argv0], cwd=ROOT,
-                          env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env}, capture_output=True,
-                          text=True)
+    base = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DB_", "WEB_", "TASK_", "BROKER_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-c", READ, argv0],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+    )
 
 
 def read(argv0: str, **env: str) -> dict:
@@ -53,7 +59,10 @@ def test_a_pool_smaller_than_the_request_threads_is_refused():
 
 
 def test_celery_processes_keep_one_checked_connection_and_no_pool():
-    for argv0 in ("/srv/liandong/.venv/bin/celery", "/usr/lib/python3/site-packages/celery/__main__.py"):
+    for argv0 in (
+        "/srv/liandong/.venv/bin/celery",
+        "/usr/lib/python3/site-packages/celery/__main__.py",
+    ):
         worker = read(argv0, DATABASE_URL=PG)
         assert worker["celery"] is True and worker["pool"] is None
         assert worker["max_age"] == 60 and worker["checks"] is True
@@ -66,22 +75,50 @@ def test_behind_pgbouncer_no_pool_no_kept_connections_no_server_side_cursors():
 
 
 def test_time_limits_must_end_a_task_before_its_message_can_be_handed_out_again():
-    done = settings_of("celery", BROKER_VISIBILITY_TIMEOUT_S="200")  # the 240 s hard limit is longer
+    done = settings_of(
+        "celery", BROKER_VISIBILITY_TIMEOUT_S="200"
+    )  # the 240 s hard limit is longer
     assert done.returncode != 0 and "TASK_TIME_LIMIT_S < BROKER_VISIBILITY_TIMEOUT_S" in done.stderr
-    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT < settings.BROKER_VISIBILITY_TIMEOUT_S
-    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == settings.BROKER_VISIBILITY_TIMEOUT_S == 300
+    assert (
+        settings.CELERY_TASK_SOFT_TIME_LIMIT
+        < settings.CELERY_TASK_TIME_LIMIT
+        < settings.BROKER_VISIBILITY_TIMEOUT_S
+    )
+    assert (
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        == settings.BROKER_VISIBILITY_TIMEOUT_S
+        == 300
+    )
 
 
 def test_the_periodic_jobs_have_their_own_queue_and_production_a_worker_for_it():
     periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert periodic == {"apps.cases.tasks.sweep_clocks", "apps.cases.tasks.sweep_outbox",
-                        "apps.evaluation.tasks.refresh_rollups"}
-    assert all(settings.CELERY_TASK_ROUTES[task]["queue"] == settings.SWEEPS_QUEUE for task in periodic)
-    assert all(entry["options"]["expires"] >= 300 for entry in settings.CELERY_BEAT_SCHEDULE.values())
-    procfile = dict(line.split(": ", 1) for line in Path(ROOT, "Procfile").read_text().splitlines()
-                    if line and not line.startswith("#"))
+    assert periodic == {
+        "apps.cases.tasks.sweep_clocks",
+        "apps.cases.tasks.sweep_outbox",
+        "apps.evaluation.tasks.refresh_rollups",
+    }
+    assert all(
+        settings.CELERY_TASK_ROUTES[task]["queue"] == settings.SWEEPS_QUEUE for task in periodic
+    )
+    assert all(
+        entry["options"]["expires"] >= 300 for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    )
+    procfile = dict(
+        line.split(": ", 1)
+        for line in Path(ROOT, "Procfile").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert "-Q sweeps" in procfile["sweeps"] and "-Q celery" in procfile["worker"]
-    units = {path.name: path.read_text() for path in Path(ROOT, "docs/deploy/systemd").glob("*.service")}
-    assert set(units) == {"liandong-web.service", "liandong-worker.service", "liandong-sweeps.service",
-                          "liandong-beat.service"}
-    assert all("Restart=always" in text and "StartLimitIntervalSec=0" in text for text in units.values())
+    units = {
+        path.name: path.read_text() for path in Path(ROOT, "docs/deploy/systemd").glob("*.service")
+    }
+    assert set(units) == {
+        "liandong-web.service",
+        "liandong-worker.service",
+        "liandong-sweeps.service",
+        "liandong-beat.service",
+    }
+    assert all(
+        "Restart=always" in text and "StartLimitIntervalSec=0" in text for text in units.values()
+    )

@@ -27,10 +27,15 @@ RECEIVED = "Task apps.cases.tasks.sweep_clocks["
 
 def test_with_two_beats_each_sweep_runs_once_per_interval(ops):
     interval = {"SWEEP_INTERVAL_S": "2"}
-    with ops.process("worker", "sweeps", "--concurrency", "2", "-Q", "sweeps", *QUIET, env=interval), \
-            ops.process("beat", "beat-1", env=interval), ops.process("beat", "beat-2", env=interval):
+    with (
+        ops.process("worker", "sweeps", "--concurrency", "2", "-Q", "sweeps", *QUIET, env=interval),
+        ops.process("beat", "beat-1", env=interval),
+        ops.process("beat", "beat-2", env=interval),
+    ):
         # Both beats send every 2 s; wait for six intervals' worth of runs.
-        wait_for(lambda: len(RAN.findall(ops.log("sweeps").read_text())) >= 6, timeout=45, interval=0.2)
+        wait_for(
+            lambda: len(RAN.findall(ops.log("sweeps").read_text())) >= 6, timeout=45, interval=0.2
+        )
     log = ops.log("sweeps").read_text()
     runs = [int(slot) for slot in RAN.findall(log)]
     assert len(runs) == len(set(runs)), f"an interval ran twice: {runs}"
@@ -54,10 +59,16 @@ def test_a_sweep_is_not_held_back_by_a_backlog_of_routing_work(org_tx, ops):
     broker = redis.Redis(unix_socket_path=str(ops.redis.socket))
     assert broker.llen("celery") >= 1000
     entry = settings.CELERY_BEAT_SCHEDULE["cases-sweep-clocks"]
-    assert entry["options"]["expires"] >= 300  # a sweep that waits is not thrown away after a minute
+    assert (
+        entry["options"]["expires"] >= 300
+    )  # a sweep that waits is not thrown away after a minute
     with ops.process("worker", "embedded", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET):
         app.send_task(entry["task"], **entry["options"])
-        wait_for(lambda: Lease.objects.filter(name="sweep_clocks", taken=1).exists(), timeout=30, interval=0.1)
+        wait_for(
+            lambda: Lease.objects.filter(name="sweep_clocks", taken=1).exists(),
+            timeout=30,
+            interval=0.1,
+        )
         left = broker.llen("celery")
     assert left >= 500, f"the sweep ran only after {1000 - left} routing tasks"
     assert "Discarding revoked task" not in ops.log("embedded").read_text()

@@ -58,14 +58,19 @@ def routes(case: Case) -> int:
 
 
 def routed_once(case: Case, timeout: float = 30) -> None:
-    wait_for(lambda: routes(case) >= 1 and not Case.objects.get(pk=case.pk).pending_work, timeout=timeout)
+    wait_for(
+        lambda: routes(case) >= 1 and not Case.objects.get(pk=case.pk).pending_work, timeout=timeout
+    )
     assert routes(case) == 1
 
 
 def settled(case: Case) -> None:
     """The case's follow-up (its notifications) is done: nothing else will want the lock ``hold``
     takes — on SQLite the whole database's — so the next task held there is the one under test."""
-    wait_for(lambda: not CaseEvent.objects.filter(case=case, notified_at__isnull=True).exists(), timeout=30)
+    wait_for(
+        lambda: not CaseEvent.objects.filter(case=case, notified_at__isnull=True).exists(),
+        timeout=30,
+    )
 
 
 def nothing_left_in(broker: redis.Redis) -> bool:
@@ -74,28 +79,43 @@ def nothing_left_in(broker: redis.Redis) -> bool:
 
 def test_a_task_whose_worker_child_is_killed_is_done_again_exactly_once(org_tx, ops):
     case = unrouted_case(org_tx)
-    with ops.process("worker", "child-kill", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET) as worker:
+    with ops.process(
+        "worker", "child-kill", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET
+    ) as worker:
         [child] = wait_for(lambda: children_of(worker.pid), timeout=20)
         with transaction.atomic():
             hold(case)
             config.celery.app.send_task(ROUTE, args=[case.pk])
-            wait_for(lambda: deliveries_so_far(ROUTE, [case.pk]) == 1, timeout=20)  # it is running, and waits
+            wait_for(
+                lambda: deliveries_so_far(ROUTE, [case.pk]) == 1, timeout=20
+            )  # it is running, and waits
             os.kill(child, signal.SIGKILL)
             # The parent sees its child die and puts the message back; a new child takes it.
             wait_for(lambda: deliveries_so_far(ROUTE, [case.pk]) == 2, timeout=30)
         routed_once(case)
-        wait_for(lambda: deliveries_so_far(ROUTE, [case.pk]) == 0, timeout=10)  # success clears the count
-        wait_for(lambda: nothing_left_in(redis.Redis(unix_socket_path=str(ops.redis.socket))), timeout=10)
+        wait_for(
+            lambda: deliveries_so_far(ROUTE, [case.pk]) == 0, timeout=10
+        )  # success clears the count
+        wait_for(
+            lambda: nothing_left_in(redis.Redis(unix_socket_path=str(ops.redis.socket))), timeout=10
+        )
     assert b"WorkerLostError" in ops.log("child-kill").read_bytes()
     assert routes(case) == 1
 
 
-def test_a_task_whose_worker_parent_is_killed_comes_back_after_the_visibility_timeout_and_is_done_once(org_tx, ops):
+def test_a_task_whose_worker_parent_is_killed_comes_back_after_the_visibility_timeout_and_is_done_once(
+    org_tx, ops
+):
     case = unrouted_case(org_tx)
     supervisor = run.Supervisor(backoff_s=0.5, log=(said := []).append)
     out = open(ops.log("parent-kill"), "ab")
-    supervisor.add("worker", ops.command("worker", "parent-kill", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET),
-                   env=ops.env, stdout=out, stderr=subprocess.STDOUT)
+    supervisor.add(
+        "worker",
+        ops.command("worker", "parent-kill", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET),
+        env=ops.env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     stopping = threading.Event()
     watcher = threading.Thread(target=supervisor.watch, args=(stopping.is_set,), daemon=True)
     watcher.start()
@@ -116,8 +136,16 @@ def test_a_task_whose_worker_parent_is_killed_comes_back_after_the_visibility_ti
         assert broker.hlen("unacked") == 1
         # The orphaned child (it finishes its task, then exits) may route the case first; either
         # way the message is handed out again and the second run changes nothing.
-        wait_for(lambda: ops.log("parent-kill").read_bytes().count(f"route_case[{task_id}] received".encode()) == 2,
-                 timeout=40, interval=0.2)
+        wait_for(
+            lambda: (
+                ops.log("parent-kill")
+                .read_bytes()
+                .count(f"route_case[{task_id}] received".encode())
+                == 2
+            ),
+            timeout=40,
+            interval=0.2,
+        )
         routed_once(case)
         wait_for(lambda: nothing_left_in(broker), timeout=20)
         assert routes(case) == 1 and supervisor.starts("worker") == 2
@@ -151,7 +179,9 @@ def test_a_worker_outlives_five_redis_restarts_with_messages_in_flight(org_tx, o
         last = unrouted_case(org_tx, description="重启之后的上报")
         config.celery.app.send_task(ROUTE, args=[last.pk])
         routed_once(last)
-        wait_for(lambda: nothing_left_in(redis.Redis(unix_socket_path=str(ops.redis.socket))), timeout=30)
+        wait_for(
+            lambda: nothing_left_in(redis.Redis(unix_socket_path=str(ops.redis.socket))), timeout=30
+        )
         assert worker.poll() is None
     log = ops.log("restarts").read_text()
     assert "Unrecoverable error" not in log and log.count("Connection to broker lost") >= 5

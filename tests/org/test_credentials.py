@@ -32,7 +32,11 @@ def reads_of_the_caller(client, path="/api/me/"):
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path)
     assert response.status_code == 200, response.content[:300]
-    return [q["sql"] for q in queries if "authtoken_token" in q["sql"] or "org_profile_grids" in q["sql"]]
+    return [
+        q["sql"]
+        for q in queries
+        if "authtoken_token" in q["sql"] or "org_profile_grids" in q["sql"]
+    ]
 
 
 def refused(response) -> bool:
@@ -132,11 +136,19 @@ def test_a_session_callers_profile_and_grids_are_read_once(org):
 
     def profile_reads():
         with CaptureQueriesContext(connection) as queries:
-            assert client.post("/api/reports/", report_payload(org), format="json").status_code == 201
-        return [q["sql"] for q in queries if '"org_profile"' in q["sql"] or "org_profile_grids" in q["sql"]]
+            assert (
+                client.post("/api/reports/", report_payload(org), format="json").status_code == 201
+            )
+        return [
+            q["sql"]
+            for q in queries
+            if '"org_profile"' in q["sql"] or "org_profile_grids" in q["sql"]
+        ]
 
     assert len(profile_reads()) == 2  # the profile with its region and unit; the grids
     assert profile_reads() == []
-    org.users["gw"].profile.grids.remove(org.grids["east-v1-g1"])  # and a change still counts at once
+    org.users["gw"].profile.grids.remove(
+        org.grids["east-v1-g1"]
+    )  # and a change still counts at once
     response = client.post("/api/reports/", report_payload(org), format="json")
     assert response.status_code == 403 and "lat" in response.json()["errors"]

@@ -10,7 +10,15 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from shapely.geometry import shape
 
-from apps.cases.models import Case, CaseEvent, Category, RoutingRule, Status, TimeLimit, WorkCalendarDay
+from apps.cases.models import (
+    Case,
+    CaseEvent,
+    Category,
+    RoutingRule,
+    Status,
+    TimeLimit,
+    WorkCalendarDay,
+)
 from apps.org import geo
 from apps.org.demo.county import DEMO_PASSWORD, build_demo_county
 from apps.org.models import Grid, Platform, Profile, Region, Role, Tier, Unit, UnitKind
@@ -21,8 +29,16 @@ pytestmark = pytest.mark.django_db
 def _snapshot() -> dict:
     return {
         "regions": list(Region.objects.order_by("code").values_list("code", "name")),
-        "grids": list(Grid.objects.order_by("code").values_list("code", "name", "centroid_lat", "centroid_lng")),
-        "people": list(Profile.objects.order_by("user__username").values_list("user__username", "role", "display_name")),
+        "grids": list(
+            Grid.objects.order_by("code").values_list(
+                "code", "name", "centroid_lat", "centroid_lng"
+            )
+        ),
+        "people": list(
+            Profile.objects.order_by("user__username").values_list(
+                "user__username", "role", "display_name"
+            )
+        ),
     }
 
 
@@ -35,7 +51,9 @@ def _wipe() -> None:
     Category.objects.all().delete()
     Profile.objects.all().delete()
     User.objects.all().delete()
-    Unit.objects.filter(kind__in=[UnitKind.STATIONED, UnitKind.TOWN_OFFICE, UnitKind.WORKSTATION]).delete()
+    Unit.objects.filter(
+        kind__in=[UnitKind.STATIONED, UnitKind.TOWN_OFFICE, UnitKind.WORKSTATION]
+    ).delete()
     Unit.objects.all().delete()
     Platform.objects.all().delete()
     Grid.objects.all().delete()
@@ -67,7 +85,10 @@ def test_it_has_the_shape_the_brief_asks_for(demo):
     assert Grid.objects.count() == 200
     assert Unit.objects.filter(kind=UnitKind.DEPARTMENT).count() >= 12
     assert Platform.objects.count() == 8 * 4
-    assert Unit.objects.filter(kind=UnitKind.WORKSTATION).count() == Region.objects.filter(tier=Tier.VILLAGE).count()
+    assert (
+        Unit.objects.filter(kind=UnitKind.WORKSTATION).count()
+        == Region.objects.filter(tier=Tier.VILLAGE).count()
+    )
     assert Profile.objects.filter(role=Role.GRID_WORKER).count() == 200
     for role in Role.values:
         assert Profile.objects.filter(role=role).exists(), role
@@ -76,8 +97,17 @@ def test_it_has_the_shape_the_brief_asks_for(demo):
     assert parents == 8 and 38 <= leaves <= 42
     assert RoutingRule.objects.count() == 2 * leaves
     assert set(TimeLimit.objects.values_list("step", flat=True)) == {
-        "accept", "dispatch", "sign", "handle", "verify", "close", "overall"}
-    assert WorkCalendarDay.objects.filter(date__year=2025, is_workday=True).exists()  # 调休 make-up days
+        "accept",
+        "dispatch",
+        "sign",
+        "handle",
+        "verify",
+        "close",
+        "overall",
+    }
+    assert WorkCalendarDay.objects.filter(
+        date__year=2025, is_workday=True
+    ).exists()  # 调休 make-up days
     assert WorkCalendarDay.objects.filter(date="2025-10-01", is_workday=False).exists()
 
 
@@ -106,7 +136,18 @@ def test_every_grid_centre_locates_to_that_grid(demo):
 
 
 def test_the_demo_accounts_log_in_and_carry_their_role_group(demo):
-    for username in ["admin", "leader", "county", "dept_cg", "town01", "t01_cg", "vh001", "gl001", "gw001", "gw200"]:
+    for username in [
+        "admin",
+        "leader",
+        "county",
+        "dept_cg",
+        "town01",
+        "t01_cg",
+        "vh001",
+        "gl001",
+        "gw001",
+        "gw200",
+    ]:
         user = authenticate(username=username, password=DEMO_PASSWORD)
         assert user is not None, username
         if username != "admin":
@@ -123,7 +164,9 @@ def test_grid_workers_and_leaders_cover_their_village_grids(demo):
     assert gw.grids.count() == 1 and gw.grids.get().village_id == gw.region_id
     gl = Profile.objects.get(user__username="gl001")
     assert set(gl.grids.all()) == set(Grid.objects.filter(village=gl.region))
-    assert set(Grid.objects.filter(village=gl.region).values_list("leader__username", flat=True)) == {"gl001"}
+    assert set(
+        Grid.objects.filter(village=gl.region).values_list("leader__username", flat=True)
+    ) == {"gl001"}
 
 
 def test_the_command_prints_the_address_run_py_serves(monkeypatch):
@@ -147,8 +190,17 @@ def test_the_command_refuses_a_second_county_unless_if_empty():
 
 
 def test_history_makes_cases_with_a_consistent_record():
-    call_command("demo_county", "--grids", "40", "--towns", "3", "--history", "3000", "--quiet-accounts",
-                 stdout=io.StringIO())
+    call_command(
+        "demo_county",
+        "--grids",
+        "40",
+        "--towns",
+        "3",
+        "--history",
+        "3000",
+        "--quiet-accounts",
+        stdout=io.StringIO(),
+    )
     assert Case.objects.count() == 3000
     assert CaseEvent.objects.exists()
     assert Case.objects.filter(status=Status.CLOSED).count() > 2000

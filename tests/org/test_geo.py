@@ -18,7 +18,12 @@ def test_a_point_inside_a_grid_finds_that_grid_and_its_village(org):
     grid = org.grids["east-v1-g2"]
     match = geo.locate(*org.point_in(grid))
     assert match is not None
-    assert (match.grid_id, match.village_id, match.distance_m, match.inside) == (grid.pk, grid.village_id, 0.0, True)
+    assert (match.grid_id, match.village_id, match.distance_m, match.inside) == (
+        grid.pk,
+        grid.village_id,
+        0.0,
+        True,
+    )
 
 
 def test_every_grid_centre_finds_its_own_grid(org):
@@ -27,7 +32,10 @@ def test_every_grid_centre_finds_its_own_grid(org):
 
 
 def test_a_point_on_a_shared_edge_belongs_to_the_grid_with_the_lowest_id(org):
-    left, right = org.grids["east-v1-g1"], org.grids["east-v1-g2"]  # neighbours, left has the lower id
+    left, right = (
+        org.grids["east-v1-g1"],
+        org.grids["east-v1-g2"],
+    )  # neighbours, left has the lower id
     assert left.pk < right.pk
     edge_lng = BASE_LNG + SIDE
     for lat in (BASE_LAT + 0.001, BASE_LAT + SIDE / 2, BASE_LAT + SIDE - 0.0001):
@@ -55,7 +63,10 @@ def test_a_point_just_outside_snaps_to_the_nearest_grid_with_its_distance(org):
 def test_a_point_outside_the_snap_distance_is_outside_our_jurisdiction(org):
     lat = BASE_LAT - 400 / M_PER_DEG_LAT
     assert geo.locate(lat, org.grids["east-v1-g2"].centroid_lng) is None
-    assert geo.locate(lat, org.grids["east-v1-g2"].centroid_lng, snap_m=500).grid_id == org.grids["east-v1-g2"].pk
+    assert (
+        geo.locate(lat, org.grids["east-v1-g2"].centroid_lng, snap_m=500).grid_id
+        == org.grids["east-v1-g2"].pk
+    )
 
 
 def test_snapping_can_be_turned_off(org):
@@ -70,8 +81,17 @@ def test_a_far_away_point_is_outside_our_jurisdiction(org):
 
 @pytest.mark.parametrize(
     "lat, lng",
-    [(91, 121.5), (-91, 121.5), (29.8, 181), (29.8, -181), (math.nan, 121.5), (29.8, math.inf),
-     (None, 121.5), ("north", 121.5), ("", "")],
+    [
+        (91, 121.5),
+        (-91, 121.5),
+        (29.8, 181),
+        (29.8, -181),
+        (math.nan, 121.5),
+        (29.8, math.inf),
+        (None, 121.5),
+        ("north", 121.5),
+        ("", ""),
+    ],
 )
 def test_invalid_coordinates_answer_none(org, lat, lng):
     assert geo.locate(lat, lng) is None
@@ -117,6 +137,8 @@ def test_the_cell_index_agrees_with_plain_polygon_tests_on_irregular_grids():
     points = [(rng.uniform(min(ys), max(ys)), rng.uniform(min(xs), max(xs))) for _ in range(3000)]
     points += [(y, x) for p in polygons[:100] for x, y in p["coordinates"][0][:2]]
     for lat, lng in points:
-        expected = next((i + 1 for i, s in enumerate(shapes) if s.intersects(shapely.Point(lng, lat))), None)
+        expected = next(
+            (i + 1 for i, s in enumerate(shapes) if s.intersects(shapely.Point(lng, lat))), None
+        )
         got = index.locate(lat, lng, 0)
         assert (got.grid_id if got else None) == expected, (lat, lng)

@@ -13,8 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 def perms(role: str) -> set[str]:
-    return {f"{p.content_type.app_label}.{p.codename}"
-            for p in Group.objects.get(name=role).permissions.select_related("content_type")}
+    return {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Group.objects.get(name=role).permissions.select_related("content_type")
+    }
 
 
 def test_every_role_has_its_group_from_the_migrations():
@@ -34,10 +36,19 @@ def test_grid_workers_report_but_do_not_act_on_cases_or_configure():
 
 def test_only_the_county_configures_grids_and_regions():
     county, town = perms(Role.COUNTY_DISPATCHER), perms(Role.TOWN_DISPATCHER)
-    assert {"org.add_grid", "org.change_grid", "org.add_region", "cases.change_routingrule"} <= county
+    assert {
+        "org.add_grid",
+        "org.change_grid",
+        "org.add_region",
+        "cases.change_routingrule",
+    } <= county
     assert "org.change_grid" in town
     assert not {"org.add_grid", "org.add_region", "cases.change_routingrule"} & town
-    assert not {p for p in perms(Role.VILLAGE_HANDLER) if p.startswith("org.") and not p.startswith("org.view_")}
+    assert not {
+        p
+        for p in perms(Role.VILLAGE_HANDLER)
+        if p.startswith("org.") and not p.startswith("org.view_")
+    }
 
 
 def test_department_handlers_see_cases_but_not_the_organisation():
@@ -53,7 +64,9 @@ def test_a_leader_sees_grids_in_the_admin_but_cannot_change_one(client, org):
     client.login(username="leader", password=PASSWORD)
     grid = org.grids["east-v1-g1"]
     assert client.get("/admin/org/grid/").status_code == 200
-    response = client.post(f"/admin/org/grid/{grid.pk}/change/", {"code": grid.code, "name": "改名"})
+    response = client.post(
+        f"/admin/org/grid/{grid.pk}/change/", {"code": grid.code, "name": "改名"}
+    )
     assert response.status_code == 403
     grid.refresh_from_db()
     assert grid.name != "改名"
@@ -64,7 +77,15 @@ def test_scopes_follow_the_tiers(org):
     town_scope = set(regions_in_scope(org.users["td"]))
     assert east in town_scope and org.villages["east-v1"] in town_scope
     assert west not in town_scope and org.villages["west-v1"] not in town_scope
-    assert set(regions_in_scope(org.users["cd"])) >= {org.county, east, west, org.villages["west-v2"]}
+    assert set(regions_in_scope(org.users["cd"])) >= {
+        org.county,
+        east,
+        west,
+        org.villages["west-v2"],
+    }
     assert set(regions_in_scope(org.users["vh"])) == {org.villages["east-v1"]}
-    assert scope_of(org.users["gw"]).grid_ids == {org.grids["east-v1-g1"].pk, org.grids["east-v1-g2"].pk}
+    assert scope_of(org.users["gw"]).grid_ids == {
+        org.grids["east-v1-g1"].pk,
+        org.grids["east-v1-g2"].pk,
+    }
     assert not regions_in_scope(org.users["dh"]).exists()

@@ -27,12 +27,27 @@ def jpeg_bytes(colour=(40, 120, 200), size=(64, 48)) -> bytes:
     return buffer.getvalue()
 
 
-def citizen_case(org, *, grid_key="east-v1-g1", phone=CITIZEN_PHONE, description="路边堆放垃圾", address="",
-                 lat_offset=0.0, category="rubbish", source=Source.CITIZEN):
+def citizen_case(
+    org,
+    *,
+    grid_key="east-v1-g1",
+    phone=CITIZEN_PHONE,
+    description="路边堆放垃圾",
+    address="",
+    lat_offset=0.0,
+    category="rubbish",
+    source=Source.CITIZEN,
+):
     lat, lng = org.point_in(org.grids[grid_key])
     case, _ = services.case_report(
-        reporter=None, category=org.categories[category], description=description, lat=lat + lat_offset,
-        lng=lng + lat_offset, reporter_phone=phone, source=source, address=address,
+        reporter=None,
+        category=org.categories[category],
+        description=description,
+        lat=lat + lat_offset,
+        lng=lng + lat_offset,
+        reporter_phone=phone,
+        source=source,
+        address=address,
     )
     services.case_route(case_id=case.pk)
     case.refresh_from_db()
@@ -46,7 +61,9 @@ def close_through_town(org, case, *, notes: dict[str, str] | None = None):
     u = org.users
     services.case_accept(case=case, actor=u["vh"], note=notes.get("accept", ""))
     services.case_escalate(case=case, actor=u["vh"], reason=notes.get("escalate", "村里处理不了"))
-    services.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"], note=notes.get("dispatch", ""))
+    services.case_dispatch(
+        case=case, actor=u["td"], lead_unit=org.units["east-cg"], note=notes.get("dispatch", "")
+    )
     services.case_sign(case=case, actor=u["dh"])
     services.case_handle(case=case, actor=u["dh"], result_text=notes.get("handle", "已清运"))
     services.case_verify(case=case, actor=u["gw2"], passed=True, note=notes.get("verify", ""))
@@ -56,7 +73,9 @@ def close_through_town(org, case, *, notes: dict[str, str] | None = None):
 
 
 def add_photo(case, *, kind=PhotoKind.AFTER, public=True, processed=True) -> CasePhoto:
-    photo = CasePhoto(case=case, kind=kind, sha256=uuid.uuid4().hex, is_public=public, width=64, height=48)
+    photo = CasePhoto(
+        case=case, kind=kind, sha256=uuid.uuid4().hex, is_public=public, width=64, height=48
+    )
     photo.original.save("original.jpg", ContentFile(jpeg_bytes((200, 0, 0))), save=False)
     if processed:
         photo.web.save("web.jpg", ContentFile(jpeg_bytes((0, 200, 0))), save=False)

@@ -23,7 +23,8 @@ def public_permissions(org):
     migration = import_module("apps.public.migrations.0002_review_permissions")
     for role, codenames in migration.ROLE_PERMISSIONS.items():
         Group.objects.get(name=role).permissions.add(
-            *Permission.objects.filter(content_type__app_label="public", codename__in=codenames))
+            *Permission.objects.filter(content_type__app_label="public", codename__in=codenames)
+        )
 
 
 @pytest.fixture
@@ -79,7 +80,9 @@ def test_a_grid_worker_has_no_review_screen(client, org, reviews):
 def test_the_dispatcher_answers_a_review_and_it_is_closed(client, org, reviews):
     east, _ = reviews
     client.force_login(org.users["td"])
-    response = client.post(f"/admin/public/reviewitem/{east.pk}/change/", {"resolution": "已电话回访，重新清运"})
+    response = client.post(
+        f"/admin/public/reviewitem/{east.pk}/change/", {"resolution": "已电话回访，重新清运"}
+    )
     assert response.status_code == 302
     east.refresh_from_db()
     assert east.status == ReviewStatus.DONE and east.resolved_by == org.users["td"]

@@ -28,7 +28,9 @@ def scene(path, colour, label):
     return path
 
 
-def test_a_citizen_reports_tracks_and_rates(org_tx, asgi_server, celery_worker_process, phone_context, tmp_path):
+def test_a_citizen_reports_tracks_and_rates(
+    org_tx, asgi_server, celery_worker_process, phone_context, tmp_path
+):
     org = org_tx
     lat, lng = org.point_in(org.grids["east-v1-g2"])
     lat, lng = lat + 0.0011, lng - 0.0013
@@ -65,7 +67,11 @@ def test_a_citizen_reports_tracks_and_rates(org_tx, asgi_server, celery_worker_p
     case = Case.objects.get()
     assert shown == tracking.display(case.tracking_number)
     assert case.source == Source.CITIZEN and case.reporter_phone == "13912345678"
-    assert abs(case.lat - lat) < 1e-6 and case.accuracy_m == 12 and case.grid_id == org.grids["east-v1-g2"].pk
+    assert (
+        abs(case.lat - lat) < 1e-6
+        and case.accuracy_m == 12
+        and case.grid_id == org.grids["east-v1-g2"].pk
+    )
     # The worker routes it and makes the photo's copies.
     wait_for(lambda: Case.objects.get(pk=case.pk).pending_work == [], timeout=30)
     assert CasePhoto.objects.get(case=case).processed_at is not None
@@ -94,10 +100,20 @@ def test_a_citizen_reports_tracks_and_rates(org_tx, asgi_server, celery_worker_p
     with open(after, "rb") as handle:
         inspected = pipeline.photo_inspect(handle, name="after.jpg")
     handled = case.events.filter(action=Action.HANDLE).get()
-    pipeline.case_photo_add(case=case, photo=inspected, client_id="after-1", kind=PhotoKind.AFTER,
-                            uploaded_by=u["dh"], event=handled)
-    wait_for(lambda: CasePhoto.objects.filter(case=case, kind=PhotoKind.AFTER, processed_at__isnull=False).exists(),
-             timeout=30)
+    pipeline.case_photo_add(
+        case=case,
+        photo=inspected,
+        client_id="after-1",
+        kind=PhotoKind.AFTER,
+        uploaded_by=u["dh"],
+        event=handled,
+    )
+    wait_for(
+        lambda: CasePhoto.objects.filter(
+            case=case, kind=PhotoKind.AFTER, processed_at__isnull=False
+        ).exists(),
+        timeout=30,
+    )
     workflow.case_verify(case=case, actor=u["gw"], passed=True)  # a grid worker of east-v1-g2
     workflow.case_close(case=case, actor=u["td"])
 

@@ -21,11 +21,33 @@ from tests.public.conftest import add_photo, citizen_case, close_through_town
 
 pytestmark = pytest.mark.django_db
 
-SERVICE_FIELDS = ["service_code", "service_name", "description", "metadata", "type", "keywords", "group"]
+SERVICE_FIELDS = [
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+]
 REQUEST_FIELDS = [
-    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
-    "address", "address_id", "zipcode", "lat", "long", "media_url",
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
 ]
 
 
@@ -62,8 +84,11 @@ def test_discovery_lists_the_v2_endpoint_in_both_formats(client, settings):
     assert set(data) == {"changeset", "contact", "key_service", "endpoints"}
     (endpoint,) = data["endpoints"]
     assert endpoint == {
-        "specification": "http://wiki.open311.org/GeoReport_v2", "url": "https://ld.example.cn/open311/v2",
-        "changeset": data["changeset"], "type": "production", "formats": ["text/xml", "application/json"],
+        "specification": "http://wiki.open311.org/GeoReport_v2",
+        "url": "https://ld.example.cn/open311/v2",
+        "changeset": data["changeset"],
+        "type": "production",
+        "formats": ["text/xml", "application/json"],
     }
     _, root = get_xml(client, "discovery")
     assert root.tag == "discovery"
@@ -72,7 +97,10 @@ def test_discovery_lists_the_v2_endpoint_in_both_formats(client, settings):
     assert endpoint_xml.findtext("specification") == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint_xml.findtext("url") == "https://ld.example.cn/open311/v2"
     assert endpoint_xml.findtext("type") == "production"
-    assert [f.text for f in endpoint_xml.findall("formats/format")] == ["text/xml", "application/json"]
+    assert [f.text for f in endpoint_xml.findall("formats/format")] == [
+        "text/xml",
+        "application/json",
+    ]
 
 
 def test_services_are_our_leaf_categories(client, org):
@@ -81,8 +109,13 @@ def test_services_are_our_leaf_categories(client, org):
     by_code = {s["service_code"]: s for s in data}
     assert set(by_code) == {"baolu-laji", "weifa-jianzhu", "xiaofang"}  # leaves only, no groups
     assert by_code["baolu-laji"] == {
-        "service_code": "baolu-laji", "service_name": "暴露垃圾", "description": "市容环境/暴露垃圾 (Exposed rubbish)",
-        "metadata": False, "type": "realtime", "keywords": "Exposed rubbish", "group": "市容环境",
+        "service_code": "baolu-laji",
+        "service_name": "暴露垃圾",
+        "description": "市容环境/暴露垃圾 (Exposed rubbish)",
+        "metadata": False,
+        "type": "realtime",
+        "keywords": "Exposed rubbish",
+        "group": "市容环境",
     }
     _, root = get_xml(client, "services")
     assert root.tag == "services"
@@ -90,8 +123,13 @@ def test_services_are_our_leaf_categories(client, org):
     assert set(records) == set(by_code)
     assert list(records["xiaofang"]) == SERVICE_FIELDS
     assert records["xiaofang"] == {
-        "service_code": "xiaofang", "service_name": "消防隐患", "description": "安全隐患/消防隐患 (Fire hazard)",
-        "metadata": "false", "type": "realtime", "keywords": "Fire hazard", "group": "安全隐患",
+        "service_code": "xiaofang",
+        "service_name": "消防隐患",
+        "description": "安全隐患/消防隐患 (Fire hazard)",
+        "metadata": "false",
+        "type": "realtime",
+        "keywords": "Fire hazard",
+        "group": "安全隐患",
     }
 
 
@@ -141,23 +179,44 @@ def test_posting_needs_a_valid_key(client, org):
         assert response.status_code == 403
         (error,) = json.loads(response.content)
         assert error["code"] == 403 and "api_key" in error["description"]
-    response = post(client, fmt="xml", service_code="baolu-laji", lat=lat, long=lng, api_key="wrong")
+    response = post(
+        client, fmt="xml", service_code="baolu-laji", lat=lat, long=lng, api_key="wrong"
+    )
     root = ET.fromstring(response.content)
-    assert response.status_code == 403 and root.tag == "errors" and root.find("error/code").text == "403"
+    assert (
+        response.status_code == 403
+        and root.tag == "errors"
+        and root.find("error/code").text == "403"
+    )
     assert not Case.objects.exists()
 
 
 def test_a_deactivated_key_is_refused(client, org, api_key):
     Open311Key.objects.update(is_active=False)
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    assert post(client, api_key=api_key, service_code="baolu-laji", lat=lat, long=lng).status_code == 403
+    assert (
+        post(client, api_key=api_key, service_code="baolu-laji", lat=lat, long=lng).status_code
+        == 403
+    )
 
 
-def test_a_request_becomes_a_routed_case_and_the_answer_names_its_tracking_number(client, org, api_key):
+def test_a_request_becomes_a_routed_case_and_the_answer_names_its_tracking_number(
+    client, org, api_key
+):
     lat, lng = org.point_in(org.grids["east-v2-g1"])
-    response = post(client, api_key=api_key, service_code="baolu-laji", lat=str(lat), long=str(lng),
-                    description="小区门口垃圾没人清", email="a@b.cn", first_name="张", last_name="三",
-                    phone="+86 139-1234-5678", media_url="http://evil.example/x.jpg")
+    response = post(
+        client,
+        api_key=api_key,
+        service_code="baolu-laji",
+        lat=str(lat),
+        long=str(lng),
+        description="小区门口垃圾没人清",
+        email="a@b.cn",
+        first_name="张",
+        last_name="三",
+        phone="+86 139-1234-5678",
+        media_url="http://evil.example/x.jpg",
+    )
     assert response.status_code == 201
     (answer,) = json.loads(response.content)
     assert set(answer) == {"service_request_id", "service_notice", "account_id"}
@@ -165,8 +224,12 @@ def test_a_request_becomes_a_routed_case_and_the_answer_names_its_tracking_numbe
     assert answer["service_request_id"] == case.tracking_number and answer["account_id"] is None
     assert case.source == Source.OPEN311 and case.reporter is None
     assert case.reporter_phone == "13912345678"  # kept for the second factor …
-    assert b"5678" not in response.content and "张" not in response.content.decode()  # … and never echoed
-    assert case.village_id == org.villages["east-v2"].pk and case.description == "小区门口垃圾没人清"
+    assert (
+        b"5678" not in response.content and "张" not in response.content.decode()
+    )  # … and never echoed
+    assert (
+        case.village_id == org.villages["east-v2"].pk and case.description == "小区门口垃圾没人清"
+    )
     assert case.pending_work == ["route"]  # routed like any other report
     assert Open311Submission.objects.get().case_id == case.pk
 
@@ -180,27 +243,37 @@ def test_posting_in_xml_answers_in_xml(client, org, api_key):
     request = root.find("request")
     assert [c.tag for c in request] == ["service_request_id", "service_notice", "account_id"]
     assert request.findtext("service_request_id") == Case.objects.get().tracking_number
-    assert Case.objects.get().description == "消防隐患"  # no description: the service name stands in
+    assert (
+        Case.objects.get().description == "消防隐患"
+    )  # no description: the service name stands in
 
 
 def test_an_address_naming_one_of_our_villages_locates_the_request(client, org, api_key):
-    response = post(client, api_key=api_key, service_code="baolu-laji", address_string="测试区西镇2村幸福路8号")
+    response = post(
+        client, api_key=api_key, service_code="baolu-laji", address_string="测试区西镇2村幸福路8号"
+    )
     assert response.status_code == 201
     case = Case.objects.get()
     assert case.village_id == org.villages["west-v2"].pk
     assert case.position_source == PositionSource.ADDRESS and case.position_flagged
 
 
-@pytest.mark.parametrize(("data", "needle"), [
-    ({"lat": "29.8", "long": "121.5"}, "service_code"),
-    ({"service_code": "nope", "lat": "29.8", "long": "121.5"}, "service_code"),
-    ({"service_code": "baolu-laji"}, "address_string"),
-    ({"service_code": "baolu-laji", "address_string": "火星"}, "address_string"),
-    ({"service_code": "baolu-laji", "lat": "north", "long": "121.5"}, "lat"),
-    ({"service_code": "baolu-laji", "lat": "95", "long": "121.5"}, "lat"),
-    ({"service_code": "baolu-laji", "lat": "10.0", "long": "10.0"}, "jurisdiction"),
-    ({"service_code": "shirong", "lat": "29.805", "long": "121.505"}, "service_code"),  # a group, not a service
-])
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"lat": "29.8", "long": "121.5"}, "service_code"),
+        ({"service_code": "nope", "lat": "29.8", "long": "121.5"}, "service_code"),
+        ({"service_code": "baolu-laji"}, "address_string"),
+        ({"service_code": "baolu-laji", "address_string": "火星"}, "address_string"),
+        ({"service_code": "baolu-laji", "lat": "north", "long": "121.5"}, "lat"),
+        ({"service_code": "baolu-laji", "lat": "95", "long": "121.5"}, "lat"),
+        ({"service_code": "baolu-laji", "lat": "10.0", "long": "10.0"}, "jurisdiction"),
+        (
+            {"service_code": "shirong", "lat": "29.805", "long": "121.505"},
+            "service_code",
+        ),  # a group, not a service
+    ],
+)
 def test_bad_requests_get_a_400_error_array_and_leave_nothing(client, org, api_key, data, needle):
     response = post(client, api_key=api_key, **data)
     assert response.status_code == 400
@@ -211,17 +284,36 @@ def test_bad_requests_get_a_400_error_array_and_leave_nothing(client, org, api_k
 
 def test_a_too_long_description_is_refused(client, org, api_key):
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    response = post(client, api_key=api_key, service_code="baolu-laji", lat=lat, long=lng, description="长" * 2001)
+    response = post(
+        client,
+        api_key=api_key,
+        service_code="baolu-laji",
+        lat=lat,
+        long=lng,
+        description="长" * 2001,
+    )
     assert response.status_code == 400 and not Case.objects.exists()
 
 
 def test_posting_is_limited_per_key(client, org, api_key, settings):
     settings.PUBLIC_RATE_LIMITS = {"open311_post_key": "2/h"}
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    codes = [post(client, api_key=api_key, service_code="baolu-laji", lat=lat, long=lng,
-                  description=f"第{i}处", REMOTE_ADDR=f"10.3.0.{i}").status_code for i in range(3)]
+    codes = [
+        post(
+            client,
+            api_key=api_key,
+            service_code="baolu-laji",
+            lat=lat,
+            long=lng,
+            description=f"第{i}处",
+            REMOTE_ADDR=f"10.3.0.{i}",
+        ).status_code
+        for i in range(3)
+    ]
     assert codes == [201, 201, 429]
-    (error,) = json.loads(post(client, api_key=api_key, service_code="baolu-laji", lat=lat, long=lng).content)
+    (error,) = json.loads(
+        post(client, api_key=api_key, service_code="baolu-laji", lat=lat, long=lng).content
+    )
     assert error["code"] == 429
 
 
@@ -283,7 +375,9 @@ def test_one_request_field_by_field_in_xml(client, org, three_cases):
     assert record["description"] == ""
     assert record["agency_responsible"] == "村/社区工作站"
     assert record["service_notice"] == "已收到，等待受理"
-    assert dt.datetime.fromisoformat(record["requested_datetime"]) == open_case.created_at.replace(microsecond=0)
+    assert dt.datetime.fromisoformat(record["requested_datetime"]) == open_case.created_at.replace(
+        microsecond=0
+    )
     expected = open_case.overall_deadline or open_case.step_deadline
     assert dt.datetime.fromisoformat(record["expected_datetime"]) == expected.replace(microsecond=0)
     assert record["address"] == "东镇1村 · 幸福路"
@@ -301,7 +395,10 @@ def test_old_numbers_ending_in_any_legacy_check_symbol_are_found(client, org, sy
     Case.objects.filter(pk=case.pk).update(tracking_number=number)
     response, data = get_json(client, f"requests/{number}")
     assert response.status_code == 200 and data[0]["service_request_id"] == number
-    assert get_json(client, f"requests/{tracking.display(number)}")[1][0]["service_request_id"] == number
+    assert (
+        get_json(client, f"requests/{tracking.display(number)}")[1][0]["service_request_id"]
+        == number
+    )
     add_photo(case)
     page = client.get("/track/", {"n": number})
     assert page.status_code == 200
@@ -334,9 +431,12 @@ def test_requests_default_to_the_last_90_days(client, org, three_cases):
 def test_requests_filter_by_service_code_and_status(client, org, three_cases):
     open_case, closed, fire, _ = three_cases
     assert ids(get_json(client, "requests", service_code="baolu-laji")[1]) == {
-        open_case.tracking_number, closed.tracking_number}
-    assert ids(get_json(client, "requests", service_code="baolu-laji,xiaofang", status="open")[1]) == {
-        open_case.tracking_number, fire.tracking_number}
+        open_case.tracking_number,
+        closed.tracking_number,
+    }
+    assert ids(
+        get_json(client, "requests", service_code="baolu-laji,xiaofang", status="open")[1]
+    ) == {open_case.tracking_number, fire.tracking_number}
     assert ids(get_json(client, "requests", status="closed")[1]) == {closed.tracking_number}
     assert len(get_json(client, "requests", status="open,closed")[1]) == 3
     response, data = get_json(client, "requests", status="pending")
@@ -358,12 +458,17 @@ def test_requests_filter_by_dates(client, org, three_cases):
     start = (now - dt.timedelta(days=260)).isoformat()
     end = (now - dt.timedelta(days=140)).isoformat()
     assert ids(get_json(client, "requests", start_date=start, end_date=end)[1]) == {
-        open_case.tracking_number, closed.tracking_number}
+        open_case.tracking_number,
+        closed.tracking_number,
+    }
     # An end date alone looks 90 days back from it.
     assert ids(get_json(client, "requests", end_date=end)[1]) == {closed.tracking_number}
     # A start date alone runs to now; a plain date counts from midnight (Asia/Shanghai).
     day = timezone.localdate(now - dt.timedelta(days=160)).isoformat()
-    assert ids(get_json(client, "requests", start_date=day)[1]) == {closed.tracking_number, fire.tracking_number}
+    assert ids(get_json(client, "requests", start_date=day)[1]) == {
+        closed.tracking_number,
+        fire.tracking_number,
+    }
     for bad in ({"start_date": "yesterday"}, {"start_date": end, "end_date": start}):
         response, data = get_json(client, "requests", **bad)
         assert response.status_code == 400 and data[0]["code"] == 400
@@ -379,22 +484,34 @@ def test_requests_are_capped_at_1000(client, org, monkeypatch):
 
 
 def test_a_merged_or_rejected_case_is_closed_and_a_deferred_one_open(client, org):
-    main, duplicate, rejected = citizen_case(org), citizen_case(org), citizen_case(org, grid_key="east-v2-g1")
+    main, duplicate, rejected = (
+        citizen_case(org),
+        citizen_case(org),
+        citizen_case(org, grid_key="east-v2-g1"),
+    )
     workflow.case_merge(case=duplicate, into=main, actor=org.users["vh"])
-    workflow.case_reject(case=rejected, actor=_village_handler(org, "east-v2"), reason="not_public",
-                         note="私人纠纷")
+    workflow.case_reject(
+        case=rejected, actor=_village_handler(org, "east-v2"), reason="not_public", note="私人纠纷"
+    )
     _, data = get_json(client, "requests")
     status = {r["service_request_id"]: r["status"] for r in data}
-    assert status == {main.tracking_number: "open", duplicate.tracking_number: "closed",
-                      rejected.tracking_number: "closed"}
+    assert status == {
+        main.tracking_number: "open",
+        duplicate.tracking_number: "closed",
+        rejected.tracking_number: "closed",
+    }
 
 
 def _village_handler(org, village_key):
     from apps.org.models import Role
     from tests.factories import make_person
 
-    return make_person(f"vh-{village_key}", Role.VILLAGE_HANDLER, region=org.villages[village_key],
-                       unit=org.units[f"{village_key}-ws"])
+    return make_person(
+        f"vh-{village_key}",
+        Role.VILLAGE_HANDLER,
+        region=org.villages[village_key],
+        unit=org.units[f"{village_key}-ws"],
+    )
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -407,6 +524,8 @@ def test_the_command_prints_a_new_key_once_and_stores_only_its_hash(capsys, org,
     assert raw.startswith("ld311_") and len(raw) > 40
     assert raw not in (key.key_hash, key.prefix) and key.prefix == raw[6:14]
     lat, lng = org.point_in(org.grids["east-v1-g1"])
-    assert post(client, api_key=raw, service_code="baolu-laji", lat=lat, long=lng).status_code == 201
+    assert (
+        post(client, api_key=raw, service_code="baolu-laji", lat=lat, long=lng).status_code == 201
+    )
     key.refresh_from_db()
     assert key.last_used_at is not None

@@ -18,15 +18,22 @@ pytestmark = pytest.mark.django_db
 
 
 def photo(name="现场.jpg", content=None):
-    return SimpleUploadedFile(name, content or jpeg_bytes(size=(120, 90)), content_type="image/jpeg")
+    return SimpleUploadedFile(
+        name, content or jpeg_bytes(size=(120, 90)), content_type="image/jpeg"
+    )
 
 
 def form(org, **overrides):
     lat, lng = org.point_in(org.grids["east-v2-g2"])
     data = {
-        "category": str(org.categories["rubbish"].pk), "description": "桥下堆了很多建筑垃圾",
-        "lat": f"{lat:.7f}", "lng": f"{lng:.7f}", "accuracy": "12", "position_source": "gps",
-        "phone": "139 1234 5678", "photo": photo(),
+        "category": str(org.categories["rubbish"].pk),
+        "description": "桥下堆了很多建筑垃圾",
+        "lat": f"{lat:.7f}",
+        "lng": f"{lng:.7f}",
+        "accuracy": "12",
+        "position_source": "gps",
+        "phone": "139 1234 5678",
+        "photo": photo(),
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -56,7 +63,10 @@ def test_a_report_becomes_a_routed_case_and_answers_with_the_tracking_number(cli
     assert case.reporter_phone == "13912345678"
     assert case.village_id == org.villages["east-v2"].pk
     assert case.position_source == PositionSource.DEVICE_GPS and case.accuracy_m == 12
-    assert set(case.pending_work) == {"route", "photos"}  # routing and thumbnails follow in the worker
+    assert set(case.pending_work) == {
+        "route",
+        "photos",
+    }  # routing and thumbnails follow in the worker
     (stored,) = CasePhoto.objects.filter(case=case)
     assert stored.kind == PhotoKind.REPORT and not stored.is_public  # faces: a dispatcher decides
     assert stored.event.action == "report"
@@ -76,7 +86,9 @@ def test_without_a_position_the_photos_gps_is_used(client, org):
     exif.get_ifd(0x8825).update({1: "N", 2: (29.0, 48.0, 18.0), 3: "E", 4: (121.0, 30.0, 18.0)})
     buffer = io.BytesIO()
     Image.new("RGB", (80, 60), (9, 9, 9)).save(buffer, "JPEG", exif=exif)
-    response = client.post("/track/report/", form(org, lat="", lng="", photo=photo(content=buffer.getvalue())))
+    response = client.post(
+        "/track/report/", form(org, lat="", lng="", photo=photo(content=buffer.getvalue()))
+    )
     assert response.status_code == 303
     case = Case.objects.get()
     assert case.position_source == PositionSource.EXIF
@@ -88,18 +100,23 @@ def test_the_phone_is_optional(client, org):
     assert Case.objects.get().reporter_phone == ""
 
 
-@pytest.mark.parametrize(("overrides", "field", "message"), [
-    ({"photo": None}, "photo", "请拍一张现场照片"),
-    ({"category": ""}, "category", "请选择问题分类"),
-    ({"description": "   "}, "description", "请描述一下问题"),
-    ({"description": "长" * 2001}, "description", "最多 2000 字"),
-    ({"lat": "", "lng": ""}, "location", "请定位或在地图上点选"),
-    ({"lat": "north", "lng": "121.5"}, "location", "位置无效"),
-    ({"lat": "10.0", "lng": "10.0"}, "location", "不在本辖区"),
-    ({"phone": "call me"}, "phone", "手机号"),
-    ({"phone": "123"}, "phone", "位数不对"),
-])
-def test_a_bad_report_is_refused_with_a_message_and_leaves_nothing(client, org, overrides, field, message):
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"photo": None}, "photo", "请拍一张现场照片"),
+        ({"category": ""}, "category", "请选择问题分类"),
+        ({"description": "   "}, "description", "请描述一下问题"),
+        ({"description": "长" * 2001}, "description", "最多 2000 字"),
+        ({"lat": "", "lng": ""}, "location", "请定位或在地图上点选"),
+        ({"lat": "north", "lng": "121.5"}, "location", "位置无效"),
+        ({"lat": "10.0", "lng": "10.0"}, "location", "不在本辖区"),
+        ({"phone": "call me"}, "phone", "手机号"),
+        ({"phone": "123"}, "phone", "位数不对"),
+    ],
+)
+def test_a_bad_report_is_refused_with_a_message_and_leaves_nothing(
+    client, org, overrides, field, message
+):
     before = private_files()
     response = client.post("/track/report/", form(org, **overrides))
     body = response.content.decode()
@@ -116,13 +133,17 @@ def test_a_group_category_is_not_a_category_to_file_under(client, org):
 
 
 def test_what_was_typed_is_kept_when_a_report_is_refused(client, org):
-    body = client.post("/track/report/", form(org, photo=None, description="桥洞下<b>垃圾</b>")).content.decode()
+    body = client.post(
+        "/track/report/", form(org, photo=None, description="桥洞下<b>垃圾</b>")
+    ).content.decode()
     assert "桥洞下&lt;b&gt;垃圾&lt;/b&gt;" in body
     assert f'value="{org.categories["rubbish"].pk}" selected' in body
 
 
 def test_a_file_that_is_not_a_photo_is_refused_by_name(client, org):
-    fake = SimpleUploadedFile("病毒.jpg", b"MZ\x90\x00 definitely not a jpeg", content_type="image/jpeg")
+    fake = SimpleUploadedFile(
+        "病毒.jpg", b"MZ\x90\x00 definitely not a jpeg", content_type="image/jpeg"
+    )
     before = private_files()
     response = client.post("/track/report/", form(org, photo=fake))
     assert response.status_code == 400
@@ -140,8 +161,12 @@ def test_too_many_photos_are_refused(client, org):
 
 def test_reports_are_limited_per_phone_across_addresses(client, org, settings):
     settings.PUBLIC_RATE_LIMITS = {"report_phone": "2/d"}
-    codes = [client.post("/track/report/", form(org, description=f"第{i}处垃圾"), REMOTE_ADDR=f"10.4.0.{i}").status_code
-             for i in range(3)]
+    codes = [
+        client.post(
+            "/track/report/", form(org, description=f"第{i}处垃圾"), REMOTE_ADDR=f"10.4.0.{i}"
+        ).status_code
+        for i in range(3)
+    ]
     assert codes == [303, 303, 429]
     assert Case.objects.count() == 2
     # Spaces and dashes do not make it another phone.
@@ -161,5 +186,7 @@ def test_the_grid_outlines_for_the_pin_map_carry_village_names_only(client, org)
     response = client.get("/track/map/grids.geojson")
     data = response.json()
     assert response.status_code == 200 and len(data["features"]) == len(org.grids)
-    assert {f["properties"]["village"] for f in data["features"]} == {v.name for v in org.villages.values()}
+    assert {f["properties"]["village"] for f in data["features"]} == {
+        v.name for v in org.villages.values()
+    }
     assert all(set(f["properties"]) == {"village"} for f in data["features"])

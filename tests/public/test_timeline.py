@@ -14,16 +14,32 @@ from tests.public.conftest import citizen_case, close_through_town
 
 pytestmark = pytest.mark.django_db
 
-LOOP = ["已上报", "已分流至村/社区工作站", "已受理立案", "已转乡镇（街道）综合信息指挥室办理",
-        "已派遣至乡镇派驻机构", "乡镇派驻机构已签收", "已处置完毕，等待现场核查", "现场核查通过", "已办结"]
-INTERNAL_NOTES = {"accept": "内部：当事人赵六脾气暴躁", "escalate": "村里人手不够，王书记说转上去",
-                  "dispatch": "请李队长亲自处理", "handle": "联系了摊主孙七，电话13812345678",
-                  "verify": "钱八现场看过", "close": "周九同意结案"}
+LOOP = [
+    "已上报",
+    "已分流至村/社区工作站",
+    "已受理立案",
+    "已转乡镇（街道）综合信息指挥室办理",
+    "已派遣至乡镇派驻机构",
+    "乡镇派驻机构已签收",
+    "已处置完毕，等待现场核查",
+    "现场核查通过",
+    "已办结",
+]
+INTERNAL_NOTES = {
+    "accept": "内部：当事人赵六脾气暴躁",
+    "escalate": "村里人手不够，王书记说转上去",
+    "dispatch": "请李队长亲自处理",
+    "handle": "联系了摊主孙七，电话13812345678",
+    "verify": "钱八现场看过",
+    "close": "周九同意结案",
+}
 
 
 def timeline_texts(client, case) -> list[str]:
     body = client.get("/track/", {"n": case.tracking_number}).content.decode()
-    section = re.search(r'<ol class="timeline" data-testid="timeline">(.*?)</ol>', body, re.S).group(1)
+    section = re.search(
+        r'<ol class="timeline" data-testid="timeline">(.*?)</ol>', body, re.S
+    ).group(1)
     return re.findall(r"<span>(.*?)</span>", section)
 
 
@@ -83,9 +99,15 @@ def test_internal_bookkeeping_is_left_out(client, org):
     workflow.case_urge(case=case, actor=u["td"], note="赶紧签收")
     texts = timeline_texts(client, case)
     # Newest first: the second dispatch, then the first; the return and the urge are not shown.
-    assert texts[:3] == ["已派遣至乡镇派驻机构", "已派遣至乡镇派驻机构", "已转乡镇（街道）综合信息指挥室办理"]
+    assert texts[:3] == [
+        "已派遣至乡镇派驻机构",
+        "已派遣至乡镇派驻机构",
+        "已转乡镇（街道）综合信息指挥室办理",
+    ]
     assert not any("督办" in t or "退" in t for t in texts)
-    assert {Action.URGE, Action.RETURN} <= set(CaseEvent.objects.filter(case=case).values_list("action", flat=True))
+    assert {Action.URGE, Action.RETURN} <= set(
+        CaseEvent.objects.filter(case=case).values_list("action", flat=True)
+    )
 
 
 def test_open311_status_notes_is_the_latest_public_step(client, org):
@@ -100,7 +122,9 @@ def test_open311_status_notes_is_the_latest_public_step(client, org):
 
 def test_a_rejected_report_says_why_by_category_only(client, org):
     case = citizen_case(org)
-    workflow.case_reject(case=case, actor=org.users["vh"], reason="not_public", note="邻居吴十家务纠纷")
+    workflow.case_reject(
+        case=case, actor=org.users["vh"], reason="not_public", note="邻居吴十家务纠纷"
+    )
     body = client.get("/track/", {"n": case.tracking_number}).content.decode()
     assert timeline_texts(client, case)[0] == "不予立案：非公共事务"
     assert "吴十" not in body

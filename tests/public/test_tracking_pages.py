@@ -43,8 +43,13 @@ def test_a_mistyped_character_is_caught_by_the_check_symbol(client, org):
     case = citizen_case(org)
     number = case.tracking_number
     # A replacement that fits neither check: the old (mod 37) one also accepts one typo in 37.
-    wrong = next(w for c in tracking.ALPHABET if c != number[3]
-                 for w in [number[:3] + c + number[4:]] if tracking.normalize(w) is None)
+    wrong = next(
+        w
+        for c in tracking.ALPHABET
+        if c != number[3]
+        for w in [number[:3] + c + number[4:]]
+        if tracking.normalize(w) is None
+    )
     response = lookup(client, wrong)
     assert response.status_code == 400
     assert "逐位核对" in response.content.decode()
@@ -60,10 +65,16 @@ def test_an_old_number_ending_in_a_symbol_still_opens_its_case(client, org):
         response = lookup(client, typed)
         assert response.status_code == 200, typed
         assert "QA8W-9BTC-FXQX-$" in response.content.decode()
-    response = client.post("/track/verify/", {"n": "qa8w-9btc-fxqx-$", "digits": CITIZEN_PHONE[-4:]})
+    response = client.post(
+        "/track/verify/", {"n": "qa8w-9btc-fxqx-$", "digits": CITIZEN_PHONE[-4:]}
+    )
     assert response.status_code == 303 and case.public_token in response["Location"]
-    assert client.get("/open311/v2/requests.json", {"service_request_id": "QA8W-9BTC-FXQX-$"}).json()[0][
-        "service_request_id"] == old
+    assert (
+        client.get("/open311/v2/requests.json", {"service_request_id": "QA8W-9BTC-FXQX-$"}).json()[
+            0
+        ]["service_request_id"]
+        == old
+    )
     desk = Client()
     desk.force_login(org.users["vh"])
     cl = desk.get("/admin/cases/case/", {"q": "qa8w 9btc fxqx $"}).context["cl"]
@@ -145,7 +156,9 @@ def test_an_unknown_link_token_is_404(client, org):
 
 def test_the_last_four_digits_lead_to_the_link_page(client, org):
     case = citizen_case(org)
-    response = client.post("/track/verify/", {"n": tracking.display(case.tracking_number), "digits": "5678"})
+    response = client.post(
+        "/track/verify/", {"n": tracking.display(case.tracking_number), "digits": "5678"}
+    )
     assert response.status_code == 303
     assert response["Location"] == f"/track/t/{case.public_token}/"
 
@@ -161,7 +174,9 @@ def test_wrong_digits_and_an_unknown_number_are_indistinguishable(client, org):
     with CaptureQueriesContext(connection) as wrong_queries:
         wrong = client.post("/track/verify/", {"n": case.tracking_number, "digits": "0000"})
     with CaptureQueriesContext(connection) as unknown_queries:
-        unknown = client.post("/track/verify/", {"n": tracking.new_tracking_number(), "digits": "5678"})
+        unknown = client.post(
+            "/track/verify/", {"n": tracking.new_tracking_number(), "digits": "5678"}
+        )
     malformed = client.post("/track/verify/", {"n": "NOT-A-NUMBER", "digits": "5678"})
     assert wrong.status_code == 403
     _same_response(wrong, unknown)
@@ -171,8 +186,12 @@ def test_wrong_digits_and_an_unknown_number_are_indistinguishable(client, org):
 
 
 def test_rating_with_wrong_digits_looks_like_rating_an_unknown_number(client, closed_case):
-    wrong = client.post("/track/rate/", {"n": closed_case.tracking_number, "digits": "1111", "stars": "5"})
-    unknown = client.post("/track/rate/", {"n": tracking.new_tracking_number(), "digits": "5678", "stars": "5"})
+    wrong = client.post(
+        "/track/rate/", {"n": closed_case.tracking_number, "digits": "1111", "stars": "5"}
+    )
+    unknown = client.post(
+        "/track/rate/", {"n": tracking.new_tracking_number(), "digits": "5678", "stars": "5"}
+    )
     _same_response(wrong, unknown)
     assert wrong.status_code == 403
     assert not Rating.objects.exists()
@@ -180,13 +199,17 @@ def test_rating_with_wrong_digits_looks_like_rating_an_unknown_number(client, cl
 
 def test_a_case_without_a_phone_cannot_be_rated_by_guessing_digits(client, org):
     case = close_through_town(org, citizen_case(org, phone=""))
-    response = client.post("/track/rate/", {"n": case.tracking_number, "digits": "0000", "stars": "5"})
+    response = client.post(
+        "/track/rate/", {"n": case.tracking_number, "digits": "0000", "stars": "5"}
+    )
     assert response.status_code == 403 and not Rating.objects.exists()
 
 
 def test_a_closed_case_is_rated_once_with_the_phone_digits(client, closed_case):
-    response = client.post("/track/rate/", {"n": closed_case.tracking_number, "digits": "5678", "stars": "4",
-                                            "comment": "处理及时"})
+    response = client.post(
+        "/track/rate/",
+        {"n": closed_case.tracking_number, "digits": "5678", "stars": "4", "comment": "处理及时"},
+    )
     assert response.status_code == 303
     assert response["Location"].startswith(f"/track/t/{closed_case.public_token}/?rated=1")
     rating = Rating.objects.get(case=closed_case)
@@ -212,7 +235,9 @@ def test_a_second_rating_by_the_service_is_refused_too(closed_case):
 
 
 def test_a_poor_rating_opens_a_review_for_the_town_and_is_in_the_history(client, closed_case):
-    response = client.post("/track/rate/", {"token": closed_case.public_token, "stars": "2", "comment": "没扫干净"})
+    response = client.post(
+        "/track/rate/", {"token": closed_case.public_token, "stars": "2", "comment": "没扫干净"}
+    )
     assert response.status_code == 303
     item = ReviewItem.objects.get()
     assert item.case_id == closed_case.pk and item.town_id == closed_case.town_id
@@ -253,7 +278,9 @@ def test_a_merged_report_can_be_rated_once_its_case_is_closed(client, org):
     duplicate = citizen_case(org, phone="13700002222")
     workflow.case_merge(case=duplicate, into=main, actor=org.users["vh"])
     close_through_town(org, main)
-    response = client.post("/track/rate/", {"n": duplicate.tracking_number, "digits": "2222", "stars": "5"})
+    response = client.post(
+        "/track/rate/", {"n": duplicate.tracking_number, "digits": "2222", "stars": "5"}
+    )
     assert response.status_code == 303
     assert Rating.objects.get().case_id == duplicate.pk
 
@@ -261,8 +288,13 @@ def test_a_merged_report_can_be_rated_once_its_case_is_closed(client, org):
 def test_forms_need_a_csrf_token(org):
     case = citizen_case(org)
     strict = Client(enforce_csrf_checks=True)
-    assert strict.post("/track/verify/", {"n": case.tracking_number, "digits": "5678"}).status_code == 403
-    assert strict.post("/track/rate/", {"token": case.public_token, "stars": "5"}).status_code == 403
+    assert (
+        strict.post("/track/verify/", {"n": case.tracking_number, "digits": "5678"}).status_code
+        == 403
+    )
+    assert (
+        strict.post("/track/rate/", {"token": case.public_token, "stars": "5"}).status_code == 403
+    )
     assert strict.post("/track/report/", {}).status_code == 403
 
 
@@ -285,20 +317,28 @@ def test_lookups_are_limited_per_address(client, org, settings):
     assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
     assert "操作太频繁" in limited.content.decode()
     # Another address is not affected.
-    assert client.get("/track/", {"n": case.tracking_number}, REMOTE_ADDR="10.0.0.9").status_code == 200
+    assert (
+        client.get("/track/", {"n": case.tracking_number}, REMOTE_ADDR="10.0.0.9").status_code
+        == 200
+    )
 
 
 def test_guessing_digits_is_limited_per_number_whatever_the_address(client, org, settings):
     settings.PUBLIC_RATE_LIMITS = {"verify_number": "3/d"}
     case = citizen_case(org)
     codes = [
-        client.post("/track/verify/", {"n": case.tracking_number, "digits": f"{i:04d}"},
-                    REMOTE_ADDR=f"10.0.1.{i}").status_code
+        client.post(
+            "/track/verify/",
+            {"n": case.tracking_number, "digits": f"{i:04d}"},
+            REMOTE_ADDR=f"10.0.1.{i}",
+        ).status_code
         for i in range(4)
     ]
     assert codes == [403, 403, 403, 429]
     # Even the right digits wait now: the limit is on the number, not on being wrong.
-    right = client.post("/track/verify/", {"n": case.tracking_number, "digits": "5678"}, REMOTE_ADDR="10.0.1.99")
+    right = client.post(
+        "/track/verify/", {"n": case.tracking_number, "digits": "5678"}, REMOTE_ADDR="10.0.1.99"
+    )
     assert right.status_code == 429
 
 
@@ -311,23 +351,32 @@ def test_verification_is_limited_per_address(client, org, settings):
 
 def test_rating_is_limited_per_number(client, closed_case, settings):
     settings.PUBLIC_RATE_LIMITS = {"rate_number": "2/h"}
-    codes = [client.post("/track/rate/", {"token": closed_case.public_token, "stars": "9"},
-                         REMOTE_ADDR=f"10.0.2.{i}").status_code for i in range(3)]
+    codes = [
+        client.post(
+            "/track/rate/",
+            {"token": closed_case.public_token, "stars": "9"},
+            REMOTE_ADDR=f"10.0.2.{i}",
+        ).status_code
+        for i in range(3)
+    ]
     assert codes == [400, 400, 429]
 
 
 # --- coarse location -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("address", "road"), [
-    ("东镇幸福路18号3幢", "幸福路"),
-    ("幸福路18号", "幸福路"),
-    ("宁波市测试区中山东路88号", "中山东路"),
-    ("人民大道#3", "人民大道"),
-    ("东镇街道解放街十二号", "解放街"),
-    ("张三家门口幸福路18号", ""),  # a road after free text: better no road than a name
-    ("王五的小卖部门口", ""),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("address", "road"),
+    [
+        ("东镇幸福路18号3幢", "幸福路"),
+        ("幸福路18号", "幸福路"),
+        ("宁波市测试区中山东路88号", "中山东路"),
+        ("人民大道#3", "人民大道"),
+        ("东镇街道解放街十二号", "解放街"),
+        ("张三家门口幸福路18号", ""),  # a road after free text: better no road than a name
+        ("王五的小卖部门口", ""),
+        ("", ""),
+    ],
+)
 def test_the_coarse_road_cuts_house_numbers_and_free_text(address, road):
     assert coarse_road(address) == road

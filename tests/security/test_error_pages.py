@@ -38,8 +38,12 @@ def assert_chinese_page(response, status: int, *must: str) -> str:
 
 def test_a_leader_urging_from_the_desk_is_refused_with_the_chinese_403(org):
     case = at_town(org)
-    response = login(org.users["leader"]).post(f"/admin/cases/case/{case.pk}/act/urge/", {"urge-note": "快"})
-    html = assert_chinese_page(response, 403, "您没有权限执行这项操作", "联系本级指挥中心", "基层治理指挥台")
+    response = login(org.users["leader"]).post(
+        f"/admin/cases/case/{case.pk}/act/urge/", {"urge-note": "快"}
+    )
+    html = assert_chinese_page(
+        response, 403, "您没有权限执行这项操作", "联系本级指挥中心", "基层治理指挥台"
+    )
     assert 'href="/admin/"' in html
 
 
@@ -47,8 +51,11 @@ def test_nobody_edits_or_deletes_a_history_row_and_is_told_so_in_chinese(org):
     case = at_town(org)
     event = CaseEvent.objects.filter(case=case).first()
     td = login(org.users["td"])
-    assert_chinese_page(td.post(f"/admin/cases/caseevent/{event.pk}/delete/", {"post": "yes"}), 403,
-                        "只能查看，任何人都不能修改或删除")
+    assert_chinese_page(
+        td.post(f"/admin/cases/caseevent/{event.pk}/delete/", {"post": "yes"}),
+        403,
+        "只能查看，任何人都不能修改或删除",
+    )
     assert_chinese_page(td.post(f"/admin/cases/caseevent/{event.pk}/change/", {}), 403)
     assert CaseEvent.objects.filter(pk=event.pk).exists()
 
@@ -66,7 +73,9 @@ def test_an_evaluation_404_shows_the_reason_our_code_gave(org):
 
 
 def test_a_public_404_looks_like_the_public_pages_not_the_desk(org):
-    html = assert_chinese_page(Client().get("/track/no/such/page/"), 404, "找不到这个页面", "用流水号", "事件查询")
+    html = assert_chinese_page(
+        Client().get("/track/no/such/page/"), 404, "找不到这个页面", "用流水号", "事件查询"
+    )
     assert "指挥台" not in html and 'href="/track/"' in html
 
 
@@ -91,7 +100,9 @@ handler500 = "apps.org.error_views.server_error"
 
 
 @override_settings(ROOT_URLCONF=__name__)
-@pytest.mark.parametrize("url, brand", [("/track/broken/", "事件查询"), ("/admin/broken/", "指挥台")])
+@pytest.mark.parametrize(
+    "url, brand", [("/track/broken/", "事件查询"), ("/admin/broken/", "指挥台")]
+)
 def test_a_server_error_is_a_chinese_500_that_says_what_to_do(url, brand):
     client = Client(raise_request_exception=False)
     assert_chinese_page(client.get(url), 500, "系统出错了", "稍等", "联系系统管理员", brand)
@@ -114,5 +125,7 @@ def test_english_reasons_from_django_are_not_shown_but_ours_are():
     from django.http import Http404
 
     assert error_views._context("/admin/", Http404("no such action"))["reason"] == ""
-    assert error_views._context("/admin/", Http404("不在您的辖区内。"))["reason"] == "不在您的辖区内。"
+    assert (
+        error_views._context("/admin/", Http404("不在您的辖区内。"))["reason"] == "不在您的辖区内。"
+    )
     assert error_views._context("/admin/", Http404({"path": "x"}))["reason"] == ""

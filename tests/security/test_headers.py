@@ -47,7 +47,11 @@ class ScriptAudit(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "script" and self._in_script is not None:
             attrs = self._in_script
-            if "src" not in attrs and (attrs.get("type") or "").lower() not in DATA_TYPES and self._script_text.strip():
+            if (
+                "src" not in attrs
+                and (attrs.get("type") or "").lower() not in DATA_TYPES
+                and self._script_text.strip()
+            ):
                 self.inline_nonces.append(attrs.get("nonce"))
             self._in_script = None
 
@@ -82,7 +86,11 @@ def assert_protected(response, url: str) -> ScriptAudit:
     nonce = header_nonce(policy)
     if found.inline_nonces:
         assert nonce, f"{url}: inline scripts but no nonce in the policy"
-    assert found.inline_nonces == [nonce] * len(found.inline_nonces), (url, found.inline_nonces, nonce)
+    assert found.inline_nonces == [nonce] * len(found.inline_nonces), (
+        url,
+        found.inline_nonces,
+        nonce,
+    )
     return found
 
 
@@ -101,7 +109,12 @@ def all_page_urls() -> list[str]:
             route = str(p.pattern)
             if isinstance(p, URLResolver):
                 walk(p.url_patterns, prefix + route)
-            elif isinstance(p, URLPattern) and "<" not in route and "(?P" not in route and "^" not in route:
+            elif (
+                isinstance(p, URLPattern)
+                and "<" not in route
+                and "(?P" not in route
+                and "^" not in route
+            ):
                 found.append("/" + prefix + route)
 
     walk(get_resolver().url_patterns, "")
@@ -113,7 +126,9 @@ def test_every_parameterless_page_is_protected_for_a_stranger_a_desk_worker_and_
 
     get_user_model().objects.create_superuser("root", "root@example.org", PASSWORD)
     urls = all_page_urls()
-    assert {"/track/", "/field/", "/field/login/", "/evaluation/board/", "/accounts/login/"} <= set(urls)
+    assert {"/track/", "/field/", "/field/login/", "/evaluation/board/", "/accounts/login/"} <= set(
+        urls
+    )
     for client in (Client(), login(org.users["td"].username), login("root")):
         for url in urls:
             if "logout" in url:
@@ -144,12 +159,30 @@ def test_the_desk_field_public_and_evaluation_pages_are_protected(org):
     rollups_rebuild()
     td = login(org.users["td"].username)
     pages = {
-        td: ["/admin/", "/admin/cases/case/", f"/admin/cases/case/{case.pk}/change/", "/admin/cases/caseevent/",
-             "/evaluation/", "/evaluation/scores/", "/evaluation/indicators/", "/evaluation/hotspots/",
-             "/evaluation/board/", "/evaluation/help/", "/evaluation/?period=nonsense"],
+        td: [
+            "/admin/",
+            "/admin/cases/case/",
+            f"/admin/cases/case/{case.pk}/change/",
+            "/admin/cases/caseevent/",
+            "/evaluation/",
+            "/evaluation/scores/",
+            "/evaluation/indicators/",
+            "/evaluation/hotspots/",
+            "/evaluation/board/",
+            "/evaluation/help/",
+            "/evaluation/?period=nonsense",
+        ],
         login(org.users["gw"].username): ["/field/", "/field/sw.js", "/field/manifest.webmanifest"],
-        Client(): ["/track/", f"/track/t/{case.public_token}/", f"/track/t/{closed.public_token}/",
-                   "/track/report/", "/field/login/", "/accounts/login/", "/admin/login/", "/api/docs/"],
+        Client(): [
+            "/track/",
+            f"/track/t/{case.public_token}/",
+            f"/track/t/{closed.public_token}/",
+            "/track/report/",
+            "/field/login/",
+            "/accounts/login/",
+            "/admin/login/",
+            "/api/docs/",
+        ],
     }
     for client, urls in pages.items():
         for url in urls:
@@ -162,17 +195,27 @@ def test_the_tile_server_is_allowed_for_images_only_when_configured(settings):
     from config.env import map_tile_sources
 
     assert map_tile_sources("") == []
-    assert map_tile_sources("https://{s}.tile.example.org/{z}/{x}/{y}.png") == ["https://*.tile.example.org"]
-    assert map_tile_sources("http://10.0.0.5:8080/tiles/{z}/{x}/{y}.png") == ["http://10.0.0.5:8080"]
+    assert map_tile_sources("https://{s}.tile.example.org/{z}/{x}/{y}.png") == [
+        "https://*.tile.example.org"
+    ]
+    assert map_tile_sources("http://10.0.0.5:8080/tiles/{z}/{x}/{y}.png") == [
+        "http://10.0.0.5:8080"
+    ]
 
 
-@pytest.mark.parametrize("html, handlers, nonces", [
-    ('<script>alert(1)</script>', [], [None]),
-    ('<script nonce="abc">x()</script><script src="/a.js"></script>', [], ["abc"]),
-    ('<script type="application/json" id="d">{}</script>', [], []),
-    ('<select onchange="x()"></select><a href="javascript:history.back()">b</a>', ["<select onchange=…>",
-     "<a href=javascript:history.back()>"], []),
-])
+@pytest.mark.parametrize(
+    "html, handlers, nonces",
+    [
+        ("<script>alert(1)</script>", [], [None]),
+        ('<script nonce="abc">x()</script><script src="/a.js"></script>', [], ["abc"]),
+        ('<script type="application/json" id="d">{}</script>', [], []),
+        (
+            '<select onchange="x()"></select><a href="javascript:history.back()">b</a>',
+            ["<select onchange=…>", "<a href=javascript:history.back()>"],
+            [],
+        ),
+    ],
+)
 def test_the_audit_finds_what_the_policy_would_refuse(html, handlers, nonces):
     parser = ScriptAudit()
     parser.feed(html)

@@ -24,44 +24,53 @@ def remove_triggers(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0004_lean_case_indexes'),
-        ('org', '0002_role_groups'),
+        ("cases", "0004_lean_case_indexes"),
+        ("org", "0002_role_groups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SweepDue',
+            name="SweepDue",
             fields=[
-                ('case', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='cases.case')),
-                ('due_at', models.DateTimeField()),
+                (
+                    "case",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="cases.case",
+                    ),
+                ),
+                ("due_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': '时钟扫描索引',
-                'verbose_name_plural': '时钟扫描索引',
+                "verbose_name": "时钟扫描索引",
+                "verbose_name_plural": "时钟扫描索引",
             },
         ),
         migrations.RemoveIndex(
-            model_name='case',
-            name='case_colour_town_idx',
+            model_name="case",
+            name="case_colour_town_idx",
         ),
         migrations.RemoveIndex(
-            model_name='case',
-            name='case_sweep_due_idx',
+            model_name="case",
+            name="case_sweep_due_idx",
         ),
         migrations.RemoveIndex(
-            model_name='case',
-            name='case_county_colour_idx',
+            model_name="case",
+            name="case_county_colour_idx",
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['county', 'status'], name='case_county_status_idx'),
+            model_name="case",
+            index=models.Index(fields=["county", "status"], name="case_county_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='sweepdue',
-            index=models.Index(fields=['due_at', 'case'], name='sweepdue_due_idx'),
+            model_name="sweepdue",
+            index=models.Index(fields=["due_at", "case"], name="sweepdue_due_idx"),
         ),
         migrations.RunPython(install_triggers, remove_triggers),
     ]

@@ -15,21 +15,33 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def data_table(context, table, first_link: bool = False, show_links: bool = False, link_col: int = 0):
+def data_table(
+    context, table, first_link: bool = False, show_links: bool = False, link_col: int = 0
+):
     query = context.get("query", "")
     prefix = f"?{escape(query)}&amp;" if query else "?"
-    out = [f"<section class='card' id='table-{escape(table.key)}'><h2>{escape(table.title)}"
-           f"<span class='tools'>导出：<a href='{prefix}export=csv&amp;table={escape(table.key)}'>CSV</a>"
-           f"<a href='{prefix}export=xlsx&amp;table={escape(table.key)}'>Excel</a></span></h2>"]
+    out = [
+        f"<section class='card' id='table-{escape(table.key)}'><h2>{escape(table.title)}"
+        f"<span class='tools'>导出：<a href='{prefix}export=csv&amp;table={escape(table.key)}'>CSV</a>"
+        f"<a href='{prefix}export=xlsx&amp;table={escape(table.key)}'>Excel</a></span></h2>"
+    ]
     if table.note:
         out.append(f"<p class='muted'>{escape(table.note)}</p>")
     if not table.rows:
         out.append("<p class='empty'>本期没有数据。</p></section>")
         return mark_safe("".join(out))
     # Text columns (names, places, reasons) read left-aligned; numbers right-aligned.
-    text_cols = {i for row in table.rows[:50] for i, v in enumerate(row) if isinstance(v, str) and v[:1] != ">"}
+    text_cols = {
+        i
+        for row in table.rows[:50]
+        for i, v in enumerate(row)
+        if isinstance(v, str) and v[:1] != ">"
+    }
     out.append("<table class='data'><thead><tr>")
-    out.extend(f"<th class='{'name' if i in text_cols else ''}'>{escape(h)}</th>" for i, h in enumerate(table.headers))
+    out.extend(
+        f"<th class='{'name' if i in text_cols else ''}'>{escape(h)}</th>"
+        for i, h in enumerate(table.headers)
+    )
     if show_links:
         out.append("<th>事件</th>")
     out.append("</tr></thead><tbody>")
@@ -39,7 +51,9 @@ def data_table(context, table, first_link: bool = False, show_links: bool = Fals
             text = escape(str(cell))
             if index == link_col and first_link and link:
                 text = f"<a href='{escape(link)}'>{text}</a>"
-            out.append(f"<td class='name'>{text}</td>" if index in text_cols else f"<td>{text}</td>")
+            out.append(
+                f"<td class='name'>{text}</td>" if index in text_cols else f"<td>{text}</td>"
+            )
         if show_links:
             out.append(f"<td><a href='{escape(link)}'>查看</a></td>" if link else "<td></td>")
         out.append("</tr>")

@@ -25,5 +25,9 @@ def notify_desk(context) -> dict:
         case_list = reverse("admin:cases_case_changelist")
     except NoReverseMatch:
         case_list = ""
-    return {"show": True, "counts": selectors.desk_counts(region_id), "case_list": case_list,
-            "unread": selectors.unread_count(user)}
+    return {
+        "show": True,
+        "counts": selectors.desk_counts(region_id),
+        "case_list": case_list,
+        "unread": selectors.unread_count(user),
+    }

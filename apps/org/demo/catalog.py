@@ -25,7 +25,12 @@ DEPARTMENTS = [
 ]
 
 # The four platforms of every town (code, name), in display order.
-PLATFORMS = [("zongzhi", "综治工作"), ("shichang", "市场监管"), ("zhifa", "综合执法"), ("bianmin", "便民服务")]
+PLATFORMS = [
+    ("zongzhi", "综治工作"),
+    ("shichang", "市场监管"),
+    ("zhifa", "综合执法"),
+    ("bianmin", "便民服务"),
+]
 
 # Units a department stations at every town: (department code, unit name suffix, platform code).
 STATIONED = [
@@ -47,72 +52,256 @@ TOWN_OFFICES = [
 WH, WD, NH = "working_hours", "working_days", "natural_hours"
 
 # Limits per step in hours on the category's basis: accept, dispatch, sign, handle, verify, close, overall.
-ORDINARY = {"accept": 2, "dispatch": 2, "sign": 2, "handle": 8, "verify": 4, "close": 4, "overall": 24}
+ORDINARY = {
+    "accept": 2,
+    "dispatch": 2,
+    "sign": 2,
+    "handle": 8,
+    "verify": 4,
+    "close": 4,
+    "overall": 24,
+}
 QUICK = {"accept": 1, "dispatch": 1, "sign": 1, "handle": 4, "verify": 2, "close": 2, "overall": 12}
-URGENT = {"accept": 0.5, "dispatch": 0.5, "sign": 0.5, "handle": 4, "verify": 2, "close": 2, "overall": 12}
+URGENT = {
+    "accept": 0.5,
+    "dispatch": 0.5,
+    "sign": 0.5,
+    "handle": 4,
+    "verify": 2,
+    "close": 2,
+    "overall": 12,
+}
 # 违法建设: sign for and stop the works (制止) within 4 hours, the whole case within 20 working days.
-CONSTRUCTION = {"accept": 2, "dispatch": 2, "sign": 4, "handle": 136, "verify": 8, "close": 8, "overall": 160}
-DISPUTE = {"accept": 4, "dispatch": 4, "sign": 4, "handle": 40, "verify": 8, "close": 8, "overall": 80}
+CONSTRUCTION = {
+    "accept": 2,
+    "dispatch": 2,
+    "sign": 4,
+    "handle": 136,
+    "verify": 8,
+    "close": 8,
+    "overall": 160,
+}
+DISPUTE = {
+    "accept": 4,
+    "dispatch": 4,
+    "sign": 4,
+    "handle": 40,
+    "verify": 8,
+    "close": 8,
+    "overall": 80,
+}
 
 # (code, name, name_en, [(code, name, name_en, basis, limits, town route, county department)]).
 # A town route is "dept:<code>" (that department's stationed unit) or "platform:<code>".
 CATEGORIES = [
-    ("shirong", "市容环境", "City appearance", [
-        ("baolu-laji", "暴露垃圾", "Exposed rubbish", WH, QUICK, "dept:cg", "cg"),
-        ("jicun-zhatu", "积存垃圾渣土", "Accumulated rubbish and muck", WH, ORDINARY, "dept:cg", "cg"),
-        ("luan-zhangtie", "乱张贴", "Illegal posters", WH, QUICK, "dept:cg", "cg"),
-        ("luan-tuxie", "乱涂写", "Graffiti", WH, ORDINARY, "dept:cg", "cg"),
-        ("daolu-bujie", "道路不洁", "Dirty road", WH, QUICK, "dept:cg", "cg"),
-        ("weigui-guanggao", "违规广告牌", "Illegal billboard", WH, ORDINARY, "dept:cg", "cg"),
-        ("zhandao-duiwu", "占道堆物", "Objects piled on the road", WH, QUICK, "dept:cg", "cg"),
-    ]),
-    ("weijian", "违法建设", "Illegal construction", [
-        ("weifa-jianzhu", "违法建筑", "Illegal building", WD, CONSTRUCTION, "dept:cg", "cg"),
-        ("weigui-zhuangxiu", "违规装修", "Unauthorised renovation", WD, CONSTRUCTION, "dept:cg", "zj"),
-        ("luanda-luanjian", "乱搭乱建", "Illegal sheds and extensions", WD, CONSTRUCTION, "dept:cg", "cg"),
-        ("qinzhan-lvdi", "侵占绿地", "Encroachment on green space", WD, CONSTRUCTION, "dept:zr", "zr"),
-    ]),
-    ("anquan", "安全隐患", "Safety hazards", [
-        ("xiaofang-yinhuan", "消防隐患", "Fire hazard", NH, URGENT, "platform:zhifa", "xf"),
-        ("ranqi-yinhuan", "燃气隐患", "Gas hazard", NH, URGENT, "platform:zhifa", "yj"),
-        ("weifang", "危房", "Dangerous building", NH, URGENT, "platform:bianmin", "zj"),
-        ("dianxian-laluan", "电线私拉乱接", "Illegal wiring", NH, URGENT, "platform:zhifa", "yj"),
-        ("dizhi-zaihai", "地质灾害隐患", "Landslide risk", NH, URGENT, "dept:zr", "zr"),
-    ]),
-    ("huanbao", "环境保护", "Environmental protection", [
-        ("wushui-zhipai", "污水直排", "Sewage discharged directly", NH, URGENT, "platform:zhifa", "hb"),
-        ("youyan-wuran", "油烟污染", "Cooking fumes", WH, ORDINARY, "platform:zhifa", "hb"),
-        ("zaosheng-raomin", "噪声扰民", "Noise nuisance", WH, QUICK, "dept:ga", "hb"),
-        ("fenshao-laji", "焚烧垃圾", "Burning rubbish", NH, URGENT, "platform:zhifa", "hb"),
-        ("hedao-piaofu", "河道漂浮物", "Litter in the river", WH, ORDINARY, "platform:bianmin", "sl"),
-    ]),
-    ("shichang", "市场监管", "Market regulation", [
-        ("wuzheng-jingying", "无证经营", "Unlicensed business", WH, ORDINARY, "dept:sj", "sj"),
-        ("shipin-anquan", "食品安全", "Food safety", NH, URGENT, "dept:sj", "sj"),
-        ("jiage-weifa", "价格违法", "Pricing violation", WH, ORDINARY, "dept:sj", "sj"),
-        ("jiamao-weilie", "假冒伪劣", "Counterfeit goods", WH, ORDINARY, "dept:sj", "sj"),
-    ]),
-    ("jiaotong", "道路交通", "Roads and traffic", [
-        ("zhandao-jingying", "占道经营", "Street trading on the road", WH, QUICK, "dept:cg", "cg"),
-        ("luan-tingche", "机动车乱停放", "Illegal parking", WH, QUICK, "dept:ga", "ga"),
-        ("daolu-posun", "道路破损", "Damaged road", WH, ORDINARY, "platform:bianmin", "jt"),
-        ("jiaotong-sheshi", "交通设施损坏", "Damaged traffic facilities", WH, ORDINARY, "platform:bianmin", "jt"),
-        ("feijidongche", "非机动车乱停放", "Bicycles parked badly", WH, QUICK, "dept:cg", "cg"),
-    ]),
-    ("jiufen", "矛盾纠纷", "Disputes", [
-        ("linli-jiufen", "邻里纠纷", "Neighbour dispute", WD, DISPUTE, "dept:sf", "sf"),
-        ("laozi-jiufen", "劳资纠纷", "Wage dispute", WD, DISPUTE, "platform:zongzhi", "sf"),
-        ("wuye-jiufen", "物业纠纷", "Property management dispute", WD, DISPUTE, "platform:zongzhi", "zj"),
-        ("tudi-jiufen", "土地纠纷", "Land dispute", WD, DISPUTE, "dept:zr", "zr"),
-        ("hunyin-jiating", "婚姻家庭纠纷", "Family dispute", WD, DISPUTE, "dept:sf", "mz"),
-    ]),
-    ("sheshi", "公共设施", "Public facilities", [
-        ("jinggai-queshi", "井盖缺失", "Missing manhole cover", NH, URGENT, "platform:bianmin", "zj"),
-        ("ludeng-buliang", "路灯不亮", "Street light out", WH, ORDINARY, "platform:bianmin", "cg"),
-        ("gongshui-guandao", "供水管道破损", "Burst water pipe", NH, URGENT, "platform:bianmin", "sl"),
-        ("gongce-wenti", "公厕问题", "Public toilet problem", WH, ORDINARY, "dept:cg", "cg"),
-        ("jianshen-qicai", "健身器材损坏", "Damaged fitness equipment", WH, ORDINARY, "platform:bianmin", "mz"),
-    ]),
+    (
+        "shirong",
+        "市容环境",
+        "City appearance",
+        [
+            ("baolu-laji", "暴露垃圾", "Exposed rubbish", WH, QUICK, "dept:cg", "cg"),
+            (
+                "jicun-zhatu",
+                "积存垃圾渣土",
+                "Accumulated rubbish and muck",
+                WH,
+                ORDINARY,
+                "dept:cg",
+                "cg",
+            ),
+            ("luan-zhangtie", "乱张贴", "Illegal posters", WH, QUICK, "dept:cg", "cg"),
+            ("luan-tuxie", "乱涂写", "Graffiti", WH, ORDINARY, "dept:cg", "cg"),
+            ("daolu-bujie", "道路不洁", "Dirty road", WH, QUICK, "dept:cg", "cg"),
+            ("weigui-guanggao", "违规广告牌", "Illegal billboard", WH, ORDINARY, "dept:cg", "cg"),
+            ("zhandao-duiwu", "占道堆物", "Objects piled on the road", WH, QUICK, "dept:cg", "cg"),
+        ],
+    ),
+    (
+        "weijian",
+        "违法建设",
+        "Illegal construction",
+        [
+            ("weifa-jianzhu", "违法建筑", "Illegal building", WD, CONSTRUCTION, "dept:cg", "cg"),
+            (
+                "weigui-zhuangxiu",
+                "违规装修",
+                "Unauthorised renovation",
+                WD,
+                CONSTRUCTION,
+                "dept:cg",
+                "zj",
+            ),
+            (
+                "luanda-luanjian",
+                "乱搭乱建",
+                "Illegal sheds and extensions",
+                WD,
+                CONSTRUCTION,
+                "dept:cg",
+                "cg",
+            ),
+            (
+                "qinzhan-lvdi",
+                "侵占绿地",
+                "Encroachment on green space",
+                WD,
+                CONSTRUCTION,
+                "dept:zr",
+                "zr",
+            ),
+        ],
+    ),
+    (
+        "anquan",
+        "安全隐患",
+        "Safety hazards",
+        [
+            ("xiaofang-yinhuan", "消防隐患", "Fire hazard", NH, URGENT, "platform:zhifa", "xf"),
+            ("ranqi-yinhuan", "燃气隐患", "Gas hazard", NH, URGENT, "platform:zhifa", "yj"),
+            ("weifang", "危房", "Dangerous building", NH, URGENT, "platform:bianmin", "zj"),
+            (
+                "dianxian-laluan",
+                "电线私拉乱接",
+                "Illegal wiring",
+                NH,
+                URGENT,
+                "platform:zhifa",
+                "yj",
+            ),
+            ("dizhi-zaihai", "地质灾害隐患", "Landslide risk", NH, URGENT, "dept:zr", "zr"),
+        ],
+    ),
+    (
+        "huanbao",
+        "环境保护",
+        "Environmental protection",
+        [
+            (
+                "wushui-zhipai",
+                "污水直排",
+                "Sewage discharged directly",
+                NH,
+                URGENT,
+                "platform:zhifa",
+                "hb",
+            ),
+            ("youyan-wuran", "油烟污染", "Cooking fumes", WH, ORDINARY, "platform:zhifa", "hb"),
+            ("zaosheng-raomin", "噪声扰民", "Noise nuisance", WH, QUICK, "dept:ga", "hb"),
+            ("fenshao-laji", "焚烧垃圾", "Burning rubbish", NH, URGENT, "platform:zhifa", "hb"),
+            (
+                "hedao-piaofu",
+                "河道漂浮物",
+                "Litter in the river",
+                WH,
+                ORDINARY,
+                "platform:bianmin",
+                "sl",
+            ),
+        ],
+    ),
+    (
+        "shichang",
+        "市场监管",
+        "Market regulation",
+        [
+            ("wuzheng-jingying", "无证经营", "Unlicensed business", WH, ORDINARY, "dept:sj", "sj"),
+            ("shipin-anquan", "食品安全", "Food safety", NH, URGENT, "dept:sj", "sj"),
+            ("jiage-weifa", "价格违法", "Pricing violation", WH, ORDINARY, "dept:sj", "sj"),
+            ("jiamao-weilie", "假冒伪劣", "Counterfeit goods", WH, ORDINARY, "dept:sj", "sj"),
+        ],
+    ),
+    (
+        "jiaotong",
+        "道路交通",
+        "Roads and traffic",
+        [
+            (
+                "zhandao-jingying",
+                "占道经营",
+                "Street trading on the road",
+                WH,
+                QUICK,
+                "dept:cg",
+                "cg",
+            ),
+            ("luan-tingche", "机动车乱停放", "Illegal parking", WH, QUICK, "dept:ga", "ga"),
+            ("daolu-posun", "道路破损", "Damaged road", WH, ORDINARY, "platform:bianmin", "jt"),
+            (
+                "jiaotong-sheshi",
+                "交通设施损坏",
+                "Damaged traffic facilities",
+                WH,
+                ORDINARY,
+                "platform:bianmin",
+                "jt",
+            ),
+            ("feijidongche", "非机动车乱停放", "Bicycles parked badly", WH, QUICK, "dept:cg", "cg"),
+        ],
+    ),
+    (
+        "jiufen",
+        "矛盾纠纷",
+        "Disputes",
+        [
+            ("linli-jiufen", "邻里纠纷", "Neighbour dispute", WD, DISPUTE, "dept:sf", "sf"),
+            ("laozi-jiufen", "劳资纠纷", "Wage dispute", WD, DISPUTE, "platform:zongzhi", "sf"),
+            (
+                "wuye-jiufen",
+                "物业纠纷",
+                "Property management dispute",
+                WD,
+                DISPUTE,
+                "platform:zongzhi",
+                "zj",
+            ),
+            ("tudi-jiufen", "土地纠纷", "Land dispute", WD, DISPUTE, "dept:zr", "zr"),
+            ("hunyin-jiating", "婚姻家庭纠纷", "Family dispute", WD, DISPUTE, "dept:sf", "mz"),
+        ],
+    ),
+    (
+        "sheshi",
+        "公共设施",
+        "Public facilities",
+        [
+            (
+                "jinggai-queshi",
+                "井盖缺失",
+                "Missing manhole cover",
+                NH,
+                URGENT,
+                "platform:bianmin",
+                "zj",
+            ),
+            (
+                "ludeng-buliang",
+                "路灯不亮",
+                "Street light out",
+                WH,
+                ORDINARY,
+                "platform:bianmin",
+                "cg",
+            ),
+            (
+                "gongshui-guandao",
+                "供水管道破损",
+                "Burst water pipe",
+                NH,
+                URGENT,
+                "platform:bianmin",
+                "sl",
+            ),
+            ("gongce-wenti", "公厕问题", "Public toilet problem", WH, ORDINARY, "dept:cg", "cg"),
+            (
+                "jianshen-qicai",
+                "健身器材损坏",
+                "Damaged fitness equipment",
+                WH,
+                ORDINARY,
+                "platform:bianmin",
+                "mz",
+            ),
+        ],
+    ),
 ]
 
 # chinesecalendar's English holiday names → the names on a Chinese calendar.

@@ -59,7 +59,12 @@ def jittered_vertices(rng: random.Random, cols: int, rows: int) -> list[list[tup
 
 def cell_polygon(vertices: list[list[tuple[float, float]]], col: int, row: int) -> dict:
     """The GeoJSON Polygon of lattice cell (col, row), counter-clockwise, closed."""
-    ring = [vertices[row][col], vertices[row][col + 1], vertices[row + 1][col + 1], vertices[row + 1][col]]
+    ring = [
+        vertices[row][col],
+        vertices[row][col + 1],
+        vertices[row + 1][col + 1],
+        vertices[row + 1][col],
+    ]
     ring.append(ring[0])
     return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
 
@@ -77,10 +82,16 @@ def treemap(block: Block, weights: list[float]) -> list[Block]:
     share = sum(weights[:k]) / total
     if block.w >= block.h:
         cut = min(max(round(block.w * share), 1), block.w - 1)
-        first, second = Block(block.c0, block.r0, cut, block.h), Block(block.c0 + cut, block.r0, block.w - cut, block.h)
+        first, second = (
+            Block(block.c0, block.r0, cut, block.h),
+            Block(block.c0 + cut, block.r0, block.w - cut, block.h),
+        )
     else:
         cut = min(max(round(block.h * share), 1), block.h - 1)
-        first, second = Block(block.c0, block.r0, block.w, cut), Block(block.c0, block.r0 + cut, block.w, block.h - cut)
+        first, second = (
+            Block(block.c0, block.r0, block.w, cut),
+            Block(block.c0, block.r0 + cut, block.w, block.h - cut),
+        )
     return treemap(first, weights[:k]) + treemap(second, weights[k:])
 
 
@@ -105,7 +116,9 @@ def split_counts(rng: random.Random, total: int, parts: int) -> list[int]:
     return counts
 
 
-def county_layout(rng: random.Random, *, n_grids: int, villages_per_town: list[int]) -> list[list[list[dict]]]:
+def county_layout(
+    rng: random.Random, *, n_grids: int, villages_per_town: list[int]
+) -> list[list[list[dict]]]:
     """Grid polygons for a county: ``[town][village][grid] -> GeoJSON Polygon``.
 
     Exactly ``n_grids`` polygons. Villages are dropped from a town that has fewer cells than

@@ -8,8 +8,18 @@ COUNTY_CODE = "330212000000"
 COUNTY_NAME = "联动示范县"
 
 TOWN_NAMES = [
-    "东湖街道", "明月街道", "青桥街道", "白沙镇", "柳溪镇", "石门镇", "梅岭镇", "桃源镇",
-    "清水镇", "凤山镇", "金塘镇", "龙泉乡",
+    "东湖街道",
+    "明月街道",
+    "青桥街道",
+    "白沙镇",
+    "柳溪镇",
+    "石门镇",
+    "梅岭镇",
+    "桃源镇",
+    "清水镇",
+    "凤山镇",
+    "金塘镇",
+    "龙泉乡",
 ]
 _TOWN_FIRST = "东西南北新安永长瑞福兴和平宁嘉泰"
 _TOWN_SECOND = "溪山湖桥塘浦岭港川源"
@@ -17,8 +27,34 @@ _TOWN_SECOND = "溪山湖桥塘浦岭港川源"
 _VILLAGE_FIRST = "上下前后东西南北大小新老高王李张陈周徐孙胡林何罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文"
 _VILLAGE_SECOND = "家溪塘岙桥湾山田畈浦港埠岭坑垟庄墩岗坝洋"
 _COMMUNITY_NAMES = [
-    "阳光", "锦绣", "和平", "文昌", "春晖", "翠苑", "丽园", "东升", "明珠", "花园", "振兴", "紫薇", "金桂", "嘉禾",
-    "育才", "湖滨", "滨江", "泰和", "康乐", "新城", "天河", "海晏", "启明", "望春", "彩虹", "长春", "幸福", "怡景",
+    "阳光",
+    "锦绣",
+    "和平",
+    "文昌",
+    "春晖",
+    "翠苑",
+    "丽园",
+    "东升",
+    "明珠",
+    "花园",
+    "振兴",
+    "紫薇",
+    "金桂",
+    "嘉禾",
+    "育才",
+    "湖滨",
+    "滨江",
+    "泰和",
+    "康乐",
+    "新城",
+    "天河",
+    "海晏",
+    "启明",
+    "望春",
+    "彩虹",
+    "长春",
+    "幸福",
+    "怡景",
 ]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦方邹熊孟秦白江"
@@ -40,7 +76,11 @@ def town_name(rng: random.Random, index: int, used: set[str]) -> str:
 def village_name(rng: random.Random, community: bool, used: set[str]) -> str:
     for attempt in range(1000):
         if community:
-            base = rng.choice(_COMMUNITY_NAMES) if attempt < 50 else rng.choice(_COMMUNITY_NAMES) + rng.choice(_VILLAGE_FIRST)
+            base = (
+                rng.choice(_COMMUNITY_NAMES)
+                if attempt < 50
+                else rng.choice(_COMMUNITY_NAMES) + rng.choice(_VILLAGE_FIRST)
+            )
             name = base + "社区"
         else:
             name = rng.choice(_VILLAGE_FIRST) + rng.choice(_VILLAGE_SECOND) + "村"

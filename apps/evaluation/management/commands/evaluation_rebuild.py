@@ -30,7 +30,9 @@ class Command(BaseCommand):
     help = "Rebuild the evaluation rollups (DailyRollup / MonthlyRollup) from the raw data."
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="first", help="first day, YYYY-MM-DD (default: the first case)")
+        parser.add_argument(
+            "--from", dest="first", help="first day, YYYY-MM-DD (default: the first case)"
+        )
         parser.add_argument("--to", dest="last", help="last day, YYYY-MM-DD (default: today)")
 
     def handle(self, *args, first=None, last=None, **options):

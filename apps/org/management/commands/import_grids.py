@@ -27,5 +27,7 @@ class Command(BaseCommand):
         except GridImportError as exc:
             for error in exc.errors:
                 self.stderr.write(error)
-            raise CommandError(f"导入被拒绝，共 {len(exc.errors)} 个问题；没有写入任何网格。") from exc
+            raise CommandError(
+                f"导入被拒绝，共 {len(exc.errors)} 个问题；没有写入任何网格。"
+            ) from exc
         self.stdout.write(self.style.SUCCESS(str(result)))

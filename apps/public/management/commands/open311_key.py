@@ -6,7 +6,9 @@ from apps.public import services
 
 
 class Command(BaseCommand):
-    help = "Issue a new Open311 API key for a client called NAME and print it. Only a hash is stored."
+    help = (
+        "Issue a new Open311 API key for a client called NAME and print it. Only a hash is stored."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="who the key is for, e.g. '12345 热线系统'")
@@ -16,5 +18,7 @@ class Command(BaseCommand):
             key, raw = services.open311_key_issue(name=name)
         except services.PublicError as exc:
             raise CommandError(exc.message) from None
-        self.stderr.write(f"Open311 key #{key.pk} for {key.name!r} (shown only now; store it safely):")
+        self.stderr.write(
+            f"Open311 key #{key.pk} for {key.name!r} (shown only now; store it safely):"
+        )
         self.stdout.write(raw)
