@@ -34,10 +34,10 @@ import asyncio
 import datetime
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
-import signal
 import tempfile
 import time
 import urllib.request
@@ -210,11 +210,11 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path,
         try:
             urllib.request.urlopen(base + "/track/", timeout=2)
             break
-        except Exception:
+        except Exception as error:
             if time.time() > deadline or web.poll() is not None:
                 raise SystemExit(
                     f"uvicorn did not start: {(data_dir / 'uvicorn.log').read_text()[-2000:]}"
-                )
+                ) from error
             time.sleep(0.2)
     return base, port, web
 

@@ -2,8 +2,8 @@ import asyncio
 import contextvars
 import os
 import threading
-from contextlib import aclosing
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 
 import django
 from asgiref.sync import SyncToAsync

@@ -8,7 +8,6 @@ Production: ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (broker, channel lay
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 from config.env import (
     celery_broker_url,

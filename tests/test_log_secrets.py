@@ -397,7 +397,7 @@ def test_a_day_of_logins_reports_and_sockets_leaves_no_secret_in_any_log(org_tx)
     assert '"WebSocket /ws/notifications/?ticket=[redacted]&since=0" [accepted]' in logs["server"]
     assert '"WebSocket /ws/notifications/?token=[redacted]" [accepted]' in logs["server"]
     assert '"POST /accounts/login/ HTTP/1.1" 302' in logs["server"]
-    assert f'"GET /track/t/[redacted]/?new=1 HTTP/1.1" 200' in logs["server"]
+    assert '"GET /track/t/[redacted]/?new=1 HTTP/1.1" 200' in logs["server"]
     assert '"POST /api/notifications/ticket/ HTTP/1.1" 200' in logs["server"]
     assert "Not Found: /track/t/[redacted]/" in logs["server"]
     assert "succeeded in" in logs["worker"] and "apps.cases.tasks" in logs["worker"]

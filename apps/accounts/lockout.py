@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from axes.helpers import get_cool_off
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-
-from axes.helpers import get_cool_off
 
 LOCKOUT_STATUS = 429
 

@@ -23,8 +23,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.paginator import Paginator
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -35,7 +35,6 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from apps.cases import admin_forms, clock, desk, rules, services, tracking
-from apps.cases.desk import label
 from apps.cases.admin_export import ExportMixin
 from apps.cases.admin_filters import (
     CategoryFilter,
@@ -47,6 +46,7 @@ from apps.cases.admin_filters import (
     UnitFilter,
     VillageFilter,
 )
+from apps.cases.desk import label
 from apps.cases.models import (
     Case,
     CaseEvent,
@@ -709,7 +709,7 @@ def _timeline_entry(event: CaseEvent, unit_names: dict[int, str]) -> dict[str, A
         details.append(("办理时限", f"{data['deadline_hours']:g} 小时"))
     if data.get("hours"):
         details.append(("延期", f"{data['hours']:g} 小时"))
-    for key, label in (
+    for key, heading in (
         ("into", "合并到"),
         ("merged", "合并了"),
         ("probable_duplicate_of", "疑似重复"),
@@ -719,7 +719,7 @@ def _timeline_entry(event: CaseEvent, unit_names: dict[int, str]) -> dict[str, A
         if data.get(key):
             details.append(
                 (
-                    label,
+                    heading,
                     {
                         "overdue": "超时自动上报",
                         "returns": "多次退单",

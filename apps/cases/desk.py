@@ -29,7 +29,7 @@ from apps.cases.models import (
 )
 from apps.cases.selectors import cases_visible_to
 from apps.org import geo
-from apps.org.models import Region, Tier, Unit
+from apps.org.models import Tier, Unit
 from apps.org.scope import regions_in_scope, scope_of
 
 # Statuses in which a case waits for its desk (accept/reject, dispatch, close).

@@ -40,9 +40,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from apps.core import follow_up
 from apps.cases.models import Case, CaseEvent, CasePhoto, PhotoKind, original_path, private_storage
 from apps.cases.services import DuplicateSubmission, WorkflowError
+from apps.core import follow_up
 
 log = logging.getLogger(__name__)
 

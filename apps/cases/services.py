@@ -32,7 +32,6 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core import follow_up
 from apps.cases import clock, reference, rules
 from apps.cases.models import (
     FINAL_STATUSES,
@@ -52,6 +51,7 @@ from apps.cases.models import (
     Step,
 )
 from apps.cases.tracking import new_tracking_number
+from apps.core import follow_up
 from apps.org import geo
 from apps.org.models import TIER_ABOVE, Region, Tier, Unit, UnitKind
 from apps.org.scope import profile_of

@@ -76,7 +76,6 @@ def quarantined_keys(keys: Iterable[str]) -> set[str]:
 def _count_delivery(counter: str) -> int:
     """INCR and EXPIRE in one round trip (the cache API needs four: add, exists, incr)."""
     from django.core.cache import cache
-
     from django.core.cache.backends.redis import RedisCache
 
     from apps.core.cache import redis_client

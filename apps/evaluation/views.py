@@ -9,8 +9,8 @@ department handler is refused, and a region outside the reader's scope answers 4
 from __future__ import annotations
 
 import calendar
-import json
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass
 from functools import wraps

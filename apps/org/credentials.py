@@ -32,9 +32,9 @@ from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from rest_framework.authtoken.models import Token
 
+from apps.core.versions import SharedVersion
 from apps.org.models import Grid, Profile, Region, Unit
 from apps.org.scope import Scope, scope_of
-from apps.core.versions import SharedVersion
 
 VERSION = SharedVersion("org:credentials-version", "CREDENTIALS_RECHECK_S", 1.0)
 MAX_ENTRIES = 20_000  # a county's staff many times over; past it the copy starts afresh

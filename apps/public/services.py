@@ -28,10 +28,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.core import follow_up
 from apps.cases import services as workflow
 from apps.cases import tracking
 from apps.cases.models import Action, Case, CaseEvent, Category, PhotoKind, PositionSource, Source
+from apps.core import follow_up
 from apps.org.models import Region, Tier
 from apps.public.models import (
     LOW_RATING_MAX,

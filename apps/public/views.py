@@ -20,8 +20,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.cases import tracking
-from apps.core.cache import cache_get, cache_set
 from apps.cases.models import Category, PositionSource
+from apps.core.cache import cache_get, cache_set
 from apps.public import limits, selectors, services
 from apps.public.models import Stars
 

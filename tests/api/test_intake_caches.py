@@ -323,8 +323,8 @@ def test_a_view_pushing_to_the_channel_layer_pushes_through_the_servers_loop(org
     from channels.layers import get_channel_layer
 
     from apps.cases import services
-    from apps.notify.models import Kind, Notification
     from apps.notify import push
+    from apps.notify.models import Kind, Notification
     from apps.notify.selectors import user_group
     from config.asgi import application
 

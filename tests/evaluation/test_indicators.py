@@ -30,8 +30,8 @@ from apps.evaluation import selectors
 from apps.evaluation.indicators import INDICATORS, evaluate
 from apps.evaluation.rollups import live_counters
 from apps.evaluation.services import rollups_rebuild, rollups_refresh
-from apps.public.services import rating_submit
 from apps.public.models import Rating
+from apps.public.services import rating_submit
 
 from .helpers import at, fresh, report_at, t
 

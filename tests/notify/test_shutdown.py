@@ -9,11 +9,11 @@ state hung; three processes make the test fail almost surely when it comes back.
 from __future__ import annotations
 
 import signal
-from contextlib import ExitStack
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import ExitStack
 
 import pytest
 

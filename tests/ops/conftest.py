@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from django.conf import settings as django_settings
 
 import config.celery
 from config.env import celery_broker_url
-from tests.conftest import ROOT, _worker_env, children_of, stop_process, wait_for
+from tests.conftest import ROOT, _worker_env, stop_process, wait_for
 from tests.private_redis import PrivateRedis
 
 # Short enough for a test, with the product's ordering: soft < hard time limit < visibility.

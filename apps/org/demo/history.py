@@ -191,7 +191,7 @@ def generate_history(
 ) -> int:
     """Create ``n`` historical cases (and events for the recent ones and a sample). Returns n."""
     rng = random.Random(seed * 7919 + n)
-    now = (now or timezone.now()).astimezone(dt.timezone.utc)
+    now = (now or timezone.now()).astimezone(dt.UTC)
     days = days or max(RECENT_DAYS + 1, min(1460, math.ceil(n / CASES_PER_DAY)))
 
     grids = list(
