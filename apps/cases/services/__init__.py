@@ -1,0 +1,100 @@
+"""The workflow service: every state change of a case, in the words of DOMAIN.md §4.
+
+Each public function validates who may act (``rules.allowed_actions``), changes the case with
+one conditional UPDATE (``WHERE id = ? AND version = ?`` — the loser of a race gets
+``ConcurrentChange``, on SQLite and PostgreSQL alike), appends one history event, and queues
+follow-up work (notifications, routing) for after the commit. All of it inside one transaction:
+a step either happens completely or not at all.
+
+    case_report            上报          case_accept      受理/立案     case_reject    不予立案
+    case_merge             合并          case_dispatch    派遣          case_sign      签收
+    case_return            退单          extension_request / extension_decide  延期
+    case_escalate          上报上级      case_joint_response  闪电集结
+    case_handle            处置反馈      case_verify      核查/返工     case_close     结案
+    case_reopen            重新打开      case_urge        督办          case_defer / case_resume 挂账
+    case_route             分流 (the routing task's step)
+
+Modules: ``base`` (errors, the history record, the one conditional UPDATE), ``report``,
+``routing``, ``desk`` (the desk's steps) and ``handling`` (handling and closure). Callers import
+this package; the names below are its public face.
+"""
+
+from apps.cases.services.base import (
+    _ACTION_WORDS,
+    DESK_REGION_FIELD,
+    MAJOR_SEVERITIES,
+    STEP_FOR_STATUS,
+    ConcurrentChange,
+    DuplicateSubmission,
+    IllegalTransition,
+    NotPermitted,
+    WorkflowError,
+    _change,
+    clock_fields,
+    routing_target,
+)
+from apps.cases.services.desk import (
+    case_accept,
+    case_dispatch,
+    case_escalate,
+    case_escalate_overdue,
+    case_joint_response,
+    case_merge,
+    case_reject,
+    case_return,
+    case_sign,
+    extension_decide,
+    extension_request,
+)
+from apps.cases.services.handling import (
+    case_close,
+    case_defer,
+    case_handle,
+    case_reopen,
+    case_resume,
+    case_urge,
+    case_verify,
+)
+from apps.cases.services.report import (
+    case_report,
+)
+from apps.cases.services.routing import (
+    case_route,
+    probable_duplicate,
+)
+
+__all__ = [
+    "ConcurrentChange",
+    "DESK_REGION_FIELD",
+    "DuplicateSubmission",
+    "IllegalTransition",
+    "MAJOR_SEVERITIES",
+    "NotPermitted",
+    "STEP_FOR_STATUS",
+    "WorkflowError",
+    "_ACTION_WORDS",
+    "_change",
+    "case_accept",
+    "case_close",
+    "case_defer",
+    "case_dispatch",
+    "case_escalate",
+    "case_escalate_overdue",
+    "case_handle",
+    "case_joint_response",
+    "case_merge",
+    "case_reject",
+    "case_reopen",
+    "case_report",
+    "case_resume",
+    "case_return",
+    "case_route",
+    "case_sign",
+    "case_urge",
+    "case_verify",
+    "clock_fields",
+    "extension_decide",
+    "extension_request",
+    "probable_duplicate",
+    "routing_target",
+]

@@ -1,0 +1,307 @@
+"""Errors, the history record and the one conditional UPDATE every step goes through."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.cases import clock, rules
+from apps.cases.models import (
+    FINAL_STATUSES,
+    Case,
+    CaseEvent,
+    Colour,
+    ExtensionRequest,
+    ExtensionStatus,
+    RoutingRule,
+    Severity,
+    Status,
+    Step,
+)
+from apps.core import follow_up
+from apps.org.models import Tier, Unit, UnitKind
+from apps.org.scope import profile_of
+
+
+class WorkflowError(Exception):
+    """A step that cannot be taken; ``message`` is meant for the person who tried."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotPermitted(WorkflowError):
+    status_code = 403
+
+
+class IllegalTransition(WorkflowError):
+    status_code = 409
+
+
+class ConcurrentChange(WorkflowError):
+    status_code = 409
+
+
+class DuplicateSubmission(WorkflowError):
+    """The same client UUID arrived with different content."""
+
+    status_code = 409
+
+
+STEP_FOR_STATUS = {
+    Status.REPORTED: Step.ACCEPT,
+    Status.ACCEPTED: Step.DISPATCH,
+    Status.DISPATCHED: Step.SIGN,
+    Status.SIGNED: Step.HANDLE,
+    Status.HANDLED: Step.VERIFY,
+    Status.VERIFIED: Step.CLOSE,
+}
+DESK_REGION_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
+MAJOR_SEVERITIES = {Severity.MAJOR, Severity.SERIOUS}
+
+
+# --- internals ---------------------------------------------------------------------------
+
+
+def _actor_label(actor) -> str:
+    if actor is None:
+        return _("系统")
+    profile = profile_of(actor)
+    if profile is None:
+        return actor.get_username()
+    where = (
+        profile.unit.name if profile.unit_id else (profile.region.name if profile.region_id else "")
+    )
+    return f"{where} {profile.get_role_display()}".strip()
+
+
+def _require(case: Case, actor, action: str) -> None:
+    if actor is None:
+        return  # the system (sweep, routing task) acts under its own rules
+    if action not in rules.allowed_actions(case, actor):
+        if case.status in FINAL_STATUSES and action not in ("reopen",):
+            raise IllegalTransition(
+                _(
+                    "这个事件的状态是“%(status)s”，不能再%(action)s。如问题仍未解决，请联系指挥中心重新打开事件，或新建一条上报。"
+                )
+                % {"status": case.get_status_display(), "action": _ACTION_WORDS.get(action, action)}
+            )
+        raise NotPermitted(
+            _(
+                "您不能对这个事件执行“%(action)s”（当前状态：%(status)s）。请刷新查看您可以执行的操作；如确需办理，请联系持有这个事件的指挥中心。"
+            )
+            % {"action": _ACTION_WORDS.get(action, action), "status": case.get_status_display()}
+        )
+
+
+_ACTION_WORDS = {
+    "accept": "受理",
+    "reject": "不予立案",
+    "merge": "合并",
+    "dispatch": "派遣",
+    "redispatch": "改派",
+    "sign": "签收",
+    "return": "退单",
+    "extension_request": "申请延期",
+    "extension_decide": "审批延期",
+    "escalate": "上报上级",
+    "handle": "处置反馈",
+    "verify": "核查",
+    "close": "结案",
+    "reopen": "重新打开",
+    "urge": "督办",
+    "defer": "挂账",
+    "resume": "恢复办理",
+    "joint_response": "组织联合处置",
+}
+
+
+def clock_fields(
+    case: Case, *, status: str, now: dt.datetime, extra_hours: float = 0.0
+) -> dict[str, Any]:
+    """Clock and colour for a case entering ``status`` at ``now`` (a fresh step clock)."""
+    if status in FINAL_STATUSES:
+        return {
+            "step": Step.CLOSE,
+            "step_started_at": now,
+            "step_deadline": None,
+            "yellow_at": None,
+            "escalate_at": None,
+            "sweep_due_at": None,
+            "colour": Colour.GREEN,
+        }
+    if status == Status.DEFERRED:
+        return {
+            "step_deadline": None,
+            "yellow_at": None,
+            "escalate_at": None,
+            "sweep_due_at": None,
+            "colour": Colour.GREY,
+        }
+    step = STEP_FOR_STATUS[status]
+    hours = clock.limit_hours(case, step) + extra_hours
+    basis = clock.time_basis(case)
+    deadline = clock.add_limit(now, hours, basis)
+    # 80 % of the limit in the limit's own time: a working-hours case reported on Friday evening
+    # turns yellow on Monday morning, not on Sunday night.
+    yellow_at = clock.add_limit(now, hours * clock.YELLOW_FRACTION, basis)
+    escalate_at = clock.add_limit(deadline, hours * clock.ESCALATE_AFTER_FRACTION, basis)
+    return {
+        "step": step,
+        "step_started_at": now,
+        "step_deadline": deadline,
+        "yellow_at": yellow_at,
+        "escalate_at": escalate_at,
+        "sweep_due_at": yellow_at,
+        "colour": Colour.BLUE,
+    }
+
+
+def _record(
+    case: Case,
+    *,
+    action: str,
+    actor,
+    from_status: str,
+    from_tier: str,
+    note: str = "",
+    public_note: str = "",
+    unit: Unit | None = None,
+    data: dict | None = None,
+    notify: bool = True,
+    tells_nobody: bool = False,
+) -> CaseEvent:
+    """Append to the case's history. ``notify`` False: the caller has the fan-out sent some
+    other way (a self-resolved report's event goes out with its routing); either way the event
+    waits in the outbox (``notified_at`` empty) until it is fanned out. ``tells_nobody``: an
+    event with no one to tell (a plain report: its reporter is the actor, and the routing event
+    that follows tells the desk) is born out of the outbox, with no fan-out at all."""
+    event = CaseEvent.objects.create(
+        case=case,
+        action=action,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        from_status=from_status,
+        to_status=case.status,
+        from_tier=from_tier,
+        to_tier=case.tier,
+        unit=unit,
+        note=note,
+        public_note=public_note,
+        data=data or {},
+        notified_at=timezone.now() if tells_nobody else None,
+    )
+    if notify:
+        follow_up.send_on_commit(
+            "apps.notify.tasks.fan_out_event", event.pk, in_memory={"event": event}
+        )
+    return event
+
+
+def _change(
+    case: Case,
+    *,
+    actor,
+    action: str,
+    fields: dict[str, Any],
+    note: str = "",
+    public_note: str = "",
+    unit: Unit | None = None,
+    data: dict | None = None,
+    now: dt.datetime | None = None,
+) -> CaseEvent:
+    """Apply ``fields`` to the case if nobody changed it since it was read, and record it."""
+    now = now or timezone.now()
+    from_status, from_tier = case.status, case.tier
+    restart = fields.pop("_restart_clock", False)
+    if restart or ("status" in fields and fields["status"] != case.status):
+        probe = Case(**{f.attname: getattr(case, f.attname) for f in Case._meta.concrete_fields})
+        for key, value in fields.items():
+            setattr(probe, key, value)
+        probe.category = case.category
+        fields = {
+            **clock_fields(
+                probe,
+                status=fields.get("status", case.status),
+                now=now,
+                extra_hours=fields.pop("_extra_hours", 0.0),
+            ),
+            **fields,
+        }
+    fields.pop("_extra_hours", None)
+    fields["updated_at"] = now
+    changed = Case.objects.filter(pk=case.pk, version=case.version).update(
+        version=F("version") + 1, **fields
+    )
+    if not changed:
+        raise ConcurrentChange(_("这个事件刚刚被别人处理过，请刷新后再试。"))
+    for key, value in fields.items():
+        setattr(case, key, value)
+    case.version += 1
+    if from_status == Status.SIGNED and case.status != Status.SIGNED:
+        # A request for more time only makes sense while the unit is handling: once the case is
+        # handled, returned, escalated or parked, an undecided request is closed by the system
+        # (otherwise it would block the next unit's request and linger on the desk forever).
+        ExtensionRequest.objects.filter(case_id=case.pk, status=ExtensionStatus.PENDING).update(
+            status=ExtensionStatus.DENIED, decided_at=now
+        )
+    return _record(
+        case,
+        action=action,
+        actor=actor,
+        from_status=from_status,
+        from_tier=from_tier,
+        note=note,
+        public_note=public_note,
+        unit=unit,
+        data=data,
+    )
+
+
+def _locked(case: Case) -> Case:
+    """Re-read the case inside the transaction (row lock on PostgreSQL) so checks see the
+    current state; the version check in ``_change`` settles races on SQLite too."""
+    return Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=case.pk)
+
+
+def routing_target(case: Case, tier: str) -> Unit | None:
+    """The unit the routing table names for this case at ``tier`` (a suggestion for the desk)."""
+    if tier == Tier.VILLAGE:
+        return Unit.objects.filter(
+            region_id=case.village_id, kind=UnitKind.WORKSTATION, is_active=True
+        ).first()
+    rule = (
+        RoutingRule.objects.filter(category_id=case.category_id, tier=tier)
+        .select_related("department")
+        .first()
+        or RoutingRule.objects.filter(category_id=case.category.parent_id, tier=tier)
+        .select_related("department")
+        .first()
+    )
+    if rule is None:
+        return None
+    if tier == Tier.COUNTY:
+        return rule.department
+    if rule.department_id:
+        stationed = Unit.objects.filter(
+            region_id=case.town_id, department_id=rule.department_id, is_active=True
+        ).first()
+        if stationed:
+            return stationed
+    if rule.platform_code:
+        return (
+            Unit.objects.filter(
+                region_id=case.town_id, platform__code=rule.platform_code, is_active=True
+            )
+            .order_by("pk")
+            .first()
+        )
+    return None
