@@ -15,6 +15,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
 from config.env import (
     celery_broker_url,
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_guid",
     "channels",
     "apps.core",
     "apps.org",
@@ -72,6 +74,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the HTTPS redirect and host validation (probes).
+    "apps.core.health.HealthMiddleware",
+    # A request id (X-Request-ID, taken from the proxy when it is a valid UUID) on every log
+    # line of the request and of the Celery tasks it causes (DJANGO_GUID below).
+    "django_guid.middleware.guid_middleware",
+    "apps.core.access_log.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy (with a per-request nonce) and Permissions-Policy: see the
     # "Security headers" block below.
@@ -546,14 +554,71 @@ SESSION_IDLE_PASSIVE_PATHS = ["/admin/desk/stats.json"]
 # Phones sign in once and stay signed in (sliding too); an administrator can end it at any time.
 FIELD_SESSION_AGE_S = env_int("FIELD_SESSION_AGE_S", 60 * 60 * 24 * 90)
 
+# --- Operations: logs, request ids, health, error tracking (docs/operations.md) -----------
+# Every line: time, level, logger, request id, message; LOG_FORMAT=json for log collectors.
+# The request id follows a request into the Celery tasks it queued (django-guid puts it in the
+# task's headers). The access log is ours (apps/core/access_log.py), written inside the request
+# so it carries the id; uvicorn's own is off. Secrets are masked on every handler.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.log_redaction.RedactSecrets"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
+    "filters": {
+        "redact_secrets": {"()": "config.log_redaction.RedactSecrets"},
+        "request_id": {"()": "config.log_format.RequestId"},
+    },
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "correlation_id": "request_id",
+            },
+            "json_ensure_ascii": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "redact_secrets"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # django-guid narrates every id it sets at INFO; that is noise in production.
+        "django_guid": {"level": "WARNING"},
+        "django_guid.celery": {"level": "WARNING"},
+    },
 }
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "INTEGRATIONS": [CeleryIntegration()],
+    "IGNORE_URLS": ["healthz", "readyz"],
+}
+# The worker uses this LOGGING (format, request id, masking) instead of its own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+READYZ_REDIS_TIMEOUT_S = env_float("READYZ_REDIS_TIMEOUT_S", 0.2)
+READYZ_SWEEP_MAX_AGE_S = env_int("READYZ_SWEEP_MAX_AGE_S", 180)
+# Error tracking (Sentry or a compatible server such as GlitchTip), off unless SENTRY_DSN is set.
+# No personal data is sent (send_default_pii off); events pass the same masking as the logs.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from config.error_tracking import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))
+
 # A WebSocket ticket (POST /api/notifications/ticket/) opens one socket within this many seconds.
 WS_TICKET_TTL_S = env_int("WS_TICKET_TTL_S", 60)
 # A notification this old can no longer be overtaken by one with a lower id still being
