@@ -312,6 +312,7 @@ BEAT_EXPIRES_S = env_int("BEAT_EXPIRES_S", 300)
 CELERY_TASK_ROUTES = {
     "apps.cases.tasks.sweep_clocks": {"queue": SWEEPS_QUEUE},
     "apps.cases.tasks.sweep_outbox": {"queue": SWEEPS_QUEUE},
+    "apps.cases.tasks.check_work_calendar": {"queue": SWEEPS_QUEUE},
     "apps.evaluation.tasks.refresh_rollups": {"queue": SWEEPS_QUEUE},
     # The desks' live counters, once per desk per interval: never behind a backlog of reports.
     "apps.notify.tasks.push_desk_counts": {"queue": SWEEPS_QUEUE},
@@ -327,6 +328,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "cases-sweep-outbox": {
         "task": "apps.cases.tasks.sweep_outbox",
         "schedule": SWEEP_INTERVAL_S,
+        "options": {"expires": BEAT_EXPIRES_S},
+    },
+    # In December, a warning while next year's work calendar is missing (the desk shows it too).
+    "cases-check-work-calendar": {
+        "task": "apps.cases.tasks.check_work_calendar",
+        "schedule": 6 * 3600.0,
         "options": {"expires": BEAT_EXPIRES_S},
     },
 }
