@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.cases",
     "apps.notify",
     "apps.public",
+    "apps.sms",
     "apps.evaluation",
     "apps.field",
     # django-csp: its template tag and system checks (the policy itself is set by middleware).
@@ -309,10 +310,39 @@ SWEEP_INTERVAL_S = env_float("SWEEP_INTERVAL_S", 60.0)
 # A sweep beat sent more than this long ago is dropped (only a worker down for minutes gets
 # there; the lease below already makes extra copies harmless, this keeps the queue short).
 BEAT_EXPIRES_S = env_int("BEAT_EXPIRES_S", 300)
+# SMS to citizens (apps/sms): which provider, its approved sign and templates, and limits.
+# SMS_BACKEND: console (the log, number masked), file (one JSON file per message in
+# SMS_FILE_DIR), aliyun (Alibaba Cloud SMS) or tencent (Tencent Cloud SMS).
+SMS_BACKEND = env_str("SMS_BACKEND", "console")
+SMS_FILE_DIR = env_str("SMS_FILE_DIR", str(DATA_DIR / "sms"))
+SMS_SIGN_NAME = env_str("SMS_SIGN_NAME", "联动")
+SMS_TEMPLATE_TRACKING = env_str("SMS_TEMPLATE_TRACKING", "")  # variables: number, link
+SMS_TEMPLATE_RATING = env_str("SMS_TEMPLATE_RATING", "")  # variables: number, link
+SMS_ALIYUN_ACCESS_KEY_ID = env_str("SMS_ALIYUN_ACCESS_KEY_ID", "")
+SMS_ALIYUN_ACCESS_KEY_SECRET = env_str("SMS_ALIYUN_ACCESS_KEY_SECRET", "")
+SMS_ALIYUN_ENDPOINT = env_str("SMS_ALIYUN_ENDPOINT", "dysmsapi.aliyuncs.com")
+SMS_TENCENT_SECRET_ID = env_str("SMS_TENCENT_SECRET_ID", "")
+SMS_TENCENT_SECRET_KEY = env_str("SMS_TENCENT_SECRET_KEY", "")
+SMS_TENCENT_APP_ID = env_str("SMS_TENCENT_APP_ID", "")
+SMS_TENCENT_REGION = env_str("SMS_TENCENT_REGION", "ap-guangzhou")
+SMS_TENCENT_ENDPOINT = env_str("SMS_TENCENT_ENDPOINT", "sms.tencentcloudapi.com")
+SMS_PROVIDER_PROTOCOL = env_str("SMS_PROVIDER_PROTOCOL", "https")
+SMS_TIMEOUT_MS = env_int("SMS_TIMEOUT_MS", 5000)
+SMS_DAILY_LIMIT = env_int("SMS_DAILY_LIMIT", 5)  # messages per number per 24 hours
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
+SMS_CLAIM_S = env_int("SMS_CLAIM_S", 300)  # a send in progress; after it, another worker may try
+SMS_SETTLE_S = env_float("SMS_SETTLE_S", 60.0)
+SMS_MAX_AGE_S = env_int("SMS_MAX_AGE_S", 6 * 3600)  # older steps are never texted about
+SMS_SWEEP_INTERVAL_S = env_float("SMS_SWEEP_INTERVAL_S", 20.0)
+if SMS_BACKEND not in {"console", "file", "aliyun", "tencent"}:
+    raise ImproperlyConfigured(
+        f"SMS_BACKEND={SMS_BACKEND!r}: use console, file, aliyun or tencent."
+    )
 CELERY_TASK_ROUTES = {
     "apps.cases.tasks.sweep_clocks": {"queue": SWEEPS_QUEUE},
     "apps.cases.tasks.sweep_outbox": {"queue": SWEEPS_QUEUE},
     "apps.cases.tasks.check_work_calendar": {"queue": SWEEPS_QUEUE},
+    "apps.sms.tasks.sweep_sms": {"queue": SWEEPS_QUEUE},
     "apps.evaluation.tasks.refresh_rollups": {"queue": SWEEPS_QUEUE},
     # The desks' live counters, once per desk per interval: never behind a backlog of reports.
     "apps.notify.tasks.push_desk_counts": {"queue": SWEEPS_QUEUE},
@@ -328,6 +358,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "cases-sweep-outbox": {
         "task": "apps.cases.tasks.sweep_outbox",
         "schedule": SWEEP_INTERVAL_S,
+        "options": {"expires": BEAT_EXPIRES_S},
+    },
+    "sms-sweep": {
+        "task": "apps.sms.tasks.sweep_sms",
+        "schedule": SMS_SWEEP_INTERVAL_S,
         "options": {"expires": BEAT_EXPIRES_S},
     },
     # In December, a warning while next year's work calendar is missing (the desk shows it too).
