@@ -1,8 +1,9 @@
 """One access-log line per HTTP request, written inside the request so it carries its id.
 
-``GET /api/tasks/ 200 12.3ms user=42``: method, path (never the query string, which may carry a
-ticket or a search for a phone number; paths with secrets, such as a citizen's link, are masked
-by the log filter), status, server time and the user's id (never a name). Logger
+``GET /api/tasks/ 200 12.3ms client=10.1.2.3 user=42``: method, path (never the query string,
+which may carry a ticket or a search for a phone number; paths with secrets, such as a citizen's
+link, are masked by the log filter), status, server time, the client's address as the app sees
+it (behind the proxy: the address the proxy saw) and the user's id (never a name). Logger
 ``liandong.access``; ``ACCESS_LOG=0`` turns it off.
 """
 
@@ -30,11 +31,12 @@ class AccessLogMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         log.info(
-            "%s %s %s %.1fms user=%s",
+            "%s %s %s %.1fms client=%s user=%s",
             request.method,
             request.path,
             response.status_code,
             (time.perf_counter() - started) * 1000,
+            request.META.get("REMOTE_ADDR", "-"),
             user.pk if user is not None and user.is_authenticated else "-",
         )
         return response

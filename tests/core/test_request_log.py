@@ -47,7 +47,7 @@ def test_every_request_has_an_id_in_its_response_and_its_access_line(org):
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     (text,) = lines
     assert re.match(ISO_TIME + rf" INFO liandong\.access \[{request_id}\] GET /track/ 200 ", text)
-    assert text.endswith("user=-")
+    assert text.endswith("client=127.0.0.1 user=-")
 
 
 @pytest.mark.django_db
