@@ -47,8 +47,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
-    # The admin, with the command desk as its default site (apps/cases/admin_site.py).
-    "apps.cases.admin_apps.DeskAdminConfig",
+    # The admin, with the command desk as its default site (apps/desk/site.py).
+    "apps.desk.apps.DeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "apps.public",
     "apps.evaluation",
     "apps.field",
+    # The command desk: the admin classes of the workflow, the dashboard, their templates.
+    "apps.desk",
     # django-csp: its template tag and system checks (the policy itself is set by middleware).
     "csp",
 ]
