@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "apps.field",
     # The command desk: the admin classes of the workflow, the dashboard, their templates.
     "apps.desk",
+    # The demo county and its history generator (manage.py demo_county).
+    "apps.demo",
     # django-csp: its template tag and system checks (the policy itself is set by middleware).
     "csp",
 ]
