@@ -305,6 +305,8 @@ SWEEP_INTERVAL_S = env_float("SWEEP_INTERVAL_S", 60.0)
 # A sweep beat sent more than this long ago is dropped (only a worker down for minutes gets
 # there; the lease below already makes extra copies harmless, this keeps the queue short).
 BEAT_EXPIRES_S = env_int("BEAT_EXPIRES_S", 300)
+# Task names here (routes, the beat schedule, CASE_EVENT_TASK) are configuration and may be
+# strings; code names another app's task by importing it (tests/core/test_layers.py checks).
 CELERY_TASK_ROUTES = {
     "apps.cases.tasks.sweep_clocks": {"queue": SWEEPS_QUEUE},
     "apps.cases.tasks.sweep_outbox": {"queue": SWEEPS_QUEUE},
@@ -326,6 +328,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": BEAT_EXPIRES_S},
     },
 }
+# The task that tells people about a new history row (CaseEvent): the notifications' fan-out.
+# The workflow (apps.cases) sits below apps.notify and may not import it, so it sends this
+# name — after the row's commit, and again from the outbox sweep when that message was lost.
+CASE_EVENT_TASK = "apps.notify.tasks.fan_out_event"
 # A task delivered this many times without success (its worker killed, or failing) is quarantined.
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 

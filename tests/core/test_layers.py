@@ -5,6 +5,10 @@ that run when the module is loaded count — module level, class bodies, ``if``/
 not those inside functions (a function-level import is the usual way to reach a module that is
 not yet loaded, and it runs after every module is loaded) and not ``if TYPE_CHECKING:`` blocks.
 
+No module names another app's Celery task by a string (``"apps.notify.tasks.…"``): it
+imports the task object, which makes the dependency one the layer check sees. Task names in
+``config/settings.py`` (routes, the beat schedule, ``CASE_EVENT_TASK``) are configuration.
+
 The layers, lowest first. An app may import its own layer and the layers below it, never a
 layer above. Apps of one layer may import each other; the cycle check keeps that one-way.
 """
@@ -12,6 +16,7 @@ layer above. Apps of one layer may import each other; the cycle check keeps that
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -191,6 +196,21 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+TASK_NAME = re.compile(r"^apps\.(\w+)\.tasks\.\w+$")
+
+
+def foreign_task_names(modules: dict[str, Path]) -> list[str]:
+    """String constants in app code that name a task of another app."""
+    found = []
+    for module, path in sorted(modules.items()):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                match = TASK_NAME.match(node.value)
+                if match and match.group(1) != app_of(module):
+                    found.append(f"{module}:{node.lineno} names {node.value!r}")
+    return found
+
+
 # --- the tests -------------------------------------------------------------------------------
 
 
@@ -205,6 +225,16 @@ def test_apps_import_only_their_own_layer_and_those_below():
 
 def test_no_import_cycle_among_app_modules():
     assert cycles(import_graph()) == []
+
+
+def test_no_app_names_another_apps_task_by_a_string(tmp_path):
+    assert foreign_task_names(all_modules()) == []
+    example = tmp_path / "example.py"
+    example.write_text('ROUTE = "apps.cases.tasks.route_case"\nFAN = "apps.notify.tasks.fan_out"\n')
+    assert foreign_task_names({"apps.public.example": example}) == [
+        "apps.public.example:1 names 'apps.cases.tasks.route_case'",
+        "apps.public.example:2 names 'apps.notify.tasks.fan_out'",
+    ]
 
 
 def test_the_rules_catch_a_violation():
