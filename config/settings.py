@@ -48,8 +48,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
-    # The admin, with the command desk as its default site (apps/cases/admin_site.py).
-    "apps.cases.admin_apps.DeskAdminConfig",
+    # The admin, with the command desk as its default site (apps/desk/site.py).
+    "apps.desk.apps.DeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,6 +70,10 @@ INSTALLED_APPS = [
     "apps.sms",
     "apps.evaluation",
     "apps.field",
+    # The command desk: the admin classes of the workflow, the dashboard, their templates.
+    "apps.desk",
+    # The demo county and its history generator (manage.py demo_county).
+    "apps.demo",
     # django-csp: its template tag and system checks (the policy itself is set by middleware).
     "csp",
 ]
@@ -338,6 +342,8 @@ if SMS_BACKEND not in {"console", "file", "aliyun", "tencent"}:
     raise ImproperlyConfigured(
         f"SMS_BACKEND={SMS_BACKEND!r}: use console, file, aliyun or tencent."
     )
+# Task names here (routes, the beat schedule, CASE_EVENT_TASK) are configuration and may be
+# strings; code names another app's task by importing it (tests/core/test_layers.py checks).
 CELERY_TASK_ROUTES = {
     "apps.cases.tasks.sweep_clocks": {"queue": SWEEPS_QUEUE},
     "apps.cases.tasks.sweep_outbox": {"queue": SWEEPS_QUEUE},
@@ -372,6 +378,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "options": {"expires": BEAT_EXPIRES_S},
     },
 }
+# The task that tells people about a new history row (CaseEvent): the notifications' fan-out.
+# The workflow (apps.cases) sits below apps.notify and may not import it, so it sends this
+# name — after the row's commit, and again from the outbox sweep when that message was lost.
+CASE_EVENT_TASK = "apps.notify.tasks.fan_out_event"
 # A task delivered this many times without success (its worker killed, or failing) is quarantined.
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 

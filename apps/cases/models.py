@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from apps.org.models import Grid, Region, Tier, Unit
+from apps.org.models import Grid, Region, Role, Tier, Unit
 
 
 class TimeBasis(models.TextChoices):
@@ -183,6 +183,19 @@ class Status(models.TextChoices):
 
 FINAL_STATUSES = {Status.CLOSED, Status.REJECTED, Status.MERGED}
 OPEN_STATUSES = [s for s in Status.values if s not in FINAL_STATUSES]
+# Statuses in which a case waits for its desk (accept/reject, dispatch, close).
+DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
+# Open and running: a deferred (挂账) case has no clock, so it is never "overdue".
+RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
+
+# Who holds the desk at each tier, and the case column that says which desk's region a case
+# lies in (the workflow, the desk and the notifications all read these).
+DESK_ROLE_FOR_TIER = {
+    Tier.VILLAGE: Role.VILLAGE_HANDLER,
+    Tier.TOWN: Role.TOWN_DISPATCHER,
+    Tier.COUNTY: Role.COUNTY_DISPATCHER,
+}
+DESK_REGION_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
 
 
 class Colour(models.TextChoices):
@@ -413,7 +426,7 @@ class Case(models.Model):
                 condition=Q(pending_since__isnull=False),
             ),
             models.Index(fields=["category", "lat", "lng"], name="case_dup_probe_idx"),
-            # The command desk (apps/cases/desk.py, admin): a county's open cases (by status:
+            # The command desk (apps/desk/dashboard.py, admin): a county's open cases (by status:
             # see below), overdue cases (step_deadline is set only while a case runs) and
             # today's intake, per county and per town, without reading every case of the county.
             models.Index(fields=["county", "status"], name="case_county_status_idx"),

@@ -9,15 +9,9 @@ grid verifies on site; leaders only read.
 
 from __future__ import annotations
 
-from apps.cases.models import Case, ExtensionStatus, Status
+from apps.cases.models import DESK_ROLE_FOR_TIER, Case, ExtensionStatus, Status
 from apps.org.models import Role, Tier
 from apps.org.scope import scope_of
-
-DESK_ROLE_FOR_TIER = {
-    Tier.VILLAGE: Role.VILLAGE_HANDLER,
-    Tier.TOWN: Role.TOWN_DISPATCHER,
-    Tier.COUNTY: Role.COUNTY_DISPATCHER,
-}
 
 # Actions each status allows, by who performs them.
 DESK_ACTIONS = {

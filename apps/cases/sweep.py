@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
@@ -79,7 +80,8 @@ PENDING_WORK_TASKS = {
     "route": "apps.cases.tasks.route_case",
     "photos": "apps.cases.tasks.process_case_photos",
 }
-FAN_OUT_TASK = "apps.notify.tasks.fan_out_event"
+# Fans out a history row; apps.notify owns it, settings name it (see CASE_EVENT_TASK there).
+FAN_OUT_TASK = settings.CASE_EVENT_TASK
 RELAY_TASK = "apps.cases.tasks.fan_out_events"
 ESCALATE_TASK = "apps.cases.tasks.escalate_overdue"
 ESCALATE_RELAY_TASK = "apps.cases.tasks.escalate_many"

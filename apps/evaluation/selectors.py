@@ -89,7 +89,7 @@ class SubjectKind:
     label: str
     level: str  # DailyRollup.level
     columns: tuple[str, ...]
-    # The case list's filter (apps/cases/admin_filters.py) that lists this subject's cases.
+    # The case list's filter (apps/desk/filters.py) that lists this subject's cases.
     admin_filter: str | None
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, Q, QuerySet
 
-from apps.cases.desk import DESK_WAITING_STATUSES, overdue_q
-from apps.cases.models import Case
 from apps.cases.selectors import cases_visible_to
-from apps.cases.services import DESK_REGION_FIELD
+from apps.cases.selectors import desk_counts as desk_counts  # the live badge's numbers
 from apps.notify.models import Notification
-from apps.org.models import DISPATCHER_ROLES, Region, Role
+from apps.org.models import DISPATCHER_ROLES, Role
 from apps.org.scope import scope_of
 
 
@@ -93,17 +91,3 @@ def may_join(user, group: str) -> bool:
     return bool(
         getattr(user, "is_superuser", False) and kind in ("unit", "region") and ident.isdigit()
     )
-
-
-def desk_counts(region_id: int, tier: str | None = None) -> dict:
-    """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
-    running cases of the region past their step deadline) — the command desk dashboard's own
-    definitions (``apps.cases.desk``), so the live badge and the dashboard agree. Aggregates
-    only: whoever may follow a region's desk sees all of its cases anyway."""
-    if tier is None:
-        tier = Region.objects.filter(pk=region_id).values_list("tier", flat=True).first()
-    if tier is None:
-        return {"region": region_id, "new": 0, "overdue": 0}
-    new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
-    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[tier]: region_id}).count()
-    return {"region": region_id, "new": new, "overdue": overdue}

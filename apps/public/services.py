@@ -32,6 +32,7 @@ from apps.cases import services as workflow
 from apps.cases import tracking
 from apps.cases.models import Action, Case, CaseEvent, Category, PhotoKind, PositionSource, Source
 from apps.core import follow_up
+from apps.notify.tasks import fan_out_event
 from apps.org.models import Region, Tier
 from apps.public.models import (
     LOW_RATING_MAX,
@@ -163,7 +164,7 @@ def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rat
                 note=comment,
                 data={"stars": stars, "review": stars <= LOW_RATING_MAX},
             )
-            follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk)
+            follow_up.send_on_commit(fan_out_event.name, event.pk)
     except IntegrityError:
         raise AlreadyRated(
             _("这个事件已经评价过了，每个事件只能评价一次。"), field="stars"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,7 +65,6 @@ STEP_FOR_STATUS = {
     Status.HANDLED: Step.VERIFY,
     Status.VERIFIED: Step.CLOSE,
 }
-DESK_REGION_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
 MAJOR_SEVERITIES = {Severity.MAJOR, Severity.SERIOUS}
 
 
@@ -200,9 +200,7 @@ def _record(
         notified_at=timezone.now() if tells_nobody else None,
     )
     if notify:
-        follow_up.send_on_commit(
-            "apps.notify.tasks.fan_out_event", event.pk, in_memory={"event": event}
-        )
+        follow_up.send_on_commit(settings.CASE_EVENT_TASK, event.pk, in_memory={"event": event})
     return event
 
 

@@ -74,7 +74,7 @@ def case_route(*, case_id: int) -> Case | None:
             for event_id in CaseEvent.objects.filter(
                 case_id=case_id, action=Action.SELF_RESOLVE, notified_at__isnull=True
             ).values_list("pk", flat=True):
-                follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event_id)
+                follow_up.send_on_commit(settings.CASE_EVENT_TASK, event_id)
         remaining = [w for w in case.pending_work if w != "route"]
         duplicate = probable_duplicate(case) if case.status == Status.REPORTED else None
         fields: dict[str, Any] = {

@@ -15,9 +15,9 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
+from apps.demo import catalog, names
+from apps.demo.layout import county_layout
 from apps.org import geo
-from apps.org.demo import catalog, names
-from apps.org.demo.layout import county_layout
 from apps.org.models import STAFF_ROLES, Grid, Platform, Profile, Region, Role, Tier, Unit, UnitKind
 from apps.org.services import grid_fields
 

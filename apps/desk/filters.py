@@ -10,8 +10,9 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils import timezone
 
-from apps.cases import desk
 from apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Category
+from apps.cases.selectors import overdue_q
+from apps.desk import dashboard as desk
 from apps.org.models import Grid, Tier
 from apps.org.scope import regions_in_scope, scope_of, units_in_scope
 
@@ -54,9 +55,9 @@ class OverdueFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(desk.overdue_q())
+            return queryset.filter(overdue_q())
         if self.value() == "no":
-            return queryset.exclude(desk.overdue_q())
+            return queryset.exclude(overdue_q())
         return queryset
 
 

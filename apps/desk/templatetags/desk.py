@@ -2,7 +2,8 @@
 
 from django import template
 
-from apps.cases import desk, tracking
+from apps.cases import tracking
+from apps.desk import dashboard as desk
 
 register = template.Library()
 

@@ -1,9 +1,9 @@
 """The command desk (指挥台): the Django admin, branded, with the desk dashboard as its index.
 
-``apps.cases.admin_apps.DeskAdminConfig`` makes this the default admin site, so every app's
+``apps.desk.apps.DeskAdminConfig`` makes this the default admin site, so every app's
 ``@admin.register`` lands here. The index shows the dashboard (today's intake, open cases by
 colour, overdue by unit, what waits for the user's desk) for everyone with a desk or a
-leader's view; the numbers come from ``apps.cases.desk`` and are scoped to the user. The page
+leader's view; the numbers come from ``apps.desk.dashboard`` and are scoped to the user. The page
 polls ``desk/stats.json`` every 15 s, and refreshes at once when the notifications script
 (``notify/desk.js``, loaded on every admin page by ``{% notify_desk %}`` in base_site.html)
 announces a case event.
@@ -16,7 +16,7 @@ from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from apps.cases import desk
+from apps.desk import dashboard as desk
 from apps.org.scope import scope_of
 
 STATS_POLL_SECONDS = 15

@@ -19,8 +19,8 @@ from apps.cases.models import (
     TimeLimit,
     WorkCalendarDay,
 )
+from apps.demo.county import DEMO_PASSWORD, build_demo_county
 from apps.org import geo
-from apps.org.demo.county import DEMO_PASSWORD, build_demo_county
 from apps.org.models import Grid, Platform, Profile, Region, Role, Tier, Unit, UnitKind
 
 pytestmark = pytest.mark.django_db

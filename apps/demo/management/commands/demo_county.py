@@ -1,4 +1,4 @@
-"""``python manage.py demo_county`` — the deterministic demo county (see apps/org/demo/)."""
+"""``python manage.py demo_county`` — the deterministic demo county (see apps/demo/)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.org.demo.county import DEMO_PASSWORD, build_demo_county, demo_accounts
+from apps.demo.county import DEMO_PASSWORD, build_demo_county, demo_accounts
 from apps.org.models import Region, Tier
 
 # How many accounts of each kind to list before summarising the rest.
@@ -84,7 +84,7 @@ class Command(BaseCommand):
             self._print_accounts()
 
     def _history(self, options) -> None:
-        from apps.org.demo.history import generate_history
+        from apps.demo.history import generate_history
 
         n = options["history"]
         started = time.monotonic()

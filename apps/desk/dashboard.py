@@ -1,5 +1,9 @@
 """Read side of the command desk: the dashboard numbers and the units a desk may dispatch to.
 
+What "waits for the desk" and "overdue" mean is defined once, in ``apps.cases`` (models:
+``DESK_WAITING_STATUSES``; selectors: ``overdue_q``, ``desk_counts``), which the live desk
+counters of ``apps.notify`` read too.
+
 Everything here starts from ``cases_visible_to(user)`` / ``scope_of(user)``, so the dashboard,
 its JSON endpoint and the admin pickers show only what the user's desk covers.
 """
@@ -18,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from apps.cases.models import (
+    DESK_WAITING_STATUSES,
     FINAL_STATUSES,
     OPEN_STATUSES,
     Case,
@@ -27,15 +32,11 @@ from apps.cases.models import (
     Status,
     Step,
 )
-from apps.cases.selectors import cases_visible_to
+from apps.cases.selectors import cases_visible_to, overdue_q
 from apps.org import geo
 from apps.org.models import Tier, Unit
 from apps.org.scope import regions_in_scope, scope_of
 
-# Statuses in which a case waits for its desk (accept/reject, dispatch, close).
-DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
-# Open and running: a deferred (挂账) case has no clock, so it is never "overdue".
-RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 COLOUR_ORDER = [Colour.RED, Colour.YELLOW, Colour.BLUE, Colour.GREY]
 # The workflow service sets the colour with every status change: green exactly when a case is
 # finished (closed, rejected, merged). Open cases are found by status, on the (county|town|
@@ -47,11 +48,6 @@ OPEN_COLOURS = COLOUR_ORDER
 def local_midnight(now: dt.datetime | None = None) -> dt.datetime:
     now = timezone.localtime(now or timezone.now())
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def overdue_q(now: dt.datetime | None = None) -> Q:
-    """Open, running cases whose current step is past its deadline."""
-    return Q(status__in=RUNNING_STATUSES, step_deadline__lt=now or timezone.now())
 
 
 def waiting_for_desk(user) -> QuerySet:
