@@ -16,7 +16,6 @@ Rules every screen here follows:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -34,7 +33,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from apps.cases import admin_forms, clock, desk, rules, services, tracking
+from apps.cases import admin_forms, clock, desk, rules, services, steps, tracking
 from apps.cases.admin_export import ExportMixin
 from apps.cases.admin_filters import (
     CategoryFilter,
@@ -85,81 +84,22 @@ def can_act(user) -> bool:
     return user.is_active and user.has_perm(ACT_PERMISSION)
 
 
-# --- the actions on a case's page -----------------------------------------------------------
+# --- the steps on a case's page -------------------------------------------------------------
+# The page offers the steps of ``apps.cases.steps`` that have a place on the desk (``Step.desk``),
+# each with a form built from its inputs (``admin_forms.step_form``), and takes them through
+# the workflow service (``Step.take``).
 
 
-@dataclass(frozen=True)
-class DeskAction:
-    name: str
-    label: str
-    form: type[forms.Form]
-    style: str = ""  # "primary", "danger" or ""
-    hint: str = ""
+def _desk_step(action: str) -> steps.Step | None:
+    step = steps.step(action)
+    return step if step is not None and step.desk is not None else None
 
 
-DESK_ACTIONS: dict[str, DeskAction] = {
-    a.name: a
-    for a in [
-        DeskAction("accept", "受理立案", admin_forms.NoteForm, "primary"),
-        DeskAction(
-            "dispatch",
-            "派遣",
-            admin_forms.DispatchForm,
-            "primary",
-            "派给牵头单位，可加协办单位和办理时限",
-        ),
-        DeskAction(
-            "redispatch", "改派", admin_forms.DispatchForm, "", "改派给其他单位（尚未签收）"
-        ),
-        DeskAction("extension_decide", "审批延期", admin_forms.ExtensionDecisionForm, "primary"),
-        DeskAction("close", "结案归档", admin_forms.NoteForm, "primary"),
-        DeskAction("urge", "督办", admin_forms.NoteForm, "", "提醒处置单位及其上级"),
-        DeskAction(
-            "escalate", "上报上级", admin_forms.ReasonForm, "", "超出本级能力，交上一级指挥中心"
-        ),
-        DeskAction("merge", "合并到", admin_forms.MergeForm, "", "重复上报：并入同一问题的事件"),
-        DeskAction("reject", "不予立案", admin_forms.RejectForm, "danger"),
-        DeskAction("defer", "挂账缓办", admin_forms.DeferForm, ""),
-        DeskAction("resume", "恢复办理", admin_forms.NoteForm, "primary"),
-        DeskAction("reopen", "重新打开", admin_forms.ReasonForm, ""),
-    ]
-}
-
-
-def _call_service(action: str, case: Case, user, form: forms.Form) -> str:
+def _take_step(step: steps.Step, case: Case, user, form: admin_forms.StepForm) -> str:
     """Run one step through the workflow service; returns what to tell the user."""
-    kwargs = form.service_kwargs()
-    if action == "accept":
-        services.case_accept(case=case, actor=user, **kwargs)
-    elif action in ("dispatch", "redispatch"):
-        services.case_dispatch(case=case, actor=user, **kwargs)
-        return f"已派遣至 {kwargs['lead_unit'].name}"
-    elif action == "reject":
-        services.case_reject(case=case, actor=user, **kwargs)
-    elif action == "merge":
-        services.case_merge(case=case, actor=user, **kwargs)
-        return f"已合并到 {tracking.display(kwargs['into'].tracking_number)}"
-    elif action == "extension_decide":
-        request = case.extension_requests.filter(status=ExtensionStatus.PENDING).first()
-        if request is None:
-            raise services.WorkflowError("这个事件没有待审批的延期申请。")
-        services.extension_decide(request=request, actor=user, **kwargs)
-        return "已批准延期" if kwargs["approve"] else "已驳回延期申请"
-    elif action == "escalate":
-        services.case_escalate(case=case, actor=user, **kwargs)
-    elif action == "urge":
-        services.case_urge(case=case, actor=user, **kwargs)
-    elif action == "close":
-        services.case_close(case=case, actor=user, **kwargs)
-    elif action == "reopen":
-        services.case_reopen(case=case, actor=user, **kwargs)
-    elif action == "defer":
-        services.case_defer(case=case, actor=user, **kwargs)
-    elif action == "resume":
-        services.case_resume(case=case, actor=user, **kwargs)
-    else:  # pragma: no cover - DESK_ACTIONS and this switch are kept together
-        raise services.WorkflowError("未知的操作。")
-    return f"已{DESK_ACTIONS[action].label}"
+    values = form.service_kwargs()
+    step.take(case, user, values)
+    return step.done_message(values)
 
 
 # --- the case list --------------------------------------------------------------------------
@@ -528,17 +468,17 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
             return HttpResponseRedirect(page)
         if not self.has_act_permission(request):
             raise PermissionDenied
-        spec = DESK_ACTIONS.get(action)
-        if spec is None:
+        step = _desk_step(action)
+        if step is None:
             raise Http404("no such action")
-        form = self._action_form(request, case, action, data=request.POST)
+        form = self._action_form(request, case, step, data=request.POST)
         if not form.is_valid():
-            messages.error(request, f"“{spec.label}”未执行：请按提示修改后再提交。")
+            messages.error(request, f"“{step.label}”未执行：请按提示修改后再提交。")
             return self.render_case_page(request, case, bound={action: form}, status=400)
         try:
-            message = _call_service(action, case, request.user, form)
+            message = _take_step(step, case, request.user, form)
         except services.WorkflowError as error:
-            messages.error(request, f"“{spec.label}”未执行：{error.message}")
+            messages.error(request, f"“{step.label}”未执行：{error.message}")
             return HttpResponseRedirect(page)
         case.refresh_from_db()
         messages.success(
@@ -547,24 +487,21 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         )
         return HttpResponseRedirect(page)
 
-    def _action_form(self, request, case: Case, action: str, data=None) -> forms.Form:
-        spec = DESK_ACTIONS[action]
-        prefix = action
-        if spec.form is admin_forms.DispatchForm:
-            return spec.form(
-                data,
-                prefix=prefix,
-                units=desk.dispatchable_units(case).order_by("kind", "name"),
-                suggested=case.suggested_unit,
-            )
-        if spec.form is admin_forms.MergeForm:
-            initial = (
-                {"into": tracking.display(case.probable_duplicate_of.tracking_number)}
-                if case.probable_duplicate_of_id
-                else None
-            )
-            return spec.form(data, prefix=prefix, user=request.user, case=case, initial=initial)
-        return spec.form(data, prefix=prefix)
+    def _action_form(
+        self, request, case: Case, step: steps.Step, data=None
+    ) -> admin_forms.StepForm:
+        form_class = admin_forms.step_form(step)
+        options: dict[str, Any] = {"user": request.user, "case": case}
+        if form_class.needs_units():
+            options["units"] = desk.dispatchable_units(case).order_by("kind", "name")
+            options["suggested"] = case.suggested_unit
+        if form_class.names_a_case() and case.probable_duplicate_of_id:
+            options["initial"] = {
+                spec.name: tracking.display(case.probable_duplicate_of.tracking_number)
+                for spec in step.inputs
+                if spec.kind == steps.Kind.CASE
+            }
+        return form_class(data, prefix=step.name, **options)
 
     def render_case_page(
         self, request, case: Case, *, bound: dict[str, forms.Form] | None = None, status: int = 200
@@ -589,12 +526,13 @@ class CaseAdmin(ExportMixin, admin.ModelAdmin):
         )
         allowed = rules.allowed_actions(case, user) if can_act(user) else set()
         action_forms = []
-        for name, spec in DESK_ACTIONS.items():
+        for step in steps.DESK_STEPS:
+            name = step.name
             if name in allowed:
-                form = (bound or {}).get(name) or self._action_form(request, case, name)
+                form = (bound or {}).get(name) or self._action_form(request, case, step)
                 action_forms.append(
                     {
-                        "spec": spec,
+                        "spec": step,
                         "form": form,
                         "url": reverse("admin:cases_case_act", args=[case.pk, name]),
                         "open": name in (bound or {}),
