@@ -28,7 +28,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.cases import rules, services
+from apps.cases import rules, services, steps
 from apps.cases.models import (
     Action,
     Case,
@@ -397,42 +397,16 @@ def _detail_data(case: Case, user) -> dict:
 
 # --- steps -------------------------------------------------------------------------------
 
-# Steps that carry photos: (photo kind, the history actions the photos document, required?).
-PHOTO_STEPS = {
-    "handle": (PhotoKind.AFTER, [Action.HANDLE]),
-    "verify": (PhotoKind.VERIFY, [Action.VERIFY_PASS, Action.VERIFY_FAIL]),
-}
 
-
-def _run_step(action: str, case: Case, user, data: dict) -> None:
-    if action == "accept":
-        services.case_accept(case=case, actor=user, note=data["note"])
-    elif action == "reject":
-        services.case_reject(
-            case=case, actor=user, reason=data.get("reject_reason", ""), note=data["note"]
-        )
-    elif action == "sign":
-        services.case_sign(case=case, actor=user)
-    elif action == "return":
-        services.case_return(case=case, actor=user, reason=data["reason"])
-    elif action == "extension_request":
-        if data["hours"] is None:
-            raise services.WorkflowError(_("请填写需要延长的小时数。"), field="hours")
-        services.extension_request(
-            case=case, actor=user, hours=data["hours"], reason=data["reason"]
-        )
-    elif action == "escalate":
-        services.case_escalate(case=case, actor=user, reason=data["reason"])
-    elif action == "handle":
-        services.case_handle(case=case, actor=user, result_text=data["result_text"])
-    elif action == "verify":
-        if data["passed"] is None:
-            raise services.WorkflowError(_("请选择核查结果：通过或不通过。"), field="passed")
-        services.case_verify(case=case, actor=user, passed=data["passed"], note=data["note"])
-    elif action == "close":
-        services.case_close(case=case, actor=user, note=data["note"])
-    else:  # pragma: no cover - the URL only routes FIELD_ACTIONS
-        raise NotFound()
+def _run_step(step: steps.Step, case: Case, user, data: dict) -> None:
+    """Take a field step with the inputs it declares (``apps.cases.steps``)."""
+    values = {}
+    for spec in step.inputs:
+        value = data.get(spec.wire_name, "")
+        if value is None and spec.missing:
+            raise services.WorkflowError(_(spec.missing), field=spec.wire_name)
+        values[spec.keyword] = value
+    step.take(case, user, values)
 
 
 class CaseActionView(ScopedMixin, APIView):
@@ -440,7 +414,7 @@ class CaseActionView(ScopedMixin, APIView):
 
     @extend_schema(
         operation_id="case_action",
-        summary="Take a step on a case: sign, handle, verify, escalate, return, extension_request, accept, reject, close",
+        summary="Take a step on a case: " + ", ".join(FIELD_ACTIONS),
         description=(
             "Calls the workflow service; refusals answer with its status (403 not yours, 409 the case is in "
             "another state or just changed) and a message to show. Fields by step: `handle` → `result_text` + "
@@ -463,12 +437,13 @@ class CaseActionView(ScopedMixin, APIView):
     )
     def post(self, request, pk: int, action: str):
         case = _detail(request.user, pk)
-        if action not in FIELD_ACTIONS:
+        step = steps.step(action)
+        if step is None or step.field is None:
             raise NotFound(_("未知的操作“%(a)s”，请刷新页面后再试。") % {"a": action})
         serializer = ActionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        photo_step = PHOTO_STEPS.get(action)
+        photo_step = step.photos
         if data["photos"] and not photo_step:
             message = _("这个操作不带照片。")
             return error_response(message, errors={"photos": [message]})
@@ -483,7 +458,7 @@ class CaseActionView(ScopedMixin, APIView):
                     return error_response(message, errors={"photo_ids": [message]})
                 inspected = [photo_inspect(upload, field="photos") for upload in data["photos"]]
             with photo_transaction():
-                _run_step(action, case, request.user, data)
+                _run_step(step, case, request.user, data)
                 if photo_step:
                     kind, event_actions = photo_step
                     event = (

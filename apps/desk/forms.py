@@ -1,13 +1,17 @@
-"""Forms behind the case page's action buttons. Each one only collects what the workflow
-service needs; the service decides whether the step is legal and says why not."""
+"""Forms behind the case page's action buttons, each built from its step's inputs
+(``apps.cases.steps``). Each one only collects what the workflow service needs; the service
+decides whether the step is legal and says why not."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from apps.cases import tracking
-from apps.cases.models import Case, RejectReason
+from apps.cases import steps, tracking
+from apps.cases.models import Case
 from apps.cases.selectors import cases_visible_to
 from apps.org.models import Unit
 
@@ -34,107 +38,22 @@ def _note(required: bool = False, label: str = "备注") -> forms.CharField:
     )
 
 
-class NoteForm(forms.Form):
-    """accept, urge, close, resume: an optional note."""
+class CaseNumberField(forms.CharField):
+    """Another case, typed as its tracking number; only cases the user may see can be named."""
 
-    note = _note()
-
-    def service_kwargs(self) -> dict:
-        return {"note": self.cleaned_data["note"]}
-
-
-class ReasonForm(forms.Form):
-    """escalate, reopen: a reason is required."""
-
-    reason = _note(required=True, label="理由")
-
-    def service_kwargs(self) -> dict:
-        return {"reason": self.cleaned_data["reason"]}
-
-
-class RejectForm(forms.Form):
-    reason = forms.ChoiceField(
-        label="不予立案原因", choices=[("", "— 请选择 —"), *RejectReason.choices]
-    )
-    note = _note(required=True, label="说明")
-
-    def service_kwargs(self) -> dict:
-        return {"reason": self.cleaned_data["reason"], "note": self.cleaned_data["note"]}
-
-
-class DispatchForm(forms.Form):
-    lead_unit = UnitChoiceField(
-        label="牵头单位", queryset=Unit.objects.none(), empty_label="— 请选择牵头单位 —"
-    )
-    assisting_units = UnitMultipleChoiceField(
-        label="协办单位",
-        queryset=Unit.objects.none(),
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-    deadline_hours = forms.FloatField(
-        label="办理时限（小时）",
-        required=False,
-        min_value=0.5,
-        max_value=24 * 365,
-        help_text="留空则按时限表。",
-        widget=forms.NumberInput(attrs={"step": "0.5", "placeholder": "按时限表"}),
-    )
-    note = _note(label="派遣说明")
-
-    def __init__(self, *args, units=None, suggested: Unit | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        units = units if units is not None else Unit.objects.none()
-        self.fields["lead_unit"].queryset = units
-        self.fields["assisting_units"].queryset = units
-        if suggested is not None and not self.is_bound:
-            self.initial.setdefault("lead_unit", suggested.pk)
+        self.user = None
+        self.case: Case | None = None
 
-    def clean(self):
-        data = super().clean()
-        lead = data.get("lead_unit")
-        if lead is not None and lead in (data.get("assisting_units") or []):
-            self.add_error("assisting_units", "牵头单位不必再选为协办单位。")
-        return data
-
-    def service_kwargs(self) -> dict:
-        return {
-            "lead_unit": self.cleaned_data["lead_unit"],
-            "assisting_units": list(self.cleaned_data["assisting_units"]),
-            "deadline_hours": self.cleaned_data["deadline_hours"],
-            "note": self.cleaned_data["note"],
-        }
-
-
-class ExtensionDecisionForm(forms.Form):
-    decision = forms.ChoiceField(label="审批", choices=[("approve", "批准延期"), ("deny", "驳回")])
-    note = _note(label="审批意见")
-
-    def service_kwargs(self) -> dict:
-        return {
-            "approve": self.cleaned_data["decision"] == "approve",
-            "note": self.cleaned_data["note"],
-        }
-
-
-class MergeForm(forms.Form):
-    into = forms.CharField(label="合并到（流水号）", max_length=32)
-    note = _note()
-
-    def __init__(self, *args, user=None, case: Case | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.case = case
-
-    def clean_into(self) -> Case:
-        typed = self.cleaned_data["into"].strip()
+    def clean(self, value) -> Case:
+        typed = super().clean(value).strip()
         number = tracking.normalize(typed)
         if number is None:
             raise forms.ValidationError(
                 "“%(n)s”不是有效的流水号（13 位，可带短横线），请核对。", params={"n": typed}
             )
-        # Only cases the user may see can be named: a guessed number outside the desk's
-        # scope reads exactly like a number that does not exist.
+        # A guessed number outside the desk's scope reads exactly like one that does not exist.
         target = cases_visible_to(self.user).filter(tracking_number=number).first()
         if target is None:
             raise forms.ValidationError(
@@ -144,22 +63,107 @@ class MergeForm(forms.Form):
             raise forms.ValidationError("不能合并到自身。")
         return target
 
-    def service_kwargs(self) -> dict:
-        return {"into": self.cleaned_data["into"], "note": self.cleaned_data["note"]}
 
+class ReviewDateField(forms.DateField):
+    """A review date: a day after today."""
 
-class DeferForm(forms.Form):
-    review_on = forms.DateField(label="复查日期", widget=forms.DateInput(attrs={"type": "date"}))
-    reason = _note(required=True, label="挂账理由")
-
-    def clean_review_on(self):
-        value = self.cleaned_data["review_on"]
-        if value <= timezone.localdate():
+    def clean(self, value):
+        value = super().clean(value)
+        if value is not None and value <= timezone.localdate():
             raise forms.ValidationError("复查日期必须在今天之后。")
         return value
 
+
+def _desk_field(spec: steps.Input) -> forms.Field:
+    """The desk's form field for a step's input."""
+    common = {"label": spec.label, "required": spec.required}
+    if spec.kind == steps.Kind.TEXT:
+        return forms.CharField(**common, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    if spec.kind == steps.Kind.CHOICE:
+        prompt = [("", spec.placeholder)] if spec.placeholder else []
+        return forms.ChoiceField(**common, choices=[*prompt, *spec.choices])
+    if spec.kind == steps.Kind.HOURS:
+        attrs = {"step": "0.5", **({"placeholder": spec.placeholder} if spec.placeholder else {})}
+        return forms.FloatField(
+            **common,
+            min_value=spec.min_value,
+            max_value=spec.max_value,
+            help_text=spec.help_text,
+            widget=forms.NumberInput(attrs=attrs),
+        )
+    if spec.kind == steps.Kind.UNIT:
+        return UnitChoiceField(
+            **common, queryset=Unit.objects.none(), empty_label=spec.placeholder or "---------"
+        )
+    if spec.kind == steps.Kind.UNITS:
+        return UnitMultipleChoiceField(
+            **common, queryset=Unit.objects.none(), widget=forms.CheckboxSelectMultiple
+        )
+    if spec.kind == steps.Kind.CASE:
+        return CaseNumberField(**common, max_length=32)
+    if spec.kind == steps.Kind.DATE:
+        return ReviewDateField(**common, widget=forms.DateInput(attrs={"type": "date"}))
+    raise ImproperlyConfigured(f"the desk has no input of kind {spec.kind} ({spec.name})")
+
+
+class StepForm(forms.Form):
+    """The desk's form for one workflow step, built from the step's inputs (``step_form``).
+
+    ``units`` are the units the desk may pick (for a step with a unit input) and ``suggested``
+    the one to preselect; ``user`` and ``case`` bound the cases a case input may name."""
+
+    step: steps.Step
+
+    def __init__(
+        self, *args, user=None, case: Case | None = None, units=None, suggested=None, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ModelChoiceField):  # one unit or several
+                field.queryset = units if units is not None else Unit.objects.none()
+                if (
+                    suggested is not None
+                    and not self.is_bound
+                    and not isinstance(field, forms.ModelMultipleChoiceField)
+                ):
+                    self.initial.setdefault(name, suggested.pk)
+            if isinstance(field, CaseNumberField):
+                field.user, field.case = user, case
+
+    def clean(self):
+        data = super().clean()
+        kinds = {spec.kind: spec.name for spec in self.step.inputs}
+        if steps.Kind.UNIT in kinds and steps.Kind.UNITS in kinds:
+            lead = data.get(kinds[steps.Kind.UNIT])
+            if lead is not None and lead in (data.get(kinds[steps.Kind.UNITS]) or []):
+                self.add_error(kinds[steps.Kind.UNITS], "牵头单位不必再选为协办单位。")
+        return data
+
     def service_kwargs(self) -> dict:
-        return {"review_on": self.cleaned_data["review_on"], "reason": self.cleaned_data["reason"]}
+        """The service function's arguments, by its keywords."""
+        values = {}
+        for spec in self.step.inputs:
+            value = self.cleaned_data[spec.name]
+            if spec.kind == steps.Kind.UNITS:
+                value = list(value)
+            values[spec.keyword] = spec.desk_value(value) if spec.desk_value else value
+        return values
+
+    @classmethod
+    def needs_units(cls) -> bool:
+        return any(spec.kind == steps.Kind.UNIT for spec in cls.step.inputs)
+
+    @classmethod
+    def names_a_case(cls) -> bool:
+        return any(spec.kind == steps.Kind.CASE for spec in cls.step.inputs)
+
+
+@cache
+def step_form(step: steps.Step) -> type[StepForm]:
+    """The desk's form class for ``step``: a field for each of its inputs, in their order."""
+    fields = {spec.name: _desk_field(spec) for spec in step.inputs}
+    name = "".join(part.title() for part in step.name.split("_")) + "Form"
+    return type(name, (StepForm,), {"step": step, "__module__": __name__, **fields})
 
 
 class BulkDispatchForm(forms.Form):

@@ -20,7 +20,6 @@ this package; the names below are its public face.
 """
 
 from apps.cases.services.base import (
-    _ACTION_WORDS,
     MAJOR_SEVERITIES,
     STEP_FOR_STATUS,
     ConcurrentChange,
@@ -70,7 +69,6 @@ __all__ = [
     "NotPermitted",
     "STEP_FOR_STATUS",
     "WorkflowError",
-    "_ACTION_WORDS",
     "_change",
     "case_accept",
     "case_close",

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.cases import clock, rules
+from apps.cases import clock, rules, steps
 from apps.cases.models import (
     FINAL_STATUSES,
     Case,
@@ -92,36 +92,14 @@ def _require(case: Case, actor, action: str) -> None:
                 _(
                     "这个事件的状态是“%(status)s”，不能再%(action)s。如问题仍未解决，请联系指挥中心重新打开事件，或新建一条上报。"
                 )
-                % {"status": case.get_status_display(), "action": _ACTION_WORDS.get(action, action)}
+                % {"status": case.get_status_display(), "action": steps.word(action)}
             )
         raise NotPermitted(
             _(
                 "您不能对这个事件执行“%(action)s”（当前状态：%(status)s）。请刷新查看您可以执行的操作；如确需办理，请联系持有这个事件的指挥中心。"
             )
-            % {"action": _ACTION_WORDS.get(action, action), "status": case.get_status_display()}
+            % {"action": steps.word(action), "status": case.get_status_display()}
         )
-
-
-_ACTION_WORDS = {
-    "accept": "受理",
-    "reject": "不予立案",
-    "merge": "合并",
-    "dispatch": "派遣",
-    "redispatch": "改派",
-    "sign": "签收",
-    "return": "退单",
-    "extension_request": "申请延期",
-    "extension_decide": "审批延期",
-    "escalate": "上报上级",
-    "handle": "处置反馈",
-    "verify": "核查",
-    "close": "结案",
-    "reopen": "重新打开",
-    "urge": "督办",
-    "defer": "挂账",
-    "resume": "恢复办理",
-    "joint_response": "组织联合处置",
-}
 
 
 def clock_fields(

@@ -15,12 +15,12 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from apps.cases import rules, services, tracking
+from apps.cases import rules, services, steps, tracking
 from apps.cases.models import Case, CaseEvent, ExtensionStatus, PhotoKind, Status
 from apps.cases.selectors import cases_visible_to
 from apps.desk import dashboard as desk
 from apps.desk import forms as admin_forms
-from apps.desk.actions import DESK_ACTIONS, _call_service
+from apps.desk.actions import _desk_step, _take_step
 from apps.desk.admin.base import _tiles_url, can_act, photo_src
 from apps.org.models import Tier, Unit
 
@@ -68,17 +68,17 @@ class CasePageMixin:
             return HttpResponseRedirect(page)
         if not self.has_act_permission(request):
             raise PermissionDenied
-        spec = DESK_ACTIONS.get(action)
-        if spec is None:
+        step = _desk_step(action)
+        if step is None:
             raise Http404("no such action")
-        form = self._action_form(request, case, action, data=request.POST)
+        form = self._action_form(request, case, step, data=request.POST)
         if not form.is_valid():
-            messages.error(request, f"“{spec.label}”未执行：请按提示修改后再提交。")
+            messages.error(request, f"“{step.label}”未执行：请按提示修改后再提交。")
             return self.render_case_page(request, case, bound={action: form}, status=400)
         try:
-            message = _call_service(action, case, request.user, form)
+            message = _take_step(step, case, request.user, form)
         except services.WorkflowError as error:
-            messages.error(request, f"“{spec.label}”未执行：{error.message}")
+            messages.error(request, f"“{step.label}”未执行：{error.message}")
             return HttpResponseRedirect(page)
         case.refresh_from_db()
         messages.success(
@@ -87,24 +87,21 @@ class CasePageMixin:
         )
         return HttpResponseRedirect(page)
 
-    def _action_form(self, request, case: Case, action: str, data=None) -> forms.Form:
-        spec = DESK_ACTIONS[action]
-        prefix = action
-        if spec.form is admin_forms.DispatchForm:
-            return spec.form(
-                data,
-                prefix=prefix,
-                units=desk.dispatchable_units(case).order_by("kind", "name"),
-                suggested=case.suggested_unit,
-            )
-        if spec.form is admin_forms.MergeForm:
-            initial = (
-                {"into": tracking.display(case.probable_duplicate_of.tracking_number)}
-                if case.probable_duplicate_of_id
-                else None
-            )
-            return spec.form(data, prefix=prefix, user=request.user, case=case, initial=initial)
-        return spec.form(data, prefix=prefix)
+    def _action_form(
+        self, request, case: Case, step: steps.Step, data=None
+    ) -> admin_forms.StepForm:
+        form_class = admin_forms.step_form(step)
+        options: dict[str, Any] = {"user": request.user, "case": case}
+        if form_class.needs_units():
+            options["units"] = desk.dispatchable_units(case).order_by("kind", "name")
+            options["suggested"] = case.suggested_unit
+        if form_class.names_a_case() and case.probable_duplicate_of_id:
+            options["initial"] = {
+                spec.name: tracking.display(case.probable_duplicate_of.tracking_number)
+                for spec in step.inputs
+                if spec.kind == steps.Kind.CASE
+            }
+        return form_class(data, prefix=step.name, **options)
 
     def render_case_page(
         self, request, case: Case, *, bound: dict[str, forms.Form] | None = None, status: int = 200
@@ -129,12 +126,13 @@ class CasePageMixin:
         )
         allowed = rules.allowed_actions(case, user) if can_act(user) else set()
         action_forms = []
-        for name, spec in DESK_ACTIONS.items():
+        for step in steps.DESK_STEPS:
+            name = step.name
             if name in allowed:
-                form = (bound or {}).get(name) or self._action_form(request, case, name)
+                form = (bound or {}).get(name) or self._action_form(request, case, step)
                 action_forms.append(
                     {
-                        "spec": spec,
+                        "spec": step,
                         "form": form,
                         "url": reverse("admin:cases_case_act", args=[case.pk, name]),
                         "open": name in (bound or {}),
