@@ -16,15 +16,18 @@ a step either happens completely or not at all.
     case_rated             回访评价 (a history row only)
     case_route             分流 (the routing task's step)
 
-Modules: ``base`` (errors, the history record, the one conditional UPDATE), ``report``,
-``routing``, ``desk`` (the desk's steps) and ``handling`` (handling and closure). Callers import
-this package; the names below are its public face.
+Modules: ``base`` (errors, the history record, the one conditional UPDATE, the case's outbox),
+``report`` (the one intake of every channel), ``routing``, ``desk`` (the desk's steps),
+``handling`` (handling and closure), ``sweeps`` (the sweeps' set-based UPDATEs) and ``bulk``
+(made-up histories for the demo). Callers import this package; the names below are its public
+face. Case and history rows are written nowhere else (tests/cases/test_single_writer.py).
 """
 
 from apps.cases.services.base import (
     _ACTION_WORDS,
     DESK_REGION_FIELD,
     MAJOR_SEVERITIES,
+    PENDING_WORK_TASKS,
     STEP_FOR_STATUS,
     ConcurrentChange,
     DuplicateSubmission,
@@ -32,6 +35,8 @@ from apps.cases.services.base import (
     NotPermitted,
     WorkflowError,
     _change,
+    case_outbox_add,
+    case_outbox_done,
     clock_fields,
     routing_target,
 )
@@ -76,6 +81,7 @@ __all__ = [
     "DuplicateSubmission",
     "IllegalTransition",
     "MAJOR_SEVERITIES",
+    "PENDING_WORK_TASKS",
     "NotPermitted",
     "PositionMissing",
     "ReportIntake",
@@ -92,6 +98,8 @@ __all__ = [
     "case_handle",
     "case_joint_response",
     "case_merge",
+    "case_outbox_add",
+    "case_outbox_done",
     "case_rated",
     "case_reject",
     "case_reopen",
