@@ -14,7 +14,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -246,8 +246,8 @@ class ReportIntake:
     result_text: str = ""
     restrict_to_grids: Iterable[int] | None = None  # a grid worker reports in their own grids
     photos: Sequence[InspectedPhoto] = ()
-    photo_ids: Sequence[str] = field(default=())
-    photo_kinds: Sequence[str] = field(default=())
+    photo_ids: Sequence[str] = ()
+    photo_kinds: Sequence[str] = ()
 
 
 def report_photo_kinds(self_resolved: bool) -> set[str]:
@@ -264,8 +264,8 @@ def report_intake(intake: ReportIntake) -> tuple[Case, bool]:
     (rows and files) in the same transaction as the case — all or nothing — and the follow-up:
     one message per report, the routing task, which takes the photos' copies along; the
     report's own history row tells nobody (see ``case_report``). Everything that can fail
-    happens before the commit: the caller answers from the returned case without reading it
-    back (``case.intake_grid_name``)."""
+    happens before the commit: a new case without photos can be answered from the returned
+    object alone (``case.intake_grid_name``), with no read after the commit."""
     from apps.cases import photos as pipeline  # the photo pipeline imports this package
 
     photos = list(intake.photos)
