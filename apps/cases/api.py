@@ -35,12 +35,10 @@ from apps.cases.models import (
     CaseEvent,
     CasePhoto,
     Category,
-    PhotoKind,
-    PositionSource,
+    Source,
 )
 from apps.cases.photos import (
     InspectedPhoto,
-    PhotoRejected,
     case_photo_add,
     case_photo_replay,
     photo_inspect,
@@ -122,10 +120,6 @@ def _report_event(case: Case) -> CaseEvent | None:
     )
 
 
-def _kinds_for(case_self_resolved: bool) -> set[str]:
-    return {PhotoKind.BEFORE, PhotoKind.AFTER} if case_self_resolved else {PhotoKind.REPORT}
-
-
 # --- intake ------------------------------------------------------------------------------
 
 
@@ -172,63 +166,29 @@ class ReportCreateView(ScopedMixin, APIView):
         try:
             # Every photo is checked before anything is written: a bad one refuses the whole report.
             inspected = [photo_inspect(upload, field="photos") for upload in data["photos"]]
-        except PhotoRejected as exc:
-            return workflow_error_response(exc)
-        position = {
-            "lat": data.get("lat"),
-            "lng": data.get("lng"),
-            "accuracy_m": data.get("accuracy_m"),
-            "position_source": data["position_source"],
-            "position_time": data.get("position_time"),
-        }
-        if position["lat"] is None:
-            fix = next((p.gps for p in inspected if p.gps), None)
-            if fix is None:
-                message = _("缺少位置：请打开定位、在地图上选点，或附上带 GPS 信息的照片。")
-                return error_response(message, errors={"lat": [message]})
-            position = {
-                "lat": fix.lat,
-                "lng": fix.lng,
-                "accuracy_m": None,
-                "position_source": PositionSource.EXIF,
-                "position_time": fix.time,
-            }
-        default_kind = PhotoKind.BEFORE if data["self_resolved"] else PhotoKind.REPORT
-        kinds = data["photo_kinds"] or [default_kind] * len(inspected)
-        if any(kind not in _kinds_for(data["self_resolved"]) for kind in kinds):
-            message = _("当场处置的照片类型为处置前/处置后；普通上报的照片类型为上报照片。")
-            return error_response(message, errors={"photo_kinds": [message]})
-        ids = data["photo_ids"] or [p.sha256[:32] for p in inspected]
-        report = {
-            "reporter": request.user,
-            "category": data["category"],
-            "description": data["description"],
-            "severity": data["severity"],
-            "address": data["address"],
-            "reporter_phone": data["reporter_phone"],
-            "self_resolved": data["self_resolved"],
-            "result_text": data["result_text"],
-            "client_uuid": data["id"],
-            "restrict_to_grids": scope.grid_ids,
-            **position,
-        }
-        try:
-            if not inspected:
-                case, created = services.case_report(**report)  # commits before we answer
-            else:
-                # The case and its photos (rows and files) commit together or not at all.
-                with photo_transaction():
-                    case, created = services.case_report(**report)
-                    event = _report_event(case)
-                    for photo, client_id, kind in zip(inspected, ids, kinds, strict=True):
-                        case_photo_add(
-                            case=case,
-                            photo=photo,
-                            client_id=client_id,
-                            kind=kind,
-                            uploaded_by=request.user,
-                            event=event,
-                        )
+            case, created = services.report_intake(
+                services.ReportIntake(
+                    source=Source.GRID_WORKER,
+                    reporter=request.user,
+                    category=data["category"],
+                    description=data["description"],
+                    lat=data.get("lat"),
+                    lng=data.get("lng"),
+                    accuracy_m=data.get("accuracy_m"),
+                    position_source=data["position_source"],
+                    position_time=data.get("position_time"),
+                    severity=data["severity"],
+                    address=data["address"],
+                    reporter_phone=data["reporter_phone"],
+                    self_resolved=data["self_resolved"],
+                    result_text=data["result_text"],
+                    client_uuid=data["id"],
+                    restrict_to_grids=scope.grid_ids,
+                    photos=inspected,
+                    photo_ids=data["photo_ids"],
+                    photo_kinds=data["photo_kinds"],
+                )
+            )
         except services.WorkflowError as exc:
             return workflow_error_response(exc)
         if created and not inspected:
@@ -290,7 +250,7 @@ class ReportPhotoView(ScopedMixin, APIView):
         serializer = ReportPhotoInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if data["kind"] not in _kinds_for(case.self_resolved):
+        if data["kind"] not in services.report_photo_kinds(case.self_resolved):
             message = _("当场处置的照片类型为处置前/处置后；普通上报的照片类型为上报照片。")
             return error_response(message, errors={"kind": [message]})
         try:

@@ -1,10 +1,10 @@
 """Fabricated case history for the demo and for benchmarks (``demo_county --history N``).
 
-This is the one place that writes case rows without the workflow service: it does not *run*
-cases, it makes up years of finished (and some open) ones with plausible statuses, colours,
-units and timestamps, so lists, dashboards and evaluation have something to chew on. Rows are
-built as plain tuples and inserted in batches — COPY on PostgreSQL, ``executemany`` on SQLite —
-with explicit ids (sequences reset afterwards): no per-row queries, a million cases in minutes.
+It does not *run* cases, it makes up years of finished (and some open) ones with plausible
+statuses, colours, units and timestamps, so lists, dashboards and evaluation have something to
+chew on. Rows are built as plain tuples and written in batches by the workflow service's bulk
+writer (``apps.cases.services.bulk``: COPY on PostgreSQL, ``executemany`` on SQLite) with
+explicit ids (sequences reset afterwards): no per-row queries, a million cases in minutes.
 Run it on a quiet database: it numbers the new rows after the current highest id.
 """
 
@@ -16,8 +16,7 @@ import random
 import secrets
 from collections.abc import Callable
 
-from django.core.management.color import no_style
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
@@ -33,6 +32,7 @@ from apps.cases.models import (
     Step,
     TimeBasis,
 )
+from apps.cases.services.bulk import BulkRows, history_bulk_insert, history_ids_settle
 from apps.cases.tracking import new_tracking_number
 from apps.org.models import Grid, Profile, Role, Tier, Unit, UnitKind
 
@@ -127,60 +127,6 @@ def _pick(rng: random.Random, shares: list[tuple]) -> object:
     return shares[-1][0]
 
 
-class _Rows:
-    """Turns {attname: value} dicts into tuples in the table's column order, with every column
-    not given set once to its model default, ready for ``executemany``."""
-
-    def __init__(self, model, per_row_defaults: dict[str, Callable[[], object]] | None = None):
-        self.model = model
-        self.fields = list(model._meta.concrete_fields)
-        self.position = {f.attname: i for i, f in enumerate(self.fields)}
-        self.per_row = per_row_defaults or {}
-        template = []
-        for f in self.fields:
-            default = None if f.null and not f.has_default() else f.get_default()
-            template.append(f.get_db_prep_save(default, connection))
-        self.template = template
-        self.datetime_columns = {
-            f.attname for f in self.fields if f.get_internal_type() == "DateTimeField"
-        }
-        self.adapt_dt = connection.ops.adapt_datetimefield_value
-        if connection.vendor == "sqlite":
-            # What Django's adapter makes of an aware UTC datetime, without its per-value checks
-            # (every datetime here is now ± timedeltas, so already in UTC).
-            self.adapt_dt = lambda value: str(value.replace(tzinfo=None))
-        quote = connection.ops.quote_name
-        self.copy_sql = "COPY {} ({}) FROM STDIN".format(
-            quote(model._meta.db_table), ", ".join(quote(f.column) for f in self.fields)
-        )
-        self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            quote(model._meta.db_table),
-            ", ".join(quote(f.column) for f in self.fields),
-            ", ".join(["%s"] * len(self.fields)),
-        )
-
-    def row(self, values: dict) -> list:
-        row = self.template.copy()
-        position, adapt_dt, dts = self.position, self.adapt_dt, self.datetime_columns
-        for name, make in self.per_row.items():
-            row[position[name]] = make()
-        for name, value in values.items():
-            row[position[name]] = adapt_dt(value) if name in dts and value is not None else value
-        return row
-
-    def insert(self, rows: list[list]) -> None:
-        if not rows:
-            return
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # COPY streams the batch in one statement: several times faster than INSERTs.
-                with cursor.cursor.copy(self.copy_sql) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                cursor.executemany(self.sql, rows)
-
-
 def generate_history(
     n: int,
     *,
@@ -257,8 +203,8 @@ def generate_history(
         rule = rules.get((category_id, Tier.COUNTY))
         return rule.department_id if rule else None
 
-    cases = _Rows(Case, {"public_token": lambda: secrets.token_urlsafe(24)})
-    events = _Rows(CaseEvent)
+    cases = BulkRows(Case, {"public_token": lambda: secrets.token_urlsafe(24)})
+    events = BulkRows(CaseEvent)
     next_case_id = (Case.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     next_event_id = (CaseEvent.objects.aggregate(m=Max("id"))["m"] or 0) + 1
     span = dt.timedelta(days=days)
@@ -502,15 +448,10 @@ def generate_history(
                     next_event_id += 1
             next_case_id += 1
 
-        with transaction.atomic():
-            cases.insert(case_rows)
-            events.insert(event_rows)
+        history_bulk_insert(cases=cases, case_rows=case_rows, events=events, event_rows=event_rows)
         created_total += batch
         if progress:
             progress(created_total)
 
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for sql in connection.ops.sequence_reset_sql(no_style(), [Case, CaseEvent]):
-                cursor.execute(sql)
+    history_ids_settle()
     return created_total

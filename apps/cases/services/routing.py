@@ -20,6 +20,7 @@ from apps.cases.models import (
 )
 from apps.cases.services.base import (
     MAJOR_SEVERITIES,
+    PENDING_WORK_TASKS,
     _change,
     routing_target,
 )
@@ -90,7 +91,9 @@ def case_route(*, case_id: int) -> Case | None:
                 fields=fields,
                 note=_("重大/较大事件，直报区县指挥中心"),
             )
-            return case_joint_response(case=case, actor=None)
+            case = case_joint_response(case=case, actor=None)
+            _photos_along(case)
+            return case
         village_unit = routing_target(case, Tier.VILLAGE)
         suggested = village_unit if case.tier == Tier.VILLAGE else routing_target(case, case.tier)
         fields["suggested_unit_id"] = getattr(suggested, "pk", None)
@@ -103,4 +106,13 @@ def case_route(*, case_id: int) -> Case | None:
             public_note=_("已分流至村/社区工作站"),
             data={"probable_duplicate_of": duplicate.tracking_number} if duplicate else {},
         )
+        _photos_along(case)
         return case
+
+
+def _photos_along(case: Case) -> None:
+    """Photos that came with the report had no message of their own (see ``report_intake``):
+    the routing task makes their copies too, after the notifications (registered last, so
+    they run last in ``follow_up.run_here``). One message per report."""
+    if "photos" in (case.pending_work or []):
+        follow_up.send_on_commit(PENDING_WORK_TASKS["photos"], case.pk)
