@@ -55,10 +55,10 @@ class Category(models.Model):
         ordering = ["sort_order", "code"]
 
     def __str__(self) -> str:
-        return f"{self.parent.name}/{self.name}" if self.parent_id else self.name
+        return f"{self.parent.name}/{self.name}" if self.parent is not None else self.name
 
     def clean(self) -> None:
-        if self.parent_id and self.parent.parent_id:
+        if self.parent is not None and self.parent.parent_id:
             raise ValidationError({"parent": _("分类只有两级：大类下面只能是小类。")})
 
 

@@ -147,6 +147,8 @@ def desk_units(user) -> QuerySet:
     qs = Unit.objects.filter(is_active=True).select_related("region")
     if scope.everything:
         return qs
+    if scope.region_id is None:  # no region, so no tier either
+        return qs.none()
     if scope.region_tier == Tier.VILLAGE:
         return qs.filter(region_id=scope.region_id, kind="workstation")
     if scope.region_tier == Tier.TOWN:

@@ -44,9 +44,9 @@ def shell_version() -> str:
             with open(path, "rb") as handle:
                 digest.update(handle.read())
     for template in ("app.html", "sw.js"):
-        path = settings.BASE_DIR / "apps" / "field" / "templates" / "field" / template
-        if path.exists():
-            digest.update(path.read_bytes())
+        template_path = settings.BASE_DIR / "apps" / "field" / "templates" / "field" / template
+        if template_path.exists():
+            digest.update(template_path.read_bytes())
     # The steps' labels come into the shell through its config (``_config``).
     digest.update(json.dumps(steps.field_labels(), sort_keys=True).encode())
     return digest.hexdigest()[:12]
