@@ -338,6 +338,14 @@ if SMS_BACKEND not in {"console", "file", "aliyun", "tencent"}:
     raise ImproperlyConfigured(
         f"SMS_BACKEND={SMS_BACKEND!r}: use console, file, aliyun or tencent."
     )
+# The public board /track/board/ (apps/public/board.py): categories never shown in public
+# (codes; a main category withholds its sub-categories), the smallest count shown as a number,
+# and how long the board is cached.
+PUBLIC_BOARD_WITHHELD_CATEGORIES = env_list(
+    "PUBLIC_BOARD_WITHHELD_CATEGORIES", "zhian,xinfang,jiufen"
+)
+PUBLIC_BOARD_MIN_COUNT = env_int("PUBLIC_BOARD_MIN_COUNT", 5)
+PUBLIC_BOARD_CACHE_S = env_int("PUBLIC_BOARD_CACHE_S", 120)
 CELERY_TASK_ROUTES = {
     "apps.cases.tasks.sweep_clocks": {"queue": SWEEPS_QUEUE},
     "apps.cases.tasks.sweep_outbox": {"queue": SWEEPS_QUEUE},
