@@ -342,6 +342,14 @@ if SMS_BACKEND not in {"console", "file", "aliyun", "tencent"}:
     raise ImproperlyConfigured(
         f"SMS_BACKEND={SMS_BACKEND!r}: use console, file, aliyun or tencent."
     )
+# The public board /track/board/ (apps/public/board.py): categories never shown in public
+# (codes; a main category withholds its sub-categories), the smallest count shown as a number,
+# and how long the board is cached.
+PUBLIC_BOARD_WITHHELD_CATEGORIES = env_list(
+    "PUBLIC_BOARD_WITHHELD_CATEGORIES", "zhian,xinfang,jiufen"
+)
+PUBLIC_BOARD_MIN_COUNT = env_int("PUBLIC_BOARD_MIN_COUNT", 5)
+PUBLIC_BOARD_CACHE_S = env_int("PUBLIC_BOARD_CACHE_S", 120)
 # Task names here (routes, the beat schedule, CASE_EVENT_TASK) are configuration and may be
 # strings; code names another app's task by importing it (tests/core/test_layers.py checks).
 CELERY_TASK_ROUTES = {
