@@ -43,8 +43,8 @@ def s3_photo_storage(
         raise ImproperlyConfigured("PHOTO_STORAGE=s3 needs PHOTO_S3_BUCKET (the bucket's name).")
     if addressing_style not in ("path", "virtual"):
         raise ImproperlyConfigured(
-            f"PHOTO_S3_ADDRESSING_STYLE={addressing_style!r}: use path (MinIO, OBS) or virtual "
-            "(Alibaba Cloud OSS, AWS S3)."
+            f"PHOTO_S3_ADDRESSING_STYLE={addressing_style!r}: use path (MinIO) or virtual "
+            "(Alibaba Cloud OSS, Huawei Cloud OBS, AWS S3)."
         )
     if acl not in ACL_CHOICES:
         # Never a public ACL: photos are served only through our views, which check the viewer.
