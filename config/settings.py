@@ -17,6 +17,7 @@ from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django_guid.integrations import CeleryIntegration
 
+from config import photo_storage
 from config.env import (
     celery_broker_url,
     env_bool,
@@ -434,9 +435,36 @@ STATICFILES_DIRS = [
     if path[1].exists()
 ]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
-# Photos are never served straight from MEDIA_ROOT: every photo URL is a view that checks
-# the viewer may see the case. Originals live in a separate private root.
+# Photos are never served straight from storage: every photo URL is a view that checks the
+# viewer may see the case. Originals and their served copies live in the "photos" storage
+# (config/photo_storage.py, docs/operations.md "Photo storage"): PHOTO_STORAGE=file, the local
+# disk under PRIVATE_MEDIA_ROOT (the embedded default), or s3, a private bucket of an
+# S3-compatible store (MinIO, Alibaba Cloud OSS, Huawei Cloud OBS) shared by every host.
 PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(DATA_DIR / "private")))
+PHOTO_STORAGE = env_str("PHOTO_STORAGE", "file")
+PHOTO_S3_BUCKET = env_str("PHOTO_S3_BUCKET", "")
+PHOTO_S3_ENDPOINT_URL = env_str("PHOTO_S3_ENDPOINT_URL", "")
+PHOTO_S3_ACCESS_KEY = env_str("PHOTO_S3_ACCESS_KEY", "")
+PHOTO_S3_SECRET_KEY = env_str("PHOTO_S3_SECRET_KEY", "")
+PHOTO_S3_REGION = env_str("PHOTO_S3_REGION", "")
+PHOTO_S3_ADDRESSING_STYLE = env_str("PHOTO_S3_ADDRESSING_STYLE", "path")
+PHOTO_S3_ACL = env_str("PHOTO_S3_ACL", "private")
+PHOTO_S3_PREFIX = env_str("PHOTO_S3_PREFIX", "")
+if PHOTO_STORAGE == "file":
+    _photos_storage = photo_storage.file_photo_storage(PRIVATE_MEDIA_ROOT)
+elif PHOTO_STORAGE == "s3":
+    _photos_storage = photo_storage.s3_photo_storage(
+        bucket=PHOTO_S3_BUCKET,
+        endpoint_url=PHOTO_S3_ENDPOINT_URL,
+        access_key=PHOTO_S3_ACCESS_KEY,
+        secret_key=PHOTO_S3_SECRET_KEY,
+        region=PHOTO_S3_REGION,
+        addressing_style=PHOTO_S3_ADDRESSING_STYLE,
+        acl=PHOTO_S3_ACL,
+        prefix=PHOTO_S3_PREFIX,
+    )
+else:
+    raise ImproperlyConfigured(f"PHOTO_STORAGE={PHOTO_STORAGE!r}: use file or s3.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -444,6 +472,7 @@ STORAGES = {
         if env_bool("STATIC_MANIFEST", True)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    "photos": _photos_storage,
 }
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

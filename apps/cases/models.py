@@ -10,8 +10,12 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import Q
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from apps.org.models import Grid, Region, Role, Tier, Unit
@@ -606,10 +610,30 @@ def thumb_path(instance, filename):
     return _photo_path("thumbs", instance, filename)
 
 
-def private_storage():
-    from django.core.files.storage import FileSystemStorage
+class _PhotoStorage(LazyObject):
+    """``storages["photos"]`` (settings: PHOTO_STORAGE), looked up when first used. The model's
+    file fields hold this one object from import on, so a change of ``STORAGES`` (a test that
+    switches to S3) must reach them too: it is looked up again after one."""
 
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    def _setup(self):
+        self._wrapped = storages["photos"]
+
+
+_photo_storage = _PhotoStorage()
+
+
+@receiver(setting_changed)
+def _photo_storage_changed(*, setting, **kwargs):
+    if setting == "STORAGES":
+        _photo_storage._wrapped = empty
+
+
+def private_storage():
+    """The storage of photo originals and their served copies: the local disk or a private
+    bucket, never a public address. Every file goes through the storage API (save, open,
+    delete, listdir), never a local path, so web and worker processes may be on other hosts.
+    A callable because the migrations name it."""
+    return _photo_storage
 
 
 class CasePhoto(models.Model):

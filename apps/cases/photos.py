@@ -356,8 +356,10 @@ def photo_transaction() -> Iterator[None]:
     except BaseException:
         storage = private_storage()
         for name in saved:
-            with contextlib.suppress(OSError):
+            try:
                 storage.delete(name)
+            except Exception:  # noqa: BLE001 - the request's own error is the one to raise
+                log.warning("could not delete photo file %s after a rollback", name, exc_info=True)
         raise
     finally:
         _saved_files.reset(token)
