@@ -37,22 +37,36 @@
       element.textContent = "当前筛选没有事件。";
       return;
     }
-    var map = baseMap(element, config.tiles);
-    map.fitBounds(points.map(function (p) { return [p.lat, p.lng]; }), { padding: [24, 24], maxZoom: 16 });
-    (config.grids || []).forEach(function (boundary) {
-      L.geoJSON(boundary, { style: { color: "#6b8fb3", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
-    });
-    points.forEach(function (p) {
-      var marker = dot(p, 6).addTo(map);
-      marker.bindTooltip(p.n);
-      marker.on("click", function () { window.location.href = config.caseUrl.replace(/0\/change\/$/, p.id + "/change/"); });
-    });
+    // The map folds away (地图 toggles it); the choice is remembered. On a short screen
+    // (1366×768) it starts folded, so the list's rows are what the dispatcher sees first.
+    var wrap = element.parentNode, map = null, KEY = "ld-list-map";
+    function draw() {
+      if (map) { map.invalidateSize(); return; }
+      map = baseMap(element, config.tiles);
+      map.fitBounds(points.map(function (p) { return [p.lat, p.lng]; }), { padding: [24, 24], maxZoom: 16 });
+      (config.grids || []).forEach(function (boundary) {
+        L.geoJSON(boundary, { style: { color: "#6b8fb3", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
+      });
+      points.forEach(function (p) {
+        var marker = dot(p, 6).addTo(map);
+        marker.bindTooltip(p.n);
+        marker.on("click", function () { window.location.href = config.caseUrl.replace(/0\/change\/$/, p.id + "/change/"); });
+      });
+    }
+    var stored = null;
+    try { stored = window.localStorage.getItem(KEY); } catch (e) { /* private mode */ }
+    var shown = stored ? stored === "shown" : window.innerHeight >= 900;
+    wrap.classList.toggle("ld-map-hidden", !shown);
+    if (shown) draw();
     var toggle = document.querySelector("[data-toggle-map]");
     if (toggle) {
+      toggle.setAttribute("aria-expanded", String(shown));
       toggle.addEventListener("click", function (event) {
         event.preventDefault();
-        element.parentNode.classList.toggle("ld-map-hidden");
-        map.invalidateSize();
+        shown = wrap.classList.toggle("ld-map-hidden") === false;
+        toggle.setAttribute("aria-expanded", String(shown));
+        try { window.localStorage.setItem(KEY, shown ? "shown" : "hidden"); } catch (e) { /* private mode */ }
+        if (shown) draw();
       });
     }
   }
