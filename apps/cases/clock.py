@@ -18,7 +18,6 @@ from apps.core.versions import SharedVersion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORK_PERIODS = ((dt.time(8, 30), dt.time(12, 0)), (dt.time(13, 30), dt.time(18, 0)))
-HOURS_PER_WORKING_DAY = 8.0
 CALENDAR_VERSION_KEY = "cases:calendar-version"
 
 # Used when the time-limit table has no row for a category (nor its parent).

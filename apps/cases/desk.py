@@ -20,6 +20,7 @@ from django.utils.translation import get_language
 from apps.cases.models import (
     FINAL_STATUSES,
     OPEN_STATUSES,
+    RUNNING_STATUSES,
     Case,
     Colour,
     ExtensionRequest,
@@ -34,8 +35,6 @@ from apps.org.scope import regions_in_scope, scope_of
 
 # Statuses in which a case waits for its desk (accept/reject, dispatch, close).
 DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
-# Open and running: a deferred (挂账) case has no clock, so it is never "overdue".
-RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 COLOUR_ORDER = [Colour.RED, Colour.YELLOW, Colour.BLUE, Colour.GREY]
 # The workflow service sets the colour with every status change: green exactly when a case is
 # finished (closed, rejected, merged). Open cases are found by status, on the (county|town|

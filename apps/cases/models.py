@@ -183,6 +183,9 @@ class Status(models.TextChoices):
 
 FINAL_STATUSES = {Status.CLOSED, Status.REJECTED, Status.MERGED}
 OPEN_STATUSES = [s for s in Status.values if s not in FINAL_STATUSES]
+# Open and running: a deferred (挂账) case has no clock, so it is never overdue and the clock
+# sweep leaves it alone.
+RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 
 
 class Colour(models.TextChoices):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from apps.cases.models import Case
-from apps.org.models import Role, Tier
+from apps.org.models import REGION_FIELD_OF_TIER, Role, Tier
 from apps.org.scope import scope_of
 
 
@@ -34,9 +34,8 @@ def case_visibility_q(user) -> Q | None:
         return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
     if role == Role.GRID_LEADER:
         return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
-    by_tier = {Tier.COUNTY: "county_id", Tier.TOWN: "town_id", Tier.VILLAGE: "village_id"}
-    if scope.region_id and scope.region_tier in by_tier:
-        return Q(**{by_tier[scope.region_tier]: scope.region_id})
+    if scope.region_id and scope.region_tier in REGION_FIELD_OF_TIER:
+        return Q(**{REGION_FIELD_OF_TIER[scope.region_tier]: scope.region_id})
     return None
 
 
@@ -54,11 +53,6 @@ def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
         ids = Case.objects.filter(condition).values("pk")
         return qs.filter(pk__in=ids)
     return qs.filter(condition)
-
-
-def case_for(user, pk) -> Case | None:
-    """One case by id if ``user`` may see it (None otherwise: callers answer 404, not 403)."""
-    return cases_visible_to(user).filter(pk=pk).first()
 
 
 def cases_waiting_for(user) -> QuerySet:

@@ -48,7 +48,7 @@ from django.utils.translation import gettext as _
 from apps.cases import services
 from apps.cases.models import (
     FINAL_STATUSES,
-    OPEN_STATUSES,
+    RUNNING_STATUSES,
     Action,
     Case,
     CaseEvent,
@@ -84,8 +84,6 @@ RELAY_TASK = "apps.cases.tasks.fan_out_events"
 ESCALATE_TASK = "apps.cases.tasks.escalate_overdue"
 ESCALATE_RELAY_TASK = "apps.cases.tasks.escalate_many"
 RESUME_TASK = "apps.cases.tasks.resume_deferred"
-
-CLOCKED_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 
 
 @dataclass
@@ -220,7 +218,7 @@ def sweep_clocks(
     started = time.monotonic()
     now = now or timezone.now()
     result = SweepResult()
-    clocked_sql, clocked = _in(CLOCKED_STATUSES)
+    clocked_sql, clocked = _in(RUNNING_STATUSES)
     at = _dt(now)
 
     def out_of_time() -> bool:

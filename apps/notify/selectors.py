@@ -8,9 +8,8 @@ from django.db.models import Count, Max, Q, QuerySet
 from apps.cases.desk import DESK_WAITING_STATUSES, overdue_q
 from apps.cases.models import Case
 from apps.cases.selectors import cases_visible_to
-from apps.cases.services import DESK_REGION_FIELD
 from apps.notify.models import Notification
-from apps.org.models import DISPATCHER_ROLES, Region, Role
+from apps.org.models import DISPATCHER_ROLES, REGION_FIELD_OF_TIER, Region, Role
 from apps.org.scope import scope_of
 
 
@@ -105,5 +104,5 @@ def desk_counts(region_id: int, tier: str | None = None) -> dict:
     if tier is None:
         return {"region": region_id, "new": 0, "overdue": 0}
     new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
-    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[tier]: region_id}).count()
+    overdue = Case.objects.filter(overdue_q(), **{REGION_FIELD_OF_TIER[tier]: region_id}).count()
     return {"region": region_id, "new": new, "overdue": overdue}

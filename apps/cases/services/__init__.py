@@ -21,7 +21,6 @@ this package; the names below are its public face.
 
 from apps.cases.services.base import (
     _ACTION_WORDS,
-    DESK_REGION_FIELD,
     MAJOR_SEVERITIES,
     STEP_FOR_STATUS,
     ConcurrentChange,
@@ -65,7 +64,6 @@ from apps.cases.services.routing import (
 
 __all__ = [
     "ConcurrentChange",
-    "DESK_REGION_FIELD",
     "DuplicateSubmission",
     "IllegalTransition",
     "MAJOR_SEVERITIES",

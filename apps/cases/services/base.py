@@ -64,7 +64,6 @@ STEP_FOR_STATUS = {
     Status.HANDLED: Step.VERIFY,
     Status.VERIFIED: Step.CLOSE,
 }
-DESK_REGION_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
 MAJOR_SEVERITIES = {Severity.MAJOR, Severity.SERIOUS}
 
 
