@@ -41,7 +41,7 @@ CALENDAR_VERSION = SharedVersion(CALENDAR_VERSION_KEY, "CALENDAR_RECHECK_S")
 
 def calendar_changed() -> None:
     """Call when WorkCalendarDay rows change (admin save) so every process reloads them: this
-    one at once, the others within ``CALENDAR_RECHECK_S`` seconds."""
+    one at once, the others within ``CALENDAR_RECHECK_S`` seconds of the commit."""
     CALENDAR_VERSION.changed(forget_local)
 
 

@@ -304,7 +304,7 @@ def grids_import_geojson(
                 ],
                 batch_size=1000,
             )
-        geo.invalidate()  # with the rows, in their transaction
+        geo.invalidate()  # in the rows' transaction: the version moves when they commit
     return result
 
 
