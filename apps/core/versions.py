@@ -2,23 +2,27 @@
 a copy of (the map index, the category tree and time limits, the work calendar, API callers).
 
 A process reads the number at most once every ``<recheck setting>`` seconds — one indexed
-primary-key read — and whoever changes the data bumps it **in the same transaction** as the
-change (``changed``). So:
+primary-key read — before it reads the rows, and keeps its copy under the number it read.
+Whoever changes the data calls ``changed``: this process drops its copy at once, and the shared
+number moves only **once the change is committed** (``transaction.on_commit``). So:
 
-- no process can see the new version before it can see the new rows (they commit together):
-  a copy rebuilt under a version never holds rows older than that version;
+- a process that reads the new number reads it after the new rows were committed: a copy kept
+  under a number never holds rows older than that number. A copy rebuilt while the change is
+  pending holds the old rows under the old number, and is rebuilt once the number moves;
+- a change that is rolled back moves nothing. Inside its transaction the changing thread reads
+  the number combined with a salt of its own, so a copy it builds from its uncommitted rows is
+  never current for anyone once that transaction ended, committed or not;
 - the number survives a Redis restart or outage: nothing a request needs comes from the cache;
 - the process that made the change drops its copy at once, the others within a couple of
   seconds, for one small read per process every few seconds instead of one per use.
 
-A version is a random 62-bit number, compared for equality only: a bump that is rolled back
-leaves the old number, and the number it had set is never set again — so a copy built inside a
-transaction that was rolled back can never pass for current.
+A version is a random 62-bit number, compared for equality only, and never set twice.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 
@@ -38,9 +42,17 @@ class SharedVersion:
         self.recheck_setting = recheck_setting
         self.default_recheck_s = default_recheck_s
         self._seen: tuple[float, int] | None = None  # (read at, version)
+        # This thread's change waiting for its transaction: (salt, the on-commit callback).
+        self._pending = threading.local()
 
     def current(self, *, recheck: bool = False) -> int:
-        """The shared version; ``recheck`` reads it now, whatever the last reading's age."""
+        """The shared version (salted while this thread's change waits for its commit);
+        ``recheck`` reads it now, whatever the last reading's age."""
+        version = self._shared(recheck)
+        salt = self._pending_salt()
+        return version ^ salt if salt else version
+
+    def _shared(self, recheck: bool) -> int:
         now = time.monotonic()
         seen = self._seen
         if (
@@ -68,9 +80,25 @@ class SharedVersion:
             )
         return version
 
+    def _pending_salt(self) -> int:
+        pending = getattr(self._pending, "change", None)
+        if pending is None:
+            return 0
+        salt, after_commit = pending
+        connection = transaction.get_connection()
+        if connection.in_atomic_block and any(
+            entry[1] is after_commit for entry in connection.run_on_commit
+        ):
+            return salt
+        # The transaction ended: committed (the callback ran and bumped) or rolled back (the
+        # callback was dropped with it, and nothing moved).
+        self._pending.change = None
+        return 0
+
     def bump(self) -> None:
-        """Move the version on (to a number never used before). Inside a transaction it becomes visible with the transaction's
-        other changes; this process reads it again next time."""
+        """Move the version on now (to a number never used before); this process reads it
+        again next time. Inside a transaction it becomes visible with the commit: changes to
+        the data go through ``changed``, which bumps once they are committed."""
         version = _fresh()
         if not SharedVersionRow.objects.filter(key=self.key).update(version=version):
             SharedVersionRow.objects.bulk_create(
@@ -84,14 +112,26 @@ class SharedVersion:
 
     def changed(self, forget_local: Callable[[], None]) -> None:
         """The data is being changed in the current transaction (or was just changed, in
-        autocommit): drop this process's copy, bump the version with the change, and drop the
-        copy again once committed — a request of this process may have rebuilt it meanwhile
-        from the rows as they were before the commit."""
+        autocommit): drop this process's copy now and move the shared version once the change
+        is committed — never before, or another process could read the new version and then
+        the rows as they were, and keep the old rows under the new version until the next
+        change. After the commit this process drops its copy again: another of its requests
+        may have rebuilt it meanwhile from the rows as they were before."""
         forget_local()
-        self.bump()
+        connection = transaction.get_connection()
+        if not connection.in_atomic_block:
+            self.bump()  # autocommit: the change is committed already
+            return
+        # A new salt with each change: a copy this thread built since the last one is stale.
+        salt = _fresh() or 1
+        if self._pending_salt():  # this transaction bumps on commit already: once is enough
+            self._pending.change = (salt, self._pending.change[1])
+            return
 
         def after_commit() -> None:
-            self.forget()
+            self._pending.change = None
+            self.bump()
             forget_local()
 
+        self._pending.change = (salt, after_commit)
         transaction.on_commit(after_commit)

@@ -364,16 +364,6 @@ DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
 }
 
 
-def empty_counters() -> dict[str, int]:
-    return dict.fromkeys(ROLLUP_METRICS, 0)
-
-
-def add_into(target: dict[str, int], source: Mapping[str, int]) -> None:
-    for name, value in source.items():
-        if value:
-            target[name] = target.get(name, 0) + value
-
-
 def evaluate(counters: Counters, codes: Iterable[str]) -> dict[str, float | int | None]:
     return {code: INDICATORS[code].formula(counters) for code in codes}
 

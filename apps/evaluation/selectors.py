@@ -45,11 +45,6 @@ from apps.org.scope import AnyUser, regions_in_scope, scope_of
 # Who may open /evaluation/ (DOMAIN.md §2: leaders and the desks of each tier).
 EVALUATION_ROLES = {Role.LEADER, Role.COUNTY_DISPATCHER, Role.TOWN_DISPATCHER, Role.VILLAGE_HANDLER}
 OPEN_COLOURS = (Colour.BLUE, Colour.YELLOW, Colour.RED, Colour.GREY)
-TIER_FIELD: dict[str, str] = {
-    Tier.COUNTY: "county_id",
-    Tier.TOWN: "town_id",
-    Tier.VILLAGE: "village_id",
-}
 
 
 # --- scope ---------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from apps.cases.models import DESK_REGION_FIELD, DESK_ROLE_FOR_TIER, Action, Case, CaseEvent, Status
+from apps.cases.models import DESK_ROLE_FOR_TIER, Action, Case, CaseEvent, Status
 from apps.cases.selectors import case_visibility_q
 from apps.cases.tracking import display
 from apps.notify.models import Kind
-from apps.org.models import Role
+from apps.org.models import REGION_FIELD_OF_TIER, Role
 
 User = get_user_model()
 
@@ -55,7 +55,7 @@ def unit_members(unit_ids: Iterable[int | None]) -> QuerySet:
 def desk_of(case: Case, tier: str) -> QuerySet:
     """The dispatchers (or village handlers) of ``tier`` for this case: its desk at that tier."""
     role = DESK_ROLE_FOR_TIER.get(tier)
-    field = DESK_REGION_FIELD.get(tier)
+    field = REGION_FIELD_OF_TIER.get(tier)
     if not role or not field:
         return User.objects.none()
     return _people().filter(profile__role=role, profile__region_id=getattr(case, field))

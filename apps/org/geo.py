@@ -19,9 +19,9 @@ How the index answers fast (every report, every benchmark, ≥100,000 lookups/s 
    same point always gets the same answer, whatever the cell lattice.
 
 The index lives in memory per process and is rebuilt when the grids change: ``invalidate()``
-(called by imports, the admin and the demo generator) drops it here and bumps a version number
-in the shared cache, which other processes (web workers, Celery) notice within
-``GRID_INDEX_RECHECK_S`` seconds.
+(called by imports, the admin and the demo generator) drops it here and, once the change is
+committed, moves a version number shared through the database (``apps.core.versions``), which
+other processes (web workers, Celery) notice within ``GRID_INDEX_RECHECK_S`` seconds.
 """
 
 from __future__ import annotations
@@ -295,7 +295,8 @@ def _forget_index() -> None:
 
 def invalidate() -> None:
     """Call when grids are created, changed or deleted (import, admin, demo generator), inside
-    the transaction that changes them: every process rebuilds its index from the new rows."""
+    the transaction that changes them: every process rebuilds its index from the new rows once
+    they are committed."""
     GRID_VERSION.changed(_forget_index)
 
 

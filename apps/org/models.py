@@ -29,6 +29,13 @@ TIER_ABOVE: dict[str, str | None] = {
     Tier.TOWN: Tier.COUNTY,
     Tier.COUNTY: None,
 }
+# The column that holds the region of each tier on a case (and on the rows summed from cases):
+# a desk's cases are those whose field of its tier is its region.
+REGION_FIELD_OF_TIER: dict[str, str] = {
+    Tier.VILLAGE: "village_id",
+    Tier.TOWN: "town_id",
+    Tier.COUNTY: "county_id",
+}
 
 division_code_validator = RegexValidator(r"^\d{12}$", _("区划代码必须是 12 位数字。"))
 grid_code_validator = RegexValidator(
@@ -88,12 +95,6 @@ class Region(models.Model):
             chain.append(node)
             node = node.parent
         return chain
-
-    def ancestor_at(self, tier: str) -> Region | None:
-        for node in self.ancestors_and_self():
-            if node.tier == tier:
-                return node
-        return None
 
 
 class Grid(models.Model):

@@ -311,7 +311,7 @@ def grids_import_geojson(
                 ],
                 batch_size=1000,
             )
-        geo.invalidate()  # with the rows, in their transaction
+        geo.invalidate()  # in the rows' transaction: the version moves when they commit
     return result
 
 

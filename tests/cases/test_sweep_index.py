@@ -3,6 +3,8 @@ property it exists for: no index of the case row covers a column the sweep chang
 sweep's updates are HOT on PostgreSQL."""
 
 import datetime as dt
+import re
+from importlib import import_module
 
 import pytest
 from django.conf import settings
@@ -59,6 +61,70 @@ def test_a_migration_that_dropped_the_triggers_gets_them_back_with_the_table_ref
     assert sweep_index.installed(connection)
     case.refresh_from_db()
     assert due_rows() == {case.pk: case.sweep_due_at} and case.sweep_due_at != stale
+
+
+FROZEN = import_module("apps.cases.migrations.0005_sweep_due_table_hot_case_updates")
+
+
+def triggers_in_the_database() -> dict[str, str]:
+    """Every trigger on cases_case (and on PostgreSQL every cases_sweepdue function), read
+    straight from the catalogue."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname, pg_get_triggerdef(oid, true) FROM pg_trigger "
+                "WHERE tgrelid = 'cases_case'::regclass AND NOT tgisinternal"
+            )
+            found = {name: " ".join(sql.split()) for name, sql in cursor.fetchall()}
+            cursor.execute(
+                "SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'cases\\_sweepdue%%'"
+            )
+            return found | {f"{name}()": body for name, body in cursor.fetchall()}
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'cases_case'"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_after_migrate_the_triggers_are_exactly_the_sql_frozen_in_the_migration():
+    if connection.vendor == "postgresql":
+        creates = re.findall(r"^CREATE TRIGGER .*?;", FROZEN.PG_TRIGGERS, re.M | re.S)
+        frozen = {create.split()[2]: " ".join(create.split()).rstrip(";") for create in creates} | {
+            f"{name}()": body
+            for name, body in re.findall(
+                r"FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$;",
+                FROZEN.PG_FUNCTIONS,
+                re.S,
+            )
+        }
+        assert len(frozen) == len(FROZEN.PG_NAMES) + len(FROZEN.PG_FUNCTION_NAMES)
+    else:
+        frozen = dict(zip(FROZEN.SQLITE_NAMES, FROZEN.SQLITE_TRIGGERS))
+        assert all(sql.split()[2] == name for name, sql in frozen.items())
+    assert triggers_in_the_database() == frozen
+    assert sweep_index.installed(connection)
+
+
+def test_a_trigger_whose_sql_differs_from_the_migrations_is_replaced_after_migrate(org):
+    case = report(org)
+    with connection.cursor() as cursor:  # the same name, other SQL: a name check cannot tell
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "CREATE OR REPLACE FUNCTION cases_sweepdue_on_update() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$"
+            )
+        else:
+            cursor.execute("DROP TRIGGER cases_sweepdue_set")
+            cursor.execute(
+                "CREATE TRIGGER cases_sweepdue_set AFTER UPDATE OF sweep_due_at ON cases_case "
+                "BEGIN SELECT 1; END"
+            )
+    assert not sweep_index.installed(connection)
+    Case.objects.filter(pk=case.pk).update(sweep_due_at=timezone.now() + dt.timedelta(hours=9))
+    _reinstall_sweep_triggers(sender=None, using="default")  # what post_migrate runs
+    assert sweep_index.installed(connection)
+    case.refresh_from_db()
+    assert due_rows() == {case.pk: case.sweep_due_at}  # the table filled again
 
 
 def test_no_index_of_the_case_table_covers_a_column_the_sweep_changes():

@@ -5,10 +5,113 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def install_triggers(apps, schema_editor):
-    from apps.cases import sweep_index
+# The sweep index's triggers as this migration made them, frozen: a migration must do what it
+# did when it was written, whatever the code becomes. To change a trigger, add a migration
+# with the new SQL as literals and point apps/cases/sweep_index.py (TRIGGERS_MIGRATION) at it.
+# sweep_index compares every database's triggers with the SQL of that migration after each
+# migrate (SQLite drops a table's triggers when a migration rebuilds the table).
 
-    sweep_index.install(schema_editor.connection, force=True)
+PG_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION cases_sweepdue_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO cases_sweepdue (case_id, due_at)
+    SELECT id, sweep_due_at FROM sweep_new WHERE sweep_due_at IS NOT NULL
+    ON CONFLICT (case_id) DO UPDATE SET due_at = EXCLUDED.due_at;
+    RETURN NULL;
+END $$;
+
+-- Only the new rows are read: transition tables carry no statistics, and a join of the old
+-- and new ones becomes a nested loop (ten thousand × ten thousand for a sweep batch). The
+-- upsert skips rows whose moment did not change; the delete probes the primary key.
+CREATE OR REPLACE FUNCTION cases_sweepdue_on_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO cases_sweepdue (case_id, due_at)
+    SELECT id, sweep_due_at FROM sweep_new WHERE sweep_due_at IS NOT NULL
+    ON CONFLICT (case_id) DO UPDATE SET due_at = EXCLUDED.due_at
+        WHERE cases_sweepdue.due_at IS DISTINCT FROM EXCLUDED.due_at;
+    DELETE FROM cases_sweepdue WHERE case_id IN (SELECT id FROM sweep_new WHERE sweep_due_at IS NULL);
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION cases_sweepdue_on_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM cases_sweepdue WHERE case_id IN (SELECT id FROM sweep_old);
+    RETURN NULL;
+END $$;
+"""
+
+PG_TRIGGERS = """
+DROP TRIGGER IF EXISTS cases_sweepdue_insert ON cases_case;
+DROP TRIGGER IF EXISTS cases_sweepdue_update ON cases_case;
+DROP TRIGGER IF EXISTS cases_sweepdue_delete ON cases_case;
+CREATE TRIGGER cases_sweepdue_insert AFTER INSERT ON cases_case
+    REFERENCING NEW TABLE AS sweep_new FOR EACH STATEMENT EXECUTE FUNCTION cases_sweepdue_on_insert();
+CREATE TRIGGER cases_sweepdue_update AFTER UPDATE ON cases_case
+    REFERENCING NEW TABLE AS sweep_new FOR EACH STATEMENT EXECUTE FUNCTION cases_sweepdue_on_update();
+CREATE TRIGGER cases_sweepdue_delete AFTER DELETE ON cases_case
+    REFERENCING OLD TABLE AS sweep_old FOR EACH STATEMENT EXECUTE FUNCTION cases_sweepdue_on_delete();
+"""
+
+SQLITE_TRIGGERS = [
+    """CREATE TRIGGER cases_sweepdue_insert AFTER INSERT ON cases_case WHEN NEW.sweep_due_at IS NOT NULL
+       BEGIN
+           INSERT INTO cases_sweepdue (case_id, due_at) VALUES (NEW.id, NEW.sweep_due_at)
+           ON CONFLICT (case_id) DO UPDATE SET due_at = excluded.due_at;
+       END""",
+    """CREATE TRIGGER cases_sweepdue_set AFTER UPDATE OF sweep_due_at ON cases_case
+       WHEN NEW.sweep_due_at IS NOT NULL AND OLD.sweep_due_at IS NOT NEW.sweep_due_at
+       BEGIN
+           INSERT INTO cases_sweepdue (case_id, due_at) VALUES (NEW.id, NEW.sweep_due_at)
+           ON CONFLICT (case_id) DO UPDATE SET due_at = excluded.due_at;
+       END""",
+    """CREATE TRIGGER cases_sweepdue_clear AFTER UPDATE OF sweep_due_at ON cases_case
+       WHEN NEW.sweep_due_at IS NULL AND OLD.sweep_due_at IS NOT NULL
+       BEGIN
+           DELETE FROM cases_sweepdue WHERE case_id = NEW.id;
+       END""",
+    """CREATE TRIGGER cases_sweepdue_delete AFTER DELETE ON cases_case
+       BEGIN
+           DELETE FROM cases_sweepdue WHERE case_id = OLD.id;
+       END""",
+]
+
+SQLITE_NAMES = [
+    "cases_sweepdue_insert",
+    "cases_sweepdue_set",
+    "cases_sweepdue_clear",
+    "cases_sweepdue_delete",
+]
+
+PG_NAMES = ["cases_sweepdue_insert", "cases_sweepdue_update", "cases_sweepdue_delete"]
+
+RESYNC = [
+    "DELETE FROM cases_sweepdue",
+    # ON CONFLICT: a case written meanwhile by a live process has already put its row back.
+    "INSERT INTO cases_sweepdue (case_id, due_at) SELECT id, sweep_due_at FROM cases_case WHERE sweep_due_at IS NOT NULL "
+    "ON CONFLICT (case_id) DO UPDATE SET due_at = excluded.due_at",
+]
+
+PG_FUNCTION_NAMES = [
+    "cases_sweepdue_on_insert",
+    "cases_sweepdue_on_update",
+    "cases_sweepdue_on_delete",
+]
+
+
+def install_triggers(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        if schema_editor.connection.vendor == "postgresql":
+            cursor.execute(PG_FUNCTIONS)
+            cursor.execute(PG_TRIGGERS)
+        elif schema_editor.connection.vendor == "sqlite":
+            for name in SQLITE_NAMES:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            for sql in SQLITE_TRIGGERS:
+                cursor.execute(sql)
+        else:
+            return
+        for sql in RESYNC:
+            cursor.execute(sql)
     if schema_editor.connection.vendor == "postgresql":
         # Room in each page for a changed row's new version (HOT updates; see Case.Meta).
         # Pages written from now on keep it; VACUUM FULL cases_case gives it to the old ones.
@@ -16,9 +119,15 @@ def install_triggers(apps, schema_editor):
 
 
 def remove_triggers(apps, schema_editor):
-    from apps.cases import sweep_index
-
-    sweep_index.uninstall(schema_editor.connection)
+    with schema_editor.connection.cursor() as cursor:
+        if schema_editor.connection.vendor == "postgresql":
+            for name in PG_NAMES:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON cases_case")
+            for fn in PG_FUNCTION_NAMES:
+                cursor.execute(f"DROP FUNCTION IF EXISTS {fn}()")
+        else:
+            for name in SQLITE_NAMES:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute("ALTER TABLE cases_case RESET (fillfactor)")
 

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from apps.cases.models import (
     FINAL_STATUSES,
-    OPEN_STATUSES,
+    RUNNING_STATUSES,
     Action,
     Case,
     CaseEvent,
@@ -31,7 +31,6 @@ from apps.cases.models import (
 
 # A claimed escalation/resumption is looked at again after this long if its task got lost.
 CLAIM_RETRY = dt.timedelta(minutes=10)
-CLOCKED_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 
 
 def _table() -> str:
@@ -120,7 +119,7 @@ def cases_turn_red(window: DueWindow, now: dt.datetime) -> list[int]:
     "not signed for in time"), one automatic 督办 URGE event per case, and the sweep's next look
     at the case moves to ``escalate_at``. Returns the new events' ids (the notification outbox:
     ``notified_at`` empty)."""
-    clocked_sql, clocked = _in(CLOCKED_STATUSES)
+    clocked_sql, clocked = _in(RUNNING_STATUSES)
     at = _dt(now)
     rows = _claim(
         window=window,
@@ -139,7 +138,7 @@ def cases_turn_red(window: DueWindow, now: dt.datetime) -> list[int]:
 
 def cases_turn_yellow(window: DueWindow, now: dt.datetime) -> int:
     """黄: 80 % of the step's limit passed, the deadline not yet. Returns how many."""
-    clocked_sql, clocked = _in(CLOCKED_STATUSES)
+    clocked_sql, clocked = _in(RUNNING_STATUSES)
     at = _dt(now)
     rows = _claim(
         window=window,
@@ -157,7 +156,7 @@ def cases_turn_yellow(window: DueWindow, now: dt.datetime) -> int:
 def cases_claim_escalations(window: DueWindow, now: dt.datetime) -> list[int]:
     """超时上报: no progress by ``escalate_at`` → claimed (next look in ``CLAIM_RETRY``, in case
     the task is lost); ``case_escalate_overdue`` does the step. Returns the claimed ids."""
-    clocked_sql, clocked = _in(CLOCKED_STATUSES)
+    clocked_sql, clocked = _in(RUNNING_STATUSES)
     at = _dt(now)
     rows = _claim(
         window=window,
@@ -185,7 +184,7 @@ def cases_claim_resumptions(window: DueWindow, now: dt.datetime) -> list[int]:
 def cases_repair_clock(window: DueWindow, now: dt.datetime) -> int:
     """Anything still due that none of the above acts on is an inconsistent clock (a hand-edited
     row): its next look is recomputed from its own columns. Returns how many."""
-    clocked_sql, clocked = _in(CLOCKED_STATUSES)
+    clocked_sql, clocked = _in(RUNNING_STATUSES)
     final_sql, final = _in(sorted(FINAL_STATUSES))
     at = _dt(now)
     rows = _claim(
