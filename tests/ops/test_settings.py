@@ -96,6 +96,8 @@ def test_the_periodic_jobs_have_their_own_queue_and_production_a_worker_for_it()
     assert periodic == {
         "apps.cases.tasks.sweep_clocks",
         "apps.cases.tasks.sweep_outbox",
+        "apps.cases.tasks.check_work_calendar",
+        "apps.sms.tasks.sweep_sms",
         "apps.evaluation.tasks.refresh_rollups",
     }
     assert all(
