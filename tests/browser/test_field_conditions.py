@@ -217,6 +217,7 @@ def test_suishoupai_sends_a_downscaled_photo(org_tx, asgi_server, phone, big_pho
     case = Case.objects.get()
     assert case.description == "小区门口垃圾桶满了三天没人清"
     sizes = photo_bytes_received()
+    print("随手拍 photo bytes reaching the server:", sizes)
     assert len(sizes) == 1 and 0 < sizes[0] <= PHOTO_LIMIT, sizes
     photo = CasePhoto.objects.get()
     assert max(photo.width, photo.height) <= 1600

@@ -185,7 +185,11 @@
             if (!names.contains('outbox')) request.result.createObjectStore('outbox', { keyPath: 'id' });
             if (!names.contains('drafts')) request.result.createObjectStore('drafts', { keyPath: 'id' });
           };
-          request.onsuccess = () => resolve(request.result);
+          request.onsuccess = () => {
+            // Let a newer version of the app (another tab) upgrade the database.
+            request.result.onversionchange = () => { request.result.close(); opening = null; };
+            resolve(request.result);
+          };
           request.onerror = () => reject(request.error);
         });
       }
@@ -208,10 +212,19 @@
       get: (id) => run('readonly', (s) => s.get(id)),
       put: (item) => run('readwrite', (s) => s.put(item)),
       remove: (id) => run('readwrite', (s) => s.delete(id)),
-      // The report form's draft, one per worker on this phone.
-      draft: () => run('readonly', (s) => s.get(`report:${me.username}`), 'drafts'),
-      saveDraft: (draft) => run('readwrite', (s) => s.put({ ...draft, id: `report:${me.username}` }), 'drafts'),
-      clearDraft: () => run('readwrite', (s) => s.delete(`report:${me.username}`), 'drafts'),
+      // The report form's draft, one per worker on this phone: the fields, and the photo blobs
+      // in a record of their own, written only when the photos change (not on each keystroke).
+      draft: async () => {
+        const fields = await run('readonly', (s) => s.get(`report:${me.username}`), 'drafts');
+        const photos = await run('readonly', (s) => s.get(`report-photos:${me.username}`), 'drafts');
+        return fields ? { ...fields, main: (photos && photos.main) || [], after: (photos && photos.after) || [] } : null;
+      },
+      saveDraft: (fields) => run('readwrite', (s) => s.put({ ...fields, id: `report:${me.username}` }), 'drafts'),
+      saveDraftPhotos: (photos) => run('readwrite', (s) => s.put({ ...photos, id: `report-photos:${me.username}` }), 'drafts'),
+      clearDraft: () => run('readwrite', (s) => {
+        s.delete(`report-photos:${me.username}`);
+        return s.delete(`report:${me.username}`);
+      }, 'drafts'),
     };
   })();
 
@@ -659,6 +672,11 @@
 
   let draftTimer = null;
   let draftReady = false; // nothing is saved before the saved draft has been put back
+  let draftPhotosChanged = false;
+  function saveDraftPhotosSoon() {
+    draftPhotosChanged = true;
+    saveDraftSoon();
+  }
   function saveDraftSoon() {
     if (!draftReady || !me) return;
     clearTimeout(draftTimer);
@@ -669,7 +687,12 @@
           await Outbox.clearDraft();
           $('#draft-hint').hidden = true;
         } else {
-          await Outbox.saveDraft(draft);
+          const { main, after, ...fields } = draft;
+          if (draftPhotosChanged) {
+            draftPhotosChanged = false;
+            await Outbox.saveDraftPhotos({ main, after });
+          }
+          await Outbox.saveDraft(fields);
           const hint = $('#draft-hint');
           hint.textContent = `草稿已保存 ${pad(new Date().getHours())}:${pad(new Date().getMinutes())}`;
           hint.hidden = false;
@@ -715,13 +738,14 @@
     $('#photos-main-label').textContent = '现场照片';
     if (position.source === 'pin') { position.source = null; startGps(); }
     clearTimeout(draftTimer);
+    draftPhotosChanged = false;
     Outbox.clearDraft().catch(() => {});
     $('#draft-hint').hidden = true;
   }
   form.addEventListener('input', saveDraftSoon);
   form.addEventListener('change', saveDraftSoon);
-  mainPicker.onchange = saveDraftSoon;
-  afterPicker.onchange = saveDraftSoon;
+  mainPicker.onchange = saveDraftPhotosSoon;
+  afterPicker.onchange = saveDraftPhotosSoon;
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
