@@ -94,8 +94,8 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
     for case in cases:
         photos = list(case.photos.all())
         assert len(photos) == 1
-        # Downscaled on the phone before upload: long side 1920, not the camera's 2400.
-        assert (photos[0].width, photos[0].height) == (1920, 1440)
+        # Downscaled on the phone before upload: long side 1600, not the camera's 2400.
+        assert (photos[0].width, photos[0].height) == (1600, 1200)
     wait_for(lambda: CasePhoto.objects.filter(processed_at__isnull=False).count() == 2, timeout=60)
 
     # My reports shows both; the detail has the processed photo and the timeline.

@@ -4,7 +4,12 @@
  * report itself, then each photo. Every report and photo carries an id made on the phone, so
  * any step can be retried after a lost connection without creating a second report or a
  * second copy of a photo. The outbox is sent on submit, when the network returns ("online"),
- * when the app is opened or brought to the front, and every minute while something waits.
+ * when the app is opened or brought to the front, on 立即同步, and every minute while something
+ * waits. A reconnect is often flaky for a few seconds (one bar of signal), so after "online" a
+ * failed attempt is retried within seconds rather than at the next minute tick.
+ *
+ * The half-filled report form (fields, photos, pin) is kept as a draft in IndexedDB, so a
+ * reload or a killed tab loses nothing; the draft is cleared once the report is filed.
  *
  * Hooks for live notifications (another module may call them):
  *   window.liandongTasks.refresh()  — reload "My tasks" and the #tasks-badge count
@@ -14,8 +19,11 @@
   'use strict';
 
   const CONFIG = JSON.parse(document.getElementById('field-config').textContent);
-  const MAX_SIDE = 1920;
-  const JPEG_QUALITY = 0.85;
+  // A photo of at most ~400 KB keeps a case readable (1600 px long side shows a number plate or
+  // a crack) and takes ~8 s per photo at 400 kbit/s; quality steps down until it fits.
+  const MAX_SIDE = 1600;
+  const TARGET_BYTES = 400000;
+  const JPEG_QUALITIES = [0.82, 0.74, 0.66, 0.58, 0.5];
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
@@ -124,6 +132,32 @@
     throw new ApiError(response.status, data);
   }
 
+  /* POST a photo with XMLHttpRequest (fetch reports no upload progress): onProgress gets the
+   * fraction sent. Errors map to Offline / ApiError exactly as api() does. */
+  function uploadPhoto(path, form, onProgress, timeout) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', path);
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.setRequestHeader('X-CSRFToken', getCookie('csrftoken'));
+      xhr.withCredentials = true;
+      xhr.timeout = timeout || 120000;
+      xhr.upload.onprogress = (event) => { if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total); };
+      xhr.onerror = () => reject(new Offline('网络不可用'));
+      xhr.ontimeout = () => reject(new Offline('网络超时'));
+      xhr.onabort = () => reject(new Offline('网络不可用'));
+      xhr.onload = () => {
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
+        if (xhr.status >= 200 && xhr.status < 300) { resolve({ status: xhr.status, data }); return; }
+        const detail = (data && data.detail) || '';
+        if (xhr.status === 401 || (xhr.status === 403 && /认证|credentials|authenticat|CSRF/i.test(detail))) markLoggedOut();
+        reject(new ApiError(xhr.status, data));
+      };
+      xhr.send(form);
+    });
+  }
+
   // Reference data is kept in localStorage too, so the form works even before the service
   // worker is installed (or where the browser offers none).
   async function cachedGet(path, key) {
@@ -145,19 +179,27 @@
     function open() {
       if (!opening) {
         opening = new Promise((resolve, reject) => {
-          const request = indexedDB.open('liandong-field', 1);
-          request.onupgradeneeded = () => request.result.createObjectStore('outbox', { keyPath: 'id' });
-          request.onsuccess = () => resolve(request.result);
+          const request = indexedDB.open('liandong-field', 2);
+          request.onupgradeneeded = () => {
+            const names = request.result.objectStoreNames;
+            if (!names.contains('outbox')) request.result.createObjectStore('outbox', { keyPath: 'id' });
+            if (!names.contains('drafts')) request.result.createObjectStore('drafts', { keyPath: 'id' });
+          };
+          request.onsuccess = () => {
+            // Let a newer version of the app (another tab) upgrade the database.
+            request.result.onversionchange = () => { request.result.close(); opening = null; };
+            resolve(request.result);
+          };
           request.onerror = () => reject(request.error);
         });
       }
       return opening;
     }
-    async function run(mode, fn) {
+    async function run(mode, fn, store) {
       const db = await open();
       return new Promise((resolve, reject) => {
-        const tx = db.transaction('outbox', mode);
-        const request = fn(tx.objectStore('outbox'));
+        const tx = db.transaction(store || 'outbox', mode);
+        const request = fn(tx.objectStore(store || 'outbox'));
         tx.oncomplete = () => resolve(request ? request.result : undefined);
         tx.onerror = () => reject(tx.error);
         tx.onabort = () => reject(tx.error);
@@ -170,6 +212,19 @@
       get: (id) => run('readonly', (s) => s.get(id)),
       put: (item) => run('readwrite', (s) => s.put(item)),
       remove: (id) => run('readwrite', (s) => s.delete(id)),
+      // The report form's draft, one per worker on this phone: the fields, and the photo blobs
+      // in a record of their own, written only when the photos change (not on each keystroke).
+      draft: async () => {
+        const fields = await run('readonly', (s) => s.get(`report:${me.username}`), 'drafts');
+        const photos = await run('readonly', (s) => s.get(`report-photos:${me.username}`), 'drafts');
+        return fields ? { ...fields, main: (photos && photos.main) || [], after: (photos && photos.after) || [] } : null;
+      },
+      saveDraft: (fields) => run('readwrite', (s) => s.put({ ...fields, id: `report:${me.username}` }), 'drafts'),
+      saveDraftPhotos: (photos) => run('readwrite', (s) => s.put({ ...photos, id: `report-photos:${me.username}` }), 'drafts'),
+      clearDraft: () => run('readwrite', (s) => {
+        s.delete(`report-photos:${me.username}`);
+        return s.delete(`report:${me.username}`);
+      }, 'drafts'),
     };
   })();
 
@@ -187,6 +242,7 @@
    * or 'partial' (the report arrived, a photo was refused). */
   async function sendItem(item) {
     if (!item.case) {
+      showProgress(item.id, '上报发送中…');
       try {
         const { data } = await api('/api/reports/', { method: 'POST', body: item.payload, timeout: 30000 });
         item.case = { id: data.id, tracking_number: data.tracking_number, status_display: data.status_display, deadline: data.deadline, colour: data.colour };
@@ -195,6 +251,7 @@
       } catch (e) {
         if (e instanceof Offline || (e instanceof ApiError && (e.status >= 500 || e.status === 429 || needsLogin))) {
           item.attempts = (item.attempts || 0) + 1;
+          showProgress(item.id, '等待网络');
           await Outbox.put(item);
           return 'offline';
         }
@@ -206,18 +263,22 @@
       }
     }
     let refused = false;
-    for (const photo of item.photos) {
+    const total = item.photos.length;
+    for (const [index, photo] of item.photos.entries()) {
       if (photo.done || photo.refused) continue;
       const form = new FormData();
       form.append('id', photo.id);
       form.append('kind', photo.kind);
       form.append('photo', photo.blob, photo.name || `${photo.id}.jpg`);
+      showProgress(item.id, `照片 ${index + 1}/${total} 上传中 0%`);
       try {
-        await api(`/api/reports/${item.id}/photos/`, { method: 'POST', body: form, timeout: 120000 });
+        await uploadPhoto(`/api/reports/${item.id}/photos/`, form,
+          (fraction) => showProgress(item.id, `照片 ${index + 1}/${total} 上传中 ${Math.floor(fraction * 100)}%`), 120000);
         photo.done = true;
         photo.blob = null; // the server has it; free the phone's storage
       } catch (e) {
         if (e instanceof Offline || (e instanceof ApiError && (e.status >= 500 || e.status === 429 || needsLogin))) {
+          showProgress(item.id, `照片 ${item.photos.filter((p) => p.done).length}/${total} 等待网络`);
           await Outbox.put(item);
           return 'offline';
         }
@@ -232,21 +293,43 @@
       return 'partial';
     }
     await Outbox.remove(item.id);
+    showProgress(item.id, '已同步');
     return 'done';
   }
 
+  /* The live state of a report being sent, on its card in 我的上报 and on the done screen. */
+  const progressText = new Map();
+  function showProgress(id, text) {
+    progressText.set(id, text);
+    for (const node of $$(`[data-progress-for="${id}"]`)) node.textContent = text;
+  }
+
+  /* After the network returns (or the app comes to the front, or 立即同步), send now, and if
+   * the first attempt meets a connection that is not really up yet, try again after 2, 4, 8,
+   * 16 s instead of waiting for the minute tick. */
+  let retryTimer = null;
+  function syncNow(attempt) {
+    clearTimeout(retryTimer);
+    attempt = attempt || 0;
+    return sync().then((waiting) => {
+      if (waiting && attempt < 4) retryTimer = setTimeout(() => syncNow(attempt + 1), 2000 * 2 ** attempt);
+    });
+  }
+
+  /* Resolves to true when something could not be sent for want of a network. */
   function sync(options) {
     return exclusive(async () => {
-      if (!me) return;
+      if (!me) return false;
       const items = await Outbox.all();
       let sent = 0;
+      let stalled = false;
       for (const item of items) {
         // A refused report, or one whose only unsent photos were refused, waits for the
         // worker to look at it (the list shows why, with a delete button).
         if (item.failed || (item.case && item.photos.every((p) => p.done || p.refused))) continue;
-        if (!navigator.onLine) break;
+        if (!navigator.onLine) { stalled = true; break; }
         const outcome = await sendItem(item);
-        if (outcome === 'offline') break;
+        if (outcome === 'offline') { stalled = true; break; }
         if (outcome === 'done') {
           sent += 1;
           if (!(options && options.quietFor === item.id)) {
@@ -256,7 +339,8 @@
       }
       await refreshQueueBadge();
       if (sent && current === 'mine') renderMine();
-    }).catch((e) => console.warn('sync failed', e));
+      return stalled;
+    }).catch((e) => { console.warn('sync failed', e); return true; });
   }
 
   async function refreshQueueBadge() {
@@ -268,6 +352,7 @@
     const chip = $('#sync-status');
     chip.hidden = waiting === 0;
     chip.textContent = `待同步 ${waiting}`;
+    $('#sync-now').hidden = waiting === 0;
     return items;
   }
 
@@ -279,8 +364,9 @@
 
   // ---------------------------------------------------------------- photos
 
-  /* Downscale to a long side of ~1920 px as JPEG before storing/uploading: a phone photo of
-   * 4–12 MB becomes a few hundred KB. Anything the browser cannot decode (e.g. HEIC on
+  /* Downscale to a long side of 1600 px as JPEG before storing/uploading, stepping the quality
+   * down (and, for very busy scenes, the size) until the photo is at most ~400 KB: a phone's
+   * 4–12 MB photo becomes 200–400 KB. Anything the browser cannot decode (e.g. HEIC on
    * Android) is sent as it is: the server accepts HEIC. */
   async function downscale(file) {
     try {
@@ -299,15 +385,26 @@
         });
         width = source.naturalWidth; height = source.naturalHeight;
       }
-      const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
-      if (scale === 1 && file.type === 'image/jpeg' && file.size < 1500000) return file;
-      const canvas = document.createElement('canvas');
-      canvas.width = Math.round(width * scale);
-      canvas.height = Math.round(height * scale);
-      canvas.getContext('2d').drawImage(source, 0, 0, canvas.width, canvas.height);
+      let side = Math.min(MAX_SIDE, Math.max(width, height));
+      if (side === Math.max(width, height) && file.type === 'image/jpeg' && file.size <= TARGET_BYTES) return file;
+      let best = null;
+      for (let round = 0; round < 3; round += 1, side = Math.round(side * 0.8)) {
+        const scale = side / Math.max(width, height);
+        const canvas = document.createElement('canvas');
+        canvas.width = Math.round(width * scale);
+        canvas.height = Math.round(height * scale);
+        canvas.getContext('2d').drawImage(source, 0, 0, canvas.width, canvas.height);
+        for (const quality of JPEG_QUALITIES) {
+          const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', quality));
+          if (!blob) break;
+          best = blob;
+          if (blob.size <= TARGET_BYTES) break;
+        }
+        canvas.width = 0; // free the bitmap memory at once on a cheap phone
+        if (!best || best.size <= TARGET_BYTES) break;
+      }
       if (source.close) source.close();
-      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', JPEG_QUALITY));
-      return blob || file;
+      return best || file;
     } catch (e) {
       return file;
     }
@@ -320,6 +417,7 @@
       this.items = [];
       this.max = max || CONFIG.maxPhotos;
       this.peers = [];
+      this.onchange = null; // called after each change (the report form keeps its draft)
       for (const input of inputs) {
         input.addEventListener('change', async () => {
           const files = Array.from(input.files || []);
@@ -339,12 +437,19 @@
       }
       this.render();
     }
+    /* Put back photos kept in a draft ({id, blob, name}), already downscaled. */
+    restore(saved) {
+      for (const item of this.items) URL.revokeObjectURL(item.url);
+      this.items = (saved || []).filter((p) => p.blob).map((p) => ({ id: p.id, blob: p.blob, name: p.name, url: URL.createObjectURL(p.blob) }));
+      this.render(true);
+    }
     clear() {
       for (const item of this.items) URL.revokeObjectURL(item.url);
       this.items = [];
-      this.render();
+      this.render(true);
     }
-    render() {
+    render(quiet) {
+      if (!quiet && this.onchange) this.onchange();
       this.strip.replaceChildren(...this.items.map((item, index) => el('div', { class: 'thumb' },
         el('img', { src: item.url, alt: `照片 ${index + 1}` }),
         el('button', { type: 'button', class: 'remove', 'aria-label': '删除照片', onclick: () => {
@@ -404,9 +509,11 @@
     pin.on('dragend', () => {
       const p = pin.getLatLng();
       setPosition({ lat: p.lat, lng: p.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
+      saveDraftSoon();
     });
     map.on('click', (event) => {
       setPosition({ lat: event.latlng.lat, lng: event.latlng.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
+      saveDraftSoon();
     });
     if (position.lat !== null) setPosition(position);
   }
@@ -447,8 +554,10 @@
       return;
     }
     if (watchId !== null) navigator.geolocation.clearWatch(watchId);
-    line.className = 'gps';
-    line.textContent = '正在定位…';
+    if (position.source !== 'pin') { // a pin put back from the draft stays on the line
+      line.className = 'gps';
+      line.textContent = '正在定位…';
+    }
     watchId = navigator.geolocation.watchPosition((fix) => {
       if (position.source === 'pin') return; // the worker's own choice wins
       setPosition({ lat: fix.coords.latitude, lng: fix.coords.longitude, accuracy: fix.coords.accuracy, source: 'gps',
@@ -537,6 +646,87 @@
     return { payload, photos };
   }
 
+  // ---------------------------------------------------------------- draft
+
+  /* The form as it stands, for IndexedDB (photos as blobs, like the outbox). Only a pin the
+   * worker placed is kept: a GPS fix is taken afresh after a reload. */
+  function draftOf() {
+    const f = form.elements;
+    return {
+      parent: $('#cat-parent').value,
+      category: f.category.value,
+      description: f.description.value,
+      severity: form.querySelector('input[name=severity]:checked').value,
+      address: f.address.value,
+      reporter_phone: f.reporter_phone.value,
+      self_resolved: f.self_resolved.checked,
+      result_text: f.result_text.value,
+      pin: position.source === 'pin' ? { lat: position.lat, lng: position.lng, time: position.time } : null,
+      main: mainPicker.items.map((p) => ({ id: p.id, blob: p.blob, name: p.name })),
+      after: afterPicker.items.map((p) => ({ id: p.id, blob: p.blob, name: p.name })),
+      savedAt: Date.now(),
+    };
+  }
+  const isEmptyDraft = (d) => !d.category && !d.description.trim() && !d.address.trim() && !d.reporter_phone.trim()
+    && !d.result_text.trim() && !d.main.length && !d.after.length && !d.pin && !d.self_resolved && d.severity === '3';
+
+  let draftTimer = null;
+  let draftReady = false; // nothing is saved before the saved draft has been put back
+  let draftPhotosChanged = false;
+  function saveDraftPhotosSoon() {
+    draftPhotosChanged = true;
+    saveDraftSoon();
+  }
+  function saveDraftSoon() {
+    if (!draftReady || !me) return;
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(async () => {
+      const draft = draftOf();
+      try {
+        if (isEmptyDraft(draft)) {
+          await Outbox.clearDraft();
+          $('#draft-hint').hidden = true;
+        } else {
+          const { main, after, ...fields } = draft;
+          if (draftPhotosChanged) {
+            draftPhotosChanged = false;
+            await Outbox.saveDraftPhotos({ main, after });
+          }
+          await Outbox.saveDraft(fields);
+          const hint = $('#draft-hint');
+          hint.textContent = `草稿已保存 ${pad(new Date().getHours())}:${pad(new Date().getMinutes())}`;
+          hint.hidden = false;
+        }
+      } catch (e) { console.warn('draft', e); }
+    }, 400);
+  }
+
+  async function restoreDraft() {
+    let draft = null;
+    try { draft = await Outbox.draft(); } catch (e) { draft = null; }
+    if (draft) {
+      const f = form.elements;
+      $('#cat-parent').value = draft.parent || '';
+      fillLeaves();
+      if (draft.category) f.category.value = draft.category;
+      f.description.value = draft.description || '';
+      const severity = form.querySelector(`input[name=severity][value="${draft.severity}"]`);
+      if (severity) severity.checked = true;
+      f.address.value = draft.address || '';
+      f.reporter_phone.value = draft.reporter_phone || '';
+      f.self_resolved.checked = !!draft.self_resolved;
+      f.self_resolved.dispatchEvent(new Event('change'));
+      f.result_text.value = draft.result_text || '';
+      mainPicker.restore(draft.main);
+      afterPicker.restore(draft.after);
+      if (draft.pin) setPosition({ lat: draft.pin.lat, lng: draft.pin.lng, accuracy: null, source: 'pin', time: draft.pin.time });
+      const hint = $('#draft-hint');
+      hint.textContent = '已恢复上次未提交的草稿';
+      hint.hidden = false;
+    }
+    draftReady = true;
+  }
+
   function resetForm() {
     const keepParent = $('#cat-parent').value;
     form.reset();
@@ -547,7 +737,15 @@
     $('#self-resolved-fields').hidden = true;
     $('#photos-main-label').textContent = '现场照片';
     if (position.source === 'pin') { position.source = null; startGps(); }
+    clearTimeout(draftTimer);
+    draftPhotosChanged = false;
+    Outbox.clearDraft().catch(() => {});
+    $('#draft-hint').hidden = true;
   }
+  form.addEventListener('input', saveDraftSoon);
+  form.addEventListener('change', saveDraftSoon);
+  mainPicker.onchange = saveDraftPhotosSoon;
+  afterPicker.onchange = saveDraftPhotosSoon;
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -559,6 +757,7 @@
     button.textContent = '正在提交…';
     const item = { id: collected.payload.id, user: me.username, createdAt: Date.now(), payload: collected.payload,
       photos: collected.photos, case: null, error: null, failed: false, attempts: 0 };
+    button.dataset.progressFor = item.id; // the button shows "照片 1/2 上传中 45%" meanwhile
     try {
       await Outbox.put(item); // safe on the phone before anything goes over the air
       const outcome = navigator.onLine ? await exclusive(() => sendItem(item)) : 'offline';
@@ -576,6 +775,7 @@
     } catch (e) {
       formError('保存失败：' + e.message);
     } finally {
+      delete button.dataset.progressFor;
       button.disabled = false;
       button.textContent = '提交上报';
     }
@@ -588,12 +788,13 @@
       card.classList.remove('queued');
       $('#done-title').textContent = '上报成功';
       const photoNote = outcome === 'done' ? '照片已上传' : outcome === 'partial' ? item.error : '照片待同步（有网络时自动上传）';
+      if (outcome !== 'done' && outcome !== 'partial') progressText.set(item.id, photoNote);
       body.replaceChildren(
         el('div', { class: 'muted' }, '流水号'),
         el('div', { class: 'tracking', id: 'done-tracking' }, item.case.tracking_number),
         el('div', {}, el('span', { class: `pill ${item.case.colour}` }, item.case.status_display),
           item.case.deadline ? `　时限 ${fmtTime(item.case.deadline)}` : ''),
-        el('p', { class: 'muted' }, photoNote));
+        el('p', { class: 'muted', 'data-progress-for': item.id }, photoNote));
     } else {
       card.classList.add('queued');
       $('#done-title').textContent = '已保存，待同步';
@@ -624,7 +825,7 @@
     const cat = categories.flatMap((c) => c.children.map((leaf) => ({ ...leaf, parent: c.name })))
       .find((leaf) => leaf.id === item.payload.category);
     const sent = item.photos.filter((p) => p.done).length;
-    let state = item.case ? `照片 ${sent}/${item.photos.length}` : '等待网络';
+    let state = progressText.get(item.id) || (item.case ? `照片 ${sent}/${item.photos.length} 待上传` : '等待网络');
     if (item.failed) state = '未被接收';
     const li = el('li', {}, el('div', { class: 'case-card queued' + (item.failed ? ' failed' : '') },
       el('span', { class: 'bar' }),
@@ -635,7 +836,7 @@
         item.case ? el('div', { class: 'tn' }, item.case.tracking_number) : null),
       el('span', { class: 'side' },
         el('div', {}, el('span', { class: 'pill warn queued-badge' }, '待同步')),
-        el('div', { class: 'muted' }, state),
+        el('div', { class: 'muted progress', 'data-progress-for': item.failed ? null : item.id }, state),
         (item.failed || item.error) ? el('button', { type: 'button', class: 'button small danger', onclick: async () => {
           if (!confirm('从本机删除这条未同步的上报？')) return;
           await Outbox.remove(item.id);
@@ -829,8 +1030,21 @@
     }
   }
   window.addEventListener('hashchange', route);
+  // The done screen is shown without changing the hash (still #report), so 继续上报 and the
+  // 上报 tab would not fire hashchange: open the (already reset) form directly.
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a[href="#report"]');
+    if (link && location.hash === '#report' && current !== 'report') {
+      event.preventDefault();
+      route();
+    }
+  });
   $$('[data-refresh]').forEach((b) => b.addEventListener('click', () => (b.dataset.refresh === 'mine' ? renderMine() : renderTasks())));
-  $('#sync-status').addEventListener('click', () => { sync(); location.hash = '#mine'; });
+  $('#sync-status').addEventListener('click', () => { syncNow(); location.hash = '#mine'; });
+  $('#sync-now').addEventListener('click', () => {
+    if (!navigator.onLine) { toast('当前没有网络，恢复后会自动同步', 'error'); return; }
+    syncNow();
+  });
 
   $('#logout-form').addEventListener('submit', async (event) => {
     const waiting = (await Outbox.all()).length;
@@ -857,13 +1071,14 @@
     },
     setBadge: setTasksBadge,
   };
-  window.liandongField = { sync, toast, outbox: Outbox };
+  window.liandongField = { sync, syncNow, toast, outbox: Outbox };
 
   async function start() {
     updateNetwork();
-    window.addEventListener('online', () => { updateNetwork(); sync(); });
+    window.addEventListener('online', () => { updateNetwork(); syncNow(); });
     window.addEventListener('offline', updateNetwork);
-    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') sync(); });
+    document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') syncNow(); });
+    window.addEventListener('pageshow', (event) => { if (event.persisted) syncNow(); });
     try {
       me = await cachedGet('/api/me/', 'ld:me');
     } catch (e) {
@@ -878,10 +1093,11 @@
       categories = [];
     }
     fillCategories();
+    await restoreDraft();
     route();
     startGps();
     await refreshQueueBadge();
-    sync();
+    syncNow();
     window.liandongTasks.refresh();
     setInterval(async () => { if ((await Outbox.all()).length) sync(); }, 60000);
     document.body.dataset.ready = '1';
