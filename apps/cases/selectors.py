@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypedDict
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.cases.models import DESK_REGION_FIELD, DESK_WAITING_STATUSES, RUNNING_STATUSES, Case
 from apps.org.models import Region, Role, Tier
-from apps.org.scope import scope_of
+from apps.org.scope import AnyUser, scope_of
 
 
-def case_visibility_q(user) -> Q | None:
+def case_visibility_q(user: AnyUser) -> Q | None:
     """The filter that limits cases to what ``user`` may see; None means nothing at all.
 
     - county dispatchers and leaders: their county (leaders of a town: that town);
@@ -37,13 +38,17 @@ def case_visibility_q(user) -> Q | None:
         return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
     if role == Role.GRID_LEADER:
         return Q(grid_id__in=scope.grid_ids) | Q(reporter_id=user.pk)
-    by_tier = {Tier.COUNTY: "county_id", Tier.TOWN: "town_id", Tier.VILLAGE: "village_id"}
+    by_tier: dict[str, str] = {
+        Tier.COUNTY: "county_id",
+        Tier.TOWN: "town_id",
+        Tier.VILLAGE: "village_id",
+    }
     if scope.region_id and scope.region_tier in by_tier:
         return Q(**{by_tier[scope.region_tier]: scope.region_id})
     return None
 
 
-def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
+def cases_visible_to(user: AnyUser, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
     qs = Case.objects.all() if queryset is None else queryset
     condition = case_visibility_q(user)
     if condition is None:
@@ -59,12 +64,12 @@ def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
     return qs.filter(condition)
 
 
-def case_for(user, pk) -> Case | None:
+def case_for(user: AnyUser, pk: int | str) -> Case | None:
     """One case by id if ``user`` may see it (None otherwise: callers answer 404, not 403)."""
     return cases_visible_to(user).filter(pk=pk).first()
 
 
-def cases_waiting_for(user) -> QuerySet:
+def cases_waiting_for(user: AnyUser) -> QuerySet[Case]:
     """The cases whose next step is this user's (the field app's "My tasks"), most urgent first:
 
     - members of a unit (department handlers, a village workstation): cases their unit leads
@@ -97,12 +102,18 @@ def cases_waiting_for(user) -> QuerySet:
 # --- the desk's counters ---------------------------------------------------------------------
 
 
+class DeskCounts(TypedDict):
+    region: int
+    new: int
+    overdue: int
+
+
 def overdue_q(now: dt.datetime | None = None) -> Q:
     """Open, running cases whose current step is past its deadline."""
     return Q(status__in=RUNNING_STATUSES, step_deadline__lt=now or timezone.now())
 
 
-def desk_counts(region_id: int, tier: str | None = None) -> dict:
+def desk_counts(region_id: int, tier: str | None = None) -> DeskCounts:
     """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
     running cases of the region past their step deadline) — the command desk dashboard's own
     definitions (``DESK_WAITING_STATUSES``, ``overdue_q``), so the live badge and the dashboard
@@ -112,5 +123,7 @@ def desk_counts(region_id: int, tier: str | None = None) -> dict:
     if tier is None:
         return {"region": region_id, "new": 0, "overdue": 0}
     new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
-    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[tier]: region_id}).count()
+    # DESK_REGION_FIELD is keyed by Tier members, which are the str values a tier is stored as.
+    field = DESK_REGION_FIELD[tier]  # type: ignore[index]
+    overdue = Case.objects.filter(overdue_q(), **{field: region_id}).count()
     return {"region": region_id, "new": new, "overdue": overdue}
