@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypedDict
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -102,18 +101,12 @@ def cases_waiting_for(user: AnyUser) -> QuerySet[Case]:
 # --- the desk's counters ---------------------------------------------------------------------
 
 
-class DeskCounts(TypedDict):
-    region: int
-    new: int
-    overdue: int
-
-
 def overdue_q(now: dt.datetime | None = None) -> Q:
     """Open, running cases whose current step is past its deadline."""
     return Q(status__in=RUNNING_STATUSES, step_deadline__lt=now or timezone.now())
 
 
-def desk_counts(region_id: int, tier: str | None = None) -> DeskCounts:
+def desk_counts(region_id: int, tier: str | None = None) -> dict[str, int]:
     """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
     running cases of the region past their step deadline) — the command desk dashboard's own
     definitions (``DESK_WAITING_STATUSES``, ``overdue_q``), so the live badge and the dashboard
