@@ -430,7 +430,8 @@ class CaseActionView(ScopedMixin, APIView):
                         client_id = (
                             data["photo_ids"][index]
                             if data["photo_ids"]
-                            else f"{event.pk}-{photo.sha256[:24]}"
+                            # the step just taken wrote this event, so it is there
+                            else f"{event.pk}-{photo.sha256[:24]}"  # type: ignore[union-attr]
                         )
                         case_photo_add(
                             case=case,

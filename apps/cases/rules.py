@@ -10,6 +10,7 @@ site; leaders only read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from apps.cases.models import DESK_ROLE_FOR_TIER, Case, ExtensionStatus
@@ -23,7 +24,9 @@ def is_desk_of(case: Case, user) -> bool:
     if getattr(user, "is_superuser", False):
         return True
     scope = scope_of(user)
-    return scope.role == DESK_ROLE_FOR_TIER.get(case.tier) and scope.region_id == case.holder_id
+    # DESK_ROLE_FOR_TIER is keyed by Tier members, which are the str values a tier is stored as.
+    desk_role = DESK_ROLE_FOR_TIER.get(case.tier)  # type: ignore[call-overload]
+    return scope.role == desk_role and scope.region_id == case.holder_id
 
 
 def is_lead_unit_member(case: Case, user) -> bool:
@@ -64,7 +67,7 @@ def allowed_actions(case: Case, user) -> set[str]:
         Who.COUNTY_DESK: cache(lambda: is_county_desk_of(case, user)),
     }
     pending = cache(lambda: case.extension_requests.filter(status=ExtensionStatus.PENDING).exists())
-    only = {
+    only: dict[Only, Callable[[], bool]] = {
         Only.BELOW_COUNTY: lambda: case.tier != Tier.COUNTY,  # nothing above the county
         Only.PENDING_EXTENSION: pending,
         Only.NO_PENDING_EXTENSION: lambda: not pending(),

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from apps.cases.models import DESK_WAITING_STATUSES, RUNNING_STATUSES, Case
 from apps.org.models import REGION_FIELD_OF_TIER, Region, Role, Tier
-from apps.org.scope import scope_of
+from apps.org.scope import AnyUser, scope_of
 
 
-def case_visibility_q(user) -> Q | None:
+def case_visibility_q(user: AnyUser) -> Q | None:
     """The filter that limits cases to what ``user`` may see; None means nothing at all.
 
     - county dispatchers and leaders: their county (leaders of a town: that town);
@@ -42,7 +42,7 @@ def case_visibility_q(user) -> Q | None:
     return None
 
 
-def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
+def cases_visible_to(user: AnyUser, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
     qs = Case.objects.all() if queryset is None else queryset
     condition = case_visibility_q(user)
     if condition is None:
@@ -58,7 +58,7 @@ def cases_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
     return qs.filter(condition)
 
 
-def cases_waiting_for(user) -> QuerySet:
+def cases_waiting_for(user: AnyUser) -> QuerySet[Case]:
     """The cases whose next step is this user's (the field app's "My tasks"), most urgent first:
 
     - members of a unit (department handlers, a village workstation): cases their unit leads
@@ -96,7 +96,7 @@ def overdue_q(now: dt.datetime | None = None) -> Q:
     return Q(status__in=RUNNING_STATUSES, step_deadline__lt=now or timezone.now())
 
 
-def desk_counts(region_id: int, tier: str | None = None) -> dict:
+def desk_counts(region_id: int, tier: str | None = None) -> dict[str, int]:
     """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
     running cases of the region past their step deadline) — the command desk dashboard's own
     definitions (``DESK_WAITING_STATUSES``, ``overdue_q``), so the live badge and the dashboard

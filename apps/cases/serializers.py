@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -29,6 +30,9 @@ from apps.cases.models import (
 from apps.cases.photos import CLIENT_ID_RE, photo_url
 from apps.org.models import Grid, Profile, Tier
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # The steps the field app offers, in the order the app shows them (the step that moves the case
 # forward first); the desk's dispatching and deciding happen in the admin.
 FIELD_ACTIONS = steps.FIELD_STEP_NAMES
@@ -36,7 +40,7 @@ FIELD_ACTIONS = steps.FIELD_STEP_NAMES
 # Photos sent with a report (on-site verification photos come with the verify step).
 REPORT_PHOTO_KINDS = [(k, v) for k, v in PhotoKind.choices if k != PhotoKind.VERIFY]
 
-WAITING_FOR = {
+WAITING_FOR: dict[str, StrOrPromise] = {
     Status.REPORTED: _("受理"),
     Status.DISPATCHED: _("签收"),
     Status.SIGNED: _("处置"),
@@ -239,12 +243,13 @@ def _step_input_field(spec: steps.Input) -> serializers.Field:
     if spec.kind == steps.Kind.YES_NO:
         return serializers.BooleanField(required=False, allow_null=True, default=None)
     if spec.kind == steps.Kind.HOURS:
-        limits = {
-            key: value
-            for key, value in (("min_value", spec.min_value), ("max_value", spec.max_value))
-            if value is not None
-        }
-        return serializers.FloatField(required=False, allow_null=True, default=None, **limits)
+        return serializers.FloatField(
+            required=False,
+            allow_null=True,
+            default=None,
+            min_value=spec.min_value,  # None: no limit, as when left out
+            max_value=spec.max_value,
+        )
     raise ImproperlyConfigured(f"the field API has no input of kind {spec.kind} ({spec.name})")
 
 
@@ -432,7 +437,7 @@ class CaseDetailSerializer(CaseSummarySerializer):
     allowed_actions = serializers.SerializerMethodField()
 
     def get_lead_unit_name(self, case: Case) -> str | None:
-        return case.lead_unit.name if case.lead_unit_id else None
+        return case.lead_unit.name if case.lead_unit is not None else None
 
     @extend_schema_field(PhotoSerializer(many=True))
     def get_photos(self, case: Case):
@@ -513,8 +518,8 @@ class MeSerializer(serializers.Serializer):
             "display_name": profile.display_name if profile else user.get_username(),
             "role": profile.role if profile else None,
             "role_display": profile.get_role_display() if profile else None,
-            "region_name": profile.region.name if profile and profile.region_id else None,
-            "unit_name": profile.unit.name if profile and profile.unit_id else None,
+            "region_name": profile.region.name if profile and profile.region is not None else None,
+            "unit_name": profile.unit.name if profile and profile.unit is not None else None,
             "can_report": can_report,
             "grids": grids,
             "map": {

@@ -28,7 +28,7 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
@@ -40,6 +40,9 @@ from apps.cases.models import (
     RejectReason,
     Status,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class Who(enum.Enum):
@@ -88,7 +91,7 @@ class Input:
     api_name: str = ""
     service_name: str = ""
     missing: str = ""
-    choices: tuple[tuple[str, str], ...] = ()
+    choices: tuple[tuple[str, StrOrPromise], ...] = ()
     min_value: float | None = None
     max_value: float | None = None
     help_text: str = ""

@@ -7,6 +7,8 @@ department. Hours are on the category's time basis (working days count 8 working
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # (code, name, name_en). Codes become Unit codes "dept-<code>" and usernames "dept_<code>".
 DEPARTMENTS = [
     ("cg", "县城管局", "Urban Management Bureau"),
@@ -91,9 +93,12 @@ DISPUTE = {
     "overall": 80,
 }
 
-# (code, name, name_en, [(code, name, name_en, basis, limits, town route, county department)]).
+# (code, name, name_en, basis, limits, town route, county department) of a sub-category.
+Leaf = tuple[str, str, str, str, Mapping[str, float], str, str]
+
+# (code, name, name_en, [sub-categories]).
 # A town route is "dept:<code>" (that department's stationed unit) or "platform:<code>".
-CATEGORIES = [
+CATEGORIES: list[tuple[str, str, str, list[Leaf]]] = [
     (
         "shirong",
         "市容环境",

@@ -143,10 +143,10 @@ def build_demo_county(
     units = []
     for t, town in enumerate(demo.towns, start=1):
         short = town.name.removesuffix("街道").removesuffix("镇").removesuffix("乡")
-        for dept_code, suffix, platform_code in catalog.STATIONED:
+        for dept_code, name_suffix, platform_code in catalog.STATIONED:
             units.append(
                 Unit(
-                    name=f"{short}{suffix}",
+                    name=f"{short}{name_suffix}",
                     code=f"t{t:02d}-{dept_code}",
                     kind=UnitKind.STATIONED,
                     region=town,
@@ -154,10 +154,10 @@ def build_demo_county(
                     platform=platforms[(town.pk, platform_code)],
                 )
             )
-        for office_code, suffix, platform_code in catalog.TOWN_OFFICES:
+        for office_code, name_suffix, platform_code in catalog.TOWN_OFFICES:
             units.append(
                 Unit(
-                    name=f"{short}{suffix}",
+                    name=f"{short}{name_suffix}",
                     code=f"t{t:02d}-{office_code}",
                     kind=UnitKind.TOWN_OFFICE,
                     region=town,
@@ -381,7 +381,7 @@ def build_work_calendar(years: tuple[int, ...] = CALENDAR_YEARS) -> str:
 
 def demo_accounts() -> list[tuple[str, str, str]]:
     """(username, role, organisation) of the demo accounts, one or two of each kind first."""
-    order = [
+    order: list[str] = [
         Role.LEADER,
         Role.COUNTY_DISPATCHER,
         Role.DEPARTMENT_HANDLER,
@@ -396,8 +396,8 @@ def demo_accounts() -> list[tuple[str, str, str]]:
     ):
         org = (
             profile.unit.name
-            if profile.unit_id
-            else (profile.region.name if profile.region_id else "")
+            if profile.unit is not None
+            else (profile.region.name if profile.region is not None else "")
         )
         rows.append(
             (order.index(profile.role), profile.user.username, profile.get_role_display(), org)

@@ -14,7 +14,8 @@ import datetime as dt
 import math
 import random
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from django.db import connection
 from django.db.models import Max
@@ -118,7 +119,10 @@ ORDER = [
 ]
 
 
-def _pick(rng: random.Random, shares: list[tuple]) -> object:
+_T = TypeVar("_T")
+
+
+def _pick(rng: random.Random, shares: Sequence[tuple[_T, float]]) -> _T:
     x = rng.random()
     for value, share in shares:
         x -= share
@@ -175,7 +179,8 @@ def generate_history(
     for u in (
         Unit.objects.filter(platform__isnull=False).select_related("platform").order_by("name")
     ):
-        platform_units.setdefault((u.platform.code, u.region_id), u.pk)
+        if u.platform is not None:  # (all of them: see the filter)
+            platform_units.setdefault((u.platform.code, u.region_id), u.pk)
     town_units: dict[int, list[int]] = {}
     for u in Unit.objects.filter(kind__in=[UnitKind.STATIONED, UnitKind.TOWN_OFFICE]).order_by(
         "pk"
@@ -282,7 +287,7 @@ def generate_history(
             handled = signed + hours * rng.expovariate(1 / (10.0 * pace))
             verified = handled + hours * rng.expovariate(1 / 3.0)
             closed = verified + hours * rng.expovariate(1 / 4.0)
-            overall_hours = {
+            overall_hours: dict[str, int] = {
                 TimeBasis.NATURAL_HOURS: 12,
                 TimeBasis.WORKING_HOURS: 72,
                 TimeBasis.WORKING_DAYS: 28 * 24,
@@ -292,7 +297,8 @@ def generate_history(
             holder = {Tier.VILLAGE: village_id, Tier.TOWN: town_id, Tier.COUNTY: county_id}[tier]
             lead_unit = {
                 Tier.VILLAGE: lambda: workstation.get(village_id),
-                Tier.TOWN: lambda: town_unit(category.pk, town_id),
+                # Every grid's village sits under a town (``Region.clean`` checks the tiers).
+                Tier.TOWN: lambda: town_unit(category.pk, town_id),  # type: ignore[arg-type]
                 Tier.COUNTY: lambda: county_unit(category.pk),
             }[tier]()
             reached = (
@@ -404,7 +410,9 @@ def generate_history(
             case_rows.append(cases.row(row))
 
             if age_days <= EVENT_DAYS or rng.random() < 0.01:
-                trail = [(Action.REPORT, created, "", Status.REPORTED, None)]
+                trail: list[tuple[str, dt.datetime, str, str, int | None]] = [
+                    (Action.REPORT, created, "", Status.REPORTED, None)
+                ]
                 if status == Status.REJECTED:
                     trail.append((Action.REJECT, accepted, Status.REPORTED, Status.REJECTED, None))
                 else:

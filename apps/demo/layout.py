@@ -98,7 +98,7 @@ def treemap(block: Block, weights: list[float]) -> list[Block]:
 def snake(block: Block) -> list[tuple[int, int]]:
     """The block's cells (col, row) column by column, alternating direction, so any run of
     consecutive cells is connected."""
-    cells = []
+    cells: list[tuple[int, int]] = []
     for i, c in enumerate(range(block.c0, block.c0 + block.w)):
         rows = range(block.r0, block.r0 + block.h)
         cells.extend((c, r) for r in (rows if i % 2 == 0 else reversed(rows)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -101,7 +101,14 @@ def xlsx_response(
     return response
 
 
-class ExportMixin:
+if TYPE_CHECKING:
+    # For the type checker the mixin is the ModelAdmin it is mixed into.
+    _AdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+class ExportMixin(_AdminBase):
     """Mix into a ModelAdmin (before ``admin.ModelAdmin``) and set ``export_columns``."""
 
     export_columns: list[Column] = []

@@ -189,7 +189,7 @@ class CreatedRangeFilter(admin.ListFilter):
         if not value:
             return None
         try:
-            return dt.date.fromisoformat(value)
+            return dt.date.fromisoformat(str(value))  # (a str: ``__init__`` keeps the last one)
         except ValueError:
             raise IncorrectLookupParameters(f"not a date: {value!r}") from None
 

@@ -5,6 +5,7 @@ decides whether the step is legal and says why not."""
 from __future__ import annotations
 
 from functools import cache
+from typing import TypedDict
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
@@ -18,7 +19,7 @@ from apps.org.models import Unit
 
 def unit_label(unit: Unit) -> str:
     where = unit.region.name if unit.region_id else ""
-    platform = f" · {unit.platform.name}" if unit.platform_id else ""
+    platform = f" · {unit.platform.name}" if unit.platform is not None else ""
     return f"{unit.name}（{where}{platform}）"
 
 
@@ -74,9 +75,14 @@ class ReviewDateField(forms.DateField):
         return value
 
 
+class _Common(TypedDict):
+    label: str
+    required: bool
+
+
 def _desk_field(spec: steps.Input) -> forms.Field:
     """The desk's form field for a step's input."""
-    common = {"label": spec.label, "required": spec.required}
+    common: _Common = {"label": spec.label, "required": spec.required}
     if spec.kind == steps.Kind.TEXT:
         return forms.CharField(**common, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     if spec.kind == steps.Kind.CHOICE:

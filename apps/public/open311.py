@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import Q
@@ -144,7 +144,9 @@ def _absolute(path: str) -> str:
 
 
 def service_payload(category: Category) -> dict:
-    description = f"{category.parent.name}/{category.name}"
+    # The services are the sub-categories, each under its main category.
+    group = cast(Category, category.parent)
+    description = f"{group.name}/{category.name}"
     if category.name_en:
         description += f" ({category.name_en})"
     return {
@@ -154,7 +156,7 @@ def service_payload(category: Category) -> dict:
         "metadata": False,
         "type": "realtime",
         "keywords": category.name_en,
-        "group": category.parent.name,
+        "group": group.name,
     }
 
 
@@ -339,10 +341,8 @@ def _filtered(params) -> list[Case]:
     start_text, end_text = params.get("start_date", "").strip(), params.get("end_date", "").strip()
     end = _parse_when(end_text, "end_date", end=True) if end_text else None
     start = _parse_when(start_text, "start_date") if start_text else None
-    if start is None and end is None:
-        start = timezone.now() - dt.timedelta(days=DEFAULT_DAYS)
-    elif start is None:
-        start = end - dt.timedelta(days=DEFAULT_DAYS)
+    if start is None:
+        start = (timezone.now() if end is None else end) - dt.timedelta(days=DEFAULT_DAYS)
     if end is not None and start > end:
         raise ValueError("start_date 晚于 end_date (start_date is after end_date)")
     condition = Q(created_at__gte=start)

@@ -21,8 +21,10 @@ import logging
 import re
 import secrets
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -95,7 +97,7 @@ def phone_digits(phone: str) -> str:
     return "".join(ch for ch in phone or "" if ch.isdigit())
 
 
-def second_factor_ok(case: Case | None, digits: str) -> bool:
+def second_factor_ok(case: Case | None, digits: str) -> TypeGuard[Case]:
     """The last four digits of the phone the reporter gave. The same comparison runs when there
     is no such case or no phone, so the answer takes the same time either way."""
     typed = phone_digits(digits)
@@ -160,7 +162,7 @@ def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rat
     return rating
 
 
-def review_resolve(*, item: ReviewItem, actor, resolution: str) -> ReviewItem:
+def review_resolve(*, item: ReviewItem, actor: User, resolution: str) -> ReviewItem:
     """The town dispatcher has looked into a poor rating (called back, reopened the case …)."""
     if not resolution.strip():
         raise PublicError(_("请写明复核情况。"), field="resolution")
@@ -188,11 +190,11 @@ def _check_report(*, category: Category | None, description: str) -> None:
         raise PublicError(_("描述最多 %(n)d 字。") % {"n": MAX_DESCRIPTION}, field="description")
 
 
-def _point(lat, lng) -> tuple[float, float] | None:
+def _point(lat: str | float | None, lng: str | float | None) -> tuple[float, float] | None:
     if lat in (None, "") and lng in (None, ""):
         return None
     try:
-        point = float(lat), float(lng)
+        point = float(lat), float(lng)  # type: ignore[arg-type]  # None: TypeError, refused
     except (TypeError, ValueError):
         raise PublicError(_("位置无效，请重新定位或在地图上点选。"), field="location") from None
     if not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
@@ -204,12 +206,12 @@ def citizen_report_submit(
     *,
     category: Category | None,
     description: str,
-    lat,
-    lng,
+    lat: str | float | None,
+    lng: str | float | None,
     position_source: str = PositionSource.DEVICE_GPS,
     accuracy_m: float | None = None,
     phone: str = "",
-    photos: Sequence[UploadedFile] = (),
+    photos: Sequence[UploadedFile[bytes]] = (),
 ) -> Case:
     """随手拍: a citizen's report becomes a case like any other, through the one intake
     (``apps.cases.services.report_intake``: placement, photos, follow-up), with the photos
@@ -334,9 +336,10 @@ def open311_request_create(
         phone = ""  # a malformed phone only costs the reporter the second factor
     position_source = PositionSource.DEVICE_GPS
     accuracy_m = None
+    point: tuple[float, float] | None
     if lat not in (None, "") or lng not in (None, ""):
         try:
-            point = float(lat), float(lng)
+            point = float(lat), float(lng)  # type: ignore[arg-type]  # None: TypeError, refused
         except (TypeError, ValueError):
             raise PublicError(
                 "lat/long 必须是数字 (lat and long must be numbers)", field="lat"

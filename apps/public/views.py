@@ -157,13 +157,13 @@ def rate(request: HttpRequest) -> HttpResponse:
         return _limited(request, limited)
     if token:
         case, via = selectors.case_by_token(token), "token"
-        if case is None:
-            return _second_factor_failed(request)
     else:
         proof = selectors.case_for_second_factor(typed)
         if not services.second_factor_ok(proof, request.POST.get("digits", "")[:10]):
             return _second_factor_failed(request)
         case, via = selectors.case_by_token(proof.public_token), "phone"
+    if case is None:  # an unknown link (a case just found by its number is there too)
+        return _second_factor_failed(request)
     try:
         stars = int(request.POST.get("stars", ""))
     except ValueError:
@@ -256,7 +256,7 @@ def report(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def photo(request: HttpRequest, number: str, photo_id: int, size: str) -> HttpResponse:
+def photo(request: HttpRequest, number: str, photo_id: int, size: str) -> FileResponse:
     """A public photo's re-encoded copy (never the original), addressed by its case's number."""
     found = selectors.public_photo(number, photo_id) if size in ("web", "thumb") else None
     if found is None:

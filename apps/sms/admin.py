@@ -18,7 +18,7 @@ class SmsMessageAdmin(ScopedToCases, admin.ModelAdmin):
     list_select_related = ["case"]
     search_fields = ["case__tracking_number"]
     date_hierarchy = "created_at"
-    fields = [
+    readonly_fields = (
         "number",
         "kind",
         "to",
@@ -30,8 +30,8 @@ class SmsMessageAdmin(ScopedToCases, admin.ModelAdmin):
         "last_error",
         "created_at",
         "sent_at",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
     actions = ["retry"]
 
     @admin.display(description="流水号")

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 CURSOR = "history"
 # The step after which the citizen is told, and what.
-KIND_OF_ACTION = {
+KIND_OF_ACTION: dict[str, SmsKind] = {
     Action.ACCEPT: SmsKind.TRACKING,  # 受理立案: the case is taken on
     Action.JOINT_RESPONSE: SmsKind.TRACKING,  # a major report dispatched at once, never "accepted"
     Action.CLOSE: SmsKind.RATING,  # 结案: please rate

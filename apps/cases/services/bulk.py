@@ -10,9 +10,11 @@ numbers the rows after the current highest id); ``history_ids_settle`` resets th
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.models import Model
 
 from apps.cases.models import Case, CaseEvent
 
@@ -21,7 +23,9 @@ class BulkRows:
     """Turns {attname: value} dicts into tuples in the table's column order, with every column
     not given set once to its model default, ready for ``executemany``."""
 
-    def __init__(self, model, per_row_defaults: dict[str, Callable[[], object]] | None = None):
+    def __init__(
+        self, model: type[Model], per_row_defaults: dict[str, Callable[[], object]] | None = None
+    ) -> None:
         self.model = model
         self.fields = list(model._meta.concrete_fields)
         self.position = {f.attname: i for i, f in enumerate(self.fields)}
@@ -34,22 +38,22 @@ class BulkRows:
         self.datetime_columns = {
             f.attname for f in self.fields if f.get_internal_type() == "DateTimeField"
         }
-        self.adapt_dt = connection.ops.adapt_datetimefield_value
+        self.adapt_dt: Callable[[Any], Any] = connection.ops.adapt_datetimefield_value
         if connection.vendor == "sqlite":
             # What Django's adapter makes of an aware UTC datetime, without its per-value checks
             # (every datetime here is now ± timedeltas, so already in UTC).
             self.adapt_dt = lambda value: str(value.replace(tzinfo=None))
         quote = connection.ops.quote_name
-        self.copy_sql = "COPY {} ({}) FROM STDIN".format(
-            quote(model._meta.db_table), ", ".join(quote(f.column) for f in self.fields)
-        )
+        # A concrete field always has a column (the stubs allow None for the other fields).
+        columns = ", ".join(quote(f.column) for f in self.fields)  # type: ignore[arg-type]
+        self.copy_sql = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
         self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
             quote(model._meta.db_table),
-            ", ".join(quote(f.column) for f in self.fields),
+            columns,
             ", ".join(["%s"] * len(self.fields)),
         )
 
-    def row(self, values: dict) -> list:
+    def row(self, values: dict[str, Any]) -> list[Any]:
         row = self.template.copy()
         position, adapt_dt, dts = self.position, self.adapt_dt, self.datetime_columns
         for name, make in self.per_row.items():
@@ -58,7 +62,7 @@ class BulkRows:
             row[position[name]] = adapt_dt(value) if name in dts and value is not None else value
         return row
 
-    def insert(self, rows: list[list]) -> None:
+    def insert(self, rows: list[list[Any]]) -> None:
         if not rows:
             return
         with connection.cursor() as cursor:
@@ -72,7 +76,7 @@ class BulkRows:
 
 
 def history_bulk_insert(
-    *, cases: BulkRows, case_rows: list[list], events: BulkRows, event_rows: list[list]
+    *, cases: BulkRows, case_rows: list[list[Any]], events: BulkRows, event_rows: list[list[Any]]
 ) -> None:
     """One batch of made-up cases and their history rows, in one transaction."""
     if cases.model is not Case or events.model is not CaseEvent:

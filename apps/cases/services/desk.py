@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,7 +39,7 @@ from apps.cases.services.base import (
 from apps.org.models import TIER_ABOVE, Tier, Unit
 
 
-def case_accept(*, case: Case, actor, note: str = "") -> Case:
+def case_accept(*, case: Case, actor: User, note: str = "") -> Case:
     """受理/立案."""
     with transaction.atomic():
         case = _locked(case)
@@ -54,7 +55,7 @@ def case_accept(*, case: Case, actor, note: str = "") -> Case:
     return case
 
 
-def case_reject(*, case: Case, actor, reason: str, note: str = "") -> Case:
+def case_reject(*, case: Case, actor: User, reason: str, note: str = "") -> Case:
     """不予立案, with a reason: invalid, duplicate (use ``case_merge``) or not public business."""
     if reason not in RejectReason.values:
         raise WorkflowError(_("请选择不予立案的原因。"), field="reason")
@@ -79,7 +80,7 @@ def case_reject(*, case: Case, actor, reason: str, note: str = "") -> Case:
     return case
 
 
-def case_merge(*, case: Case, into: Case, actor, note: str = "") -> Case:
+def case_merge(*, case: Case, into: Case, actor: User | None, note: str = "") -> Case:
     """合并: a duplicate report joins an open case and shares its outcome (reporters are told)."""
     if into.pk == case.pk:
         raise WorkflowError(_("不能合并到自身。"), field="into")
@@ -146,7 +147,7 @@ def _check_unit_for_tier(case: Case, unit: Unit) -> None:
 def case_dispatch(
     *,
     case: Case,
-    actor,
+    actor: User,
     lead_unit: Unit,
     assisting_units: Iterable[Unit] = (),
     deadline_hours: float | None = None,
@@ -191,7 +192,7 @@ def case_dispatch(
     return case
 
 
-def case_sign(*, case: Case, actor) -> Case:
+def case_sign(*, case: Case, actor: User) -> Case:
     """签收 by the lead unit. Signing late is recorded (and stays counted in evaluation)."""
     with transaction.atomic():
         case = _locked(case)
@@ -214,7 +215,7 @@ def case_sign(*, case: Case, actor) -> Case:
     return case
 
 
-def case_return(*, case: Case, actor, reason: str) -> Case:
+def case_return(*, case: Case, actor: User, reason: str) -> Case:
     """退单: "not ours" — back to the desk that dispatched it. A case returned too often is
     escalated instead of bouncing (RETURNS_BEFORE_ESCALATION)."""
     if not reason.strip():
@@ -250,7 +251,7 @@ def case_return(*, case: Case, actor, reason: str) -> Case:
     return case
 
 
-def extension_request(*, case: Case, actor, hours: float, reason: str) -> ExtensionRequest:
+def extension_request(*, case: Case, actor: User, hours: float, reason: str) -> ExtensionRequest:
     """延期申请 by the lead unit."""
     if not (0 < hours <= 24 * 90):
         raise WorkflowError(_("延期时长必须在 0 到 2160 小时之间。"), field="hours")
@@ -260,7 +261,12 @@ def extension_request(*, case: Case, actor, hours: float, reason: str) -> Extens
         case = _locked(case)
         _require(case, actor, "extension_request")
         request = ExtensionRequest.objects.create(
-            case=case, unit=case.lead_unit, requested_by=actor, hours=hours, reason=reason
+            case=case,
+            # ``_require`` allows extension_request only while a lead unit holds the case.
+            unit=case.lead_unit,  # type: ignore[misc]
+            requested_by=actor,
+            hours=hours,
+            reason=reason,
         )
         _change(
             case,
@@ -275,7 +281,7 @@ def extension_request(*, case: Case, actor, hours: float, reason: str) -> Extens
 
 
 def extension_decide(
-    *, request: ExtensionRequest, actor, approve: bool, note: str = ""
+    *, request: ExtensionRequest, actor: User, approve: bool, note: str = ""
 ) -> ExtensionRequest:
     """延期审批 by the desk: approval moves the current step's deadline by the hours asked."""
     with transaction.atomic():
@@ -323,7 +329,7 @@ def extension_decide(
     return request
 
 
-def _escalate(case: Case, *, actor, reason: str, trigger: str) -> Case:
+def _escalate(case: Case, *, actor: User | None, reason: str, trigger: str) -> Case:
     above = TIER_ABOVE.get(case.tier)
     if above is None:
         raise IllegalTransition(
@@ -354,7 +360,9 @@ def _escalate(case: Case, *, actor, reason: str, trigger: str) -> Case:
     return case
 
 
-def case_escalate(*, case: Case, actor, reason: str, trigger: str = "capacity") -> Case:
+def case_escalate(
+    *, case: Case, actor: User | None, reason: str, trigger: str = "capacity"
+) -> Case:
     """上报/流转 to the next tier: "beyond our capacity" (with a reason) by the holder."""
     if actor is not None and not reason.strip():
         raise WorkflowError(_("上报上级必须写明理由。"), field="reason")
@@ -409,7 +417,7 @@ def case_escalate_overdue(*, case_id: int, now: dt.datetime | None = None) -> Ca
         )
 
 
-def case_joint_response(*, case: Case, actor) -> Case:
+def case_joint_response(*, case: Case, actor: User | None) -> Case:
     """闪电集结: a major case goes straight to the county centre, which dispatches a lead
     department and assisting units at once; all of them are alerted by the notifications.
 

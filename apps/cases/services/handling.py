@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +26,7 @@ from apps.cases.services.base import (
 )
 
 
-def case_handle(*, case: Case, actor, result_text: str) -> Case:
+def case_handle(*, case: Case, actor: User, result_text: str) -> Case:
     """处置反馈: the lead unit reports what it did (after photos are attached to this event)."""
     if not result_text.strip():
         raise WorkflowError(_("请填写处置结果。"), field="result_text")
@@ -48,7 +49,7 @@ def case_handle(*, case: Case, actor, result_text: str) -> Case:
     return case
 
 
-def case_verify(*, case: Case, actor, passed: bool, note: str = "") -> Case:
+def case_verify(*, case: Case, actor: User, passed: bool, note: str = "") -> Case:
     """核查 on site by a grid worker of the case's grid: pass → ready to close; fail → 返工."""
     if not passed and not note.strip():
         raise WorkflowError(_("核查不通过时请写明原因。"), field="note")
@@ -92,7 +93,7 @@ def case_verify(*, case: Case, actor, passed: bool, note: str = "") -> Case:
     return case
 
 
-def case_close(*, case: Case, actor, note: str = "") -> Case:
+def case_close(*, case: Case, actor: User, note: str = "") -> Case:
     """结案/归档 by the desk, after a passed verification."""
     with transaction.atomic():
         case = _locked(case)
@@ -137,7 +138,7 @@ def _merged_into(case: Case) -> list[Case]:
     return found
 
 
-def case_reopen(*, case: Case, actor, reason: str) -> Case:
+def case_reopen(*, case: Case, actor: User, reason: str) -> Case:
     """重新打开 a closed or rejected case: back to the desk of its tier for dispatch."""
     if not reason.strip():
         raise WorkflowError(_("重新打开必须写明理由。"), field="reason")
@@ -161,7 +162,7 @@ def case_reopen(*, case: Case, actor, reason: str) -> Case:
     return case
 
 
-def case_urge(*, case: Case, actor, note: str = "") -> Case:
+def case_urge(*, case: Case, actor: User, note: str = "") -> Case:
     """督办: a reminder to the unit and its supervisor. Does not change the state."""
     with transaction.atomic():
         case = _locked(case)
@@ -177,7 +178,7 @@ def case_urge(*, case: Case, actor, note: str = "") -> Case:
     return case
 
 
-def case_defer(*, case: Case, actor, review_on: dt.date, reason: str) -> Case:
+def case_defer(*, case: Case, actor: User, review_on: dt.date, reason: str) -> Case:
     """挂账/缓办 with approval (the desk decides) and a review date. A deferred case keeps its
     owner and stays in every list (grey); it is left out of the on-time figures."""
     if not reason.strip():
@@ -204,7 +205,7 @@ def case_defer(*, case: Case, actor, review_on: dt.date, reason: str) -> Case:
     return case
 
 
-def case_resume(*, case: Case, actor, note: str = "") -> Case:
+def case_resume(*, case: Case, actor: User | None, note: str = "") -> Case:
     """恢复办理 of a deferred case (by the desk, or by the sweep on its review date)."""
     with transaction.atomic():
         case = _locked(case)

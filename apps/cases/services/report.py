@@ -15,9 +15,10 @@ import math
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -47,6 +48,7 @@ from apps.org.models import Region, Tier
 
 if TYPE_CHECKING:
     from apps.cases.photos import InspectedPhoto
+    from apps.org.scope import AnyUser
 
 
 def _content_hash(payload: dict[str, Any]) -> str:
@@ -55,7 +57,7 @@ def _content_hash(payload: dict[str, Any]) -> str:
 
 def case_report(
     *,
-    reporter,
+    reporter: AnyUser | None,
     category: Category,
     description: str,
     lat: float,
@@ -122,12 +124,15 @@ def case_report(
         if existing is not None:
             return _replay(existing, content, reporter)
         raise refusal
+    assert match is not None  # no match was refused above
     place = geo.place_of(match.grid_id)
     if (
         place is None or place.town_id is None or place.county_id is None
     ):  # not a village under a town
         village = Region.objects.select_related("parent__parent").get(pk=match.village_id)
-        town_id, county_id = village.parent_id, village.parent.parent_id
+        # A village always sits under a town under a county (``Region.clean`` checks the tiers).
+        town = cast(Region, village.parent)
+        town_id, county_id = cast(int, village.parent_id), cast(int, town.parent_id)
     else:
         town_id, county_id = place.town_id, place.county_id
     now = timezone.now()
@@ -137,7 +142,7 @@ def case_report(
         client_uuid=client_uuid,
         content_hash=content,
         source=source,
-        reporter=reporter if getattr(reporter, "is_authenticated", False) else None,
+        reporter=reporter if isinstance(reporter, User) else None,  # not AnonymousUser
         reporter_phone=reporter_phone,
         category=category,
         severity=severity,
@@ -198,12 +203,13 @@ def case_report(
     # The map index's name of the grid, for the answer to the phone: nothing after the commit
     # may need the database or the cache (a failure there would answer an error for a report
     # already stored).
-    case.intake_grid_name = place.name if place is not None else None
-    case.intake_event = event  # the step the report's photos document
+    # (Attributes of this one answer, not model fields: the intake service reads them.)
+    case.intake_grid_name = place.name if place is not None else None  # type: ignore[attr-defined]
+    case.intake_event = event  # type: ignore[attr-defined]  # the step the photos document
     return case, True
 
 
-def _replay(existing: Case, content: str, reporter) -> tuple[Case, bool]:
+def _replay(existing: Case, content: str, reporter: AnyUser | None) -> tuple[Case, bool]:
     if existing.content_hash != content or (
         existing.reporter_id and getattr(reporter, "pk", None) not in (None, existing.reporter_id)
     ):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -37,7 +38,7 @@ def _table() -> str:
     return connection.ops.quote_name(Case._meta.db_table)
 
 
-def _dt(value: dt.datetime):
+def _dt(value: dt.datetime) -> Any:  # the backend's own parameter type
     return connection.ops.adapt_datetimefield_value(value)
 
 
@@ -52,7 +53,7 @@ class DueWindow:
 
     def __init__(self, due: dt.datetime, batch: int) -> None:
         self.due, self.batch = _dt(due), batch
-        self.after: tuple | None = None
+        self.after: tuple[Any, ...] | None = None
         self.exhausted = False
 
     def next_ids(self) -> list[int]:
@@ -75,11 +76,11 @@ def _claim(
     *,
     window: DueWindow,
     set_sql: str,
-    set_params: list,
+    set_params: list[Any],
     where_sql: str,
-    where_params: list,
+    where_params: list[Any],
     returning: str = "id",
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """``UPDATE … WHERE id IN (the next window of due cases) AND <condition> RETURNING``.
 
     The window comes from the SweepDue index alone (an index range scan, whatever the
@@ -94,6 +95,7 @@ def _claim(
     if not ids:
         return []
     table = _table()
+    id_params: list[Any]
     if connection.vendor == "postgresql":
         in_window, id_params = "id = ANY(%s)", [ids]
     else:

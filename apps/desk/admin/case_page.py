@@ -4,7 +4,7 @@ the step through the workflow service)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -24,8 +24,16 @@ from apps.desk.actions import _desk_step, _take_step
 from apps.desk.admin.base import _tiles_url, can_act, photo_src
 from apps.org.models import Tier, Unit
 
+if TYPE_CHECKING:
+    from django.contrib import admin
 
-class CasePageMixin:
+    # For the type checker the mixin is the ModelAdmin it is mixed into.
+    _AdminBase = admin.ModelAdmin[Case]
+else:
+    _AdminBase = object
+
+
+class CasePageMixin(_AdminBase):
     """The case page, its step URLs and its history link, for ``CaseAdmin``."""
 
     # --- the case page --------------------------------------------------------------------------
@@ -95,7 +103,7 @@ class CasePageMixin:
         if form_class.needs_units():
             options["units"] = desk.dispatchable_units(case).order_by("kind", "name")
             options["suggested"] = case.suggested_unit
-        if form_class.names_a_case() and case.probable_duplicate_of_id:
+        if form_class.names_a_case() and case.probable_duplicate_of is not None:
             options["initial"] = {
                 spec.name: tracking.display(case.probable_duplicate_of.tracking_number)
                 for spec in step.inputs
@@ -218,7 +226,7 @@ class CasePageMixin:
 def _timeline_entry(event: CaseEvent, unit_names: dict[int, str]) -> dict[str, Any]:
     data = event.data or {}
     details = []
-    if event.unit_id:
+    if event.unit is not None:
         details.append(("单位", event.unit.name))
     assisting = [
         unit_names.get(uid, f"#{uid}") for uid in data.get("assisting", []) if isinstance(uid, int)

@@ -4,6 +4,7 @@ urging, export. The case page itself is ``case_page.CasePageMixin``."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, prefetch_related_objects
@@ -11,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from apps.cases import rules, services, tracking
 from apps.cases.models import Case, CasePhoto, Colour, Status
@@ -42,6 +43,9 @@ MAP_MAX_GRIDS = 300
 # --- the case list --------------------------------------------------------------------------
 
 
+TIER_SHORT: dict[str, str] = {Tier.VILLAGE: "村", Tier.TOWN: "镇", Tier.COUNTY: "区"}
+
+
 class CappedCountPaginator(Paginator):
     """Counts at most ``COUNT_CAP`` rows. A desk never pages past 200 pages, and an exact count
     of a broad text search over a county's history would read every matching row; beyond the
@@ -51,7 +55,9 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list.order_by().values("pk")[: self.COUNT_CAP + 1].count()
+        # The desk's changelist pages a QuerySet (the stubs allow any sliceable).
+        unordered = self.object_list.order_by()  # type: ignore[attr-defined]
+        counted = unordered.values("pk")[: self.COUNT_CAP + 1].count()
         self.capped = counted > self.COUNT_CAP
         return min(counted, self.COUNT_CAP)
 
@@ -170,12 +176,12 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
         )
 
     @admin.display(description="")
-    def action_checkbox(self, case: Case) -> str:
+    def action_checkbox(self, case: Case) -> SafeString:
         # The same markup as Django's, without a template render per row (50 of those cost
         # more than the page's queries).
         return format_html(
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="选择 {}">',
-            admin.helpers.ACTION_CHECKBOX_NAME,
+            helpers.ACTION_CHECKBOX_NAME,
             case.pk,
             tracking.display(case.tracking_number),
         )
@@ -192,7 +198,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
 
     @admin.display(description="状态", ordering="status")
     def status_label(self, case: Case) -> str:
-        tier = {Tier.VILLAGE: "村", Tier.TOWN: "镇", Tier.COUNTY: "区"}.get(case.tier, "")
+        tier = TIER_SHORT.get(case.tier, "")
         return format_html(
             '<span class="ld-status ld-s-{}">{}</span> <span class="ld-tier" title="所在层级">{}</span>',
             case.status,

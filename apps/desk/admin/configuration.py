@@ -88,7 +88,7 @@ class CategoryAdmin(ExportMixin, admin.ModelAdmin):
 
     @admin.display(description="名称", ordering="sort_order")
     def tree_name(self, category: Category) -> str:
-        if category.parent_id:
+        if category.parent is not None:
             return format_html(
                 '<span class="ld-sub">{} /</span> {}', category.parent.name, category.name
             )
