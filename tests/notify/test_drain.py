@@ -71,6 +71,7 @@ def test_a_failed_fan_out_in_the_routing_task_stays_in_the_outbox(org_tx, sent, 
         raise RuntimeError("Redis went away")
 
     monkeypatch.setattr(notify_services, "event_fan_out", broken)
+    monkeypatch.setattr(notify_services, "events_fan_out", broken)  # a batch's fan-out
     case_tasks.route_case.run(case.pk)  # does not raise: the routing is committed
     case.refresh_from_db()
     assert case.pending_work == []

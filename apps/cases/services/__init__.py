@@ -12,7 +12,8 @@ a step either happens completely or not at all.
     case_escalate          上报上级      case_joint_response  闪电集结
     case_handle            处置反馈      case_verify      核查/返工     case_close     结案
     case_reopen            重新打开      case_urge        督办          case_defer / case_resume 挂账
-    case_route             分流 (the routing task's step)
+    case_route             分流 (the routing task's step; ``case_route_waiting``: with a batch
+                           of other waiting reports, as the task runs it)
 
 Modules: ``base`` (errors, the history record, the one conditional UPDATE), ``report``,
 ``routing``, ``desk`` (the desk's steps) and ``handling`` (handling and closure). Callers import
@@ -60,6 +61,7 @@ from apps.cases.services.report import (
 )
 from apps.cases.services.routing import (
     case_route,
+    case_route_waiting,
     probable_duplicate,
 )
 
@@ -89,6 +91,7 @@ __all__ = [
     "case_resume",
     "case_return",
     "case_route",
+    "case_route_waiting",
     "case_sign",
     "case_urge",
     "case_verify",

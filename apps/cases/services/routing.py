@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
+import time
+from functools import reduce
+from operator import or_
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
+from django.db.models import F, Q, Value, When
+from django.db.models.functions import Cast
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.cases import reference
@@ -20,6 +28,8 @@ from apps.cases.models import (
 )
 from apps.cases.services.base import (
     MAJOR_SEVERITIES,
+    ConcurrentChange,
+    _actor_label,
     _change,
     routing_target,
 )
@@ -27,6 +37,8 @@ from apps.cases.services.desk import case_joint_response
 from apps.core import follow_up
 from apps.org import geo
 from apps.org.models import Tier
+
+log = logging.getLogger(__name__)
 
 
 def probable_duplicate(case: Case) -> Case | None:
@@ -104,3 +116,161 @@ def case_route(*, case_id: int) -> Case | None:
             data={"probable_duplicate_of": duplicate.tracking_number} if duplicate else {},
         )
         return case
+
+
+# --- a backlog: several waiting reports per routing task ------------------------------------
+# After an outage or a busy morning thousands of route_case messages wait, and routing each
+# alone costs a lock, an UPDATE, a history row and a fan-out of its own (issue #15: the drain
+# must keep up with intake). So a routing task takes up to ROUTE_BATCH_SIZE waiting plain
+# reports along, in one transaction, and fans their events out together; the messages of the
+# cases it took then find nothing to do (their first read sees the routing done).
+
+# monotonic time until which this process routes one case per task: a batch failed here, and
+# the case that made it fail must not take a batch of others down with it on every message.
+_batches_paused_until = 0.0
+BATCH_PAUSE_S = 60.0
+
+
+def case_route_waiting(*, case_id: int, limit: int | None = None) -> None:
+    """分流 of ``case_id`` as the routing task does it: together with other waiting reports.
+
+    1. Routed already (by another task's batch, or an earlier delivery of this message): stop,
+       after one read without a lock — ``route`` never comes back into ``pending_work``.
+    2. Route up to ``limit`` waiting plain reports (``_route_batch``), the oldest first, all or
+       none: rows another transaction holds are skipped, never waited for.
+    3. ``case_id`` itself, if the batch did not take it (a major or self-resolved report,
+       a case another batch holds, a failed batch), alone as before: ``case_route`` waits for
+       its lock and does nothing if the other batch routed it meanwhile.
+    """
+    global _batches_paused_until
+    pending = Case.objects.filter(pk=case_id).values_list("pending_work", flat=True).first()
+    if pending is None or "route" not in pending:
+        return
+    limit = settings.ROUTE_BATCH_SIZE if limit is None else limit
+    routed: set[int] = set()
+    if limit > 1 and time.monotonic() >= _batches_paused_until:
+        try:
+            routed = _route_batch(case_id, limit)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:  # noqa: BLE001 - rolled back whole; each case's own message routes it
+            _batches_paused_until = time.monotonic() + BATCH_PAUSE_S
+            log.warning(
+                "routing a batch of waiting reports failed (rolled back); one case per task "
+                "for %d s",
+                BATCH_PAUSE_S,
+                exc_info=True,
+            )
+    if case_id not in routed:
+        case_route(case_id=case_id)
+
+
+def _batchable() -> Q:
+    """What a batch takes: reports waiting for their routing that routing only annotates — not
+    a major case (a joint response of its own), not a fix on the spot (status 已处置)."""
+    return Q(pending_since__isnull=False, status=Status.REPORTED, self_resolved=False) & ~Q(
+        severity__in=MAJOR_SEVERITIES
+    )
+
+
+def _claim(case_id: int, limit: int) -> list[Case]:
+    """Lock ``case_id`` (first, if it is batchable) and the oldest other waiting reports, up to
+    ``limit`` in all, skipping rows another transaction holds (PostgreSQL: no batch ever waits
+    for a lock, so two tasks' batches cannot deadlock; SQLite locks the whole database)."""
+    waiting = Case.objects.select_for_update(skip_locked=True, of=("self",)).filter(_batchable())
+    if connection.features.supports_json_field_contains:
+        waiting = waiting.filter(pending_work__contains=["route"])  # not photos-only rows
+    first = models.Case(When(pk=case_id, then=Value(0)), default=Value(1))
+    cases = list(waiting.order_by(first, "pending_since", "pk")[:limit])
+    return [c for c in cases if "route" in c.pending_work]
+
+
+def _route_batch(case_id: int, limit: int) -> set[int]:
+    """Route the waiting reports ``_claim`` takes, in one transaction: the same fields and
+    history row as ``case_route`` writes for each, in one UPDATE and one INSERT; their events
+    go out together once committed (``apps.notify.tasks.fan_out_events``). Returns the ids."""
+    with transaction.atomic():
+        cases = _claim(case_id, limit)
+        if not cases:
+            return set()
+        workstations = reference.workstations({c.village_id for c in cases})
+        now = timezone.now()
+        values: dict[str, dict[int, Any]] = {
+            "pending_work": {},
+            "pending_since": {},
+            "probable_duplicate_of_id": {},
+            "suggested_unit_id": {},
+        }
+        events = []
+        for case in cases:
+            case.category = reference.category_by_id(case.category_id) or case.category
+            remaining = [w for w in case.pending_work if w != "route"]
+            duplicate = probable_duplicate(case)
+            village_unit = workstations[case.village_id]
+            suggested = (
+                village_unit if case.tier == Tier.VILLAGE else routing_target(case, case.tier)
+            )
+            changed = {
+                "pending_work": remaining,
+                "pending_since": case.pending_since if remaining else None,
+                "probable_duplicate_of_id": duplicate.pk if duplicate else None,
+                "suggested_unit_id": getattr(suggested, "pk", None),
+            }
+            for key, value in changed.items():
+                values[key][case.pk] = value
+                setattr(case, key, value)
+            case.updated_at = now
+            events.append(
+                CaseEvent(
+                    case=case,
+                    action=Action.ROUTE,
+                    actor=None,
+                    actor_label=_actor_label(None),
+                    from_status=case.status,
+                    to_status=case.status,
+                    from_tier=case.tier,
+                    to_tier=case.tier,
+                    unit=village_unit,
+                    public_note=_("已分流至村/社区工作站"),
+                    data={"probable_duplicate_of": duplicate.tracking_number} if duplicate else {},
+                )
+            )
+        _update_each(cases, values, now)
+        events = CaseEvent.objects.bulk_create(events)
+        if any(e.pk is None for e in events):  # a database that returns no ids from an INSERT
+            by_case = {c.pk: c for c in cases}
+            events = list(
+                CaseEvent.objects.filter(case_id__in=by_case, action=Action.ROUTE).order_by("id")
+            )
+            for event in events:
+                event.case = by_case[event.case_id]
+        follow_up.send_on_commit(
+            "apps.notify.tasks.fan_out_events",
+            [e.pk for e in events],
+            in_memory={"events": events},
+        )
+        return {c.pk for c in cases}
+
+
+def _update_each(cases: list[Case], values: dict[str, dict[int, Any]], now: dt.datetime) -> None:
+    """One UPDATE giving each case its own values (a CASE per column that differs), on the
+    condition ``_change`` puts on one case: nobody changed it since it was read (the version)."""
+    fields: dict[str, Any] = {"version": F("version") + 1, "updated_at": now}
+    for name, by_case in values.items():
+        distinct = {repr(v) for v in by_case.values()}
+        field = Case._meta.get_field(name)
+        if len(distinct) == 1:
+            fields[name] = Value(next(iter(by_case.values())), output_field=field)
+            continue
+        expression = models.Case(
+            *[When(pk=pk, then=Value(v, output_field=field)) for pk, v in by_case.items()],
+            output_field=field,
+        )
+        if connection.features.requires_casted_case_in_updates:
+            expression = Cast(expression, output_field=field)
+        fields[name] = expression
+    unchanged = reduce(or_, [Q(pk=c.pk, version=c.version) for c in cases])
+    if Case.objects.filter(unchanged).update(**fields) != len(cases):
+        raise ConcurrentChange(_("这个事件刚刚被别人处理过，请刷新后再试。"))
+    for case in cases:
+        case.version += 1
