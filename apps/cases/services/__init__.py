@@ -62,6 +62,7 @@ from apps.cases.services.report import (
 from apps.cases.services.routing import (
     case_route,
     case_route_waiting,
+    case_routed_already,
     probable_duplicate,
 )
 
@@ -92,6 +93,7 @@ __all__ = [
     "case_return",
     "case_route",
     "case_route_waiting",
+    "case_routed_already",
     "case_sign",
     "case_urge",
     "case_verify",

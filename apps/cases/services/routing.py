@@ -48,24 +48,49 @@ def probable_duplicate(case: Case) -> Case | None:
     dlat = radius / 111_320.0
     dlng = radius / (111_320.0 * max(math.cos(math.radians(case.lat)), 0.01))
     since = case.created_at - dt.timedelta(hours=settings.DUPLICATE_WINDOW_HOURS)
-    candidates = (
-        Case.objects.filter(
-            category_id=case.category_id,
-            lat__range=(case.lat - dlat, case.lat + dlat),
-            lng__range=(case.lng - dlng, case.lng + dlng),
-            created_at__gte=since,
-            created_at__lte=case.created_at,
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _duplicate_probe_sql(),
+            [
+                case.category_id,
+                case.lat - dlat,
+                case.lat + dlat,
+                case.lng - dlng,
+                case.lng + dlng,
+                adapt(since),
+                adapt(case.created_at),
+                case.pk,
+                *sorted(FINAL_STATUSES),
+            ],
         )
-        .exclude(pk=case.pk)
-        .exclude(status__in=FINAL_STATUSES)
-        .order_by("created_at")
-        .values_list("pk", "lat", "lng", "tracking_number")
-    )
+        candidates = cursor.fetchall()
     # Tuples, not instances: in a busy spot every report has dozens of neighbours to look at.
-    for pk, lat, lng, tracking_number in candidates[:50]:
+    for pk, lat, lng, tracking_number in candidates:
         if geo.haversine_m(case.lat, case.lng, lat, lng) <= radius:
             return Case(pk=pk, lat=lat, lng=lng, tracking_number=tracking_number)
     return None
+
+
+def _duplicate_probe_sql() -> str:
+    """The duplicate probe: the first 50 open cases of the category in the box around the point
+    and the time window, oldest first (index ``case_dup_probe_idx``). Written out once, not
+    built by the ORM per report: every routed case runs it, and building the statement cost
+    several times what PostgreSQL spends on it (issue #15, the backlog drain)."""
+    case_table = connection.ops.quote_name(Case._meta.db_table)
+    column = {
+        name: connection.ops.quote_name(Case._meta.get_field(name).column)
+        for name in ("id", "category", "lat", "lng", "created_at", "status", "tracking_number")
+    }
+    statuses = ", ".join(["%s"] * len(FINAL_STATUSES))
+    return (
+        f"SELECT {column['id']}, {column['lat']}, {column['lng']}, {column['tracking_number']} "
+        f"FROM {case_table} WHERE {column['category']} = %s "
+        f"AND {column['lat']} BETWEEN %s AND %s AND {column['lng']} BETWEEN %s AND %s "
+        f"AND {column['created_at']} >= %s AND {column['created_at']} <= %s "
+        f"AND {column['id']} <> %s AND {column['status']} NOT IN ({statuses}) "
+        f"ORDER BY {column['created_at']} LIMIT 50"
+    )
 
 
 def case_route(*, case_id: int) -> Case | None:
@@ -143,8 +168,7 @@ def case_route_waiting(*, case_id: int, limit: int | None = None) -> None:
        its lock and does nothing if the other batch routed it meanwhile.
     """
     global _batches_paused_until
-    pending = Case.objects.filter(pk=case_id).values_list("pending_work", flat=True).first()
-    if pending is None or "route" not in pending:
+    if case_routed_already(case_id):
         return
     limit = settings.ROUTE_BATCH_SIZE if limit is None else limit
     routed: set[int] = set()
@@ -163,6 +187,26 @@ def case_route_waiting(*, case_id: int, limit: int | None = None) -> None:
             )
     if case_id not in routed:
         case_route(case_id=case_id)
+
+
+def case_routed_already(case_id: int) -> bool:
+    """True once the case needs no routing (or does not exist): one read without a lock, which
+    cannot mislead — ``route`` never comes back into ``pending_work`` once it is gone. Every
+    routing message of a backlog asks this, so the statement is written out rather than built
+    by the ORM each time (which cost seven times the read)."""
+    field = Case._meta.get_field("pending_work")
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote(field.column)} FROM {quote(Case._meta.db_table)} "
+            f"WHERE {quote(Case._meta.pk.column)} = %s",
+            [case_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return True
+    pending = field.from_db_value(row[0], None, connection)
+    return "route" not in (pending or [])
 
 
 def _batchable() -> Q:
