@@ -117,9 +117,7 @@ def test_the_desk_counts_new_and_overdue_for_its_own_region_only(org):
 
 
 @pytest.mark.django_db
-def test_catching_up_by_cursor_returns_a_notification_committed_after_a_higher_one(
-    org, dispatched
-):
+def test_catching_up_by_cursor_returns_a_notification_committed_after_a_higher_one(org, dispatched):
     """The REST replay uses the socket's rule: the cursor the server moved plus the ids the
     client has. A notification whose row commits after a higher id reached the phone (ids are
     taken before commit, and a push can be lost) comes back; ``?since=<highest id seen>`` loses
