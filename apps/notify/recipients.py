@@ -35,7 +35,7 @@ class Audience:
     kind: str
     title: str
     body: str
-    users: QuerySet
+    users: Iterable  # a QuerySet of people, or a DeskPeople
 
 
 @dataclass(frozen=True)
@@ -56,22 +56,30 @@ def unit_members(unit_ids: Iterable[int | None]) -> QuerySet:
     return _people().filter(profile__unit_id__in=ids) if ids else User.objects.none()
 
 
-def desk_of(case: Case, tier: str) -> QuerySet:
+class DeskPeople:
+    """The people of one desk (a role at a region), read when iterated. ``plan_many`` reads the
+    desks of a whole batch of events in one query instead, by ``desk``: building a queryset for
+    each event's desk cost more than the rest of its routing (issue #15, the backlog drain)."""
+
+    def __init__(self, role: str, region_id: int | None) -> None:
+        self.desk = (role, region_id)
+
+    def __iter__(self):
+        return iter(_desks_people({self.desk})[self.desk])
+
+
+def desk_of(case: Case, tier: str) -> Iterable:
     """The dispatchers (or village handlers) of ``tier`` for this case: its desk at that tier."""
     role = DESK_ROLE_FOR_TIER.get(tier)
     field = DESK_REGION_FIELD.get(tier)
     if not role or not field:
-        return User.objects.none()
-    people = _people().filter(profile__role=role, profile__region_id=getattr(case, field))
-    # Which desk it is: ``plan_many`` reads every desk of a batch of events in one query
-    # instead of evaluating this queryset (a tag on this instance; a filtered copy loses it).
-    people.desk = (role, getattr(case, field))
-    return people
+        return []
+    return DeskPeople(role, getattr(case, field))
 
 
-def _desks_people(desks: set[tuple[str, int]]) -> dict[tuple[str, int], list]:
+def _desks_people(desks: set[tuple[str, int | None]]) -> dict[tuple[str, int | None], list]:
     """The people of several desks in one query, by desk (as ``desk_of`` finds them)."""
-    found: dict[tuple[str, int], list] = {desk: [] for desk in desks}
+    found: dict[tuple[str, int | None], list] = {desk: [] for desk in desks}
     if desks:
         wanted = reduce(
             or_, [Q(profile__role=role, profile__region_id=region) for role, region in desks]
@@ -290,7 +298,7 @@ def plan_many(events: list[CaseEvent]) -> list[list[Planned]]:
             audience.users.desk
             for audiences_of_event in per_event
             for audience in audiences_of_event
-            if getattr(audience.users, "desk", None)
+            if isinstance(audience.users, DeskPeople)
         }
     )
     candidates: list[list[Planned]] = []
@@ -298,8 +306,8 @@ def plan_many(events: list[CaseEvent]) -> list[list[Planned]]:
         mine: list[Planned] = []
         seen: set[int] = {event.actor_id} if event.actor_id else set()
         for audience in audiences_of_event:
-            desk = getattr(audience.users, "desk", None)
-            for user in desks[desk] if desk else audience.users:
+            users = audience.users
+            for user in desks[users.desk] if isinstance(users, DeskPeople) else users:
                 if user.pk not in seen:
                     seen.add(user.pk)
                     mine.append(

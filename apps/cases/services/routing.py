@@ -6,8 +6,6 @@ import datetime as dt
 import logging
 import math
 import time
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -297,24 +295,30 @@ def _route_batch(case_id: int, limit: int) -> set[int]:
 
 
 def _update_each(cases: list[Case], values: dict[str, dict[int, Any]], now: dt.datetime) -> None:
-    """One UPDATE giving each case its own values (a CASE per column that differs), on the
-    condition ``_change`` puts on one case: nobody changed it since it was read (the version)."""
+    """One UPDATE giving each case its own values: a CASE per column that differs, one branch
+    per distinct value (the village's workstation, the spot's first report). No version check
+    per row as ``_change`` makes: the batch holds the rows since it read them (PostgreSQL's row
+    locks; SQLite's transactions take the write lock when they begin), so nobody changed them."""
     fields: dict[str, Any] = {"version": F("version") + 1, "updated_at": now}
     for name, by_case in values.items():
-        distinct = {repr(v) for v in by_case.values()}
         field = Case._meta.get_field(name)
-        if len(distinct) == 1:
-            fields[name] = Value(next(iter(by_case.values())), output_field=field)
+        by_value: dict[str, tuple[Any, list[int]]] = {}
+        for pk, value in by_case.items():
+            by_value.setdefault(repr(value), (value, []))[1].append(pk)
+        if len(by_value) == 1:
+            fields[name] = Value(next(iter(by_value.values()))[0], output_field=field)
             continue
         expression = models.Case(
-            *[When(pk=pk, then=Value(v, output_field=field)) for pk, v in by_case.items()],
+            *[
+                When(pk__in=pks, then=Value(value, output_field=field))
+                for value, pks in by_value.values()
+            ],
             output_field=field,
         )
         if connection.features.requires_casted_case_in_updates:
             expression = Cast(expression, output_field=field)
         fields[name] = expression
-    unchanged = reduce(or_, [Q(pk=c.pk, version=c.version) for c in cases])
-    if Case.objects.filter(unchanged).update(**fields) != len(cases):
+    if Case.objects.filter(pk__in=[c.pk for c in cases]).update(**fields) != len(cases):
         raise ConcurrentChange(_("这个事件刚刚被别人处理过，请刷新后再试。"))
     for case in cases:
         case.version += 1
