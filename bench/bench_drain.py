@@ -21,7 +21,9 @@ What it does:
    PostgreSQL backends). Redis is shared with nothing else here, but its CPU is not counted
    (as in the intake figure).
 4. Prints drain ÷ intake: the target is ≥ 0.5 (issue #15: a backlog drains at least half as fast
-   as intake accepts reports, ≤ ~12 ms of CPU per case).
+   as intake accepts reports, ≤ ~12 ms of CPU per case), and the same ratio by CPU (CPU per
+   report ÷ CPU per case: the rates with the machine to itself), which holds when other work
+   loads the machine unevenly between the two phases.
 
 ``--profile OUT.prof`` runs the worker with ``--pool solo`` under cProfile instead (one process;
 the figures then describe the profile run, not the target).

@@ -18,7 +18,8 @@ Protocol (JSON text frames):
               {"type": "replay", "since": 117, "seen": [118, 120]}   (a catch-up, any time)
               {"type": "counts"}   {"type": "ping"}
     server →  {"type": "notification", …, "unread": 4}   {"type": "unread", "count": 0}
-              {"type": "tasks.changed", "case": 9, "action": "sign"}  (unit groups)
+              {"type": "tasks.changed", "case": 9, "action": "sign"}  (unit groups; a batch
+              of routed reports sends one per unit, with "cases": [9, 12, …])
               {"type": "desk.counts", "region": 2, "new": 5, "overdue": 1}  (region groups)
               {"type": "error", "detail": "…"}
 
