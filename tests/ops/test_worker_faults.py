@@ -28,8 +28,8 @@ import run
 from apps.cases.models import Action, Case, CaseEvent
 from apps.cases.task_guard import deliveries_so_far
 from tests.cases.helpers import report
-from tests.conftest import wait_for
-from tests.ops.conftest import alive, children_of
+from tests.conftest import children_of, wait_for
+from tests.ops.conftest import alive
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
