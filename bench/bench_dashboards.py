@@ -16,7 +16,7 @@
    templates — the server's whole share of a request) as the county leader, a town dispatcher
    and a village handler, ``--repeat`` times each, and prints median / max milliseconds.
 
-Nothing outside the bench database is touched. Figures are in README.md (Evaluation).
+Nothing outside the bench database is touched. Figures are in docs/performance.md (Evaluation pages).
 """
 
 from __future__ import annotations
@@ -510,7 +510,7 @@ def main() -> None:
         f"database: {settings.DATABASES['default']['ENGINE']} {settings.DATABASES['default']['NAME']}"
     )
     if not settings.DATABASE_IS_POSTGRES:
-        say("warning: the figures in the README are for PostgreSQL (set DATABASE_URL)")
+        say("warning: the figures in docs/performance.md are for PostgreSQL (set DATABASE_URL)")
     call_command("migrate", verbosity=0)
     org = build_org()
     have = Case.objects.filter(county=org["county"]).count()

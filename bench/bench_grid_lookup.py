@@ -28,8 +28,8 @@ import django  # noqa: E402
 
 django.setup()
 
+from apps.demo.layout import random_grids  # noqa: E402
 from apps.org import geo  # noqa: E402
-from apps.org.demo.layout import random_grids  # noqa: E402
 
 
 def main() -> None:

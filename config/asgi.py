@@ -2,8 +2,10 @@ import asyncio
 import contextvars
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
+from typing import cast
 
 import django
 from asgiref.sync import SyncToAsync
@@ -12,7 +14,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -93,9 +95,12 @@ class ThreadPoolASGIHandler(ASGIHandler):
         request, response = self.create_request(scope, body_file)
         if request is not None:
             response = self.get_response(request)
-            response._handler_class = self.__class__
+            # As Django's ASGIHandler does (not in the stubs).
+            response._handler_class = self.__class__  # type: ignore[attr-defined]
             if isinstance(response, FileResponse):
                 response.block_size = self.chunk_size
+        # create_request gives a request, or else the error response that answers instead.
+        assert response is not None
         try:
             start = {
                 "type": "http.response.start",
@@ -107,7 +112,8 @@ class ThreadPoolASGIHandler(ASGIHandler):
                     start,
                     *(
                         {"type": "http.response.body", "body": chunk, "more_body": not last}
-                        for chunk, last in self.chunk_bytes(response.content)
+                        # A response that does not stream is an HttpResponse.
+                        for chunk, last in self.chunk_bytes(cast(HttpResponse, response).content)
                     ),
                 ]
 
@@ -115,12 +121,14 @@ class ThreadPoolASGIHandler(ASGIHandler):
                 asyncio.run_coroutine_threadsafe(send(message), loop).result()
 
             send_now(start)
-            if response.is_async:
+            stream = cast(StreamingHttpResponse, response)
+            if stream.is_async:
                 asyncio.run_coroutine_threadsafe(
-                    self._send_async_stream(response, send), loop
+                    self._send_async_stream(stream, send), loop
                 ).result()
             else:
-                for part in response.streaming_content:
+                # Not async: a plain iterator.
+                for part in cast(Iterator[bytes], stream.streaming_content):
                     if gone.is_set():
                         return []  # nobody is reading: stop producing (the export's query ends on close)
                     for chunk, _ in self.chunk_bytes(part):

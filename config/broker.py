@@ -59,4 +59,5 @@ def install() -> None:
     """Use this transport for every Redis broker URL of this process (before it connects)."""
     for alias in ("redis", "rediss"):
         kombu_transports.TRANSPORT_ALIASES[alias] = TRANSPORT
-        kombu_transports._transport_cache.pop(alias, None)
+        # kombu's cache of resolved aliases (private, not in the stubs): forget the old one.
+        kombu_transports._transport_cache.pop(alias, None)  # type: ignore[attr-defined]

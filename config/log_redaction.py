@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import re
+from collections.abc import Callable
 
 MASK = "[redacted]"
 
@@ -46,7 +47,8 @@ def _keyed_value(match: re.Match[str]) -> str:
     return match.group("head") + (f"{quote}{MASK}{quote[-1]}" if quote else MASK)
 
 
-_PATTERNS: list[tuple[re.Pattern[str], object]] = [
+# A replacement: a template string, or a function of the match.
+_PATTERNS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # Authorization: Token abc / 'HTTP_AUTHORIZATION': 'Bearer abc'
     (
         re.compile(

@@ -18,18 +18,20 @@ backends in ``apps/core/cache.py``).
 from __future__ import annotations
 
 import threading
+from typing import Any, Self, cast
 
 import redis
 from django.core.cache.backends.redis import RedisCacheClient
 
-_pools: dict[tuple, redis.ConnectionPool] = {}
+# (pool class, url, options) → the one pool of that class for them
+_pools: dict[tuple[Any, ...], redis.ConnectionPool] = {}
 _clients: dict[int, redis.Redis] = {}
 _lock = threading.Lock()
 
 
 class SharedConnectionPool(redis.ConnectionPool):
     @classmethod
-    def from_url(cls, url: str, **kwargs) -> redis.ConnectionPool:
+    def from_url(cls, url: str, **kwargs: Any) -> Self:
         key = (cls, url, tuple(sorted((name, repr(value)) for name, value in kwargs.items())))
         pool = _pools.get(key)
         if pool is None:
@@ -37,7 +39,7 @@ class SharedConnectionPool(redis.ConnectionPool):
                 pool = _pools.get(key)
                 if pool is None:
                     pool = _pools[key] = super().from_url(url, **kwargs)
-        return pool
+        return cast(Self, pool)  # the key holds the class: the pool is one of ours
 
 
 class SharedClientCacheClient(RedisCacheClient):

@@ -15,7 +15,9 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
+from config import photo_storage
 from config.env import (
     celery_broker_url,
     env_bool,
@@ -47,8 +49,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
-    # The admin, with the command desk as its default site (apps/cases/admin_site.py).
-    "apps.cases.admin_apps.DeskAdminConfig",
+    # The admin, with the command desk as its default site (apps/desk/site.py).
+    "apps.desk.apps.DeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -58,6 +60,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_guid",
     "channels",
     "apps.core",
     "apps.org",
@@ -65,13 +68,24 @@ INSTALLED_APPS = [
     "apps.cases",
     "apps.notify",
     "apps.public",
+    "apps.sms",
     "apps.evaluation",
     "apps.field",
+    # The command desk: the admin classes of the workflow, the dashboard, their templates.
+    "apps.desk",
+    # The demo county and its history generator (manage.py demo_county).
+    "apps.demo",
     # django-csp: its template tag and system checks (the policy itself is set by middleware).
     "csp",
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the HTTPS redirect and host validation (probes).
+    "apps.core.health.HealthMiddleware",
+    # A request id (X-Request-ID, taken from the proxy when it is a valid UUID) on every log
+    # line of the request and of the Celery tasks it causes (DJANGO_GUID below).
+    "django_guid.middleware.guid_middleware",
+    "apps.core.access_log.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy (with a per-request nonce) and Permissions-Policy: see the
     # "Security headers" block below.
@@ -301,9 +315,49 @@ SWEEP_INTERVAL_S = env_float("SWEEP_INTERVAL_S", 60.0)
 # A sweep beat sent more than this long ago is dropped (only a worker down for minutes gets
 # there; the lease below already makes extra copies harmless, this keeps the queue short).
 BEAT_EXPIRES_S = env_int("BEAT_EXPIRES_S", 300)
+# SMS to citizens (apps/sms): which provider, its approved sign and templates, and limits.
+# SMS_BACKEND: console (the log, number masked), file (one JSON file per message in
+# SMS_FILE_DIR), aliyun (Alibaba Cloud SMS) or tencent (Tencent Cloud SMS).
+SMS_BACKEND = env_str("SMS_BACKEND", "console")
+SMS_FILE_DIR = env_str("SMS_FILE_DIR", str(DATA_DIR / "sms"))
+SMS_SIGN_NAME = env_str("SMS_SIGN_NAME", "联动")
+SMS_TEMPLATE_TRACKING = env_str("SMS_TEMPLATE_TRACKING", "")  # variables: number, link
+SMS_TEMPLATE_RATING = env_str("SMS_TEMPLATE_RATING", "")  # variables: number, link
+SMS_ALIYUN_ACCESS_KEY_ID = env_str("SMS_ALIYUN_ACCESS_KEY_ID", "")
+SMS_ALIYUN_ACCESS_KEY_SECRET = env_str("SMS_ALIYUN_ACCESS_KEY_SECRET", "")
+SMS_ALIYUN_ENDPOINT = env_str("SMS_ALIYUN_ENDPOINT", "dysmsapi.aliyuncs.com")
+SMS_TENCENT_SECRET_ID = env_str("SMS_TENCENT_SECRET_ID", "")
+SMS_TENCENT_SECRET_KEY = env_str("SMS_TENCENT_SECRET_KEY", "")
+SMS_TENCENT_APP_ID = env_str("SMS_TENCENT_APP_ID", "")
+SMS_TENCENT_REGION = env_str("SMS_TENCENT_REGION", "ap-guangzhou")
+SMS_TENCENT_ENDPOINT = env_str("SMS_TENCENT_ENDPOINT", "sms.tencentcloudapi.com")
+SMS_PROVIDER_PROTOCOL = env_str("SMS_PROVIDER_PROTOCOL", "https")
+SMS_TIMEOUT_MS = env_int("SMS_TIMEOUT_MS", 5000)
+SMS_DAILY_LIMIT = env_int("SMS_DAILY_LIMIT", 5)  # messages per number per 24 hours
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
+SMS_CLAIM_S = env_int("SMS_CLAIM_S", 300)  # a send in progress; after it, another worker may try
+SMS_SETTLE_S = env_float("SMS_SETTLE_S", 60.0)
+SMS_MAX_AGE_S = env_int("SMS_MAX_AGE_S", 6 * 3600)  # older steps are never texted about
+SMS_SWEEP_INTERVAL_S = env_float("SMS_SWEEP_INTERVAL_S", 20.0)
+if SMS_BACKEND not in {"console", "file", "aliyun", "tencent"}:
+    raise ImproperlyConfigured(
+        f"SMS_BACKEND={SMS_BACKEND!r}: use console, file, aliyun or tencent."
+    )
+# The public board /track/board/ (apps/public/board.py): categories never shown in public
+# (codes; a main category withholds its sub-categories), the smallest count shown as a number,
+# and how long the board is cached.
+PUBLIC_BOARD_WITHHELD_CATEGORIES = env_list(
+    "PUBLIC_BOARD_WITHHELD_CATEGORIES", "zhian,xinfang,jiufen"
+)
+PUBLIC_BOARD_MIN_COUNT = env_int("PUBLIC_BOARD_MIN_COUNT", 5)
+PUBLIC_BOARD_CACHE_S = env_int("PUBLIC_BOARD_CACHE_S", 120)
+# Task names here (routes, the beat schedule, CASE_EVENT_TASK) are configuration and may be
+# strings; code names another app's task by importing it (tests/core/test_layers.py checks).
 CELERY_TASK_ROUTES = {
     "apps.cases.tasks.sweep_clocks": {"queue": SWEEPS_QUEUE},
     "apps.cases.tasks.sweep_outbox": {"queue": SWEEPS_QUEUE},
+    "apps.cases.tasks.check_work_calendar": {"queue": SWEEPS_QUEUE},
+    "apps.sms.tasks.sweep_sms": {"queue": SWEEPS_QUEUE},
     "apps.evaluation.tasks.refresh_rollups": {"queue": SWEEPS_QUEUE},
     # The desks' live counters, once per desk per interval: never behind a backlog of reports.
     "apps.notify.tasks.push_desk_counts": {"queue": SWEEPS_QUEUE},
@@ -321,7 +375,24 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": SWEEP_INTERVAL_S,
         "options": {"expires": BEAT_EXPIRES_S},
     },
+    "sms-sweep": {
+        "task": "apps.sms.tasks.sweep_sms",
+        "schedule": SMS_SWEEP_INTERVAL_S,
+        "options": {"expires": BEAT_EXPIRES_S},
+    },
+    # In December, a warning while next year's work calendar is missing (the desk shows it too).
+    "cases-check-work-calendar": {
+        "task": "apps.cases.tasks.check_work_calendar",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": BEAT_EXPIRES_S},
+    },
 }
+# The task that tells people about a new history row (CaseEvent): the notifications' fan-out.
+# The workflow (apps.cases) sits below apps.notify and may not import it, so it sends this
+# name — after the row's commit, and again from the outbox sweep when that message was lost.
+CASE_EVENT_TASK = "apps.notify.tasks.fan_out_event"
+# The same for the routing events of a batch of reports routed together (issue #15).
+CASE_EVENTS_TASK = "apps.notify.tasks.fan_out_events"
 # A task delivered this many times without success (its worker killed, or failing) is quarantined.
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 
@@ -366,9 +437,36 @@ STATICFILES_DIRS = [
     if path[1].exists()
 ]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
-# Photos are never served straight from MEDIA_ROOT: every photo URL is a view that checks
-# the viewer may see the case. Originals live in a separate private root.
+# Photos are never served straight from storage: every photo URL is a view that checks the
+# viewer may see the case. Originals and their served copies live in the "photos" storage
+# (config/photo_storage.py, docs/operations.md "Photo storage"): PHOTO_STORAGE=file, the local
+# disk under PRIVATE_MEDIA_ROOT (the embedded default), or s3, a private bucket of an
+# S3-compatible store (MinIO, Alibaba Cloud OSS, Huawei Cloud OBS) shared by every host.
 PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(DATA_DIR / "private")))
+PHOTO_STORAGE = env_str("PHOTO_STORAGE", "file")
+PHOTO_S3_BUCKET = env_str("PHOTO_S3_BUCKET", "")
+PHOTO_S3_ENDPOINT_URL = env_str("PHOTO_S3_ENDPOINT_URL", "")
+PHOTO_S3_ACCESS_KEY = env_str("PHOTO_S3_ACCESS_KEY", "")
+PHOTO_S3_SECRET_KEY = env_str("PHOTO_S3_SECRET_KEY", "")
+PHOTO_S3_REGION = env_str("PHOTO_S3_REGION", "")
+PHOTO_S3_ADDRESSING_STYLE = env_str("PHOTO_S3_ADDRESSING_STYLE", "path")
+PHOTO_S3_ACL = env_str("PHOTO_S3_ACL", "private")
+PHOTO_S3_PREFIX = env_str("PHOTO_S3_PREFIX", "")
+if PHOTO_STORAGE == "file":
+    _photos_storage = photo_storage.file_photo_storage(PRIVATE_MEDIA_ROOT)
+elif PHOTO_STORAGE == "s3":
+    _photos_storage = photo_storage.s3_photo_storage(
+        bucket=PHOTO_S3_BUCKET,
+        endpoint_url=PHOTO_S3_ENDPOINT_URL,
+        access_key=PHOTO_S3_ACCESS_KEY,
+        secret_key=PHOTO_S3_SECRET_KEY,
+        region=PHOTO_S3_REGION,
+        addressing_style=PHOTO_S3_ADDRESSING_STYLE,
+        acl=PHOTO_S3_ACL,
+        prefix=PHOTO_S3_PREFIX,
+    )
+else:
+    raise ImproperlyConfigured(f"PHOTO_STORAGE={PHOTO_STORAGE!r}: use file or s3.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -376,6 +474,7 @@ STORAGES = {
         if env_bool("STATIC_MANIFEST", True)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    "photos": _photos_storage,
 }
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -548,14 +647,71 @@ SESSION_IDLE_PASSIVE_PATHS = ["/admin/desk/stats.json"]
 # Phones sign in once and stay signed in (sliding too); an administrator can end it at any time.
 FIELD_SESSION_AGE_S = env_int("FIELD_SESSION_AGE_S", 60 * 60 * 24 * 90)
 
+# --- Operations: logs, request ids, health, error tracking (docs/operations.md) -----------
+# Every line: time, level, logger, request id, message; LOG_FORMAT=json for log collectors.
+# The request id follows a request into the Celery tasks it queued (django-guid puts it in the
+# task's headers). The access log is ours (apps/core/access_log.py), written inside the request
+# so it carries the id; uvicorn's own is off. Secrets are masked on every handler.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "config.log_redaction.RedactSecrets"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
+    "filters": {
+        "redact_secrets": {"()": "config.log_redaction.RedactSecrets"},
+        "request_id": {"()": "config.log_format.RequestId"},
+    },
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "correlation_id": "request_id",
+            },
+            "json_ensure_ascii": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "redact_secrets"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # django-guid narrates every id it sets at INFO; that is noise in production.
+        "django_guid": {"level": "WARNING"},
+        "django_guid.celery": {"level": "WARNING"},
+    },
 }
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "VALIDATE_GUID": True,
+    "INTEGRATIONS": [CeleryIntegration()],
+    "IGNORE_URLS": ["healthz", "readyz"],
+}
+# The worker uses this LOGGING (format, request id, masking) instead of its own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+READYZ_REDIS_TIMEOUT_S = env_float("READYZ_REDIS_TIMEOUT_S", 0.2)
+READYZ_SWEEP_MAX_AGE_S = env_int("READYZ_SWEEP_MAX_AGE_S", 180)
+# Error tracking (Sentry or a compatible server such as GlitchTip), off unless SENTRY_DSN is set.
+# No personal data is sent (send_default_pii off); events pass the same masking as the logs.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from config.error_tracking import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))
+
 # A WebSocket ticket (POST /api/notifications/ticket/) opens one socket within this many seconds.
 WS_TICKET_TTL_S = env_int("WS_TICKET_TTL_S", 60)
 # A notification this old can no longer be overtaken by one with a lower id still being

@@ -65,11 +65,26 @@ if not os.environ.get("REDIS_URL"):
     os.environ["REDIS_URL"] = f"unix://{socket_path}"
     os.environ["LIANDONG_EMBEDDED_REDIS"] = "1"
 
+# LIANDONG_TEST_S3=1: photos in a bucket of an S3-compatible server this run starts itself
+# (moto_server; tests/s3_server.py), unless PHOTO_STORAGE already names a store.
+_s3_server = None
+if os.environ.get("LIANDONG_TEST_S3") == "1" and not os.environ.get("PHOTO_STORAGE"):
+    from tests.s3_server import MISSING, S3Server, moto_installed
+
+    if not moto_installed():
+        raise SystemExit(f"LIANDONG_TEST_S3=1: {MISSING}")
+    _s3_server = S3Server(RUN_DIR / "s3")
+    _s3_server.start()
+    os.environ.update(_s3_server.photo_env(_s3_server.create_bucket("liandong-photos")))
+    os.environ["LIANDONG_EMBEDDED_S3"] = "1"
+
 
 def _cleanup() -> None:
     if _redis_proc and _redis_proc.poll() is None:
         _redis_proc.terminate()
         _redis_proc.wait(timeout=10)
+    if _s3_server is not None:
+        _s3_server.stop()
     shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
@@ -90,7 +105,16 @@ def pytest_report_header(config):
         if os.environ.get("LIANDONG_EMBEDDED_REDIS")
         else "Redis (REDIS_URL)"
     )
-    return f"liandong services: database={db}; broker/channel layer/cache={redis}; Celery: real worker process"
+    if os.environ.get("PHOTO_STORAGE") == "s3":
+        photos = "S3 bucket " + os.environ.get("PHOTO_S3_BUCKET", "")
+        if os.environ.get("LIANDONG_EMBEDDED_S3"):
+            photos += " on this run's moto_server"
+    else:
+        photos = "local disk"
+    return (
+        f"liandong services: database={db}; broker/channel layer/cache={redis}; "
+        f"Celery: real worker process; photos: {photos}"
+    )
 
 
 def pytest_configure(config):

@@ -100,12 +100,10 @@ def inserted_values() -> dict[str, set[str]]:
     a status ("%(status)s", ``get_status_display()``), an action word, any choice's label."""
     import django.apps
 
-    from apps.cases import admin, services
+    from apps.cases import steps
 
     values: dict[str, set[str]] = {"status": set(), "action": set(), "display": set()}
-    values["action"] |= set(services._ACTION_WORDS.values()) | {
-        a.label for a in admin.DESK_ACTIONS.values()
-    }
+    values["action"] |= {s.word for s in steps.STEPS} | {s.label for s in steps.STEPS}
     for config in django.apps.apps.get_app_configs():
         if not config.name.startswith("apps."):
             continue

@@ -132,7 +132,8 @@ class ProfileInline(ScopedProfileChoices, admin.StackedInline):
 
 class ManagedAccountChangeForm(UserChangeForm):
     class Meta(UserChangeForm.Meta):
-        fields = ("username", "password", "is_active")
+        # The stubs type the base's fields as str (its "__all__"); a tuple is what Django takes.
+        fields = ("username", "password", "is_active")  # type: ignore[assignment]
 
 
 if admin.site.is_registered(User):

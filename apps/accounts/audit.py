@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from apps.accounts.models import AccountEvent
 
 
-def home_region_id(user: AbstractBaseUser) -> int | None:
+def home_region_id(user: User) -> int | None:
     """The region an account belongs to: its profile's region, else its unit's region."""
     from apps.org.models import Profile
 
@@ -20,13 +20,13 @@ def home_region_id(user: AbstractBaseUser) -> int | None:
         return None
     if profile.region_id:
         return profile.region_id
-    return profile.unit.region_id if profile.unit_id else None
+    return profile.unit.region_id if profile.unit is not None else None
 
 
 def account_event_record(
     *,
-    actor: AbstractBaseUser | None,
-    target: AbstractBaseUser,
+    actor: User | None,
+    target: User,
     action: str,
     changes: dict[str, Any] | None = None,
 ) -> AccountEvent:

@@ -15,7 +15,7 @@ from typing import Any
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +26,7 @@ from apps.accounts.models import AccountAction, AccountStatus, LoginSession
 from apps.org.models import STAFF_ROLES, Profile, Role
 
 
-def account_role_sync(*, user: AbstractUser) -> None:
+def account_role_sync(*, user: User) -> None:
     """Staff flag and permission group follow the role: the desk roles may use the admin, and
     the account is in exactly one role group (other groups a superuser gave stay)."""
     profile = Profile.objects.filter(user=user).first()
@@ -41,9 +41,7 @@ def account_role_sync(*, user: AbstractUser) -> None:
     user.groups.add(*Group.objects.filter(name=profile.role))
 
 
-def account_saved(
-    *, actor: AbstractUser, user: AbstractUser, created: bool, changes: dict[str, Any]
-) -> None:
+def account_saved(*, actor: User, user: User, created: bool, changes: dict[str, Any]) -> None:
     """An administrator created or changed an account (the admin form saved it): sync its
     staff flag and groups with its role, and record what changed."""
     account_role_sync(user=user)
@@ -59,7 +57,7 @@ def account_saved(
         account_event_record(actor=actor, target=user, action=action, changes={"is_active": active})
 
 
-def account_deactivate(*, actor: AbstractUser, user: AbstractUser) -> bool:
+def account_deactivate(*, actor: User, user: User) -> bool:
     """Switch an account off (kept, with its history; it can no longer sign in or call the API)."""
     if not user.is_active:
         return False
@@ -75,16 +73,16 @@ def account_deactivate(*, actor: AbstractUser, user: AbstractUser) -> bool:
     return True
 
 
-def password_change_required(user: AbstractBaseUser) -> bool:
+def password_change_required(user: User) -> bool:
     return AccountStatus.objects.filter(user_id=user.pk, must_change_password=True).exists()
 
 
 @transaction.atomic
-def account_unlock(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> int:
+def account_unlock(*, actor: User | None, user: User) -> int:
     """Clear the account's failed sign-ins, so its lock ends now. Its failures also stop counting
     towards the lock of the addresses they came from (axes keeps one row per username and
     address). Returns how many attempt rows were cleared."""
-    cleared = axes_reset(username=user.get_username())
+    cleared: int = axes_reset(username=user.get_username())  # axes is untyped
     account_event_record(
         actor=actor, target=user, action=AccountAction.UNLOCK, changes={"attempts_cleared": cleared}
     )
@@ -92,7 +90,7 @@ def account_unlock(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) ->
 
 
 @transaction.atomic
-def account_end_sessions(*, actor: AbstractBaseUser | None, user: AbstractBaseUser) -> int:
+def account_end_sessions(*, actor: User | None, user: User) -> int:
     """End every sign-in of the account (a lost phone): each session named in LoginSession is
     deleted through the session store, so both its database row and its cached copy go, and the
     account's API tokens are deleted. Returns how many sessions were ended.
@@ -122,8 +120,8 @@ def account_end_sessions(*, actor: AbstractBaseUser | None, user: AbstractBaseUs
 @transaction.atomic
 def account_password_set(
     *,
-    actor: AbstractBaseUser | None,
-    user: AbstractBaseUser,
+    actor: User | None,
+    user: User,
     password: str,
     must_change: bool = True,
 ) -> None:
@@ -147,7 +145,7 @@ def account_password_set(
 
 
 @transaction.atomic
-def account_password_change_own(*, user: AbstractBaseUser, password: str) -> None:
+def account_password_change_own(*, user: User, password: str) -> None:
     """The person changes their own password (the desk's and the field app's password pages):
     the first-login requirement is met. The caller keeps its own session valid with
     ``update_session_auth_hash``; the account's other sessions end."""

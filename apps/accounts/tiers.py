@@ -20,18 +20,25 @@ naming an outside id is refused by the form. Staff flag and groups follow the ro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
 from apps.org.models import Grid, Profile, Region, Role, Tier, Unit
-from apps.org.scope import profile_of, regions_in_scope
+from apps.org.scope import AnyUser, profile_of, regions_in_scope
 
-TIER_RANK = {Tier.VILLAGE: 1, Tier.TOWN: 2, Tier.COUNTY: 3}
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+TIER_RANK: dict[str, int] = {Tier.VILLAGE: 1, Tier.TOWN: 2, Tier.COUNTY: 3}
 ACCOUNT_MANAGER_ROLES = {Role.TOWN_DISPATCHER, Role.COUNTY_DISPATCHER}
 SUPERUSER_RANK = 99
 
 
-def manager_rank(user) -> int | None:
+def manager_rank(user: AnyUser) -> int | None:
     """How high an account administrator reaches (tier rank), or None if ``user`` manages no
     accounts."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -39,12 +46,12 @@ def manager_rank(user) -> int | None:
     if user.is_superuser:
         return SUPERUSER_RANK
     profile = profile_of(user)
-    if profile is None or profile.role not in ACCOUNT_MANAGER_ROLES or profile.region_id is None:
+    if profile is None or profile.role not in ACCOUNT_MANAGER_ROLES or profile.region is None:
         return None
     return TIER_RANK[profile.region.tier]
 
 
-def is_account_manager(user) -> bool:
+def is_account_manager(user: AnyUser) -> bool:
     return manager_rank(user) is not None
 
 
@@ -54,7 +61,7 @@ def role_rank(role: str, *, region: Region | None, unit: Unit | None) -> int:
         return TIER_RANK[unit.region.tier]
     if role == Role.LEADER and region is not None:
         return TIER_RANK[region.tier]
-    return {
+    ranks: dict[str, int] = {
         Role.GRID_WORKER: 1,
         Role.GRID_LEADER: 1,
         Role.VILLAGE_HANDLER: 1,
@@ -62,15 +69,16 @@ def role_rank(role: str, *, region: Region | None, unit: Unit | None) -> int:
         Role.COUNTY_DISPATCHER: 3,
         Role.DEPARTMENT_HANDLER: 3,
         Role.LEADER: 3,
-    }[role]
+    }
+    return ranks[role]
 
 
-def assignable_roles(user) -> list[tuple[str, str]]:
+def assignable_roles(user: AnyUser) -> list[tuple[str, StrOrPromise]]:
     """The role choices an administrator may give: those that can sit at or below their tier."""
     rank = manager_rank(user)
     if rank is None:
         return []
-    lowest = {Role.DEPARTMENT_HANDLER: 1, Role.LEADER: 1}
+    lowest: dict[str, int] = {Role.DEPARTMENT_HANDLER: 1, Role.LEADER: 1}
     return [
         (value, label)
         for value, label in Role.choices
@@ -78,7 +86,7 @@ def assignable_roles(user) -> list[tuple[str, str]]:
     ]
 
 
-def accounts_in_scope(user) -> QuerySet:
+def accounts_in_scope(user: AnyUser) -> QuerySet[User]:
     """The accounts ``user`` may see and manage."""
     User = get_user_model()
     rank = manager_rank(user)
@@ -92,15 +100,15 @@ def accounts_in_scope(user) -> QuerySet:
     )
 
 
-def profiles_in_scope(user) -> QuerySet:
+def profiles_in_scope(user: AnyUser) -> QuerySet[Profile]:
     return Profile.objects.filter(user__in=accounts_in_scope(user))
 
 
-def regions_for_accounts(user) -> QuerySet:
+def regions_for_accounts(user: AnyUser) -> QuerySet[Region]:
     return regions_in_scope(user) if is_account_manager(user) else Region.objects.none()
 
 
-def units_for_accounts(user) -> QuerySet:
+def units_for_accounts(user: AnyUser) -> QuerySet[Unit]:
     """Units an administrator may put people in: those sitting in their regions (a town does not
     staff the county's departments)."""
     if not is_account_manager(user):
@@ -108,14 +116,14 @@ def units_for_accounts(user) -> QuerySet:
     return Unit.objects.filter(region__in=regions_in_scope(user))
 
 
-def grids_for_accounts(user) -> QuerySet:
+def grids_for_accounts(user: AnyUser) -> QuerySet[Grid]:
     if not is_account_manager(user):
         return Grid.objects.none()
     return Grid.objects.filter(village__in=regions_in_scope(user))
 
 
 def check_assignment(
-    user, *, role: str, region: Region | None, unit: Unit | None, grids
+    user: AnyUser, *, role: str, region: Region | None, unit: Unit | None, grids: Iterable[Grid]
 ) -> list[str]:
     """Why ``user`` may not give an account this role and place (empty: they may). The choice
     lists are scoped already; this is the last word for anything that reaches a service."""

@@ -28,19 +28,17 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.cases import rules, services
+from apps.cases import rules, services, steps
 from apps.cases.models import (
     Action,
     Case,
     CaseEvent,
     CasePhoto,
     Category,
-    PhotoKind,
-    PositionSource,
+    Source,
 )
 from apps.cases.photos import (
     InspectedPhoto,
-    PhotoRejected,
     case_photo_add,
     case_photo_replay,
     photo_inspect,
@@ -122,10 +120,6 @@ def _report_event(case: Case) -> CaseEvent | None:
     )
 
 
-def _kinds_for(case_self_resolved: bool) -> set[str]:
-    return {PhotoKind.BEFORE, PhotoKind.AFTER} if case_self_resolved else {PhotoKind.REPORT}
-
-
 # --- intake ------------------------------------------------------------------------------
 
 
@@ -172,63 +166,29 @@ class ReportCreateView(ScopedMixin, APIView):
         try:
             # Every photo is checked before anything is written: a bad one refuses the whole report.
             inspected = [photo_inspect(upload, field="photos") for upload in data["photos"]]
-        except PhotoRejected as exc:
-            return workflow_error_response(exc)
-        position = {
-            "lat": data.get("lat"),
-            "lng": data.get("lng"),
-            "accuracy_m": data.get("accuracy_m"),
-            "position_source": data["position_source"],
-            "position_time": data.get("position_time"),
-        }
-        if position["lat"] is None:
-            fix = next((p.gps for p in inspected if p.gps), None)
-            if fix is None:
-                message = _("缺少位置：请打开定位、在地图上选点，或附上带 GPS 信息的照片。")
-                return error_response(message, errors={"lat": [message]})
-            position = {
-                "lat": fix.lat,
-                "lng": fix.lng,
-                "accuracy_m": None,
-                "position_source": PositionSource.EXIF,
-                "position_time": fix.time,
-            }
-        default_kind = PhotoKind.BEFORE if data["self_resolved"] else PhotoKind.REPORT
-        kinds = data["photo_kinds"] or [default_kind] * len(inspected)
-        if any(kind not in _kinds_for(data["self_resolved"]) for kind in kinds):
-            message = _("当场处置的照片类型为处置前/处置后；普通上报的照片类型为上报照片。")
-            return error_response(message, errors={"photo_kinds": [message]})
-        ids = data["photo_ids"] or [p.sha256[:32] for p in inspected]
-        report = {
-            "reporter": request.user,
-            "category": data["category"],
-            "description": data["description"],
-            "severity": data["severity"],
-            "address": data["address"],
-            "reporter_phone": data["reporter_phone"],
-            "self_resolved": data["self_resolved"],
-            "result_text": data["result_text"],
-            "client_uuid": data["id"],
-            "restrict_to_grids": scope.grid_ids,
-            **position,
-        }
-        try:
-            if not inspected:
-                case, created = services.case_report(**report)  # commits before we answer
-            else:
-                # The case and its photos (rows and files) commit together or not at all.
-                with photo_transaction():
-                    case, created = services.case_report(**report)
-                    event = _report_event(case)
-                    for photo, client_id, kind in zip(inspected, ids, kinds, strict=True):
-                        case_photo_add(
-                            case=case,
-                            photo=photo,
-                            client_id=client_id,
-                            kind=kind,
-                            uploaded_by=request.user,
-                            event=event,
-                        )
+            case, created = services.report_intake(
+                services.ReportIntake(
+                    source=Source.GRID_WORKER,
+                    reporter=request.user,
+                    category=data["category"],
+                    description=data["description"],
+                    lat=data.get("lat"),
+                    lng=data.get("lng"),
+                    accuracy_m=data.get("accuracy_m"),
+                    position_source=data["position_source"],
+                    position_time=data.get("position_time"),
+                    severity=data["severity"],
+                    address=data["address"],
+                    reporter_phone=data["reporter_phone"],
+                    self_resolved=data["self_resolved"],
+                    result_text=data["result_text"],
+                    client_uuid=data["id"],
+                    restrict_to_grids=scope.grid_ids,
+                    photos=inspected,
+                    photo_ids=data["photo_ids"],
+                    photo_kinds=data["photo_kinds"],
+                )
+            )
         except services.WorkflowError as exc:
             return workflow_error_response(exc)
         if created and not inspected:
@@ -290,7 +250,7 @@ class ReportPhotoView(ScopedMixin, APIView):
         serializer = ReportPhotoInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if data["kind"] not in _kinds_for(case.self_resolved):
+        if data["kind"] not in services.report_photo_kinds(case.self_resolved):
             message = _("当场处置的照片类型为处置前/处置后；普通上报的照片类型为上报照片。")
             return error_response(message, errors={"kind": [message]})
         try:
@@ -397,42 +357,16 @@ def _detail_data(case: Case, user) -> dict:
 
 # --- steps -------------------------------------------------------------------------------
 
-# Steps that carry photos: (photo kind, the history actions the photos document, required?).
-PHOTO_STEPS = {
-    "handle": (PhotoKind.AFTER, [Action.HANDLE]),
-    "verify": (PhotoKind.VERIFY, [Action.VERIFY_PASS, Action.VERIFY_FAIL]),
-}
 
-
-def _run_step(action: str, case: Case, user, data: dict) -> None:
-    if action == "accept":
-        services.case_accept(case=case, actor=user, note=data["note"])
-    elif action == "reject":
-        services.case_reject(
-            case=case, actor=user, reason=data.get("reject_reason", ""), note=data["note"]
-        )
-    elif action == "sign":
-        services.case_sign(case=case, actor=user)
-    elif action == "return":
-        services.case_return(case=case, actor=user, reason=data["reason"])
-    elif action == "extension_request":
-        if data["hours"] is None:
-            raise services.WorkflowError(_("请填写需要延长的小时数。"), field="hours")
-        services.extension_request(
-            case=case, actor=user, hours=data["hours"], reason=data["reason"]
-        )
-    elif action == "escalate":
-        services.case_escalate(case=case, actor=user, reason=data["reason"])
-    elif action == "handle":
-        services.case_handle(case=case, actor=user, result_text=data["result_text"])
-    elif action == "verify":
-        if data["passed"] is None:
-            raise services.WorkflowError(_("请选择核查结果：通过或不通过。"), field="passed")
-        services.case_verify(case=case, actor=user, passed=data["passed"], note=data["note"])
-    elif action == "close":
-        services.case_close(case=case, actor=user, note=data["note"])
-    else:  # pragma: no cover - the URL only routes FIELD_ACTIONS
-        raise NotFound()
+def _run_step(step: steps.Step, case: Case, user, data: dict) -> None:
+    """Take a field step with the inputs it declares (``apps.cases.steps``)."""
+    values = {}
+    for spec in step.inputs:
+        value = data.get(spec.wire_name, "")
+        if value is None and spec.missing:
+            raise services.WorkflowError(_(spec.missing), field=spec.wire_name)
+        values[spec.keyword] = value
+    step.take(case, user, values)
 
 
 class CaseActionView(ScopedMixin, APIView):
@@ -440,7 +374,7 @@ class CaseActionView(ScopedMixin, APIView):
 
     @extend_schema(
         operation_id="case_action",
-        summary="Take a step on a case: sign, handle, verify, escalate, return, extension_request, accept, reject, close",
+        summary="Take a step on a case: " + ", ".join(FIELD_ACTIONS),
         description=(
             "Calls the workflow service; refusals answer with its status (403 not yours, 409 the case is in "
             "another state or just changed) and a message to show. Fields by step: `handle` → `result_text` + "
@@ -463,12 +397,13 @@ class CaseActionView(ScopedMixin, APIView):
     )
     def post(self, request, pk: int, action: str):
         case = _detail(request.user, pk)
-        if action not in FIELD_ACTIONS:
+        step = steps.step(action)
+        if step is None or step.field is None:
             raise NotFound(_("未知的操作“%(a)s”，请刷新页面后再试。") % {"a": action})
         serializer = ActionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        photo_step = PHOTO_STEPS.get(action)
+        photo_step = step.photos
         if data["photos"] and not photo_step:
             message = _("这个操作不带照片。")
             return error_response(message, errors={"photos": [message]})
@@ -483,7 +418,7 @@ class CaseActionView(ScopedMixin, APIView):
                     return error_response(message, errors={"photo_ids": [message]})
                 inspected = [photo_inspect(upload, field="photos") for upload in data["photos"]]
             with photo_transaction():
-                _run_step(action, case, request.user, data)
+                _run_step(step, case, request.user, data)
                 if photo_step:
                     kind, event_actions = photo_step
                     event = (

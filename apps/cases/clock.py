@@ -22,7 +22,7 @@ HOURS_PER_WORKING_DAY = 8.0
 CALENDAR_VERSION_KEY = "cases:calendar-version"
 
 # Used when the time-limit table has no row for a category (nor its parent).
-DEFAULT_LIMIT_HOURS = {
+DEFAULT_LIMIT_HOURS: dict[str, float] = {
     Step.ACCEPT: 2.0,
     Step.DISPATCH: 2.0,
     Step.SIGN: 2.0,
@@ -135,7 +135,7 @@ def add_limit(start: dt.datetime, hours: float, basis: str) -> dt.datetime:
 def limit_hours(case: Case, step: str) -> float:
     """Hours allowed for ``step`` of this case: severity row, then any-severity row, then the
     parent category's rows, then the defaults. Dispatch and close borrow accept and verify."""
-    fallbacks = {Step.DISPATCH: Step.ACCEPT, Step.CLOSE: Step.VERIFY}
+    fallbacks: dict[str, str] = {Step.DISPATCH: Step.ACCEPT, Step.CLOSE: Step.VERIFY}
     steps = [step] + ([fallbacks[step]] if step in fallbacks else [])
     category = case.category
     categories = [category.pk] + ([category.parent_id] if category.parent_id else [])

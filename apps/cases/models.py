@@ -10,11 +10,15 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import Q
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
-from apps.org.models import Grid, Region, Tier, Unit
+from apps.org.models import Grid, Region, Role, Tier, Unit
 
 
 class TimeBasis(models.TextChoices):
@@ -55,10 +59,10 @@ class Category(models.Model):
         ordering = ["sort_order", "code"]
 
     def __str__(self) -> str:
-        return f"{self.parent.name}/{self.name}" if self.parent_id else self.name
+        return f"{self.parent.name}/{self.name}" if self.parent is not None else self.name
 
     def clean(self) -> None:
-        if self.parent_id and self.parent.parent_id:
+        if self.parent is not None and self.parent.parent_id:
             raise ValidationError({"parent": _("分类只有两级：大类下面只能是小类。")})
 
 
@@ -183,6 +187,19 @@ class Status(models.TextChoices):
 
 FINAL_STATUSES = {Status.CLOSED, Status.REJECTED, Status.MERGED}
 OPEN_STATUSES = [s for s in Status.values if s not in FINAL_STATUSES]
+# Statuses in which a case waits for its desk (accept/reject, dispatch, close).
+DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
+# Open and running: a deferred (挂账) case has no clock, so it is never "overdue".
+RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
+
+# Who holds the desk at each tier, and the case column that says which desk's region a case
+# lies in (the workflow, the desk and the notifications all read these).
+DESK_ROLE_FOR_TIER = {
+    Tier.VILLAGE: Role.VILLAGE_HANDLER,
+    Tier.TOWN: Role.TOWN_DISPATCHER,
+    Tier.COUNTY: Role.COUNTY_DISPATCHER,
+}
+DESK_REGION_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
 
 
 class Colour(models.TextChoices):
@@ -413,7 +430,7 @@ class Case(models.Model):
                 condition=Q(pending_since__isnull=False),
             ),
             models.Index(fields=["category", "lat", "lng"], name="case_dup_probe_idx"),
-            # The command desk (apps/cases/desk.py, admin): a county's open cases (by status:
+            # The command desk (apps/desk/dashboard.py, admin): a county's open cases (by status:
             # see below), overdue cases (step_deadline is set only while a case runs) and
             # today's intake, per county and per town, without reading every case of the county.
             models.Index(fields=["county", "status"], name="case_county_status_idx"),
@@ -593,10 +610,30 @@ def thumb_path(instance, filename):
     return _photo_path("thumbs", instance, filename)
 
 
-def private_storage():
-    from django.core.files.storage import FileSystemStorage
+class _PhotoStorage(LazyObject):
+    """``storages["photos"]`` (settings: PHOTO_STORAGE), looked up when first used. The model's
+    file fields hold this one object from import on, so a change of ``STORAGES`` (a test that
+    switches to S3) must reach them too: it is looked up again after one."""
 
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    def _setup(self):
+        self._wrapped = storages["photos"]
+
+
+_photo_storage = _PhotoStorage()
+
+
+@receiver(setting_changed)
+def _photo_storage_changed(*, setting, **kwargs):
+    if setting == "STORAGES":
+        _photo_storage._wrapped = empty
+
+
+def private_storage():
+    """The storage of photo originals and their served copies: the local disk or a private
+    bucket, never a public address. Every file goes through the storage API (save, open,
+    delete, listdir), never a local path, so web and worker processes may be on other hosts.
+    A callable because the migrations name it."""
+    return _photo_storage
 
 
 class CasePhoto(models.Model):

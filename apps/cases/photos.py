@@ -41,7 +41,13 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from apps.cases.models import Case, CaseEvent, CasePhoto, PhotoKind, original_path, private_storage
-from apps.cases.services import DuplicateSubmission, WorkflowError
+from apps.cases.services.base import (
+    PENDING_WORK_TASKS,
+    DuplicateSubmission,
+    WorkflowError,
+    case_outbox_add,
+    case_outbox_done,
+)
 from apps.core import follow_up
 
 log = logging.getLogger(__name__)
@@ -350,8 +356,10 @@ def photo_transaction() -> Iterator[None]:
     except BaseException:
         storage = private_storage()
         for name in saved:
-            with contextlib.suppress(OSError):
+            try:
                 storage.delete(name)
+            except Exception:  # noqa: BLE001 - the request's own error is the one to raise
+                log.warning("could not delete photo file %s after a rollback", name, exc_info=True)
         raise
     finally:
         _saved_files.reset(token)
@@ -368,7 +376,7 @@ def _save_file(name: str, content: bytes) -> str:
 # --- services -------------------------------------------------------------------------------
 
 
-PROCESS_TASK = "apps.cases.tasks.process_case_photos"
+PROCESS_TASK = PENDING_WORK_TASKS["photos"]
 
 
 def _replay(existing: CasePhoto, photo_sha256: str, kind: str) -> tuple[CasePhoto, bool]:
@@ -394,6 +402,7 @@ def case_photo_add(
     uploaded_by,
     event: CaseEvent | None = None,
     replay_checked: bool = False,
+    with_report: bool = False,
 ) -> tuple[CasePhoto, bool]:
     """Attach a photo to a case (and to the step ``event`` it documents). Returns
     ``(photo, created)``; the same ``client_id`` with the same bytes returns the first photo
@@ -401,7 +410,9 @@ def case_photo_add(
     one is still caught by the unique constraint).
 
     In one transaction: the original goes to private storage, the row is written, and
-    ``"photos"`` joins the case's outbox; the copies are made by the task sent on commit.
+    ``"photos"`` joins the case's outbox; the copies are made by the task sent on commit —
+    or, ``with_report`` (photos that came with the report that created the case), by the
+    report's routing task, which takes them along: one message per report.
     """
     if kind not in PhotoKind.values:
         raise WorkflowError(_("照片类型无效。"), field="kind")
@@ -412,12 +423,8 @@ def case_photo_add(
         if existing is not None:
             return _replay(existing, photo.sha256, kind)
     with photo_transaction():
-        # Lock the case: the photo count and the outbox entry are read-modify-write.
-        locked = (
-            Case.objects.select_for_update()
-            .only("pk", "pending_work", "pending_since")
-            .get(pk=case.pk)
-        )
+        # Lock the case: the photo count is read-modify-write (so is the outbox entry).
+        Case.objects.select_for_update().only("pk").get(pk=case.pk)
         if (
             CasePhoto.objects.filter(case=case, event=event).count()
             >= settings.MAX_PHOTOS_PER_REPORT
@@ -452,13 +459,9 @@ def case_photo_add(
             if existing is None:
                 raise
             return _replay(existing, photo.sha256, kind)
-        work = list(locked.pending_work or [])
-        if "photos" not in work:
-            work.append("photos")
-        Case.objects.filter(pk=case.pk).update(
-            pending_work=work, pending_since=locked.pending_since or timezone.now()
-        )
-        follow_up.send_on_commit(PROCESS_TASK, case.pk)
+        case_outbox_add(case_id=case.pk, work="photos")
+        if not with_report:
+            follow_up.send_on_commit(PROCESS_TASK, case.pk)
     return row, True
 
 
@@ -510,19 +513,11 @@ def case_photos_process(*, case_id: int) -> int:
         else:  # another run got there first
             storage.delete(web_name)
             storage.delete(thumb_name)
-    with transaction.atomic():
-        case = (
-            Case.objects.select_for_update()
-            .only("pk", "pending_work", "pending_since")
-            .filter(pk=case_id)
-            .first()
-        )
-        if case is not None and "photos" in (case.pending_work or []):
-            if not CasePhoto.objects.filter(case_id=case_id, processed_at__isnull=True).exists():
-                remaining = [w for w in case.pending_work if w != "photos"]
-                Case.objects.filter(pk=case_id).update(
-                    pending_work=remaining, pending_since=case.pending_since if remaining else None
-                )
+    case_outbox_done(
+        case_id=case_id,
+        work="photos",
+        unless=CasePhoto.objects.filter(case_id=case_id, processed_at__isnull=True).exists,
+    )
     return done
 
 

@@ -1,52 +1,21 @@
 """Who may take which step on a case, right now.
 
 ``allowed_actions(case, user)`` is the single answer used by the workflow service (to refuse),
-the admin (to offer buttons), the API and the field app (to show actions). The rules follow
-DOMAIN.md §4: the desk of the tier that holds the case triages, dispatches, decides and closes;
-the lead unit signs, returns, asks for more time and reports back; a grid worker of the case's
-grid verifies on site; leaders only read.
+the admin (to offer buttons), the API and the field app (to show actions). It reads who takes
+each step in which status from ``apps.cases.steps``. The rules follow DOMAIN.md §4: the desk of
+the tier that holds the case triages, dispatches, decides and closes; the lead unit signs,
+returns, asks for more time and reports back; a grid worker of the case's grid verifies on
+site; leaders only read.
 """
 
 from __future__ import annotations
 
-from apps.cases.models import Case, ExtensionStatus, Status
+from functools import cache
+
+from apps.cases.models import DESK_ROLE_FOR_TIER, Case, ExtensionStatus
+from apps.cases.steps import STEPS, Only, Who
 from apps.org.models import Role, Tier
 from apps.org.scope import scope_of
-
-DESK_ROLE_FOR_TIER = {
-    Tier.VILLAGE: Role.VILLAGE_HANDLER,
-    Tier.TOWN: Role.TOWN_DISPATCHER,
-    Tier.COUNTY: Role.COUNTY_DISPATCHER,
-}
-
-# Actions each status allows, by who performs them.
-DESK_ACTIONS = {
-    Status.REPORTED: {"accept", "reject", "merge", "escalate"},
-    Status.ACCEPTED: {"dispatch", "escalate", "defer", "merge", "reject"},
-    Status.DISPATCHED: {"urge", "escalate", "redispatch"},
-    Status.SIGNED: {"urge", "escalate", "defer"},
-    Status.HANDLED: {"urge"},
-    Status.VERIFIED: {"close"},
-    Status.CLOSED: {"reopen"},
-    Status.REJECTED: {"reopen"},
-    Status.DEFERRED: {"resume"},
-    Status.MERGED: set(),
-}
-UNIT_ACTIONS = {
-    Status.DISPATCHED: {"sign", "return"},
-    Status.SIGNED: {"handle", "return", "extension_request", "escalate"},
-}
-VERIFIER_ACTIONS = {Status.HANDLED: {"verify"}}
-
-ALL_ACTIONS = sorted(
-    {
-        a
-        for table in (DESK_ACTIONS, UNIT_ACTIONS, VERIFIER_ACTIONS)
-        for acts in table.values()
-        for a in acts
-    }
-    | {"extension_decide", "joint_response"}
-)
 
 
 def is_desk_of(case: Case, user) -> bool:
@@ -82,44 +51,37 @@ def is_verifier_of(case: Case, user) -> bool:
 
 
 def allowed_actions(case: Case, user) -> set[str]:
+    """The steps of ``apps.cases.steps`` the user may take on the case now: those the user's
+    place allows in the case's status (``Step.by``), when the case meets the step's
+    conditions (``Step.only_if``)."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    actions: set[str] = set()
-    if is_desk_of(case, user):
-        actions |= DESK_ACTIONS.get(case.status, set())
-        if (
-            case.status in (Status.DISPATCHED, Status.SIGNED)
-            and case.extension_requests.filter(status=ExtensionStatus.PENDING).exists()
-        ):
-            actions.add("extension_decide")
-        if case.tier == Tier.COUNTY:
-            actions.discard("escalate")  # nothing above the county
-    if is_lead_unit_member(case, user):
-        actions |= UNIT_ACTIONS.get(case.status, set())
-        if case.tier == Tier.COUNTY:
-            actions.discard("escalate")
-        if (
-            "extension_request" in actions
-            and case.extension_requests.filter(status=ExtensionStatus.PENDING).exists()
-        ):
-            actions.discard("extension_request")
-    if is_verifier_of(case, user):
-        actions |= VERIFIER_ACTIONS.get(case.status, set())
-    if (
-        case.status in JOINT_RESPONSE_STATUSES
-        and not case.joint_response
-        and is_county_desk_of(case, user)
-    ):
-        actions.add("joint_response")
-    return actions
-
-
-# A county dispatcher may pull any open, not yet handled case of the county up into a joint
-# response (闪电集结) when it turns out to be major; the routing task does so for Ⅰ/Ⅱ reports.
-JOINT_RESPONSE_STATUSES = {Status.REPORTED, Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED}
+    # Each fact is found once, and only when a step asks for it.
+    who = {
+        Who.DESK: cache(lambda: is_desk_of(case, user)),
+        Who.UNIT: cache(lambda: is_lead_unit_member(case, user)),
+        Who.VERIFIER: cache(lambda: is_verifier_of(case, user)),
+        Who.COUNTY_DESK: cache(lambda: is_county_desk_of(case, user)),
+    }
+    pending = cache(lambda: case.extension_requests.filter(status=ExtensionStatus.PENDING).exists())
+    only = {
+        Only.BELOW_COUNTY: lambda: case.tier != Tier.COUNTY,  # nothing above the county
+        Only.PENDING_EXTENSION: pending,
+        Only.NO_PENDING_EXTENSION: lambda: not pending(),
+        Only.NOT_JOINT_RESPONSE: lambda: not case.joint_response,
+    }
+    return {
+        step.name
+        for step in STEPS
+        if any(case.status in statuses and who[w]() for w, statuses in step.by.items())
+        and all(only[condition]() for condition in step.only_if)
+    }
 
 
 def is_county_desk_of(case: Case, user) -> bool:
+    """A county dispatcher may pull any open, not yet handled case of the county up into a
+    joint response (闪电集结) when it turns out to be major; the routing task does so for
+    Ⅰ/Ⅱ reports."""
     if getattr(user, "is_superuser", False):
         return True
     scope = scope_of(user)

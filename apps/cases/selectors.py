@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import datetime as dt
 
-from apps.cases.models import Case
-from apps.org.models import Role, Tier
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.cases.models import DESK_REGION_FIELD, DESK_WAITING_STATUSES, RUNNING_STATUSES, Case
+from apps.org.models import Region, Role, Tier
 from apps.org.scope import scope_of
 
 
@@ -89,3 +92,25 @@ def cases_waiting_for(user) -> QuerySet:
             status__in=[Status.REPORTED, Status.VERIFIED],
         )
     return cases_visible_to(user, Case.objects.filter(condition)).order_by("step_deadline", "pk")
+
+
+# --- the desk's counters ---------------------------------------------------------------------
+
+
+def overdue_q(now: dt.datetime | None = None) -> Q:
+    """Open, running cases whose current step is past its deadline."""
+    return Q(status__in=RUNNING_STATUSES, step_deadline__lt=now or timezone.now())
+
+
+def desk_counts(region_id: int, tier: str | None = None) -> dict:
+    """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
+    running cases of the region past their step deadline) — the command desk dashboard's own
+    definitions (``DESK_WAITING_STATUSES``, ``overdue_q``), so the live badge and the dashboard
+    agree. Aggregates only: whoever may follow a region's desk sees all of its cases anyway."""
+    if tier is None:
+        tier = Region.objects.filter(pk=region_id).values_list("tier", flat=True).first()
+    if tier is None:
+        return {"region": region_id, "new": 0, "overdue": 0}
+    new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
+    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[tier]: region_id}).count()
+    return {"region": region_id, "new": new, "overdue": overdue}

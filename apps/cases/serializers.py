@@ -7,13 +7,14 @@ import copy
 import datetime as dt
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.cases import reference, tracking
+from apps.cases import reference, steps, tracking
 from apps.cases.models import (
     Case,
     CaseEvent,
@@ -22,26 +23,15 @@ from apps.cases.models import (
     Colour,
     PhotoKind,
     PositionSource,
-    RejectReason,
     Severity,
     Status,
 )
 from apps.cases.photos import CLIENT_ID_RE, photo_url
 from apps.org.models import Grid, Profile, Tier
 
-# The steps the field app offers (the desk's dispatching and deciding happen in the admin),
-# in the order the app shows them: the step that moves the case forward first.
-FIELD_ACTIONS = (
-    "sign",
-    "handle",
-    "verify",
-    "accept",
-    "close",
-    "escalate",
-    "extension_request",
-    "return",
-    "reject",
-)
+# The steps the field app offers, in the order the app shows them (the step that moves the case
+# forward first); the desk's dispatching and deciding happen in the admin.
+FIELD_ACTIONS = steps.FIELD_STEP_NAMES
 
 # Photos sent with a report (on-site verification photos come with the verify step).
 REPORT_PHOTO_KINDS = [(k, v) for k, v in PhotoKind.choices if k != PhotoKind.VERIFY]
@@ -238,29 +228,65 @@ class ReportPhotoInputSerializer(serializers.Serializer):
     )
 
 
-class ActionInputSerializer(serializers.Serializer):
-    """Fields of a step taken from the field app; each step reads the ones it needs."""
+def _step_input_field(spec: steps.Input) -> serializers.Field:
+    """The API's field for a step's input. Every one is optional here: an absent text is the
+    service's to judge, an absent value the step needs is refused with the step's message
+    (``Input.missing``), as the steps have always done."""
+    if spec.kind == steps.Kind.TEXT:
+        return serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    if spec.kind == steps.Kind.CHOICE:
+        return serializers.ChoiceField(choices=list(spec.choices), required=False)
+    if spec.kind == steps.Kind.YES_NO:
+        return serializers.BooleanField(required=False, allow_null=True, default=None)
+    if spec.kind == steps.Kind.HOURS:
+        limits = {
+            key: value
+            for key, value in (("min_value", spec.min_value), ("max_value", spec.max_value))
+            if value is not None
+        }
+        return serializers.FloatField(required=False, allow_null=True, default=None, **limits)
+    raise ImproperlyConfigured(f"the field API has no input of kind {spec.kind} ({spec.name})")
 
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    reject_reason = serializers.ChoiceField(choices=RejectReason.choices, required=False)
-    result_text = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, default=""
-    )
-    passed = serializers.BooleanField(required=False, allow_null=True, default=None)
-    hours = serializers.FloatField(required=False, allow_null=True, default=None)
-    photos = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=True),
-        required=False,
-        default=list,
-        max_length=settings.MAX_PHOTOS_PER_REPORT,
-        error_messages={
-            "max_length": _("每次最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}
-        },
-    )
-    photo_ids = serializers.ListField(
-        child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list
-    )
+
+def _step_input_fields() -> dict[str, serializers.Field]:
+    """The inputs of every step the field app offers, by their name in the API; a name two
+    steps share must mean the same thing in both."""
+    fields: dict[str, serializers.Field] = {}
+    kinds: dict[str, steps.Input] = {}
+    for step in steps.STEPS:
+        if step.field is None:
+            continue
+        for spec in step.inputs:
+            seen = kinds.setdefault(spec.wire_name, spec)
+            if (seen.kind, seen.choices) != (spec.kind, spec.choices):
+                raise ImproperlyConfigured(f"two steps mean different things by {spec.wire_name}")
+            fields.setdefault(spec.wire_name, _step_input_field(spec))
+    return fields
+
+
+ActionInputSerializer = type(
+    "ActionInputSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Fields of a step taken from the field app (the inputs of the field steps in "
+        "``apps.cases.steps``, with the photos of the steps that take them); each step reads "
+        "the ones it declares.",
+        "__module__": __name__,
+        **_step_input_fields(),
+        "photos": serializers.ListField(
+            child=serializers.FileField(allow_empty_file=True),
+            required=False,
+            default=list,
+            max_length=settings.MAX_PHOTOS_PER_REPORT,
+            error_messages={
+                "max_length": _("每次最多 %(n)d 张照片。") % {"n": settings.MAX_PHOTOS_PER_REPORT}
+            },
+        ),
+        "photo_ids": serializers.ListField(
+            child=serializers.RegexField(CLIENT_ID_RE.pattern), required=False, default=list
+        ),
+    },
+)
 
 
 # --- output ------------------------------------------------------------------------------

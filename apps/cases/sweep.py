@@ -9,6 +9,10 @@ can happen to a case, indexed in a narrow table that triggers keep (apps/cases/s
 so its cost follows the number of cases due, not the number of open cases, and its UPDATEs of
 the case rows are HOT (no index of ``cases_case`` covers a column they change).
 
+The writes themselves are functions of the workflow service (``apps.cases.services.sweeps``),
+like every change of a case; this module decides what runs when — phases, batches, the time
+budget — and sends the follow-up messages.
+
 sweep_clocks, in order:
 
 1. red (红): the step's deadline passed → colour red (for the sign step also ``sign_overdue``:
@@ -37,26 +41,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.cases import services
-from apps.cases.models import (
-    FINAL_STATUSES,
-    OPEN_STATUSES,
-    Action,
-    Case,
-    CaseEvent,
-    Colour,
-    Status,
-    Step,
-    SweepDue,
-)
+from apps.cases.models import Case, CaseEvent, Status
+from apps.cases.services import sweeps
+from apps.cases.services.base import PENDING_WORK_TASKS
+from apps.cases.services.sweeps import CLAIM_RETRY, DueWindow
 from apps.cases.task_guard import poison_key, quarantined_keys
 
 log = logging.getLogger(__name__)
@@ -64,8 +62,6 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 # Stop starting new batches after this long, so a backlog never makes two beat runs overlap.
 TIME_BUDGET_S = 40.0
-# A claimed escalation/resumption is looked at again after this long if its task got lost.
-CLAIM_RETRY = dt.timedelta(minutes=10)
 # Outbox: work is re-sent when it has waited this long, and at most this often per item.
 OUTBOX_AGE = dt.timedelta(minutes=1)
 OUTBOX_RESEND_EVERY = dt.timedelta(minutes=5)
@@ -73,19 +69,14 @@ OUTBOX_RESEND_EVERY = dt.timedelta(minutes=5)
 OUTBOX_EVENT_HORIZON = dt.timedelta(days=1)
 OUTBOX_LIMIT = 1000
 RELAY_CHUNK = 500
-
-# What each Case.pending_work entry means: the task that does it (with the case id).
-PENDING_WORK_TASKS = {
-    "route": "apps.cases.tasks.route_case",
-    "photos": "apps.cases.tasks.process_case_photos",
-}
-FAN_OUT_TASK = "apps.notify.tasks.fan_out_event"
+# Fans out a history row; apps.notify owns it, settings name it (see CASE_EVENT_TASK there).
+FAN_OUT_TASK = settings.CASE_EVENT_TASK
 RELAY_TASK = "apps.cases.tasks.fan_out_events"
 ESCALATE_TASK = "apps.cases.tasks.escalate_overdue"
 ESCALATE_RELAY_TASK = "apps.cases.tasks.escalate_many"
 RESUME_TASK = "apps.cases.tasks.resume_deferred"
 
-CLOCKED_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
+__all__ = ["CLAIM_RETRY", "sweep_clocks", "sweep_outbox", "resume_if_due"]
 
 
 @dataclass
@@ -100,88 +91,7 @@ class SweepResult:
     seconds: float = 0.0
 
 
-# --- SQL helpers ---------------------------------------------------------------------------
-
-
-def _table() -> str:
-    return connection.ops.quote_name(Case._meta.db_table)
-
-
-def _dt(value: dt.datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def _in(values: Sequence[str]) -> tuple[str, list[str]]:
-    return "(" + ", ".join(["%s"] * len(values)) + ")", list(values)
-
-
-class _DueWindow:
-    """A walk over the cases due by ``due`` in SweepDue, ``batch`` rows at a time, in the order
-    they fell due (keyset: (due_at, case_id) after the last row seen). Each phase of the sweep
-    walks the due rows on its own; ``exhausted`` once a window came back short."""
-
-    def __init__(self, due, batch: int) -> None:
-        self.due, self.batch = due, batch
-        self.after: tuple | None = None
-        self.exhausted = False
-
-    def next_ids(self) -> list[int]:
-        index = connection.ops.quote_name(SweepDue._meta.db_table)
-        sql, params = f"SELECT case_id, due_at FROM {index} WHERE due_at <= %s", [self.due]
-        if self.after is not None:
-            sql += " AND (due_at > %s OR (due_at = %s AND case_id > %s))"
-            params += [self.after[1], self.after[1], self.after[0]]
-        sql += " ORDER BY due_at, case_id LIMIT %s"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, self.batch])
-            rows = cursor.fetchall()
-        self.exhausted = len(rows) < self.batch
-        if rows:
-            self.after = rows[-1]
-        return [row[0] for row in rows]
-
-
-def _claim(
-    *,
-    window: _DueWindow,
-    set_sql: str,
-    set_params: list,
-    where_sql: str,
-    where_params: list,
-    returning: str = "id",
-) -> list[tuple]:
-    """``UPDATE … WHERE id IN (the next window of due cases) AND <condition> RETURNING``.
-
-    The window comes from the SweepDue index alone (an index range scan, whatever the
-    statistics of the case table say); the condition is checked on each case row as the UPDATE
-    locks it. PostgreSQL re-checks it on the current row version when it had to wait for a row
-    lock (a concurrent user action or sweep), so a row is only ever acted on while it still
-    qualifies. SQLite (≥ 3.35 for RETURNING) serialises writers, which gives the same result.
-    (Driving the batch from a join of the two tables let stale statistics — thousands of cases
-    due a minute ago — walk a deadline index over the whole county instead: 0.3 s for nothing.)
-    """
-    ids = window.next_ids()
-    if not ids:
-        return []
-    table = _table()
-    if connection.vendor == "postgresql":
-        in_window, id_params = "id = ANY(%s)", [ids]
-    else:
-        in_window, id_params = f"id IN ({', '.join(['%s'] * len(ids))})", ids
-    sql = f"UPDATE {table} SET {set_sql} WHERE {in_window} AND {where_sql} RETURNING {returning}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*set_params, *id_params, *where_params])
-        return list(cursor.fetchall())
-
-
-def _no_parallel_plans() -> None:
-    """Inside a batch's transaction on PostgreSQL: no parallel workers for its statements. A
-    batch reads a few thousand rows by index; when the statistics are a minute old (they were
-    taken while thousands of cases were due) the planner may start parallel workers for a probe
-    that finds nothing — tens of milliseconds of start-up, four times a minute."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+# --- messages ------------------------------------------------------------------------------
 
 
 def _send_many(task_name: str, arg_lists: Iterable[list]) -> None:
@@ -220,70 +130,37 @@ def sweep_clocks(
     started = time.monotonic()
     now = now or timezone.now()
     result = SweepResult()
-    clocked_sql, clocked = _in(CLOCKED_STATUSES)
-    at = _dt(now)
 
     def out_of_time() -> bool:
         return time.monotonic() - started > time_budget_s
 
     def phase(run_batch) -> None:
-        window = _DueWindow(at, batch)
+        window = DueWindow(now, batch)
         while not window.exhausted:
             if out_of_time():
                 result.complete = False
                 return
             with transaction.atomic():
-                _no_parallel_plans()
+                sweeps.no_parallel_plans()
                 run_batch(window)
 
-    # 1. red: the step's deadline passed.
-    def red_batch(window: _DueWindow) -> int:
-        rows = _claim(
-            window=window,
-            set_sql=(
-                "colour = %s, sign_overdue = CASE WHEN step = %s THEN %s ELSE sign_overdue END, "
-                "sweep_due_at = escalate_at, urge_count = urge_count + 1, version = version + 1, "
-                "updated_at = %s"
-            ),
-            set_params=[Colour.RED, Step.SIGN, True, at],
-            where_sql=f"sweep_due_at <= %s AND step_deadline <= %s AND colour <> %s AND status IN {clocked_sql}",
-            where_params=[at, at, Colour.RED, *clocked],
-            returning="id, status, tier, lead_unit_id, step",
-        )
-        if rows:
-            ids = _insert_urge_events([row[0] for row in rows])
-            if enqueue:
-                chunks = [ids[i : i + RELAY_CHUNK] for i in range(0, len(ids), RELAY_CHUNK)]
-                transaction.on_commit(lambda: _send_many(RELAY_TASK, [[chunk] for chunk in chunks]))
-            result.urge_event_ids.extend(ids)
-            result.red += len(rows)
-        return len(rows)
+    # 1. red: the step's deadline passed; one automatic 督办 event per case, their
+    # notifications sent by a relay task (the outbox sweep catches any that do not go out).
+    def red_batch(window: DueWindow) -> None:
+        ids = sweeps.cases_turn_red(window, now)
+        if ids and enqueue:
+            chunks = [ids[i : i + RELAY_CHUNK] for i in range(0, len(ids), RELAY_CHUNK)]
+            transaction.on_commit(lambda: _send_many(RELAY_TASK, [[chunk] for chunk in chunks]))
+        result.urge_event_ids.extend(ids)
+        result.red += len(ids)
 
     # 2. yellow: 80 % of the step's limit passed, the deadline not yet.
-    def yellow_batch(window: _DueWindow) -> int:
-        rows = _claim(
-            window=window,
-            set_sql="colour = %s, sweep_due_at = step_deadline, version = version + 1, updated_at = %s",
-            set_params=[Colour.YELLOW, at],
-            where_sql=(
-                f"sweep_due_at <= %s AND colour = %s AND yellow_at <= %s AND step_deadline > %s "
-                f"AND status IN {clocked_sql}"
-            ),
-            where_params=[at, Colour.BLUE, at, at, *clocked],
-        )
-        result.yellow += len(rows)
-        return len(rows)
+    def yellow_batch(window: DueWindow) -> None:
+        result.yellow += sweeps.cases_turn_yellow(window, now)
 
     # 3. escalation: no progress by escalate_at. Claimed here, done by one task per case.
-    def escalate_batch(window: _DueWindow) -> int:
-        rows = _claim(
-            window=window,
-            set_sql="sweep_due_at = %s",
-            set_params=[_dt(now + CLAIM_RETRY)],
-            where_sql=f"sweep_due_at <= %s AND colour = %s AND escalate_at <= %s AND status IN {clocked_sql}",
-            where_params=[at, Colour.RED, at, *clocked],
-        )
-        ids = [row[0] for row in rows]
+    def escalate_batch(window: DueWindow) -> None:
+        ids = sweeps.cases_claim_escalations(window, now)
         if ids and enqueue:
             # One escalate_overdue task per case (a bad case cannot hold up the others), sent by
             # the relay on a worker so that a burst of thousands does not slow the sweep down.
@@ -292,64 +169,23 @@ def sweep_clocks(
                 lambda: _send_many(ESCALATE_RELAY_TASK, [[chunk] for chunk in chunks])
             )
         result.escalate_ids.extend(ids)
-        return len(rows)
 
     # 4. deferred cases whose review date arrived.
-    def resume_batch(window: _DueWindow) -> int:
-        rows = _claim(
-            window=window,
-            set_sql="sweep_due_at = %s",
-            set_params=[_dt(now + CLAIM_RETRY)],
-            where_sql="sweep_due_at <= %s AND status = %s",
-            where_params=[at, Status.DEFERRED],
-        )
-        ids = [row[0] for row in rows]
+    def resume_batch(window: DueWindow) -> None:
+        ids = sweeps.cases_claim_resumptions(window, now)
         if ids and enqueue:
             transaction.on_commit(lambda: _send_many(RESUME_TASK, [[pk] for pk in ids]))
         result.resume_ids.extend(ids)
-        return len(rows)
 
     for run_batch in (red_batch, yellow_batch, escalate_batch, resume_batch):
         phase(run_batch)
 
     # 5. Whatever is still due matched none of the above: recompute its next look.
-    final_sql, final = _in(sorted(FINAL_STATUSES))
-
-    def repair_batch(window: _DueWindow) -> int:
-        rows = _claim(
-            window=window,
-            set_sql=(
-                f"sweep_due_at = CASE WHEN status IN {final_sql} THEN NULL "
-                "WHEN colour = %s AND yellow_at > %s THEN yellow_at "
-                "WHEN colour IN (%s, %s) AND step_deadline > %s THEN step_deadline "
-                "WHEN colour = %s AND escalate_at > %s THEN escalate_at ELSE NULL END"
-            ),
-            set_params=[*final, Colour.BLUE, at, Colour.BLUE, Colour.YELLOW, at, Colour.RED, at],
-            # Never a row one of the phases above would act on: another sweep may still be
-            # working through it batch by batch (its red phase holds later batches), and
-            # "recomputing" such a row would drop it from every sweep for good.
-            where_sql=(
-                f"sweep_due_at <= %s AND status <> %s AND NOT (status IN {clocked_sql} AND ("
-                "COALESCE(step_deadline <= %s AND colour <> %s, FALSE) "
-                "OR COALESCE(colour = %s AND yellow_at <= %s, FALSE) "
-                "OR COALESCE(colour = %s AND escalate_at <= %s, FALSE)))"
-            ),
-            where_params=[
-                at,
-                Status.DEFERRED,
-                *clocked,
-                at,
-                Colour.RED,
-                Colour.BLUE,
-                at,
-                Colour.RED,
-                at,
-            ],
-        )
-        if rows:
-            log.warning("clock sweep: %d case(s) had an inconsistent clock; recomputed", len(rows))
-        result.repaired += len(rows)
-        return len(rows)
+    def repair_batch(window: DueWindow) -> None:
+        repaired = sweeps.cases_repair_clock(window, now)
+        if repaired:
+            log.warning("clock sweep: %d case(s) had an inconsistent clock; recomputed", repaired)
+        result.repaired += repaired
 
     if result.complete:
         phase(repair_batch)
@@ -365,36 +201,6 @@ def sweep_clocks(
             result.seconds,
         )
     return result
-
-
-def _insert_urge_events(case_ids: list[int]) -> list[int]:
-    """One automatic 督办 event per case that just turned red, in one INSERT … SELECT (Django's
-    bulk_create spends far longer building 5,000 objects than the database spends storing them).
-    The events keep ``notified_at`` empty: they are the notification outbox like any other."""
-    table = connection.ops.quote_name(CaseEvent._meta.db_table)
-    cases = _table()
-    as_json = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    data = as_json % ('\'{"auto": true, "step": "\' || step || \'", "trigger": "overdue"}\'')
-    sql = (
-        f"INSERT INTO {table} (case_id, action, actor_id, actor_label, from_status, to_status, from_tier, "
-        f"to_tier, unit_id, note, public_note, data, created_at, notified_at) "
-        f"SELECT id, %s, NULL, %s, status, status, tier, tier, lead_unit_id, "
-        f"CASE WHEN step = %s THEN %s ELSE %s END, %s, {data}, %s, NULL "
-        f"FROM {cases} WHERE id IN ({', '.join(['%s'] * len(case_ids))}) ORDER BY id RETURNING id"
-    )
-    params = [
-        Action.URGE,
-        _("系统"),
-        Step.SIGN,
-        _("超时未签收，系统自动督办"),
-        _("已超过办理时限，系统自动督办"),
-        _("已超时，已督办"),
-        _dt(timezone.now()),
-        *case_ids,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted(row[0] for row in cursor.fetchall())
 
 
 def resume_if_due(case_id: int, *, today: dt.date | None = None) -> Case | None:
@@ -440,9 +246,7 @@ def sweep_outbox(
             wanted.append((task_name, [pk]))
     if rows:
         # Each case's work is re-sent at most once a minute: its waiting time restarts now.
-        Case.objects.filter(pk__in=[pk for pk, _work in rows], pending_since__lt=cutoff).update(
-            pending_since=now
-        )
+        sweeps.cases_outbox_restart([pk for pk, _work in rows], before=cutoff, now=now)
 
     events = list(
         CaseEvent.objects.filter(

@@ -88,3 +88,13 @@ def sweep_clocks() -> None:
 def sweep_outbox() -> None:
     if _this_intervals_turn("sweep_outbox"):
         sweep.sweep_outbox()
+
+
+@shared_task(name="apps.cases.tasks.check_work_calendar", poison_key="id")
+def check_work_calendar() -> None:
+    """Daily: in December, warn while next year's holidays and 调休 days are missing."""
+    from apps.cases.work_calendar import calendar_warning
+
+    warning = calendar_warning()
+    if warning:
+        log.warning("%s", warning)

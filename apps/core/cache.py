@@ -64,7 +64,8 @@ def redis_client(alias: str = "default"):
     ``caches[alias].make_and_validate_key`` to share the cache's prefix."""
     from django.core.cache import caches
 
-    return caches[alias]._cache.get_client(write=True)
+    # RedisCache's client, not part of BaseCache (nor of the stubs).
+    return caches[alias]._cache.get_client(write=True)  # type: ignore[attr-defined]
 
 
 class SoftRedisCache(SharedRedisCache):

@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import transaction
 
@@ -65,7 +66,8 @@ def run_here() -> Iterator[None]:
     from config.celery import app
 
     outer = getattr(_local, "collected", None)
-    _local.collected = collected = []
+    collected: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    _local.collected = collected
     try:
         yield
     finally:

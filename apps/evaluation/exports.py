@@ -76,10 +76,10 @@ def export_response(table: Table, fmt: str, *, period: str, subtitle: str = "") 
                 10, len(header) * 2
             )
         sheet.freeze_panes = "A3"
-        buffer = io.BytesIO()
-        workbook.save(buffer)
+        xlsx = io.BytesIO()
+        workbook.save(xlsx)
         response = HttpResponse(
-            buffer.getvalue(),
+            xlsx.getvalue(),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     response["Content-Disposition"] = f'attachment; filename="{_filename(table, fmt, period)}"'

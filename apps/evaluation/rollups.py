@@ -21,6 +21,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.apps import apps as django_apps
@@ -28,6 +29,9 @@ from django.db.models import Exists, OuterRef
 
 from apps.cases.models import Action, Case, CaseEvent, Status
 from apps.evaluation.indicators import HIST_FIELDS, ROLLUP_METRICS, handle_bin
+
+if TYPE_CHECKING:
+    from apps.public.models import Rating
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLACE_LEVELS = ("county", "town", "village", "grid")
@@ -58,7 +62,7 @@ def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0, 0), SHANGHAI)
 
 
-def rating_model():
+def rating_model() -> type[Rating] | None:
     """The citizens' Rating model of apps.public (case, stars 1–5, created_at), or None while
     that app has not shipped it: satisfaction then simply has no data."""
     try:
@@ -69,8 +73,8 @@ def rating_model():
     return model if {"case", "stars", "created_at"} <= names else None
 
 
-def chunks(values: Iterable, size: int = CHUNK) -> Iterator[list]:
-    batch: list = []
+def chunks(values: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    batch: list[Any] = []
     for value in values:
         batch.append(value)
         if len(batch) >= size:
@@ -99,7 +103,10 @@ class Accumulator:
         self.by_category = by_category
         self.levels = set(levels) if levels is not None else None
         self.keys = keys
-        self.cells: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # (level, key, day or None, category id or None) → counters
+        self.cells: dict[tuple[str, int, dt.date | None, int | None], dict[str, int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
 
     def _target(
         self, level: str, key: int | None, day: dt.date, category_id: int

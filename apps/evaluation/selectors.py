@@ -14,8 +14,9 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.cases.models import OPEN_STATUSES, Category, Colour, Status
@@ -39,12 +40,16 @@ from apps.evaluation.models import (
     RollupCursor,
 )
 from apps.org.models import Grid, Profile, Region, Role, Tier, Unit, UnitKind
-from apps.org.scope import regions_in_scope, scope_of
+from apps.org.scope import AnyUser, regions_in_scope, scope_of
 
 # Who may open /evaluation/ (DOMAIN.md §2: leaders and the desks of each tier).
 EVALUATION_ROLES = {Role.LEADER, Role.COUNTY_DISPATCHER, Role.TOWN_DISPATCHER, Role.VILLAGE_HANDLER}
 OPEN_COLOURS = (Colour.BLUE, Colour.YELLOW, Colour.RED, Colour.GREY)
-TIER_FIELD = {Tier.COUNTY: "county_id", Tier.TOWN: "town_id", Tier.VILLAGE: "village_id"}
+TIER_FIELD: dict[str, str] = {
+    Tier.COUNTY: "county_id",
+    Tier.TOWN: "town_id",
+    Tier.VILLAGE: "village_id",
+}
 
 
 # --- scope ---------------------------------------------------------------------------------
@@ -62,7 +67,7 @@ class EvalScope:
         return self.home.tier
 
 
-def evaluation_scope(user) -> EvalScope | None:
+def evaluation_scope(user: AnyUser) -> EvalScope | None:
     """None: this user may not read evaluation pages (grid workers, department handlers …)."""
     if not getattr(user, "is_authenticated", False):
         return None
@@ -89,7 +94,7 @@ class SubjectKind:
     label: str
     level: str  # DailyRollup.level
     columns: tuple[str, ...]
-    # The case list's filter (apps/cases/admin_filters.py) that lists this subject's cases.
+    # The case list's filter (apps/desk/filters.py) that lists this subject's cases.
     admin_filter: str | None
 
 
@@ -108,7 +113,8 @@ SUBJECT_KINDS: dict[str, SubjectKind] = {
     ]
 }
 # Which tables each home tier may open (a town desk has no county departments, and so on).
-KINDS_FOR_TIER = {
+# Keyed by tier value (``Region.tier`` is a plain string).
+KINDS_FOR_TIER: dict[str, tuple[str, ...]] = {
     Tier.COUNTY: (
         "county",
         "town",
@@ -124,7 +130,7 @@ KINDS_FOR_TIER = {
     Tier.VILLAGE: ("village", "grid", "workstation", "grid_worker", "handler"),
 }
 # 三级考核: who each tier scores.
-SCORED_KINDS = {
+SCORED_KINDS: dict[str, tuple[str, ...]] = {
     Tier.COUNTY: ("town", "department"),
     Tier.TOWN: ("village", "stationed"),
     Tier.VILLAGE: ("grid_worker",),
@@ -154,6 +160,7 @@ def subjects(escope: EvalScope, kind: str, *, within: Region | None = None) -> l
         )
         regions &= below
     # values_list, not model instances: a county has ~1,000 grids and ~1,000 people.
+    rows: Iterable[tuple[int, str, str | None]]
     if kind in ("county", "town", "village"):
         rows = (
             Region.objects.filter(pk__in=regions, tier=kind)
@@ -200,14 +207,16 @@ def subjects(escope: EvalScope, kind: str, *, within: Region | None = None) -> l
     return [Subject(pk, name, parent or "") for pk, name, parent in rows]
 
 
-def region_in_scope(escope: EvalScope, region_id) -> Region | None:
+def region_in_scope(escope: EvalScope, region_id: str | int | None) -> Region | None:
+    if region_id is None:
+        return None
     try:
-        region_id = int(region_id)
+        pk = int(region_id)
     except (TypeError, ValueError):
         return None
-    if region_id not in escope.region_ids:
+    if pk not in escope.region_ids:
         return None
-    return Region.objects.filter(pk=region_id).first()
+    return Region.objects.filter(pk=pk).first()
 
 
 # --- counters ------------------------------------------------------------------------------
@@ -229,7 +238,7 @@ def rollup_sums(
     category_ids: Iterable[int] | None = None,
     group: str = "key",
     metrics: Iterable[str] = ROLLUP_METRICS,
-) -> dict:
+) -> dict[Any, dict[str, int]]:
     """Sums of counters over a period from the rollups, grouped by ``key``, ``category_id`` or
     ``day``: group value → {metric: sum}.
 
@@ -237,6 +246,7 @@ def rollup_sums(
     of one per day); every other day from DailyRollup. Without a category filter the
     all-categories rows (category 0) are read; grouping by category reads the per-category rows.
     """
+    # The group value is a key (int), a category id (int) or a day (date).
     metrics = tuple(metrics)
     if category_ids is not None:
         cat_q = Q(category_id__in=list(category_ids))
@@ -270,7 +280,7 @@ def rollup_sums(
                 day_ranges.append((cursor, end))
         cursor = month_end + dt.timedelta(days=1)
 
-    def summed(qs) -> list[dict]:
+    def summed(qs: QuerySet[Any]) -> list[dict[str, Any]]:
         return list(
             qs.filter(level=level)
             .filter(key_q)
@@ -280,7 +290,7 @@ def rollup_sums(
             .annotate(**{f"s_{m}": Sum(m) for m in metrics})
         )
 
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     if day_ranges:
         ranges = Q()
         for start, end in day_ranges:
@@ -288,7 +298,7 @@ def rollup_sums(
         rows += summed(DailyRollup.objects.filter(ranges))
     if months:
         rows += summed(MonthlyRollup.objects.filter(month__in=months))
-    result: dict = {}
+    result: dict[Any, dict[str, int]] = {}
     for row in rows:
         target = result.setdefault(row[group], dict.fromkeys(metrics, 0))
         for m in metrics:
@@ -311,7 +321,7 @@ def rollup_counters(
 
 
 def overdue_now(
-    user,
+    user: AnyUser,
     *,
     level: str,
     keys: Iterable[int] | None,
@@ -350,7 +360,7 @@ class Row:
 
 
 def indicator_rows(
-    user,
+    user: AnyUser,
     escope: EvalScope,
     kind: str,
     *,
@@ -376,7 +386,7 @@ def indicator_rows(
         if "overdue_now" in columns
         else {}
     )
-    rows = []
+    rows: list[Row] = []
     for sub in subs:
         c = dict(counters.get(sub.id) or dict.fromkeys(ROLLUP_METRICS, 0))
         c["overdue_now"] = live.get(sub.id, 0)
@@ -385,7 +395,7 @@ def indicator_rows(
 
 
 def totals_for(
-    user,
+    user: AnyUser,
     escope: EvalScope,
     *,
     first_day: dt.date,
@@ -420,7 +430,9 @@ def weights_for(kind: str) -> dict[str, float]:
     return {code: float(w) for code, w in weights.items() if w > 0 and code in INDICATORS}
 
 
-def indicator_score(code: str, value, peers: list) -> float | None:
+def indicator_score(
+    code: str, value: float | int | None, peers: list[float | int | None]
+) -> float | None:
     """A value as a 0–1 score among its peers (``Indicator.scoring``); None: no data."""
     if value is None:
         return None
@@ -474,7 +486,7 @@ class ScoreRow:
 
 
 def score_rows(
-    user,
+    user: AnyUser,
     escope: EvalScope,
     kind: str,
     *,
@@ -482,7 +494,7 @@ def score_rows(
     last_day: dt.date,
     category_ids: list[int] | None = None,
     within: Region | None = None,
-) -> tuple[list[ScoreRow], dict]:
+) -> tuple[list[ScoreRow], dict[str, float]]:
     """Composite scores and ranking of one kind of evaluatee.
 
     1. Compute each weighted indicator for every subject.
@@ -504,18 +516,18 @@ def score_rows(
         columns=codes or ("reports",),
     )
     peers = {code: [r.values.get(code) for r in rows] for code in codes}
-    means = {}
+    means: dict[str, float | None] = {}
     for code in codes:
         known = [v for v in peers[code] if v is not None and v != math.inf]
         means[code] = sum(known) / len(known) if known else None
     result: list[ScoreRow] = []
     for row in rows:
-        scored = []
+        scored: list[tuple[str, float | int | None, float | None]] = []
         for code in codes:
             value = row.values.get(code)
             scored.append((code, value, indicator_score(code, value, peers[code])))
         used = sum(weights[c] for c, _v, s in scored if s is not None)
-        parts = []
+        parts: list[ScorePart] = []
         for code, value, score in scored:
             share = weights[code] / used if (used and score is not None) else 0.0
             points = share * score * 100 if score is not None else 0.0
@@ -536,13 +548,13 @@ def score_rows(
         result.append(ScoreRow(subject=row.subject, composite=composite, rank=None, parts=parts))
     result.sort(key=lambda r: (r.composite is None, -(r.composite or 0), r.subject.name))
     rank, previous = 0, None
-    for index, row in enumerate(result, start=1):
-        if row.composite is None:
+    for index, ranked in enumerate(result, start=1):
+        if ranked.composite is None:
             continue
-        rounded = round(row.composite, 2)
+        rounded = round(ranked.composite, 2)
         if rounded != previous:
             rank, previous = index, rounded
-        row.rank = rank
+        ranked.rank = rank
     return result, weights
 
 
@@ -558,7 +570,7 @@ def counts_by(
     metric: str = "reports",
     group: str = "key",
     category_ids: Iterable[int] | None = None,
-) -> dict:
+) -> dict[Any, int]:
     """One counter summed over a period, grouped by ``key``, ``category_id`` or ``day``."""
     sums = rollup_sums(
         level=level,
@@ -582,12 +594,12 @@ def bucket_start(day: dt.date, granularity: str) -> dt.date:
 
 def trend(
     by_day: dict[dt.date, int], first_day: dt.date, last_day: dt.date, granularity: str
-) -> list[tuple]:
+) -> list[tuple[dt.date, int]]:
     """(bucket start, count) for every bucket in the period, empty buckets included."""
     totals: dict[dt.date, int] = defaultdict(int)
     for day, n in by_day.items():
         totals[bucket_start(day, granularity)] += n
-    out = []
+    out: list[tuple[dt.date, int]] = []
     cursor = bucket_start(first_day, granularity)
     while cursor <= last_day:
         out.append((cursor, totals.get(cursor, 0)))
@@ -604,14 +616,26 @@ def category_labels(ids: Iterable[int]) -> dict[int, str]:
     }
 
 
+class HeatCell(TypedDict):
+    """Reports in one grid, for the map."""
+
+    id: int
+    name: str
+    village: str
+    village_id: int
+    n: int
+    bbox: list[float | None]
+    center: list[float | None]
+
+
 def heat_cells(
     escope: EvalScope,
     *,
     first_day: dt.date,
     last_day: dt.date,
-    category_ids=None,
+    category_ids: Iterable[int] | None = None,
     within: Region | None = None,
-) -> list[dict]:
+) -> list[HeatCell]:
     """Reports per grid — the map's cells, drawn at each grid's centre with its bounding box."""
     regions = set(escope.region_ids)
     if within is not None:
@@ -638,7 +662,7 @@ def heat_cells(
     counts = counts_by(
         level="grid", keys=grids, first_day=first_day, last_day=last_day, category_ids=category_ids
     )
-    cells = []
+    cells: list[HeatCell] = []
     for grid_id, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         _pk, name, village, village_id, min_lat, min_lng, max_lat, max_lng, lat, lng = grids[
             grid_id
@@ -660,12 +684,37 @@ def heat_cells(
 # --- colour board --------------------------------------------------------------------------
 
 
-def colour_board(user, escope: EvalScope) -> dict:
+class BoardArea(TypedDict):
+    """One line of the colour board: open cases by colour, and the case list's filter."""
+
+    id: int
+    name: str
+    counts: dict[str, int]
+    total: int
+    filter: str
+
+
+class BoardUnit(BoardArea):
+    kind: str  # "unit" (a lead unit) or "desk" (a region's desk, nothing dispatched yet)
+
+
+class ColourBoard(TypedDict):
+    units: list[BoardUnit]
+    areas: list[BoardArea]
+    area_label: str
+    totals: dict[str, int]
+    area_field: str
+    as_of: dt.datetime
+
+
+def colour_board(user: AnyUser, escope: EvalScope) -> ColourBoard:
     """Open cases by colour for each unit (the lead unit now; cases waiting at a desk are listed
     under that desk) and for each area one tier down. Live: the open cases, found by status on
     the area's (…, status) index, counted by their colour."""
     qs = cases_visible_to(user).filter(status__in=OPEN_STATUSES)
-    by_unit: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_COLOURS, 0))
+    by_unit: dict[tuple[str, int], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(OPEN_COLOURS, 0)
+    )
     for unit_id, holder_id, colour, n in (
         qs.order_by().values_list("lead_unit_id", "holder_id", "colour").annotate(n=Count("id"))
     ):
@@ -678,7 +727,7 @@ def colour_board(user, escope: EvalScope) -> dict:
             "pk", "name"
         )
     )
-    units = []
+    units: list[BoardUnit] = []
     for (kind, key), counts in by_unit.items():
         name = (
             unit_names.get(key, "")
@@ -704,13 +753,14 @@ def colour_board(user, escope: EvalScope) -> dict:
         )
     )
 
-    area_tier = {Tier.COUNTY: "town", Tier.TOWN: "village", Tier.VILLAGE: "grid"}[escope.tier]
+    area_tiers: dict[str, str] = {Tier.COUNTY: "town", Tier.TOWN: "village", Tier.VILLAGE: "grid"}
+    area_tier = area_tiers[escope.tier]
     area_field = {"town": "town_id", "village": "village_id", "grid": "grid_id"}[area_tier]
     by_area: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_COLOURS, 0))
     for key, colour, n in qs.order_by().values_list(area_field, "colour").annotate(n=Count("id")):
         by_area[key][colour] += n
     names = {s.id: s.name for s in subjects(escope, area_tier)}
-    areas = [
+    areas: list[BoardArea] = [
         {
             "id": key,
             "name": names.get(key, "?"),
@@ -721,7 +771,7 @@ def colour_board(user, escope: EvalScope) -> dict:
         for key, counts in by_area.items()
     ]
     areas.sort(key=lambda a: (-a["counts"][Colour.RED], -a["total"], a["name"]))
-    totals = dict.fromkeys(OPEN_COLOURS, 0)
+    totals: dict[str, int] = dict.fromkeys(OPEN_COLOURS, 0)
     for a in areas:
         for colour, n in a["counts"].items():
             totals[colour] += n

@@ -29,6 +29,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -45,6 +47,9 @@ from apps.evaluation.models import (
     RollupCursor,
 )
 from apps.evaluation.rollups import Accumulator, chunks, collect, day_start, local_day, rating_model
+
+if TYPE_CHECKING:
+    from apps.public.models import Rating
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +97,7 @@ def rollups_mark_dirty(*, now: dt.datetime | None = None, max_events: int = EVEN
     now = now or timezone.now()
     safe_before = now - CURSOR_SAFETY
     seen = 0
-    sources = [("events", CaseEvent)]
+    sources: list[tuple[str, type[CaseEvent] | type[Rating]]] = [("events", CaseEvent)]
     Rating = rating_model()
     if Rating is not None:
         sources.append(("ratings", Rating))
@@ -123,10 +128,10 @@ def rollups_mark_dirty(*, now: dt.datetime | None = None, max_events: int = EVEN
 ROW_COLUMNS = ("level", "key", "day", "category_id", *ROLLUP_METRICS)
 
 
-def _rows_for(acc: Accumulator) -> list[tuple]:
+def _rows_for(acc: Accumulator) -> list[tuple[Any, ...]]:
     """One row per cell, plus the all-categories row (category 0) of each level × key × day."""
-    rows = []
-    totals: dict[tuple, dict[str, int]] = {}
+    rows: list[tuple[Any, ...]] = []
+    totals: dict[tuple[str, int, dt.date | None], dict[str, int]] = {}
     for (level, key, day, category_id), cell in acc.cells.items():
         if any(cell.values()):
             rows.append((level, key, day, category_id, *(cell.get(m, 0) for m in ROLLUP_METRICS)))
@@ -138,7 +143,7 @@ def _rows_for(acc: Accumulator) -> list[tuple]:
     return rows
 
 
-def _insert_rows(rows: list[tuple]) -> None:
+def _insert_rows(rows: list[tuple[Any, ...]]) -> None:
     """Plain tuples straight to the table (COPY on PostgreSQL): a month of a big county is
     hundreds of thousands of rows, and model instances would cost more than the queries."""
     if not rows:
@@ -166,7 +171,7 @@ def next_month(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
-def _mark_months(days, now: dt.datetime) -> None:
+def _mark_months(days: Iterable[dt.date], now: dt.datetime) -> None:
     months = {month_of(d) for d in days}
     existing = set(DirtyMonth.objects.filter(month__in=months).values_list("month", flat=True))
     DirtyMonth.objects.filter(month__in=existing).update(marked_at=now)

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -34,6 +34,7 @@ from apps.evaluation.indicators import (
     format_value,
 )
 from apps.evaluation.models import EvaluateeKind
+from apps.org.models import Region
 
 MAX_PERIOD_DAYS = 3660
 CASES_ADMIN = "/admin/cases/case/"
@@ -119,7 +120,7 @@ def parse_category(params) -> Category | None:
     return category
 
 
-def parse_region(params, escope) -> object | None:
+def parse_region(params: QueryDict, escope: selectors.EvalScope) -> Region | None:
     raw = params.get("region", "")
     if not raw:
         return None
@@ -293,7 +294,7 @@ def score_table(
     for row in rows:
         parts = {p.code: p for p in row.parts}
         reasons = "；".join(f"{p.label} −{p.lost:.1f}" for p in row.reasons)
-        scores = [None if parts[c].score is None else round(parts[c].score, 1) for c in codes]
+        scores = [None if (s := parts[c].score) is None else round(s, 1) for c in codes]
         values = [
             row.rank,
             row.subject.name,
@@ -489,7 +490,7 @@ def scores(request, escope):
 
 def _score_kinds(escope) -> list[str]:
     """A county reader may also open the towns' and villages' evaluations (read-only)."""
-    kinds = []
+    kinds: list[str] = []
     for tier in ("county", "town", "village"):
         if (
             tier == escope.tier

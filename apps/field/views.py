@@ -19,6 +19,8 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from apps.cases import steps
+
 LOGIN_URL = "/field/login/"
 # Files the service worker keeps so the app starts with no signal (the "app shell").
 SHELL_STATIC = [
@@ -42,9 +44,11 @@ def shell_version() -> str:
             with open(path, "rb") as handle:
                 digest.update(handle.read())
     for template in ("app.html", "sw.js"):
-        path = settings.BASE_DIR / "apps" / "field" / "templates" / "field" / template
-        if path.exists():
-            digest.update(path.read_bytes())
+        template_path = settings.BASE_DIR / "apps" / "field" / "templates" / "field" / template
+        if template_path.exists():
+            digest.update(template_path.read_bytes())
+    # The steps' labels come into the shell through its config (``_config``).
+    digest.update(json.dumps(steps.field_labels(), sort_keys=True).encode())
     return digest.hexdigest()[:12]
 
 
@@ -58,6 +62,8 @@ def _config() -> dict:
         "maxPhotos": settings.MAX_PHOTOS_PER_REPORT,
         "maxPhotoBytes": settings.MAX_PHOTO_BYTES,
         "accuracyFlagM": settings.POSITION_ACCURACY_FLAG_M,
+        # The buttons of the steps the API offers (``allowed_actions``), from the step registry.
+        "stepLabels": steps.field_labels(),
     }
 
 

@@ -65,7 +65,7 @@ try:
     from uvicorn.protocols.utils import ClientDisconnected
 except ImportError:  # another ASGI server: it does not raise uvicorn's exception
 
-    class ClientDisconnected(Exception):  # noqa: N818 - uvicorn's name
+    class ClientDisconnected(Exception):  # type: ignore[no-redef]  # noqa: N818 - uvicorn's name
         pass
 
 
@@ -141,8 +141,13 @@ def _parse_ids(value) -> set[int] | None:
     parts = value.split(",") if isinstance(value, str) else value
     if not isinstance(parts, list) or len(parts) > MAX_SEEN:
         return None
-    ids = {_parse_id(part) for part in parts}
-    return None if None in ids else ids
+    ids: set[int] = set()
+    for part in parts:
+        parsed = _parse_id(part)
+        if parsed is None:
+            return None
+        ids.add(parsed)
+    return ids
 
 
 SINCE_REFUSED = "since 必须是通知编号（非负整数）。"
@@ -235,8 +240,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def disconnect(self, code) -> None:
-        if getattr(self, "auth_timer", None) is not None:
-            self.auth_timer.cancel()
+        auth_timer = getattr(self, "auth_timer", None)  # unset if the socket never connected
+        if auth_timer is not None:
+            auth_timer.cancel()
         for group in getattr(self, "joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -17,10 +17,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from apps.cases.models import Action, Case, CaseEvent, Status
-from apps.cases.rules import DESK_ROLE_FOR_TIER
+from apps.cases.models import DESK_REGION_FIELD, DESK_ROLE_FOR_TIER, Action, Case, CaseEvent, Status
 from apps.cases.selectors import case_visibility_q
-from apps.cases.services import DESK_REGION_FIELD
 from apps.cases.tracking import display
 from apps.notify.models import Kind
 from apps.org.models import Role

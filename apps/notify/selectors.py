@@ -4,33 +4,33 @@ today), unread counts, the groups a socket may join, and the desk counters."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from apps.cases.desk import DESK_WAITING_STATUSES, overdue_q
-from apps.cases.models import Case
 from apps.cases.selectors import cases_visible_to
-from apps.cases.services import DESK_REGION_FIELD
+from apps.cases.selectors import desk_counts as desk_counts  # the live badge's numbers
 from apps.notify.models import Notification
-from apps.org.models import DISPATCHER_ROLES, Region, Role
-from apps.org.scope import scope_of
+from apps.org.models import DISPATCHER_ROLES, Role
+from apps.org.scope import AnyUser, scope_of
 
 
-def _mine(user) -> Q:
+def _mine(user: AnyUser) -> Q:
     """The user's notifications about cases they may still see (someone moved to another grid or
     unit no longer reads about the old one's cases)."""
     return Q(recipient_id=user.pk, case__in=cases_visible_to(user).values("pk"))
 
 
-def notifications_for(user) -> QuerySet[Notification]:
+def notifications_for(user: AnyUser) -> QuerySet[Notification]:
     if not getattr(user, "is_authenticated", False):
         return Notification.objects.none()
     return Notification.objects.filter(_mine(user))
 
 
-def notifications_since(user, since: int | None, *, limit: int) -> list[Notification]:
+def notifications_since(user: AnyUser, since: int | None, *, limit: int) -> list[Notification]:
     """Oldest first, so a client can replay them in order and remember the last id."""
     qs = notifications_for(user).select_related("case")
     if since is not None:
@@ -61,11 +61,11 @@ def notifications_replay(
     return [n for n in page if n.pk not in seen], len(rows) > limit, new_cursor
 
 
-def unread_count(user) -> int:
+def unread_count(user: AnyUser) -> int:
     return notifications_for(user).filter(read_at__isnull=True).count()
 
 
-def unread_counts(users: list) -> dict[int, int]:
+def unread_counts(users: Sequence[User]) -> dict[int, int]:
     """``unread_count`` for several people in one query (the fan-out pushes each their badge)."""
     if not users:
         return {}
@@ -75,7 +75,7 @@ def unread_counts(users: list) -> dict[int, int]:
     return {int(key[1:]): value for key, value in counts.items()}
 
 
-def last_id(user) -> int:
+def last_id(user: AnyUser) -> int:
     return Notification.objects.filter(recipient_id=user.pk).aggregate(m=Max("id"))["m"] or 0
 
 
@@ -91,7 +91,7 @@ def region_group(region_id: int) -> str:
     return f"region.{region_id}"
 
 
-def desk_region_id(user) -> int | None:
+def desk_region_id(user: AnyUser) -> int | None:
     """The region whose desk counters ``user`` may follow: a desk's own region (dispatchers,
     village handlers) or a leader's; never a grid worker's village (they see only their grids)."""
     scope = scope_of(user)
@@ -100,7 +100,7 @@ def desk_region_id(user) -> int | None:
     return None
 
 
-def groups_for(user) -> set[str]:
+def groups_for(user: User) -> set[str]:
     """Channel-layer groups a socket of ``user`` may join: only their own."""
     scope = scope_of(user)
     groups = {user_group(user.pk)}
@@ -112,7 +112,7 @@ def groups_for(user) -> set[str]:
     return groups
 
 
-def may_join(user, group: str) -> bool:
+def may_join(user: User, group: str) -> bool:
     if group in groups_for(user):
         return True
     # Superusers see every case, so every unit's and region's stream.
@@ -120,17 +120,3 @@ def may_join(user, group: str) -> bool:
     return bool(
         getattr(user, "is_superuser", False) and kind in ("unit", "region") and ident.isdigit()
     )
-
-
-def desk_counts(region_id: int, tier: str | None = None) -> dict:
-    """待本级处理 (``new``: held by this desk, waiting for its next step) and 已超时 (``overdue``:
-    running cases of the region past their step deadline) — the command desk dashboard's own
-    definitions (``apps.cases.desk``), so the live badge and the dashboard agree. Aggregates
-    only: whoever may follow a region's desk sees all of its cases anyway."""
-    if tier is None:
-        tier = Region.objects.filter(pk=region_id).values_list("tier", flat=True).first()
-    if tier is None:
-        return {"region": region_id, "new": 0, "overdue": 0}
-    new = Case.objects.filter(holder_id=region_id, status__in=DESK_WAITING_STATUSES).count()
-    overdue = Case.objects.filter(overdue_q(), **{DESK_REGION_FIELD[tier]: region_id}).count()
-    return {"region": region_id, "new": new, "overdue": overdue}

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -166,7 +166,7 @@ class GridAdmin(RebuildsMapIndex, ScopedAdmin):
 
     @admin.display(description=_("乡镇/街道"), ordering="village__parent__name")
     def town(self, grid: Grid) -> str:
-        return grid.village.parent.name if grid.village.parent_id else ""
+        return grid.village.parent.name if grid.village.parent else ""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "village":
@@ -199,7 +199,7 @@ class GridAdmin(RebuildsMapIndex, ScopedAdmin):
     def _may_import(self, request) -> bool:
         return request.user.has_perm("org.add_grid") and request.user.has_perm("org.change_grid")
 
-    def import_view(self, request):
+    def import_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self._may_import(request):
             raise PermissionDenied
         errors: list[str] = []

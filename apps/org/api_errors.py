@@ -82,7 +82,9 @@ def _actionable(exc, detail: str, context) -> str:
     if isinstance(exc, exceptions.PermissionDenied) and detail.startswith("CSRF Failed"):
         return "页面已过期（表单校验失败），请刷新页面后重试；如仍不行，请重新登录。"
     if isinstance(exc, exceptions.Throttled) and not _HAN.search(detail):
-        wait = f" {math.ceil(exc.wait)} 秒后" if exc.wait is not None else "稍后"
+        # DRF sets ``wait`` in Throttled.__init__; the stubs do not declare it.
+        seconds: float | None = exc.wait  # type: ignore[attr-defined]
+        wait = f" {math.ceil(seconds)} 秒后" if seconds is not None else "稍后"
         return f"操作太频繁，请{wait}再试。"
     if isinstance(exc, exceptions.ParseError):
         return "提交的内容无法解析（格式不对），请检查后重新提交。"
@@ -120,7 +122,7 @@ def _first_message(errors) -> str:
 def error_response(
     message: str, *, code: int = status.HTTP_400_BAD_REQUEST, errors: dict | None = None
 ) -> Response:
-    body = {"detail": message}
+    body: dict[str, object] = {"detail": message}
     if errors:
         body["errors"] = errors
     return Response(body, status=code)

@@ -25,16 +25,19 @@ import copy
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Generic, TypeGuard, TypeVar, cast, overload
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from rest_framework.authtoken.models import Token
 
 from apps.core.versions import SharedVersion
 from apps.org.models import Grid, Profile, Region, Unit
-from apps.org.scope import Scope, scope_of
+from apps.org.scope import AnyUser, Scope, scope_of
 
 VERSION = SharedVersion("org:credentials-version", "CREDENTIALS_RECHECK_S", 1.0)
 MAX_ENTRIES = 20_000  # a county's staff many times over; past it the copy starts afresh
@@ -45,24 +48,35 @@ _UNIT_OF_PROFILE = Profile._meta.get_field("unit")
 _USER_OF_TOKEN = Token._meta.get_field("user")
 
 
+_M = TypeVar("_M", bound=Model)
+
+
 @dataclass(frozen=True)
-class _Row:
+class _Row(Generic[_M]):
     """One model row's values in ``concrete_fields`` order."""
 
-    model: type
-    values: tuple
+    model: type[_M]
+    values: tuple[Any, ...]
     mutable: bool  # holds a dict or list (a JSONField): copied for each request
 
+    @overload
     @classmethod
-    def of(cls, instance) -> _Row | None:
+    def of(cls, instance: _M) -> _Row[_M]: ...
+    @overload
+    @classmethod
+    def of(cls, instance: None) -> None: ...
+    @classmethod
+    def of(cls, instance: _M | None) -> _Row[_M] | None:
         if instance is None:
             return None
         values = tuple(getattr(instance, f.attname) for f in instance._meta.concrete_fields)
         return cls(type(instance), values, any(isinstance(v, (dict, list)) for v in values))
 
-    def build(self):
+    def build(self) -> _M:
         values = copy.deepcopy(self.values) if self.mutable else self.values
-        return self.model.from_db(DEFAULT_DB_ALIAS, None, values)
+        # field_names may be None when the values cover every concrete field (the stubs say
+        # otherwise).
+        return self.model.from_db(DEFAULT_DB_ALIAS, None, values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -71,16 +85,15 @@ class _Person:
 
     version: int
     loaded_at: float
-    profile: _Row | None
-    region: _Row | None
-    unit: _Row | None
+    profile: _Row[Profile] | None
+    region: _Row[Region] | None
+    unit: _Row[Unit] | None
     scope: Scope
 
     @classmethod
-    def of(cls, user, version: int) -> _Person:
-        profile = _PROFILE_OF_USER.get_cached_value(
-            user, None
-        )  # select_related: the profile or None
+    def of(cls, user: User, version: int) -> _Person:
+        # select_related: the profile or None (the reverse one-to-one's cache holds a Profile)
+        profile = cast("Profile | None", _PROFILE_OF_USER.get_cached_value(user, None))
         return cls(
             version=version,
             loaded_at=time.monotonic(),
@@ -90,7 +103,7 @@ class _Person:
             scope=scope_of(user),
         )  # reads the grids
 
-    def attach_to(self, user) -> None:
+    def attach_to(self, user: User) -> None:
         if self.profile is None:
             _PROFILE_OF_USER.set_cached_value(
                 user, None
@@ -103,7 +116,8 @@ class _Person:
             _UNIT_OF_PROFILE.set_cached_value(profile, self.unit.build() if self.unit else None)
             _PROFILE_OF_USER.set_cached_value(user, profile)
             profile.user = user
-        user._liandong_scope = self.scope  # frozen: safe to share
+        # What scope_of caches on the user; frozen: safe to share.
+        user._liandong_scope = self.scope  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -113,16 +127,18 @@ class _Caller:
     version: int
     loaded_at: float
     user_id: int
-    token: _Row
-    user: _Row
+    token: _Row[Token]
+    user: _Row[User]
 
 
 _by_token: dict[str, _Caller] = {}
 _by_user: dict[int, _Person] = {}
 _lock = threading.Lock()
+_Entry = TypeVar("_Entry", _Caller, _Person)
+_K = TypeVar("_K", str, int)
 
 
-def _fresh(entry, version: int) -> bool:
+def _fresh(entry: _Entry | None, version: int) -> TypeGuard[_Entry]:
     return (
         entry is not None
         and entry.version == version
@@ -130,14 +146,14 @@ def _fresh(entry, version: int) -> bool:
     )
 
 
-def _keep(table: dict, key, entry) -> None:
+def _keep(table: dict[_K, _Entry], key: _K, entry: _Entry) -> None:
     with _lock:
         if len(table) >= MAX_ENTRIES:
             table.clear()
         table[key] = entry
 
 
-def token_user(key: str):
+def token_user(key: str) -> tuple[User, Token] | None:
     """``(user, token)`` for an API token, or None if there is no such token. The user comes
     with ``user.profile`` (its region and unit) and its scope already attached."""
     version = VERSION.current()
@@ -164,10 +180,13 @@ def token_user(key: str):
     return user, token
 
 
-def attach(user) -> None:
+def attach(user: AnyUser) -> None:
     """Give a signed-in user (e.g. from the session) its profile, region, unit and scope from
     this process's copy, reading them once if the copy has none."""
-    if not getattr(user, "is_authenticated", False) or _PROFILE_OF_USER.is_cached(user):
+    # (An AnonymousUser is never authenticated: the isinstance only tells the type checker.)
+    if not getattr(user, "is_authenticated", False) or isinstance(user, AnonymousUser):
+        return
+    if _PROFILE_OF_USER.is_cached(user):
         return
     version = VERSION.current()
     person = _by_user.get(user.pk)

@@ -170,7 +170,8 @@ class GridIndex:
         for c in np.flatnonzero(counts).tolist():
             lo, hi = start_list[c], start_list[c + 1]
             by_id = tuple(geom_list[lo:hi])
-            by_share = tuple(sorted(by_id, key=lambda g, lo=lo: -share_list[lo + by_id.index(g)]))
+            shares_here: list[float] = share_list[lo:hi]
+            by_share = tuple(sorted(by_id, key=lambda g: -shares_here[by_id.index(g)]))
             cells[c] = (by_share, by_id)
         for c, g, is_covered in zip(single.tolist(), single_geom.tolist(), covered.tolist()):
             if is_covered:

@@ -23,8 +23,12 @@ class Tier(models.TextChoices):
     VILLAGE = "village", _("村/社区")
 
 
-# The tier above each tier; the county has none.
-TIER_ABOVE = {Tier.VILLAGE: Tier.TOWN, Tier.TOWN: Tier.COUNTY, Tier.COUNTY: None}
+# The tier above each tier; the county has none. (Keyed by value: model fields hold strings.)
+TIER_ABOVE: dict[str, str | None] = {
+    Tier.VILLAGE: Tier.TOWN,
+    Tier.TOWN: Tier.COUNTY,
+    Tier.COUNTY: None,
+}
 
 division_code_validator = RegexValidator(r"^\d{12}$", _("区划代码必须是 12 位数字。"))
 grid_code_validator = RegexValidator(
@@ -62,17 +66,16 @@ class Region(models.Model):
         return self.name
 
     def clean(self) -> None:
-        expected_parent_tier = {Tier.COUNTY: None, Tier.TOWN: Tier.COUNTY, Tier.VILLAGE: Tier.TOWN}[
-            self.tier
-        ]
+        expected_parent_tier = TIER_ABOVE[self.tier]
         if expected_parent_tier is None and self.parent_id:
             raise ValidationError({"parent": _("区县没有上级区划。")})
         if expected_parent_tier is not None:
-            if not self.parent_id:
+            if self.parent is None:
                 raise ValidationError({"parent": _("乡镇和村必须有上级区划。")})
             if self.parent.tier != expected_parent_tier:
                 raise ValidationError({"parent": _("上级区划的层级不对。")})
-            prefix = {Tier.TOWN: 6, Tier.VILLAGE: 9}[self.tier]
+            prefixes: dict[str, int] = {Tier.TOWN: 6, Tier.VILLAGE: 9}
+            prefix = prefixes[self.tier]
             if self.code[:prefix] != self.parent.code[:prefix]:
                 raise ValidationError(
                     {"code": _("区划代码必须以上级区划代码的前 %(n)d 位开头。") % {"n": prefix}}
@@ -229,7 +232,7 @@ class Unit(models.Model):
             and self.region.tier != Tier.VILLAGE
         ):
             raise ValidationError({"region": _("工作站必须设在村/社区。")})
-        if self.platform_id and self.platform.town_id != self.region_id:
+        if self.platform is not None and self.platform.town_id != self.region_id:
             raise ValidationError({"platform": _("平台必须属于单位所在的乡镇。")})
 
     @property
@@ -250,7 +253,7 @@ class Role(models.TextChoices):
 
 
 # The tier of the region a role's profile must point at (department handlers point at a unit).
-ROLE_REGION_TIER = {
+ROLE_REGION_TIER: dict[str, str] = {
     Role.GRID_WORKER: Tier.VILLAGE,
     Role.GRID_LEADER: Tier.VILLAGE,
     Role.VILLAGE_HANDLER: Tier.VILLAGE,
@@ -308,7 +311,7 @@ class Profile(models.Model):
             if not self.region_id:
                 raise ValidationError({"region": _("领导必须指定所辖区划。")})
             return
-        if needed and (not self.region_id or self.region.tier != needed):
+        if needed and (self.region is None or self.region.tier != needed):
             raise ValidationError(
                 {"region": _("该角色必须属于一个%(tier)s。") % {"tier": Tier(needed).label}}
             )

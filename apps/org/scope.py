@@ -7,8 +7,10 @@ Every read path (API, admin, exports, WebSocket groups, photo URLs, dashboards) 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Model, Q, QuerySet
 
 from apps.org.models import Grid, Platform, Profile, Region, Role, Tier, Unit
 
@@ -31,20 +33,24 @@ class Scope:
 
 EMPTY = Scope()
 
+# Whoever is asking: ``request.user`` is one of these (also a WebSocket's or a task's user).
+AnyUser: TypeAlias = User | AnonymousUser
 
-def profile_of(user) -> Profile | None:
+
+def profile_of(user: AnyUser) -> Profile | None:
     if not getattr(user, "is_authenticated", False):
         return None
     try:
-        return user.profile
+        # The reverse one-to-one is on User only; an authenticated user is a User.
+        return user.profile  # type: ignore[union-attr]
     except Profile.DoesNotExist:
         return None
 
 
-def scope_of(user) -> Scope:
+def scope_of(user: AnyUser) -> Scope:
     if not getattr(user, "is_authenticated", False):
         return EMPTY
-    cached = getattr(user, "_liandong_scope", None)
+    cached: Scope | None = getattr(user, "_liandong_scope", None)
     if cached is not None:
         return cached
     profile = profile_of(user)
@@ -63,11 +69,12 @@ def scope_of(user) -> Scope:
             if profile.role in (Role.GRID_WORKER, Role.GRID_LEADER)
             else frozenset(),
         )
-    user._liandong_scope = scope
+    # Cached on the user object for the rest of the request (it is read many times per page).
+    user._liandong_scope = scope  # type: ignore[union-attr]
     return scope
 
 
-def regions_in_scope(user):
+def regions_in_scope(user: AnyUser) -> QuerySet[Region]:
     """Regions (county/town/village) a desk or leader covers: their region and everything below."""
     scope = scope_of(user)
     if scope.everything:
@@ -87,7 +94,7 @@ def regions_in_scope(user):
     return Region.objects.filter(pk=scope.region_id)
 
 
-def units_in_scope(user) -> QuerySet:
+def units_in_scope(user: AnyUser) -> QuerySet[Unit]:
     """Units a user may see in pickers and filters: those sitting in their regions, plus the
     county departments above a town (a town's cases may be led by them after escalation)."""
     scope = scope_of(user)
@@ -104,7 +111,7 @@ def units_in_scope(user) -> QuerySet:
     return qs.filter(Q(region__in=regions) | Q(region_id__in=above, kind="department")).distinct()
 
 
-def scoped_choices(user, model) -> QuerySet | None:
+def scoped_choices(user: AnyUser, model: type[Model]) -> QuerySet[Any] | None:
     """The rows of ``model`` a desk user may pick in a form (None: the model is not scoped by
     region — county-wide reference data such as categories). Forms built on these refuse a
     forged id outside them as an invalid choice."""

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import shapely
 from django.conf import settings
@@ -27,6 +28,8 @@ from apps.org.models import Grid, Region, Tier
 GRID_CODE = re.compile(r"^\d{15}$")
 DIVISION_CODE = re.compile(r"^\d{12}$")
 MAX_ERRORS = 50
+# A parsed GeoJSON object (a FeatureCollection, a Feature or a geometry), as json.loads gives it.
+GeoJSON: TypeAlias = dict[str, Any]
 M2_PER_DEG2_AT_EQUATOR = 111_320.0**2
 
 
@@ -53,11 +56,11 @@ class _Feature:
     code: str
     name: str
     village: Region
-    geometry: dict
+    geometry: GeoJSON
     shape: shapely.Geometry
 
 
-def grid_fields(boundary: dict) -> dict:
+def grid_fields(boundary: GeoJSON) -> dict[str, float]:
     """The bounding box and a point inside, stored beside a boundary for index-friendly
     pre-filtering in SQL and for map labels."""
     geom = shape(boundary)
@@ -81,12 +84,13 @@ def _area_m2(geom: shapely.Geometry) -> float:
     """Area in square metres, near enough for a tolerance (equirectangular at the centroid)."""
     if geom.is_empty:
         return 0.0
-    lat = geom.centroid.y
-    return geom.area * M2_PER_DEG2_AT_EQUATOR * math.cos(math.radians(lat))
+    lat: float = geom.centroid.y
+    area: float = geom.area
+    return area * M2_PER_DEG2_AT_EQUATOR * math.cos(math.radians(lat))
 
 
-def _finite_coordinates(geometry: dict) -> bool:
-    def walk(node) -> bool:
+def _finite_coordinates(geometry: GeoJSON) -> bool:
+    def walk(node: object) -> bool:
         if isinstance(node, (list, tuple)):
             if len(node) >= 2 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in node[:2]
@@ -99,7 +103,8 @@ def _finite_coordinates(geometry: dict) -> bool:
     return walk(geometry.get("coordinates"))
 
 
-def _parse(data: str | bytes | dict) -> dict:
+def _parse(data: str | bytes | GeoJSON) -> object:
+    """Any JSON value: the caller checks that it is a FeatureCollection."""
     if isinstance(data, dict):
         return data
     try:
@@ -115,8 +120,8 @@ def _parse(data: str | bytes | dict) -> dict:
 
 def grids_import_geojson(
     *,
-    data: str | bytes | dict,
-    allowed_villages: QuerySet | Iterable[Region] | None = None,
+    data: str | bytes | GeoJSON,
+    allowed_villages: QuerySet[Region] | Iterable[Region] | None = None,
     overlap_tolerance_m2: float | None = None,
 ) -> GridImportResult:
     """Create or update grids from a GeoJSON FeatureCollection, all or nothing.
@@ -223,6 +228,8 @@ def grids_import_geojson(
         if problems:
             errors.append(f"{label}：{'；'.join(problems)}。")
             continue
+        # No problems: the village exists and the geometry is a valid polygon (checked above).
+        assert village is not None and isinstance(geometry, dict) and geom is not None
         seen_codes[code] = index
         features.append(_Feature(index, code, name, village, geometry, geom))
 
@@ -308,7 +315,7 @@ def grids_import_geojson(
     return result
 
 
-def grids_export_geojson(*, grids: QuerySet | None = None) -> dict:
+def grids_export_geojson(*, grids: QuerySet[Grid] | None = None) -> GeoJSON:
     """The grids as a GeoJSON FeatureCollection in the import format (re-imports unchanged)."""
     queryset = (
         (Grid.objects.all() if grids is None else grids)

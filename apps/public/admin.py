@@ -119,8 +119,9 @@ class RatingAdmin(ScopedToCases, admin.ModelAdmin):
     list_select_related = ["case"]
     search_fields = ["case__tracking_number"]
     date_hierarchy = "created_at"
-    fields = ["number", "stars", "comment", "via", "created_at"]
-    readonly_fields = fields
+    # Every field is read-only: a citizen's rating is not edited at the desk.
+    readonly_fields = ("number", "stars", "comment", "via", "created_at")
+    fields = readonly_fields
 
     @admin.display(description="流水号")
     def number(self, obj):

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
@@ -41,8 +42,12 @@ from apps.cases.models import (
 )
 from apps.org.models import Tier, UnitKind
 
+if TYPE_CHECKING:
+    from apps.public.models import Rating
+
 # Plain words for a citizen, one per status.
-STATUS_WORDS = {
+# Keyed by the choices' values: the model fields hold plain strings.
+STATUS_WORDS: dict[str, str] = {
     Status.REPORTED: "已收到，等待受理",
     Status.ACCEPTED: "已受理，正在安排处置单位",
     Status.DISPATCHED: "已派给处置单位，等待签收",
@@ -54,7 +59,7 @@ STATUS_WORDS = {
     Status.MERGED: "与同一问题的其他上报合并办理",
     Status.DEFERRED: "暂缓办理",
 }
-COLOUR_WORDS = {
+COLOUR_WORDS: dict[str, str] = {
     Colour.GREEN: "已办结",
     Colour.BLUE: "办理中",
     Colour.YELLOW: "即将到期",
@@ -62,18 +67,18 @@ COLOUR_WORDS = {
     Colour.GREY: "暂缓办理",
 }
 # The desk of each tier, when no unit has been dispatched yet.
-DESK_WORDS = {
+DESK_WORDS: dict[str, str] = {
     Tier.VILLAGE: "村/社区工作站",
     Tier.TOWN: "乡镇（街道）综合信息指挥室",
     Tier.COUNTY: "区县指挥中心",
 }
-UNIT_KIND_WORDS = {
+UNIT_KIND_WORDS: dict[str, str] = {
     UnitKind.DEPARTMENT: "区县职能部门",
     UnitKind.STATIONED: "乡镇派驻机构",
     UnitKind.TOWN_OFFICE: "乡镇站所",
     UnitKind.WORKSTATION: "村/社区工作站",
 }
-TIER_WORDS = {Tier.VILLAGE: "村/社区", Tier.TOWN: "乡镇/街道", Tier.COUNTY: "区县"}
+TIER_WORDS: dict[str, str] = {Tier.VILLAGE: "村/社区", Tier.TOWN: "乡镇/街道", Tier.COUNTY: "区县"}
 
 _HOUSE_NUMBER = re.compile(r"[0-9０-９#＃]|[〇零一二三四五六七八九十百千]+\s*(?:号|弄|幢|栋)")
 # A road, avenue, street or lane name right before the house number, starting the address or
@@ -108,7 +113,9 @@ class PublicEvent:
 # The steps a citizen sees, and how each is worded (see ``public_timeline`` for the rule).
 # A callable gets the event and the case, and returns the words or "" to leave the event out.
 def _unit_kind(event: CaseEvent) -> str:
-    return UNIT_KIND_WORDS.get(event.unit.kind, "处置单位") if event.unit_id else "处置单位"
+    return (
+        UNIT_KIND_WORDS.get(event.unit.kind, "处置单位") if event.unit is not None else "处置单位"
+    )
 
 
 TIMELINE_WORDS: dict[str, str | Callable[[CaseEvent, Case], str]] = {
@@ -146,7 +153,7 @@ TIMELINE_WORDS: dict[str, str | Callable[[CaseEvent, Case], str]] = {
 }
 
 
-def public_events() -> QuerySet:
+def public_events() -> QuerySet[CaseEvent]:
     """The events ``public_timeline`` may show, with just the fields it reads."""
     return (
         CaseEvent.objects.filter(action__in=list(TIMELINE_WORDS))
@@ -156,7 +163,7 @@ def public_events() -> QuerySet:
     )
 
 
-def public_timeline(case: Case, events) -> list[PublicEvent]:
+def public_timeline(case: Case, events: Iterable[CaseEvent]) -> list[PublicEvent]:
     """The public steps of a case, oldest first, each with its time and plain words.
 
     The rule, written once for the status page, the link page and Open311's ``status_notes``:
@@ -175,7 +182,7 @@ def public_timeline(case: Case, events) -> list[PublicEvent]:
     4. The words come from the action, the tier and the unit kind, not from ``public_note``,
        so cases recorded before the services wrote public notes read the same.
     """
-    timeline = []
+    timeline: list[PublicEvent] = []
     for event in events:
         words = TIMELINE_WORDS.get(event.action)
         text = words(event, case) if callable(words) else words
@@ -227,7 +234,7 @@ class PublicCase:
         return self.timeline[-1].text if self.timeline else ""
 
 
-def public_cases() -> QuerySet:
+def public_cases() -> QuerySet[Case]:
     """Cases with everything ``public_view`` reads, in a fixed number of queries."""
     return (
         Case.objects.select_related(
@@ -277,7 +284,7 @@ def holder_words(case: Case) -> str:
     """Which kind of unit holds the case — never a person."""
     if case.status in FINAL_STATUSES:
         return ""
-    if case.lead_unit_id and case.status in (Status.DISPATCHED, Status.SIGNED, Status.HANDLED):
+    if case.status in (Status.DISPATCHED, Status.SIGNED, Status.HANDLED) and case.lead_unit:
         return UNIT_KIND_WORDS.get(case.lead_unit.kind, "处置单位")
     return DESK_WORDS.get(case.tier, "")
 
@@ -292,7 +299,7 @@ def dispatching_tier_words(case: Case) -> str:
 
 def agency_words(case: Case) -> str:
     """The kind of unit responsible (now, or last, for a finished case)."""
-    if case.lead_unit_id and case.status not in (Status.REJECTED, Status.MERGED):
+    if case.status not in (Status.REJECTED, Status.MERGED) and case.lead_unit:
         return UNIT_KIND_WORDS.get(case.lead_unit.kind, "处置单位")
     return DESK_WORDS.get(case.tier, "")
 
@@ -306,7 +313,7 @@ def location_words(case: Case) -> str:
 def _detail(case: Case) -> str:
     if case.status == Status.REJECTED and case.reject_reason:
         return _("原因：%(r)s") % {"r": RejectReason(case.reject_reason).label}
-    if case.status == Status.MERGED and case.merged_into_id:
+    if case.status == Status.MERGED and case.merged_into:
         # The other case's number is another citizen's key; say how it goes, not which one.
         return _("合并办理的事件目前：%(s)s") % {"s": STATUS_WORDS.get(case.merged_into.status, "")}
     if case.status == Status.DEFERRED and case.deferred_review_on:
@@ -341,7 +348,7 @@ def public_view(case: Case) -> PublicCase:
         colour=case.colour,
         colour_words=COLOUR_WORDS.get(case.colour, ""),
         category=category.name,
-        category_group=category.parent.name if category.parent_id else "",
+        category_group=category.parent.name if category.parent else "",
         category_code=category.code,
         tier_words=TIER_WORDS.get(case.tier, ""),
         holder_words=holder_words(case),
@@ -389,12 +396,12 @@ def rating_allowed(case: Case) -> bool:
         return True
     return (
         case.status == Status.MERGED
-        and bool(case.merged_into_id)
+        and case.merged_into is not None
         and case.merged_into.status == Status.CLOSED
     )
 
 
-def existing_rating(case: Case):
+def existing_rating(case: Case) -> Rating | None:
     from apps.public.models import Rating
 
     return Rating.objects.filter(case_id=case.pk).first()

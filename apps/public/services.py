@@ -8,8 +8,9 @@
     open311_key_issue / _check      API keys of Open311 clients
     open311_request_create          POST requests — a report, through the workflow service
 
-Case state is changed only by ``apps.cases.services``; a rating is not a state change, so its
-history entry is written here.
+Cases and their history are written only by ``apps.cases.services``: a report goes in through
+``report_intake`` (each function here builds its ``ReportIntake`` and says refusals in the
+channel's words), a rating's history row through ``case_rated``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from django.utils.translation import gettext as _
 
 from apps.cases import services as workflow
 from apps.cases import tracking
-from apps.cases.models import Action, Case, CaseEvent, Category, PhotoKind, PositionSource, Source
-from apps.core import follow_up
+from apps.cases.models import Case, Category, PositionSource, Source
 from apps.org.models import Region, Tier
 from apps.public.models import (
     LOW_RATING_MAX,
@@ -150,20 +150,9 @@ def rating_submit(*, case: Case, stars: int, comment: str = "", via: str) -> Rat
             rating = Rating.objects.create(case=case, stars=stars, comment=comment, via=via)
             if stars <= LOW_RATING_MAX:
                 ReviewItem.objects.create(case=case, rating=rating, town_id=case.town_id)
-            event = CaseEvent.objects.create(
-                case=case,
-                action=Action.RATE,
-                actor=None,
-                actor_label=_("市民"),
-                from_status=case.status,
-                to_status=case.status,
-                from_tier=case.tier,
-                to_tier=case.tier,
-                public_note=_("市民已评价"),
-                note=comment,
-                data={"stars": stars, "review": stars <= LOW_RATING_MAX},
+            workflow.case_rated(
+                case=case, stars=stars, comment=comment, review=stars <= LOW_RATING_MAX
             )
-            follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event.pk)
     except IntegrityError:
         raise AlreadyRated(
             _("这个事件已经评价过了，每个事件只能评价一次。"), field="stars"
@@ -222,10 +211,11 @@ def citizen_report_submit(
     phone: str = "",
     photos: Sequence[UploadedFile] = (),
 ) -> Case:
-    """随手拍: a citizen's report becomes a case like any other (routed by the workflow), with
-    its photos through the field app's pipeline (``apps.cases.photos``: checked here, web and
-    thumbnail copies made by the worker). All or nothing: a refused photo or position leaves
-    no rows and no files. Without a position, a photo's EXIF GPS fix is used, as in the field app."""
+    """随手拍: a citizen's report becomes a case like any other, through the one intake
+    (``apps.cases.services.report_intake``: placement, photos, follow-up), with the photos
+    checked here (``apps.cases.photos``). All or nothing: a refused photo or position leaves
+    no rows and no files. Without a position, a photo's EXIF GPS fix is used, as in the field app.
+    What is the citizen's own: a description and a photo are required, the phone is normalized."""
     from apps.cases import photos as pipeline
 
     _check_report(category=category, description=description)
@@ -241,42 +231,22 @@ def citizen_report_submit(
         inspected = [pipeline.photo_inspect(upload, field="photo") for upload in photos]
     except pipeline.PhotoRejected as exc:
         raise PublicError(exc.message, field="photo", status_code=exc.status_code) from None
-    position_time = None
-    if point is None:
-        fix = next((p.gps for p in inspected if p.gps), None)
-        if fix is None:
-            raise PublicError(_("请定位或在地图上点选问题所在位置。"), field="location")
-        point, position_source, accuracy_m, position_time = (
-            (fix.lat, fix.lng),
-            PositionSource.EXIF,
-            None,
-            fix.time,
-        )
     try:
-        with pipeline.photo_transaction():
-            case, _created = workflow.case_report(
-                reporter=None,
+        case, _created = workflow.report_intake(
+            workflow.ReportIntake(
+                source=Source.CITIZEN,
                 category=category,
                 description=description.strip(),
-                lat=point[0],
-                lng=point[1],
+                lat=point[0] if point else None,
+                lng=point[1] if point else None,
                 position_source=position_source,
                 accuracy_m=accuracy_m,
-                position_time=position_time,
                 reporter_phone=phone,
-                source=Source.CITIZEN,
-                restrict_to_grids=None,
+                photos=inspected,
             )
-            event = case.events.filter(action=Action.REPORT).order_by("pk").first()
-            for photo in inspected:
-                pipeline.case_photo_add(
-                    case=case,
-                    photo=photo,
-                    client_id=photo.sha256[:32],
-                    kind=PhotoKind.REPORT,
-                    uploaded_by=None,
-                    event=event,
-                )
+        )
+    except workflow.PositionMissing:
+        raise PublicError(_("请定位或在地图上点选问题所在位置。"), field="location") from None
     except workflow.WorkflowError as exc:
         field = "location" if exc.field in ("lat", "lng") else (exc.field or "photo")
         raise PublicError(exc.message, field=field, status_code=400) from None
@@ -385,18 +355,18 @@ def open311_request_create(
         accuracy_m = 1000.0  # flags the position for the acceptor
     with transaction.atomic():
         try:
-            case, _created = workflow.case_report(
-                reporter=None,
-                category=category,
-                description=description,
-                lat=point[0],
-                lng=point[1],
-                position_source=position_source,
-                accuracy_m=accuracy_m,
-                reporter_phone=phone,
-                address=address_string.strip()[:200],
-                source=Source.OPEN311,
-                restrict_to_grids=None,
+            case, _created = workflow.report_intake(
+                workflow.ReportIntake(
+                    source=Source.OPEN311,
+                    category=category,
+                    description=description,
+                    lat=point[0],
+                    lng=point[1],
+                    position_source=position_source,
+                    accuracy_m=accuracy_m,
+                    reporter_phone=phone,
+                    address=address_string.strip()[:200],
+                )
             )
         except workflow.WorkflowError as exc:
             raise PublicError(

@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from apps.public import views
+from apps.public import board, views
 
 app_name = "public"
 
 urlpatterns = [
     path("", views.track, name="track"),
+    path("board/", board.board_page, name="board"),
     path("verify/", views.verify, name="verify"),
     path("rate/", views.rate, name="rate"),
     path("report/", views.report, name="report"),

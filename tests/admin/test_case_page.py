@@ -8,8 +8,8 @@ from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from apps.cases import services
-from apps.cases.admin import photo_src
 from apps.cases.models import Action, Case, ExtensionStatus, PhotoKind, Status
+from apps.desk.admin import photo_src
 from apps.org.models import Tier
 from tests.admin.conftest import add_photo, at_county, at_town, num, report
 

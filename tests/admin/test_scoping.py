@@ -6,8 +6,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from apps.cases.admin import photo_src
 from apps.cases.models import Case, Status
+from apps.desk.admin import photo_src
 from tests.admin.conftest import add_photo, at_town, num, report
 
 pytestmark = pytest.mark.django_db

@@ -1,24 +1,19 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from tests import photo_files
+from tests import photo_files, photo_storage
 from tests.factories import PASSWORD
 
 
 @pytest.fixture(autouse=True)
 def empty_photo_storage():
     """Each test starts with empty photo storage, so it can count the files it leaves."""
-    import shutil
-
-    for root in (Path(settings.PRIVATE_MEDIA_ROOT), Path(settings.MEDIA_ROOT)):
-        shutil.rmtree(root, ignore_errors=True)
+    photo_storage.empty_storage()
     yield
 
 
@@ -57,10 +52,6 @@ def upload(name: str = "photo.jpg", data: bytes | None = None, content_type: str
     )
 
 
-def stored_files() -> list[Path]:
-    """Every file in private storage (originals and copies) and in public media."""
-    found: list[Path] = []
-    for root in (Path(settings.PRIVATE_MEDIA_ROOT), Path(settings.MEDIA_ROOT)):
-        if root.exists():
-            found.extend(p for p in root.rglob("*") if p.is_file())
-    return found
+def stored_files() -> list[str]:
+    """Every file in photo storage (originals and copies) and in public media."""
+    return photo_storage.stored_files()

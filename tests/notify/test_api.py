@@ -9,8 +9,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.cases import services as workflow
-from apps.cases.desk import desk_stats
 from apps.cases.tracking import display
+from apps.desk.dashboard import desk_stats
 from apps.notify.models import Kind, Notification
 from tests.notify.helpers import at_town_desk, fan_out
 

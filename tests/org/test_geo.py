@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from apps.demo.layout import random_grids
 from apps.org import geo
-from apps.org.demo.layout import random_grids
 from tests.factories import BASE_LAT, BASE_LNG, SIDE, another_process_bumps, square
 
 M_PER_DEG_LAT = 111_320.0

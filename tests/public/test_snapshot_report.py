@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from apps.cases import tracking
 from apps.cases.models import Case, CasePhoto, PhotoKind, PositionSource, Source
+from tests import photo_storage
 from tests.public.conftest import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -39,9 +38,8 @@ def form(org, **overrides):
     return {k: v for k, v in data.items() if v is not None}
 
 
-def private_files() -> set[Path]:
-    root = Path(django_settings.PRIVATE_MEDIA_ROOT)
-    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+def private_files() -> set[str]:
+    return set(photo_storage.stored_files())
 
 
 def test_the_form_offers_two_level_categories_a_map_and_a_camera(client, org):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.cases import clock, reference, rules
+from apps.cases import clock, reference, rules, steps
 from apps.cases.models import (
     FINAL_STATUSES,
     Case,
@@ -64,8 +67,13 @@ STEP_FOR_STATUS = {
     Status.HANDLED: Step.VERIFY,
     Status.VERIFIED: Step.CLOSE,
 }
-DESK_REGION_FIELD = {Tier.VILLAGE: "village_id", Tier.TOWN: "town_id", Tier.COUNTY: "county_id"}
 MAJOR_SEVERITIES = {Severity.MAJOR, Severity.SERIOUS}
+# What each ``Case.pending_work`` entry (the case's outbox) means: the task that does it, with
+# the case id. The outbox sweep re-sends these when their message was lost.
+PENDING_WORK_TASKS = {
+    "route": "apps.cases.tasks.route_case",
+    "photos": "apps.cases.tasks.process_case_photos",
+}
 
 
 # --- internals ---------------------------------------------------------------------------
@@ -92,36 +100,14 @@ def _require(case: Case, actor, action: str) -> None:
                 _(
                     "这个事件的状态是“%(status)s”，不能再%(action)s。如问题仍未解决，请联系指挥中心重新打开事件，或新建一条上报。"
                 )
-                % {"status": case.get_status_display(), "action": _ACTION_WORDS.get(action, action)}
+                % {"status": case.get_status_display(), "action": steps.word(action)}
             )
         raise NotPermitted(
             _(
                 "您不能对这个事件执行“%(action)s”（当前状态：%(status)s）。请刷新查看您可以执行的操作；如确需办理，请联系持有这个事件的指挥中心。"
             )
-            % {"action": _ACTION_WORDS.get(action, action), "status": case.get_status_display()}
+            % {"action": steps.word(action), "status": case.get_status_display()}
         )
-
-
-_ACTION_WORDS = {
-    "accept": "受理",
-    "reject": "不予立案",
-    "merge": "合并",
-    "dispatch": "派遣",
-    "redispatch": "改派",
-    "sign": "签收",
-    "return": "退单",
-    "extension_request": "申请延期",
-    "extension_decide": "审批延期",
-    "escalate": "上报上级",
-    "handle": "处置反馈",
-    "verify": "核查",
-    "close": "结案",
-    "reopen": "重新打开",
-    "urge": "督办",
-    "defer": "挂账",
-    "resume": "恢复办理",
-    "joint_response": "组织联合处置",
-}
 
 
 def clock_fields(
@@ -178,17 +164,19 @@ def _record(
     data: dict | None = None,
     notify: bool = True,
     tells_nobody: bool = False,
+    actor_label: str | None = None,
 ) -> CaseEvent:
     """Append to the case's history. ``notify`` False: the caller has the fan-out sent some
     other way (a self-resolved report's event goes out with its routing); either way the event
     waits in the outbox (``notified_at`` empty) until it is fanned out. ``tells_nobody``: an
     event with no one to tell (a plain report: its reporter is the actor, and the routing event
-    that follows tells the desk) is born out of the outbox, with no fan-out at all."""
+    that follows tells the desk) is born out of the outbox, with no fan-out at all.
+    ``actor_label``: who acted, when it is nobody with an account (a citizen's rating)."""
     event = CaseEvent.objects.create(
         case=case,
         action=action,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=_actor_label(actor) if actor_label is None else actor_label,
         from_status=from_status,
         to_status=case.status,
         from_tier=from_tier,
@@ -200,9 +188,7 @@ def _record(
         notified_at=timezone.now() if tells_nobody else None,
     )
     if notify:
-        follow_up.send_on_commit(
-            "apps.notify.tasks.fan_out_event", event.pk, in_memory={"event": event}
-        )
+        follow_up.send_on_commit(settings.CASE_EVENT_TASK, event.pk, in_memory={"event": event})
     return event
 
 
@@ -264,6 +250,46 @@ def _change(
         unit=unit,
         data=data,
     )
+
+
+def case_outbox_add(*, case_id: int, work: str) -> None:
+    """Put ``work`` (a ``PENDING_WORK_TASKS`` key) into the case's outbox, in the caller's
+    transaction, so the outbox sweep re-sends it if its message is lost. Not a step: no
+    version, no history row (the work follows a change already recorded)."""
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update()
+            .only("pk", "pending_work", "pending_since")
+            .get(pk=case_id)
+        )
+        pending = list(case.pending_work or [])
+        if work in pending:
+            return
+        pending.append(work)
+        Case.objects.filter(pk=case_id).update(
+            pending_work=pending, pending_since=case.pending_since or timezone.now()
+        )
+
+
+def case_outbox_done(*, case_id: int, work: str, unless: Callable[[], bool] | None = None) -> bool:
+    """Take ``work`` off the case's outbox, unless ``unless()`` (asked under the case's lock)
+    says there is more of it to do. True if it was taken off."""
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update()
+            .only("pk", "pending_work", "pending_since")
+            .filter(pk=case_id)
+            .first()
+        )
+        if case is None or work not in (case.pending_work or []):
+            return False
+        if unless is not None and unless():
+            return False
+        remaining = [w for w in case.pending_work if w != work]
+        Case.objects.filter(pk=case_id).update(
+            pending_work=remaining, pending_since=case.pending_since if remaining else None
+        )
+        return True
 
 
 def _locked(case: Case) -> Case:

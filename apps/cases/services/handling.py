@@ -1,4 +1,4 @@
-"""Handling and closure: handle, verify, close, reopen, urge, defer, resume."""
+"""Handling and closure: handle, verify, close, reopen, urge, defer, resume; the rating."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from apps.cases import clock
 from apps.cases.models import (
     Action,
     Case,
+    CaseEvent,
     Status,
 )
 from apps.cases.services.base import (
@@ -227,3 +228,20 @@ def case_resume(*, case: Case, actor, note: str = "") -> Case:
             },
         )
     return case
+
+
+def case_rated(*, case: Case, stars: int, comment: str, review: bool) -> CaseEvent:
+    """回访评价 in the case's history: a citizen's rating of a closed case (``apps.public``
+    keeps the rating itself and decides whether it opens a review). Not a state change — no
+    version, same status and tier — but a history row like any other, fanned out on commit."""
+    return _record(
+        case,
+        action=Action.RATE,
+        actor=None,
+        actor_label=_("市民"),
+        from_status=case.status,
+        from_tier=case.tier,
+        public_note=_("市民已评价"),
+        note=comment,
+        data={"stars": stars, "review": review},
+    )

@@ -1,4 +1,10 @@
-"""上报: a report becomes a case, exactly once per client UUID."""
+"""上报: a report becomes a case, exactly once per client UUID.
+
+``report_intake`` is the one way in for every channel — the field app's API, 随手拍 (citizens),
+Open311 and the hotline desk: each builds a ``ReportIntake`` from its own request format and
+renders the answer in its own words; the rules live here. ``case_report`` is its core (the
+case and its history row); the workflow's own tests call it directly.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -18,7 +25,9 @@ from django.utils.translation import gettext as _
 from apps.cases.models import (
     Action,
     Case,
+    CaseEvent,
     Category,
+    PhotoKind,
     PositionSource,
     Severity,
     Source,
@@ -35,6 +44,9 @@ from apps.cases.tracking import new_tracking_number
 from apps.core import follow_up
 from apps.org import geo
 from apps.org.models import Region, Tier
+
+if TYPE_CHECKING:
+    from apps.cases.photos import InspectedPhoto
 
 
 def _content_hash(payload: dict[str, Any]) -> str:
@@ -67,7 +79,7 @@ def case_report(
     workstation of the village whose grid contains the point, so it has an owner from its first
     moment; routing, duplicate detection and major-event handling follow in ``case_route``.
     """
-    if category.parent_id is None or not category.is_active:
+    if category is None or category.parent_id is None or not category.is_active:
         raise WorkflowError(_("请选择一个启用的小类。"), field="category")
     if (
         not (isinstance(lat, (int, float)) and isinstance(lng, (int, float)))
@@ -161,7 +173,7 @@ def case_report(
             # event (the assignment is what the report is waiting for; its notification
             # follows a moment later). If the message is lost, the outbox has both.
             follow_up.send_on_commit("apps.cases.tasks.route_case", case.pk)
-            _record(
+            event = _record(
                 case,
                 action=Action.SELF_RESOLVE if self_resolved else Action.REPORT,
                 actor=case.reporter,
@@ -187,6 +199,7 @@ def case_report(
     # may need the database or the cache (a failure there would answer an error for a report
     # already stored).
     case.intake_grid_name = place.name if place is not None else None
+    case.intake_event = event  # the step the report's photos document
     return case, True
 
 
@@ -196,3 +209,132 @@ def _replay(existing: Case, content: str, reporter) -> tuple[Case, bool]:
     ):
         raise DuplicateSubmission(_("这个上报编号已用于另一条内容不同的上报；请新建一条上报。"))
     return existing, False
+
+
+# --- the one intake ---------------------------------------------------------------------------
+
+
+class PositionMissing(WorkflowError):
+    """No point given and no photo with a GPS fix: a channel may say it in its own words."""
+
+
+@dataclass(frozen=True)
+class ReportIntake:
+    """One report as a channel hands it in, already parsed from the channel's request format
+    (JSON or multipart, a web form, Open311 parameters, a call taker's form).
+
+    ``lat``/``lng`` None: the first photo with an EXIF GPS fix gives the point
+    (``position_source`` exif). ``photos`` are uploads the channel has checked with
+    ``apps.cases.photos.photo_inspect`` (a bad one refuses the report before anything is
+    written); ``photo_ids``/``photo_kinds`` run parallel to them (defaults: the photo's
+    fingerprint; a report photo, or "before" for a fix on the spot)."""
+
+    source: str
+    category: Category | None
+    description: str
+    lat: float | None
+    lng: float | None
+    reporter: Any = None  # the signed-in user, None for a citizen or a client
+    position_source: str = PositionSource.DEVICE_GPS
+    accuracy_m: float | None = None
+    position_time: dt.datetime | None = None
+    severity: int = Severity.ORDINARY
+    address: str = ""
+    reporter_phone: str = ""
+    client_uuid: uuid.UUID | None = None
+    self_resolved: bool = False
+    result_text: str = ""
+    restrict_to_grids: Iterable[int] | None = None  # a grid worker reports in their own grids
+    photos: Sequence[InspectedPhoto] = ()
+    photo_ids: Sequence[str] = ()
+    photo_kinds: Sequence[str] = ()
+
+
+def report_photo_kinds(self_resolved: bool) -> set[str]:
+    """The photo kinds a report may carry: before/after for a fix on the spot, else report."""
+    return {PhotoKind.BEFORE, PhotoKind.AFTER} if self_resolved else {PhotoKind.REPORT}
+
+
+def report_intake(intake: ReportIntake) -> tuple[Case, bool]:
+    """上报 through any channel. Returns ``(case, created)``; ``created`` False is the replay of
+    an earlier submission with the same client UUID (the first case, unchanged).
+
+    Validation and placement (grid, village, town from the point: ``apps.org.geo``),
+    idempotency on the client UUID (different content → ``DuplicateSubmission``), the photos
+    (rows and files) in the same transaction as the case — all or nothing — and the follow-up:
+    one message per report, the routing task, which takes the photos' copies along; the
+    report's own history row tells nobody (see ``case_report``). Everything that can fail
+    happens before the commit: a new case without photos can be answered from the returned
+    object alone (``case.intake_grid_name``), with no read after the commit."""
+    from apps.cases import photos as pipeline  # the photo pipeline imports this package
+
+    photos = list(intake.photos)
+    position = {
+        "lat": intake.lat,
+        "lng": intake.lng,
+        "accuracy_m": intake.accuracy_m,
+        "position_source": intake.position_source,
+        "position_time": intake.position_time,
+    }
+    if intake.lat is None or intake.lng is None:
+        fix = next((p.gps for p in photos if p.gps), None)
+        if fix is None:
+            raise PositionMissing(
+                _("缺少位置：请打开定位、在地图上选点，或附上带 GPS 信息的照片。"), field="lat"
+            )
+        position = {
+            "lat": fix.lat,
+            "lng": fix.lng,
+            "accuracy_m": None,
+            "position_source": PositionSource.EXIF,
+            "position_time": fix.time,
+        }
+    default_kind = PhotoKind.BEFORE if intake.self_resolved else PhotoKind.REPORT
+    kinds = list(intake.photo_kinds) or [default_kind] * len(photos)
+    if any(kind not in report_photo_kinds(intake.self_resolved) for kind in kinds):
+        raise WorkflowError(
+            _("当场处置的照片类型为处置前/处置后；普通上报的照片类型为上报照片。"),
+            field="photo_kinds",
+        )
+    ids = list(intake.photo_ids) or [p.sha256[:32] for p in photos]
+    report = {
+        "reporter": intake.reporter,
+        "category": intake.category,
+        "description": intake.description,
+        "severity": intake.severity,
+        "address": intake.address,
+        "reporter_phone": intake.reporter_phone,
+        "source": intake.source,
+        "client_uuid": intake.client_uuid,
+        "self_resolved": intake.self_resolved,
+        "result_text": intake.result_text,
+        "restrict_to_grids": intake.restrict_to_grids,
+        **position,
+    }
+    if not photos:
+        return case_report(**report)  # commits before the caller answers
+    # The case and its photos (rows and files) commit together or not at all.
+    with pipeline.photo_transaction():
+        case, created = case_report(**report)
+        event = getattr(case, "intake_event", None) if created else _report_event(case)
+        uploaded_by = (
+            intake.reporter if getattr(intake.reporter, "is_authenticated", False) else None
+        )
+        for photo, client_id, kind in zip(photos, ids, kinds, strict=True):
+            pipeline.case_photo_add(
+                case=case,
+                photo=photo,
+                client_id=client_id,
+                kind=kind,
+                uploaded_by=uploaded_by,
+                event=event,
+                # A new case's routing task makes the copies: no message of their own.
+                with_report=created,
+            )
+    return case, created
+
+
+def _report_event(case: Case) -> CaseEvent | None:
+    return (
+        case.events.filter(action__in=[Action.REPORT, Action.SELF_RESOLVE]).order_by("pk").first()
+    )

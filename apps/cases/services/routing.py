@@ -26,6 +26,7 @@ from apps.cases.models import (
 )
 from apps.cases.services.base import (
     MAJOR_SEVERITIES,
+    PENDING_WORK_TASKS,
     ConcurrentChange,
     _actor_label,
     _change,
@@ -109,7 +110,7 @@ def case_route(*, case_id: int) -> Case | None:
             for event_id in CaseEvent.objects.filter(
                 case_id=case_id, action=Action.SELF_RESOLVE, notified_at__isnull=True
             ).values_list("pk", flat=True):
-                follow_up.send_on_commit("apps.notify.tasks.fan_out_event", event_id)
+                follow_up.send_on_commit(settings.CASE_EVENT_TASK, event_id)
         remaining = [w for w in case.pending_work if w != "route"]
         duplicate = probable_duplicate(case) if case.status == Status.REPORTED else None
         fields: dict[str, Any] = {
@@ -125,7 +126,9 @@ def case_route(*, case_id: int) -> Case | None:
                 fields=fields,
                 note=_("重大/较大事件，直报区县指挥中心"),
             )
-            return case_joint_response(case=case, actor=None)
+            case = case_joint_response(case=case, actor=None)
+            _photos_along(case)
+            return case
         village_unit = routing_target(case, Tier.VILLAGE)
         suggested = village_unit if case.tier == Tier.VILLAGE else routing_target(case, case.tier)
         fields["suggested_unit_id"] = getattr(suggested, "pk", None)
@@ -138,7 +141,16 @@ def case_route(*, case_id: int) -> Case | None:
             public_note=_("已分流至村/社区工作站"),
             data={"probable_duplicate_of": duplicate.tracking_number} if duplicate else {},
         )
+        _photos_along(case)
         return case
+
+
+def _photos_along(case: Case) -> None:
+    """Photos that came with the report had no message of their own (see ``report_intake``):
+    the routing task makes their copies too, after the notifications (registered last, so
+    they run last in ``follow_up.run_here``). One message per report."""
+    if "photos" in (case.pending_work or []):
+        follow_up.send_on_commit(PENDING_WORK_TASKS["photos"], case.pk)
 
 
 # --- a backlog: several waiting reports per routing task ------------------------------------
@@ -230,7 +242,8 @@ def _claim(case_id: int, limit: int) -> list[Case]:
 def _route_batch(case_id: int, limit: int) -> set[int]:
     """Route the waiting reports ``_claim`` takes, in one transaction: the same fields and
     history row as ``case_route`` writes for each, in one UPDATE and one INSERT; their events
-    go out together once committed (``apps.notify.tasks.fan_out_events``). Returns the ids."""
+    go out together once committed (``settings.CASE_EVENTS_TASK``), then the photos that came
+    with them (``_photos_along``). Returns the ids."""
     with transaction.atomic():
         cases = _claim(case_id, limit)
         if not cases:
@@ -287,10 +300,10 @@ def _route_batch(case_id: int, limit: int) -> set[int]:
             for event in events:
                 event.case = by_case[event.case_id]
         follow_up.send_on_commit(
-            "apps.notify.tasks.fan_out_events",
-            [e.pk for e in events],
-            in_memory={"events": events},
+            settings.CASE_EVENTS_TASK, [e.pk for e in events], in_memory={"events": events}
         )
+        for case in cases:  # after the notifications, as for a case routed alone
+            _photos_along(case)
         return {c.pk for c in cases}
 
 

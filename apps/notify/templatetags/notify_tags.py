@@ -19,7 +19,7 @@ def notify_desk(context) -> dict:
     request = context.get("request")
     user = getattr(request, "user", None)
     region_id = selectors.desk_region_id(user) if user is not None else None
-    if region_id is None:
+    if user is None or region_id is None:
         return {"show": False}
     try:
         case_list = reverse("admin:cases_case_changelist")

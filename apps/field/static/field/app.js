@@ -679,10 +679,8 @@
 
   // ---------------------------------------------------------------- case detail and steps
 
-  const ACTION_LABELS = {
-    accept: '受理', reject: '不予立案', sign: '签收', handle: '处置反馈', verify: '现场核查',
-    escalate: '超出能力，上报上级', return: '退单', extension_request: '申请延期', close: '结案',
-  };
+  // The steps' button labels, from the step registry (apps/cases/steps.py) through the config.
+  const ACTION_LABELS = CONFIG.stepLabels || {};
 
   function gallery(photos) {
     return el('div', { class: 'gallery' }, photos.map((p) => el('a', { href: p.web_url, target: '_blank', rel: 'noopener' },

@@ -3,7 +3,7 @@
  * Builds on live.js (window.liandongNotify; loaded here if the page did not include it): follows
  * the desk's region group, writes the counts into every [data-notify-count="new|overdue"] on the
  * page, and announces each change as the window event "liandong:case-event", which the desk
- * dashboard (apps/cases/static/cases/desk/dashboard.js) answers by refreshing its numbers.
+ * dashboard (apps/desk/static/desk/dashboard.js) answers by refreshing its numbers.
  * Notifications for the desk (returns, escalations, extension requests) appear as a toast.
  */
 (function () {

@@ -1,0 +1,180 @@
+"""Forms behind the case page's action buttons, each built from its step's inputs
+(``apps.cases.steps``). Each one only collects what the workflow service needs; the service
+decides whether the step is legal and says why not."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django import forms
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from apps.cases import steps, tracking
+from apps.cases.models import Case
+from apps.cases.selectors import cases_visible_to
+from apps.org.models import Unit
+
+
+def unit_label(unit: Unit) -> str:
+    where = unit.region.name if unit.region_id else ""
+    platform = f" · {unit.platform.name}" if unit.platform_id else ""
+    return f"{unit.name}（{where}{platform}）"
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Unit) -> str:
+        return unit_label(obj)
+
+
+class UnitMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Unit) -> str:
+        return unit_label(obj)
+
+
+def _note(required: bool = False, label: str = "备注") -> forms.CharField:
+    return forms.CharField(
+        label=label, required=required, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class CaseNumberField(forms.CharField):
+    """Another case, typed as its tracking number; only cases the user may see can be named."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.case: Case | None = None
+
+    def clean(self, value) -> Case:
+        typed = super().clean(value).strip()
+        number = tracking.normalize(typed)
+        if number is None:
+            raise forms.ValidationError(
+                "“%(n)s”不是有效的流水号（13 位，可带短横线），请核对。", params={"n": typed}
+            )
+        # A guessed number outside the desk's scope reads exactly like one that does not exist.
+        target = cases_visible_to(self.user).filter(tracking_number=number).first()
+        if target is None:
+            raise forms.ValidationError(
+                "在您的辖区内找不到流水号为“%(n)s”的事件。", params={"n": typed}
+            )
+        if self.case is not None and target.pk == self.case.pk:
+            raise forms.ValidationError("不能合并到自身。")
+        return target
+
+
+class ReviewDateField(forms.DateField):
+    """A review date: a day after today."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value is not None and value <= timezone.localdate():
+            raise forms.ValidationError("复查日期必须在今天之后。")
+        return value
+
+
+def _desk_field(spec: steps.Input) -> forms.Field:
+    """The desk's form field for a step's input."""
+    common = {"label": spec.label, "required": spec.required}
+    if spec.kind == steps.Kind.TEXT:
+        return forms.CharField(**common, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    if spec.kind == steps.Kind.CHOICE:
+        prompt = [("", spec.placeholder)] if spec.placeholder else []
+        return forms.ChoiceField(**common, choices=[*prompt, *spec.choices])
+    if spec.kind == steps.Kind.HOURS:
+        attrs = {"step": "0.5", **({"placeholder": spec.placeholder} if spec.placeholder else {})}
+        return forms.FloatField(
+            **common,
+            min_value=spec.min_value,
+            max_value=spec.max_value,
+            help_text=spec.help_text,
+            widget=forms.NumberInput(attrs=attrs),
+        )
+    if spec.kind == steps.Kind.UNIT:
+        return UnitChoiceField(
+            **common, queryset=Unit.objects.none(), empty_label=spec.placeholder or "---------"
+        )
+    if spec.kind == steps.Kind.UNITS:
+        return UnitMultipleChoiceField(
+            **common, queryset=Unit.objects.none(), widget=forms.CheckboxSelectMultiple
+        )
+    if spec.kind == steps.Kind.CASE:
+        return CaseNumberField(**common, max_length=32)
+    if spec.kind == steps.Kind.DATE:
+        return ReviewDateField(**common, widget=forms.DateInput(attrs={"type": "date"}))
+    raise ImproperlyConfigured(f"the desk has no input of kind {spec.kind} ({spec.name})")
+
+
+class StepForm(forms.Form):
+    """The desk's form for one workflow step, built from the step's inputs (``step_form``).
+
+    ``units`` are the units the desk may pick (for a step with a unit input) and ``suggested``
+    the one to preselect; ``user`` and ``case`` bound the cases a case input may name."""
+
+    step: steps.Step
+
+    def __init__(
+        self, *args, user=None, case: Case | None = None, units=None, suggested=None, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ModelChoiceField):  # one unit or several
+                field.queryset = units if units is not None else Unit.objects.none()
+                if (
+                    suggested is not None
+                    and not self.is_bound
+                    and not isinstance(field, forms.ModelMultipleChoiceField)
+                ):
+                    self.initial.setdefault(name, suggested.pk)
+            if isinstance(field, CaseNumberField):
+                field.user, field.case = user, case
+
+    def clean(self):
+        data = super().clean()
+        kinds = {spec.kind: spec.name for spec in self.step.inputs}
+        if steps.Kind.UNIT in kinds and steps.Kind.UNITS in kinds:
+            lead = data.get(kinds[steps.Kind.UNIT])
+            if lead is not None and lead in (data.get(kinds[steps.Kind.UNITS]) or []):
+                self.add_error(kinds[steps.Kind.UNITS], "牵头单位不必再选为协办单位。")
+        return data
+
+    def service_kwargs(self) -> dict:
+        """The service function's arguments, by its keywords."""
+        values = {}
+        for spec in self.step.inputs:
+            value = self.cleaned_data[spec.name]
+            if spec.kind == steps.Kind.UNITS:
+                value = list(value)
+            values[spec.keyword] = spec.desk_value(value) if spec.desk_value else value
+        return values
+
+    @classmethod
+    def needs_units(cls) -> bool:
+        return any(spec.kind == steps.Kind.UNIT for spec in cls.step.inputs)
+
+    @classmethod
+    def names_a_case(cls) -> bool:
+        return any(spec.kind == steps.Kind.CASE for spec in cls.step.inputs)
+
+
+@cache
+def step_form(step: steps.Step) -> type[StepForm]:
+    """The desk's form class for ``step``: a field for each of its inputs, in their order."""
+    fields = {spec.name: _desk_field(spec) for spec in step.inputs}
+    name = "".join(part.title() for part in step.name.split("_")) + "Form"
+    return type(name, (StepForm,), {"step": step, "__module__": __name__, **fields})
+
+
+class BulkDispatchForm(forms.Form):
+    lead_unit = UnitChoiceField(
+        label="派遣到（牵头单位）", queryset=Unit.objects.none(), empty_label="— 请选择 —"
+    )
+    deadline_hours = forms.FloatField(
+        label="办理时限（小时）", required=False, min_value=0.5, max_value=24 * 365
+    )
+    note = _note(label="派遣说明")
+
+    def __init__(self, *args, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lead_unit"].queryset = units if units is not None else Unit.objects.none()

@@ -1,0 +1,107 @@
+/* Maps of the command desk: the filtered case list and one case's page.
+ * Tiles are optional (settings.MAP_TILES_URL); without them the points and the grid boundary
+ * are drawn on a plain background, which works with no outside network at all. */
+(function () {
+  "use strict";
+  var COLOURS = { red: "#d93025", yellow: "#e8a100", blue: "#1a73e8", green: "#188038", grey: "#80868b" };
+
+  function readJson(id) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  function baseMap(element, tiles) {
+    var map = L.map(element, { zoomControl: true, attributionControl: !!tiles, preferCanvas: true });
+    if (tiles) {
+      L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    } else {
+      element.classList.add("ld-map-plain");
+    }
+    return map;
+  }
+
+  function dot(point, radius) {
+    var colour = COLOURS[point.c] || COLOURS.blue;
+    return L.circleMarker([point.lat, point.lng], {
+      radius: radius, color: "#fff", weight: 1.5, fillColor: colour, fillOpacity: 0.9
+    });
+  }
+
+  function listMap() {
+    var element = document.getElementById("ld-list-map");
+    var points = readJson("ld-map-points");
+    var config = readJson("ld-map-config") || {};
+    if (!element || !points) return;
+    if (!points.length) {
+      element.parentNode.classList.add("ld-map-empty");
+      element.textContent = "当前筛选没有事件。";
+      return;
+    }
+    // The map folds away (地图 toggles it); the choice is remembered. On a short screen
+    // (1366×768) it starts folded, so the list's rows are what the dispatcher sees first.
+    var wrap = element.parentNode, map = null, KEY = "ld-list-map";
+    function draw() {
+      if (map) { map.invalidateSize(); return; }
+      map = baseMap(element, config.tiles);
+      map.fitBounds(points.map(function (p) { return [p.lat, p.lng]; }), { padding: [24, 24], maxZoom: 16 });
+      (config.grids || []).forEach(function (boundary) {
+        L.geoJSON(boundary, { style: { color: "#6b8fb3", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
+      });
+      points.forEach(function (p) {
+        var marker = dot(p, 6).addTo(map);
+        marker.bindTooltip(p.n);
+        marker.on("click", function () { window.location.href = config.caseUrl.replace(/0\/change\/$/, p.id + "/change/"); });
+      });
+    }
+    var stored = null;
+    try { stored = window.localStorage.getItem(KEY); } catch (e) { /* private mode */ }
+    var shown = stored ? stored === "shown" : window.innerHeight >= 900;
+    wrap.classList.toggle("ld-map-hidden", !shown);
+    if (shown) draw();
+    var toggle = document.querySelector("[data-toggle-map]");
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", String(shown));
+      toggle.addEventListener("click", function (event) {
+        event.preventDefault();
+        shown = wrap.classList.toggle("ld-map-hidden") === false;
+        toggle.setAttribute("aria-expanded", String(shown));
+        try { window.localStorage.setItem(KEY, shown ? "shown" : "hidden"); } catch (e) { /* private mode */ }
+        if (shown) draw();
+      });
+    }
+  }
+
+  function caseMap() {
+    var element = document.getElementById("ld-case-map");
+    var data = readJson("ld-case-map-data");
+    if (!element || !data) return;
+    var map = baseMap(element, data.tiles);
+    // Set the view before adding layers: the canvas renderer needs map bounds to draw.
+    var grid = data.grid ? L.geoJSON(data.grid, {
+      style: { color: "#0b3d66", weight: 2, fillOpacity: 0.06, dashArray: "4 3" }
+    }) : null;
+    if (grid) {
+      map.fitBounds(grid.getBounds(), { padding: [16, 16] });
+      grid.addTo(map);
+    } else {
+      map.setView([data.case.lat, data.case.lng], 16);
+    }
+    (data.nearby || []).forEach(function (p) {
+      var marker = dot(p, 6).addTo(map);
+      marker.bindTooltip(p.n);
+      marker.on("click", function () { window.location.href = p.url; });
+    });
+    dot(data.case, 10).addTo(map).bindTooltip(data.case.n);
+  }
+
+  function start() {
+    if (typeof L === "undefined") return;
+    listMap();
+    caseMap();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,1 +1,0 @@
-"""The demo county generator (``manage.py demo_county``): layout, names, organisation, history."""
