@@ -21,7 +21,9 @@ What it does:
    PostgreSQL backends). Redis is shared with nothing else here, but its CPU is not counted
    (as in the intake figure).
 4. Prints drain ÷ intake: the target is ≥ 0.5 (issue #15: a backlog drains at least half as fast
-   as intake accepts reports, ≤ ~12 ms of CPU per case).
+   as intake accepts reports, ≤ ~12 ms of CPU per case), and the same ratio by CPU (CPU per
+   report ÷ CPU per case: the rates with the machine to itself), which holds when other work
+   loads the machine unevenly between the two phases.
 
 ``--profile OUT.prof`` runs the worker with ``--pool solo`` under cProfile instead (one process;
 the figures then describe the profile run, not the target).
@@ -127,8 +129,9 @@ def start_worker(env: dict[str, str], args: argparse.Namespace, data_dir: Path) 
     else:
         command += ["--concurrency", str(args.worker_concurrency)]
     # Keep each child's database connection for the whole drain: a backend that exits takes
-    # its CPU time with it, and the PostgreSQL figure would miss it.
-    env = {**env, "CELERY_DB_REUSE_MAX": "1000000"}
+    # its CPU time with it, and the PostgreSQL figure would miss it (CONN_MAX_AGE is 60 s, and
+    # a drain on a busy machine takes longer).
+    env = {**env, "CELERY_DB_REUSE_MAX": "1000000", "DB_CONN_MAX_AGE": "1000000"}
     return subprocess.Popen(
         [sys.executable, *command],
         cwd=ROOT,
@@ -174,7 +177,8 @@ def main() -> None:
         waiting_cases, waiting_events = backlog()
         print(
             f"intake: {accepted} reports in {seconds:.1f} s = {intake_rate:.0f} reports/s, "
-            f"{intake_ms:.1f} ms server CPU per report, {len(errors)} errors; "
+            f"{intake_ms:.1f} ms server CPU per report, {len(errors)} errors, "
+            f"load average {os.getloadavg()[0]:.1f}; "
             f"backlog {waiting_cases} cases to route, {waiting_events} history rows to fan out"
         )
 
@@ -228,6 +232,14 @@ def main() -> None:
     print(
         f"drain ÷ intake = {ratio:.2f} (target ≥ 0.5: {'met' if ratio >= 0.5 else 'NOT met'}); "
         f"CPU per case ÷ CPU per report = {(worker_ms + db_ms) / intake_ms:.1f}"
+    )
+    # What the rates would be with the machine to themselves: both sides can use every core, so
+    # the capacity ratio is CPU per report ÷ CPU per case — the figure to trust when other work
+    # shared the machine unevenly between the two phases (the load average says how busy it was).
+    print(
+        f"by CPU (machine to itself): intake {os.cpu_count() * 1000 / intake_ms:.0f} reports/s, "
+        f"drain {os.cpu_count() * 1000 / (worker_ms + db_ms):.0f} cases/s, "
+        f"ratio {intake_ms / (worker_ms + db_ms):.2f}"
     )
     print(
         f"check: {Case.objects.count()} cases, {Case.objects.exclude(pending_work=[]).count()} unrouted, "

@@ -392,6 +392,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 # The workflow (apps.cases) sits below apps.notify and may not import it, so it sends this
 # name — after the row's commit, and again from the outbox sweep when that message was lost.
 CASE_EVENT_TASK = "apps.notify.tasks.fan_out_event"
+# The same for the routing events of a batch of reports routed together (issue #15).
+CASE_EVENTS_TASK = "apps.notify.tasks.fan_out_events"
 # A task delivered this many times without success (its worker killed, or failing) is quarantined.
 TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 5)
 
@@ -529,6 +531,8 @@ CREDENTIALS_TTL_S = env_float("CREDENTIALS_TTL_S", 60.0)
 # A desk's live counters (待本级处理/已超时) are counted and pushed at most this often (s),
 # however many cases change meanwhile (apps/notify/services.py, desk_counts_changed).
 DESK_COUNTS_INTERVAL_S = env_float("DESK_COUNTS_INTERVAL_S", 1.0)
+# How many waiting reports one routing task routes together (1: each alone), issue #15.
+ROUTE_BATCH_SIZE = env_int("ROUTE_BATCH_SIZE", 40)
 # A GPS fix worse than this is accepted but flagged for the acceptor.
 POSITION_ACCURACY_FLAG_M = env_float("POSITION_ACCURACY_FLAG_M", 100.0)
 MAX_PHOTOS_PER_REPORT = env_int("MAX_PHOTOS_PER_REPORT", 9)

@@ -1,24 +1,27 @@
-"""The category tree and the time-limit table, held in memory per process.
+"""The category tree, the time-limit table and each village's workstation, held in memory per
+process.
 
-Every report reads both — its category when it is validated, then the limits its clock is
-counted from — and both change a few times a year, in the admin. Each process keeps one copy
-while the shared version in the cache stays the same. Saving or deleting a Category or a
-TimeLimit (admin, demo loader, any model save; bulk writers call ``invalidate``) drops this
-process's copy at once and, once the change is committed, bumps the shared version, so other
-processes reload within ``REFERENCE_RECHECK_S`` seconds (``apps.core.versions``, as for
-the map index).
+Every report reads the first two — its category when it is validated, then the limits its clock
+is counted from — and its routing reads the third (where the case goes); all change a few times
+a year, in the admin. Each process keeps one copy while the shared version in the cache stays
+the same. Saving or deleting a Category, a TimeLimit or a Unit (admin, demo loader, any model
+save; bulk writers call ``invalidate``) drops this process's copy at once and, once the change
+is committed, bumps the shared version, so other processes reload within
+``REFERENCE_RECHECK_S`` seconds (``apps.core.versions``, as for the map index).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from apps.cases.models import Category, TimeLimit
 from apps.core.versions import SharedVersion
+from apps.org.models import Unit, UnitKind
 
 VERSION_KEY = "cases:reference-version"
 
@@ -28,6 +31,9 @@ class Reference:
     version: int
     categories: dict[int, Category]  # every category, each leaf with its parent attached
     limits: dict[tuple[int, int | None, str], float]  # (category, severity or None, step) → hours
+    # village id → its active workstation (or None), filled as villages are asked for: a county
+    # has thousands of villages and a worker routes reports from a few at a time.
+    workstations: dict[int, Unit | None] = field(default_factory=dict)
 
 
 VERSION = SharedVersion(VERSION_KEY, "REFERENCE_RECHECK_S")
@@ -92,6 +98,24 @@ def time_limits(category_id: int) -> dict[tuple[int, int | None, str], float]:
     return reference.limits
 
 
+def workstations(village_ids: Iterable[int]) -> dict[int, Unit | None]:
+    """Each village's active workstation (the unit a new case is routed to), or None: from this
+    process's copy, the villages it has not seen yet in one query. The instances are shared:
+    read them, never change them."""
+    known = get().workstations
+    missing = {pk for pk in village_ids if pk not in known}
+    if missing:
+        found: dict[int, Unit | None] = dict.fromkeys(missing)
+        # The unit's own ordering, as ``.first()`` per village read it before this copy existed.
+        for unit in Unit.objects.filter(
+            region_id__in=missing, kind=UnitKind.WORKSTATION, is_active=True
+        ).order_by("region__code", "name"):
+            if found[unit.region_id] is None:
+                found[unit.region_id] = unit
+        known.update(found)
+    return {pk: known[pk] for pk in village_ids}
+
+
 def forget_local() -> None:
     """Drop this process's copy (the next read loads the tables again)."""
     global _current
@@ -108,5 +132,7 @@ def invalidate() -> None:
 @receiver(post_delete, sender=Category)
 @receiver(post_save, sender=TimeLimit)
 @receiver(post_delete, sender=TimeLimit)
+@receiver(post_save, sender=Unit)
+@receiver(post_delete, sender=Unit)
 def _reference_row_changed(sender, **kwargs) -> None:
     invalidate()

@@ -96,6 +96,11 @@ class GuardedTask(Task):
 
     #: "args": the work is the task name + arguments; "id": each sent message is its own work.
     poison_key = "args"
+    #: Optional cheap check ``(*args, **kwargs) -> bool`` that the work is done already (another
+    #: task did it: a routing batch took the case along). Such a delivery is neither counted
+    #: nor run — it cannot be poison, it reads one row — and a backlog's moot messages cost
+    #: a read, not two Redis round trips more. If the check fails, the delivery runs guarded.
+    done_already = None
 
     def _work_key(self, args: tuple, kwargs: dict) -> str:
         if self.poison_key == "id":
@@ -105,6 +110,12 @@ class GuardedTask(Task):
     def __call__(self, *args, **kwargs):
         from django.core.cache import cache
 
+        if self.done_already is not None:
+            try:
+                if self.done_already(*args, **kwargs):
+                    return None
+            except Exception:  # noqa: BLE001 - only a shortcut: the guarded run decides
+                log.warning("%s%r: the done-already check failed", self.name, args, exc_info=True)
         key = self._work_key(args, kwargs)
         counter = _counter(key)
         try:

@@ -24,13 +24,19 @@ if importlib.util.find_spec("apps.cases.photo_tasks") is not None:
     from apps.cases.photo_tasks import process_case_photos  # noqa: F401
 
 
-@shared_task(name="apps.cases.tasks.route_case")
+# A backlog's route_case messages mostly find their case routed by an earlier task's batch:
+# the guard lets those go after one read (task_guard.GuardedTask.done_already).
+@shared_task(
+    name="apps.cases.tasks.route_case",
+    done_already=staticmethod(lambda case_id: services.case_routed_already(case_id)),
+)
 def route_case(case_id: int) -> None:
     """Route a new report and tell the people concerned, in this one task: the notifications
     are what the routing is for, and queueing them behind a backlog of reports would triple the
-    messages per report (their history rows stay in the outbox until they are out)."""
+    messages per report (their history rows stay in the outbox until they are out). Other
+    reports waiting for their routing go along in the same task (``case_route_waiting``)."""
     with follow_up.run_here():
-        services.case_route(case_id=case_id)
+        services.case_route_waiting(case_id=case_id)
 
 
 @shared_task(name="apps.cases.tasks.escalate_overdue")

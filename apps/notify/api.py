@@ -1,6 +1,7 @@
 """REST endpoints under /api/notifications/ — the same data the socket pushes, for clients that
-poll or catch up: list (``?since=<id>``), unread count, mark read (one, all), desk counters —
-and the ticket that opens a socket for a client without a session cookie."""
+poll or catch up: list (``?cursor=<cursor>&seen=<ids>``, as the socket replays; the old
+``?since=<id>``), unread count, mark read (one, all), desk counters — and the ticket that opens
+a socket for a client without a session cookie."""
 
 from __future__ import annotations
 
@@ -16,20 +17,47 @@ from apps.notify.serializers import (
     MarkAllReadOut,
     MarkReadOut,
     NotificationOut,
+    ReplayOut,
     SinceIn,
     TicketOut,
     UnreadOut,
 )
 from apps.org.api_errors import error_response
 
+REPLAY_LIMIT = 500
+
 
 class NotificationListApi(ListAPIView):
-    """Newest first; with ``since`` only those after that id, oldest first (for catching up)."""
+    """Newest first. Catching up, oldest first:
+
+    - ``?cursor=<cursor>&seen=<id>,<id>…`` (issue #15, the socket's replay rule,
+      ``selectors.notifications_replay``): every notification after the cursor except the ids
+      listed, as ``{"results": […], "more": …, "cursor": …}``; the client keeps the new cursor
+      and the ids above it that it has. A notification committed after a higher one the client
+      already has is returned too, never skipped.
+    - ``?since=<id>`` (older clients): only those after that id, paginated as the list — a
+      notification that commits after a higher id was seen is skipped for good.
+    """
 
     serializer_class = NotificationOut
 
-    @extend_schema(parameters=[SinceIn])
+    @extend_schema(
+        parameters=[SinceIn],
+        description="不带 cursor：通知列表（分页）；带 cursor：补取，回答为 ReplayOut 的形状。",
+    )
     def get(self, request, *args, **kwargs):
+        params = SinceIn(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        if "cursor" in params.validated_data:
+            page, more, cursor = selectors.notifications_replay(
+                request.user,
+                params.validated_data["cursor"],
+                params.validated_data["seen"],
+                limit=REPLAY_LIMIT,
+            )
+            if params.validated_data["unread"]:
+                page = [n for n in page if n.read_at is None]
+            return Response(ReplayOut({"results": page, "more": more, "cursor": cursor}).data)
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):

@@ -18,7 +18,8 @@ Protocol (JSON text frames):
               {"type": "replay", "since": 117, "seen": [118, 120]}   (a catch-up, any time)
               {"type": "counts"}   {"type": "ping"}
     server →  {"type": "notification", …, "unread": 4}   {"type": "unread", "count": 0}
-              {"type": "tasks.changed", "case": 9, "action": "sign"}  (unit groups)
+              {"type": "tasks.changed", "case": 9, "action": "sign"}  (unit groups; a batch
+              of routed reports sends one per unit, with "cases": [9, 12, …])
               {"type": "desk.counts", "region": 2, "new": 5, "overdue": 1}  (region groups)
               {"type": "error", "detail": "…"}
 
@@ -47,7 +48,6 @@ The socket joins its user group at once; unit and region groups on request.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 import time
@@ -56,9 +56,7 @@ from urllib.parse import parse_qs
 import redis.exceptions
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from apps.notify import selectors, services, tickets
 from apps.notify.serializers import notification_payload
@@ -120,20 +118,10 @@ def _hello(user) -> dict:
 
 
 def _replay(user, since: int, skip: set[int]) -> tuple[list[dict], bool, int]:
-    """The notifications after ``since`` not in ``skip``, whether more follow, and the new cursor.
-
-    1. Read the next page after ``since``, oldest first, ``skip``ped ids included: they count
-       for the cursor, they are only not sent again.
-    2. The new cursor is the highest id in the page older than ``NOTIFY_SETTLE_S``: every row
-       up to it is settled (see the module docstring) and in this page, in ``skip`` or at or
-       below ``since``. Never lower than ``since``.
-    """
-    rows = selectors.notifications_since(user, since, limit=REPLAY_LIMIT + 1)
-    page = rows[:REPLAY_LIMIT]
-    settled_before = timezone.now() - dt.timedelta(seconds=settings.NOTIFY_SETTLE_S)
-    cursor = max([since, *(n.pk for n in page if n.created_at < settled_before)])
-    messages = [{**notification_payload(n), "replayed": True} for n in page if n.pk not in skip]
-    return messages, len(rows) > REPLAY_LIMIT, cursor
+    """The notifications after ``since`` not in ``skip``, whether more follow, and the new
+    cursor (``selectors.notifications_replay``, the rule REST's ``?cursor=`` shares)."""
+    page, more, cursor = selectors.notifications_replay(user, since, skip, limit=REPLAY_LIMIT)
+    return [{**notification_payload(n), "replayed": True} for n in page], more, cursor
 
 
 def _parse_id(value) -> int | None:

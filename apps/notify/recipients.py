@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -31,7 +33,7 @@ class Audience:
     kind: str
     title: str
     body: str
-    users: QuerySet
+    users: Iterable  # a QuerySet of people, or a DeskPeople
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,39 @@ def unit_members(unit_ids: Iterable[int | None]) -> QuerySet:
     return _people().filter(profile__unit_id__in=ids) if ids else User.objects.none()
 
 
-def desk_of(case: Case, tier: str) -> QuerySet:
+class DeskPeople:
+    """The people of one desk (a role at a region), read when iterated. ``plan_many`` reads the
+    desks of a whole batch of events in one query instead, by ``desk``: building a queryset for
+    each event's desk cost more than the rest of its routing (issue #15, the backlog drain)."""
+
+    def __init__(self, role: str, region_id: int | None) -> None:
+        self.desk = (role, region_id)
+
+    def __iter__(self):
+        return iter(_desks_people({self.desk})[self.desk])
+
+
+def desk_of(case: Case, tier: str) -> Iterable:
     """The dispatchers (or village handlers) of ``tier`` for this case: its desk at that tier."""
     role = DESK_ROLE_FOR_TIER.get(tier)
     field = REGION_FIELD_OF_TIER.get(tier)
     if not role or not field:
-        return User.objects.none()
-    return _people().filter(profile__role=role, profile__region_id=getattr(case, field))
+        return []
+    return DeskPeople(role, getattr(case, field))
+
+
+def _desks_people(desks: set[tuple[str, int | None]]) -> dict[tuple[str, int | None], list]:
+    """The people of several desks in one query, by desk (as ``desk_of`` finds them)."""
+    found: dict[tuple[str, int | None], list] = {desk: [] for desk in desks}
+    if desks:
+        wanted = reduce(
+            or_, [Q(profile__role=role, profile__region_id=region) for role, region in desks]
+        )
+        for user in _people().filter(wanted).order_by("pk"):
+            key = (user.profile.role, user.profile.region_id)
+            if key in found:
+                found[key].append(user)
+    return found
 
 
 def grid_verifiers(case: Case) -> QuerySet:
@@ -218,44 +246,79 @@ def audiences(event: CaseEvent) -> list[Audience]:
 
 def who_may_see(users: list, case: Case) -> set[int]:
     """Ids of the ``users`` who may see ``case``, by the product's one visibility rule
-    (``case_visibility_q``, the filter behind ``cases_visible_to``), in a single query: one
-    EXISTS per distinct filter — the members of a unit or a desk share theirs."""
-    visible: set[int] = set()
-    by_rule: dict[Q, list[int]] = {}
-    for user in users:
-        rule = case_visibility_q(user)
+    (``case_visibility_q``, the filter behind ``cases_visible_to``)."""
+    return {user_id for user_id, _case_id in who_may_see_each([(u, case.pk) for u in users])}
+
+
+def who_may_see_each(pairs: list[tuple[object, int]]) -> set[tuple[int, int]]:
+    """Which (user, case id) pairs are allowed, as ``(user id, case id)``, in a single query:
+    one EXISTS per distinct filter, evaluated for every case asked about — the members of a
+    unit or a desk share theirs, and so do the events of a batch."""
+    visible: set[tuple[int, int]] = set()
+    rule_of: dict[int, Q | None] = {}
+    asked: dict[Q, set[tuple[int, int]]] = {}
+    for user, case_id in pairs:
+        if user.pk not in rule_of:
+            rule_of[user.pk] = case_visibility_q(user)
+        rule = rule_of[user.pk]
         if rule is None:
             continue
         if not rule:  # an empty filter: sees every case
-            visible.add(user.pk)
+            visible.add((user.pk, case_id))
             continue
-        by_rule.setdefault(rule, []).append(user.pk)
-    rules = list(by_rule)
+        asked.setdefault(rule, set()).add((user.pk, case_id))
+    rules = list(asked)
     if rules:
         checks = {
             f"r{i}": Exists(Case.objects.filter(rule, pk=OuterRef("pk")))
             for i, rule in enumerate(rules)
         }
-        row = Case.objects.filter(pk=case.pk).annotate(**checks).values(*checks).first() or {}
-        for i, rule in enumerate(rules):
-            if row.get(f"r{i}"):
-                visible.update(by_rule[rule])
+        case_ids = {case_id for pairs_of_rule in asked.values() for _u, case_id in pairs_of_rule}
+        for row in Case.objects.filter(pk__in=case_ids).annotate(**checks).values("pk", *checks):
+            for i, rule in enumerate(rules):
+                if row[f"r{i}"]:
+                    visible.update(p for p in asked[rule] if p[1] == row["pk"])
     return visible
 
 
 def plan(event: CaseEvent) -> list[Planned]:
     """Every (person, message) for an event: no actor, nobody twice, nobody who may not see it."""
-    candidates: list[Planned] = []
-    seen: set[int] = {event.actor_id} if event.actor_id else set()
-    for audience in audiences(event):
-        for user in audience.users:
-            if user.pk not in seen:
-                seen.add(user.pk)
-                candidates.append(
-                    Planned(user, audience.kind, audience.title[:120], audience.body[:300])
-                )
-    visible = who_may_see([c.user for c in candidates], event.case)
-    return [c for c in candidates if c.user.pk in visible]
+    return plan_many([event])[0]
+
+
+def plan_many(events: list[CaseEvent]) -> list[list[Planned]]:
+    """``plan`` for each of several events (a routing task's batch), with the reads shared:
+    every desk named by any of them in one query, the visibility of every (person, case) pair
+    in another."""
+    per_event = [audiences(event) for event in events]
+    desks = _desks_people(
+        {
+            audience.users.desk
+            for audiences_of_event in per_event
+            for audience in audiences_of_event
+            if isinstance(audience.users, DeskPeople)
+        }
+    )
+    candidates: list[list[Planned]] = []
+    for event, audiences_of_event in zip(events, per_event, strict=True):
+        mine: list[Planned] = []
+        seen: set[int] = {event.actor_id} if event.actor_id else set()
+        for audience in audiences_of_event:
+            users = audience.users
+            for user in desks[users.desk] if isinstance(users, DeskPeople) else users:
+                if user.pk not in seen:
+                    seen.add(user.pk)
+                    mine.append(
+                        Planned(user, audience.kind, audience.title[:120], audience.body[:300])
+                    )
+        candidates.append(mine)
+    visible = who_may_see_each(
+        [(c.user, event.case_id) for event, mine in zip(events, candidates) for c in mine]
+    )
+    return [
+        [c for c in mine if (c.user.pk, event.case_id) in visible]
+        for event, mine in zip(events, candidates, strict=True)
+    ]
 
 
 def units_touched(event: CaseEvent) -> set[int]:

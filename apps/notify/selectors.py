@@ -3,10 +3,13 @@ today), unread counts, the groups a socket may join, and the desk counters."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 
 from apps.cases.selectors import cases_visible_to
 from apps.cases.selectors import desk_counts as desk_counts  # the live badge's numbers
@@ -33,6 +36,29 @@ def notifications_since(user: AnyUser, since: int | None, *, limit: int) -> list
     if since is not None:
         qs = qs.filter(id__gt=since)
     return list(qs.order_by("id")[:limit])
+
+
+def notifications_replay(
+    user, cursor: int, seen: set[int], *, limit: int
+) -> tuple[list[Notification], bool, int]:
+    """A catch-up by cursor (issue #15; the protocol in ``apps/notify/consumers.py``): the
+    notifications after ``cursor`` not in ``seen``, oldest first, whether more follow, and the
+    new cursor. The socket's replay and ``GET /api/notifications/?cursor=`` both use it.
+
+    1. Read the next page after ``cursor``, oldest first, ``seen`` ids included: they count for
+       the cursor, they are only not returned again.
+    2. The new cursor is the highest id in the page older than ``NOTIFY_SETTLE_S``: every row up
+       to it is settled (no transaction that could still commit a lower id runs that long) and
+       in this page, in ``seen`` or at or below ``cursor``. Never lower than ``cursor``. A row
+       committed after a higher one the client already has stays above the cursor until it
+       has been returned: it is never skipped, as "everything after the highest id seen" skips
+       it.
+    """
+    rows = notifications_since(user, cursor, limit=limit + 1)
+    page = rows[:limit]
+    settled_before = timezone.now() - dt.timedelta(seconds=settings.NOTIFY_SETTLE_S)
+    new_cursor = max([cursor, *(n.pk for n in page if n.created_at < settled_before)])
+    return [n for n in page if n.pk not in seen], len(rows) > limit, new_cursor
 
 
 def unread_count(user: AnyUser) -> int:

@@ -64,14 +64,55 @@ class UnreadOut(serializers.Serializer):
     unread = serializers.IntegerField()
 
 
+MAX_SEEN = 500  # ids a client may list in ``seen`` (as on the socket)
+
+
 class SinceIn(serializers.Serializer):
     since = serializers.IntegerField(
         required=False,
         min_value=0,
         max_value=2**62,
+        help_text="旧方式：只要编号大于它的通知（之前提交得晚、编号更小的会漏掉）。",
         error_messages={"invalid": "since 必须是通知编号（非负整数）。"},
     )
+    cursor = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**62,
+        help_text="补取游标：上一次回答里的 cursor（第一次用 0）。回答给出它之后、seen 之外的通知。",
+        error_messages={"invalid": "cursor 必须是上次回答给出的游标（非负整数）。"},
+    )
+    seen = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=MAX_SEEN * 20,
+        help_text="游标之后客户端已有的通知编号，用逗号分隔（最多 500 个）。",
+    )
     unread = serializers.BooleanField(required=False, default=False)
+
+    def validate_seen(self, value: str) -> set[int]:
+        parts = [p for p in value.split(",") if p.strip()] if value else []
+        if len(parts) > MAX_SEEN or not all(
+            p.strip().isdigit() and len(p.strip()) < 19 for p in parts
+        ):
+            raise serializers.ValidationError(
+                f"seen 必须是逗号分隔的通知编号（最多 {MAX_SEEN} 个）。"
+            )
+        return {int(p) for p in parts}
+
+    def validate(self, attrs: dict) -> dict:
+        if "cursor" in attrs and "since" in attrs:
+            raise serializers.ValidationError("since 和 cursor 只能用一个：新客户端请用 cursor。")
+        return attrs
+
+
+class ReplayOut(serializers.Serializer):
+    """A catch-up by cursor: what the socket's replay sends, in one answer."""
+
+    results = NotificationOut(many=True)
+    more = serializers.BooleanField(help_text="还有下一页：用新的 cursor 再取。")
+    cursor = serializers.IntegerField(help_text="下次补取时带上的游标（只由服务器推进）。")
 
 
 class MarkReadOut(serializers.Serializer):

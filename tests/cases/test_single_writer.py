@@ -43,9 +43,10 @@ SQL_WRITE_ANY_TABLE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)
 ALLOWED = {
     (
         "notify/services.py",
-        "CaseEvent.objects.filter(pk=event.pk, notified_at__isnull=True).update(",
+        "CaseEvent.objects.filter(pk__in=[e.pk for e in events], notified_at__isnull=True).update(",
     ): (
-        "the notification outbox's consumer stamps notified_at once it has fanned an event out: "
+        "the notification outbox's consumer stamps notified_at once it has fanned events out "
+        "(one event, or a routing batch's): "
         "the one change a history row allows (CaseEvent.save), and notify may import only "
         "cases' models and selectors (issue #16, item 1)"
     ),

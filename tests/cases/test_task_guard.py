@@ -76,3 +76,27 @@ def test_a_payload_free_beat_task_counts_each_message_on_its_own():
         a_sweep.apply(args=[token])  # a new task id each time, like each beat send
     assert RUNS.count(token) == max_deliveries() + 2
     assert not QuarantinedTask.objects.exists()
+
+
+DONE: set[str] = set()
+
+
+@app.task(
+    name="tests.cases.maybe_moot",
+    done_already=staticmethod(lambda token, fail: token in DONE),
+)
+def maybe_moot(token: str, fail: bool) -> None:
+    RUNS.append(token)
+    if fail:
+        raise RuntimeError("失败")
+
+
+def test_a_delivery_whose_work_is_done_already_is_neither_counted_nor_run():
+    """A backlog's route_case messages whose case a batch routed: one read, no count, no run."""
+    token = uuid.uuid4().hex
+    maybe_moot.apply(args=[token, True])
+    assert deliveries_so_far("tests.cases.maybe_moot", [token, True]) == 1
+    DONE.add(token)
+    maybe_moot.apply(args=[token, True])
+    assert RUNS.count(token) == 1
+    assert deliveries_so_far("tests.cases.maybe_moot", [token, True]) == 1

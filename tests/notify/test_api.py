@@ -114,3 +114,39 @@ def test_the_desk_counts_new_and_overdue_for_its_own_region_only(org):
     assert client_for(org.users["td_w"]).get("/api/notifications/desk-counts/").json()["new"] == 0
     response = client_for(org.users["gw"]).get("/api/notifications/desk-counts/")
     assert response.status_code == 403 and response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_catching_up_by_cursor_returns_a_notification_committed_after_a_higher_one(org, dispatched):
+    """The REST replay uses the socket's rule: the cursor the server moved plus the ids the
+    client has. A notification whose row commits after a higher id reached the phone (ids are
+    taken before commit, and a push can be lost) comes back; ``?since=<highest id seen>`` loses
+    it for good."""
+    api = client_for(org.users["dh"])
+    first = api.get("/api/notifications/?cursor=0").json()
+    ids = [row["id"] for row in first["results"]]
+    assert len(ids) == 3 and ids == sorted(ids) and first["more"] is False
+    assert first["cursor"] == 0  # all three are younger than NOTIFY_SETTLE_S: not settled yet
+    # The phone has the three; then the "late" one: a lower id than a notification the phone
+    # already has (committed out of order, its push lost) — here, its row gets an id between.
+    late, newer = sorted(ids)[1], sorted(ids)[2]
+    has = [i for i in ids if i != late]
+    answer = api.get(f"/api/notifications/?cursor=0&seen={','.join(map(str, has))}").json()
+    assert [row["id"] for row in answer["results"]] == [late]
+    assert api.get(f"/api/notifications/?since={newer}").json()["results"] == []  # the old gap
+    # Once settled, the cursor moves over them all, and nothing comes twice.
+    Notification.objects.filter(pk__in=ids).update(
+        created_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    settled = api.get(f"/api/notifications/?cursor=0&seen={','.join(map(str, ids))}").json()
+    assert settled == {"results": [], "more": False, "cursor": max(ids)}
+    assert api.get(f"/api/notifications/?cursor={max(ids)}").json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_a_malformed_cursor_or_seen_is_answered_with_a_message(org, dispatched):
+    api = client_for(org.users["dh"])
+    for query in ("cursor=-1", "cursor=abc", "cursor=0&seen=1,x", "cursor=0&since=3"):
+        response = api.get(f"/api/notifications/?{query}")
+        assert response.status_code == 400, query
+        assert response.json()["detail"], query

@@ -71,6 +71,7 @@ def test_a_failed_fan_out_in_the_routing_task_stays_in_the_outbox(org_tx, sent, 
         raise RuntimeError("Redis went away")
 
     monkeypatch.setattr(notify_services, "event_fan_out", broken)
+    monkeypatch.setattr(notify_services, "events_fan_out", broken)  # a batch's fan-out
     case_tasks.route_case.run(case.pk)  # does not raise: the routing is committed
     case.refresh_from_db()
     assert case.pending_work == []
@@ -172,3 +173,89 @@ def test_routing_a_case_does_not_lock_its_category(org_tx):
     finally:
         release.set()
         holder.join()
+
+
+def _route_events(case) -> list[CaseEvent]:
+    return list(CaseEvent.objects.filter(case=case, action=Action.ROUTE))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_routing_task_routes_the_waiting_reports_and_their_own_messages_find_nothing(
+    org_tx, sent
+):
+    """A backlog: the first task routes every waiting plain report (the same fields and history
+    row as routing each alone) and tells each desk once per case; the other messages change
+    nothing. A major and a self-resolved report are left to their own tasks."""
+    east = [report(org_tx, description=f"东村垃圾 {i}") for i in range(3)]
+    west = report(org_tx, user_key="gw_w", grid_key="west-v1-g1")
+    major = report(org_tx, severity=1)
+    fixed = report(org_tx, self_resolved=True, result_text="当场清理")
+    assert len(sent) == 6
+
+    case_tasks.route_case.run(east[1].pk)
+
+    for case in [*east, west]:
+        case.refresh_from_db()
+        assert case.pending_work == [] and case.pending_since is None
+        (route,) = _route_events(case)
+        assert route.notified_at is not None and route.actor_id is None
+        assert route.unit_id == case.suggested_unit_id
+    assert {c.suggested_unit_id for c in east} == {org_tx.units["east-v1-ws"].pk}
+    assert west.suggested_unit_id == org_tx.units["west-v1-ws"].pk
+    # The same spot: each later report points at the first open one, as routing alone does.
+    assert east[0].probable_duplicate_of_id is None
+    assert east[1].probable_duplicate_of_id == east[2].probable_duplicate_of_id == east[0].pk
+    assert _route_events(east[2])[0].data == {"probable_duplicate_of": east[0].tracking_number}
+    told = list(
+        Notification.objects.filter(event__action=Action.ROUTE).values_list(
+            "case_id", "recipient__username"
+        )
+    )
+    assert sorted(told) == sorted([(c.pk, "vh") for c in east] + [(west.pk, "vh_w")])
+    for case in (major, fixed):
+        assert "route" in type(case).objects.get(pk=case.pk).pending_work
+
+    counts = (CaseEvent.objects.count(), Notification.objects.count())
+    for case in [*east, west]:
+        case_tasks.route_case.run(case.pk)  # each report's own message, after the batch
+    assert (CaseEvent.objects.count(), Notification.objects.count()) == counts
+    for case in (major, fixed):
+        case_tasks.route_case.run(case.pk)
+        assert type(case).objects.get(pk=case.pk).pending_work == []
+    assert CaseEvent.objects.filter(case=major, action=Action.JOINT_RESPONSE).exists()
+    assert not CaseEvent.objects.filter(notified_at__isnull=True).exists()
+    assert len(sent) == 6  # every fan-out ran in its routing task
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_batch_routes_nothing_of_it_and_each_case_is_routed_by_its_own_task(
+    org_tx, sent, monkeypatch
+):
+    from apps.cases.services import routing
+
+    monkeypatch.setattr(routing, "_batches_paused_until", 0.0)
+    first, poison, third = (report(org_tx, description=f"垃圾 {i}") for i in range(3))
+    real_probe = routing.probable_duplicate
+
+    def probe(case):
+        if case.pk == poison.pk:
+            raise RuntimeError("a case the batch cannot route")
+        return real_probe(case)
+
+    monkeypatch.setattr(routing, "probable_duplicate", probe)
+    case_tasks.route_case.run(first.pk)  # the batch fails; the task's own case is routed alone
+    assert type(first).objects.get(pk=first.pk).pending_work == []
+    for case in (poison, third):  # rolled back with the batch: still waiting, not half routed
+        assert type(case).objects.get(pk=case.pk).pending_work == ["route"]
+        assert not _route_events(case)
+    assert routing._batches_paused_until > 0  # this process routes one case per task a while
+
+    case_tasks.route_case.run(third.pk)
+    assert type(third).objects.get(pk=third.pk).pending_work == []
+    with pytest.raises(RuntimeError):  # the poison case fails its own task only (guard counts)
+        case_tasks.route_case.run(poison.pk)
+    monkeypatch.setattr(routing, "probable_duplicate", real_probe)
+    case_tasks.route_case.run(poison.pk)
+    for case in (first, poison, third):
+        assert len(_route_events(case)) == 1
+        assert Notification.objects.filter(event__in=_route_events(case)).count() == 1

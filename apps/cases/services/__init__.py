@@ -14,7 +14,8 @@ a step either happens completely or not at all.
     case_handle            处置反馈      case_verify      核查/返工     case_close     结案
     case_reopen            重新打开      case_urge        督办          case_defer / case_resume 挂账
     case_rated             回访评价 (a history row only)
-    case_route             分流 (the routing task's step)
+    case_route             分流 (the routing task's step; ``case_route_waiting``: with a batch
+                           of other waiting reports, as the task runs it)
 
 Modules: ``base`` (errors, the history record, the one conditional UPDATE, the case's outbox),
 ``report`` (the one intake of every channel), ``routing``, ``desk`` (the desk's steps),
@@ -70,6 +71,8 @@ from apps.cases.services.report import (
 )
 from apps.cases.services.routing import (
     case_route,
+    case_route_waiting,
+    case_routed_already,
     probable_duplicate,
 )
 
@@ -103,6 +106,8 @@ __all__ = [
     "case_resume",
     "case_return",
     "case_route",
+    "case_route_waiting",
+    "case_routed_already",
     "case_sign",
     "case_urge",
     "case_verify",

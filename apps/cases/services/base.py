@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.cases import clock, rules, steps
+from apps.cases import clock, reference, rules, steps
 from apps.cases.models import (
     FINAL_STATUSES,
     Case,
@@ -26,7 +26,7 @@ from apps.cases.models import (
     Step,
 )
 from apps.core import follow_up
-from apps.org.models import Tier, Unit, UnitKind
+from apps.org.models import Tier, Unit
 from apps.org.scope import profile_of
 
 
@@ -301,9 +301,8 @@ def _locked(case: Case) -> Case:
 def routing_target(case: Case, tier: str) -> Unit | None:
     """The unit the routing table names for this case at ``tier`` (a suggestion for the desk)."""
     if tier == Tier.VILLAGE:
-        return Unit.objects.filter(
-            region_id=case.village_id, kind=UnitKind.WORKSTATION, is_active=True
-        ).first()
+        # Every new case asks for its village's workstation: from the per-process copy.
+        return reference.workstations([case.village_id])[case.village_id]
     rule = (
         RoutingRule.objects.filter(category_id=case.category_id, tier=tier)
         .select_related("department")
