@@ -7,7 +7,6 @@ ten thousand grid workers takes seconds, not minutes.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from dataclasses import dataclass, field
 
@@ -339,42 +338,21 @@ def build_categories(departments: dict[str, Unit]) -> None:
 
 
 def build_work_calendar(years: tuple[int, ...] = CALENDAR_YEARS) -> str:
-    """Public holidays on weekdays and make-up working days (调休) on weekends, from the
-    chinesecalendar package. Returns a note naming the years it has no data for."""
-    import chinese_calendar
+    """Public holidays on weekdays and make-up working days (调休) on weekends, loaded the way a
+    county loads them (``apps.cases.work_calendar``). Returns a note naming the years the
+    chinesecalendar package has no data for yet."""
+    from apps.cases.work_calendar import CalendarDataMissing, work_calendar_load
 
-    from apps.cases.clock import calendar_changed
-    from apps.cases.models import WorkCalendarDay
-
-    rows, missing = [], []
+    missing = []
     for year in years:
-        day = dt.date(year, 1, 1)
         try:
-            chinese_calendar.is_workday(day)
-        except NotImplementedError:
+            work_calendar_load(year=year)
+        except CalendarDataMissing:
             missing.append(str(year))
-            continue
-        while day.year == year:
-            is_holiday, holiday = chinese_calendar.get_holiday_detail(day)
-            label = catalog.HOLIDAY_NAMES.get(holiday, holiday or "")
-            if day.weekday() < 5 and is_holiday and holiday:
-                rows.append(WorkCalendarDay(date=day, is_workday=False, note=f"{label}放假"))
-            elif day.weekday() >= 5 and not is_holiday:
-                rows.append(
-                    WorkCalendarDay(date=day, is_workday=True, note=f"{label}调休上班".strip())
-                )
-            day += dt.timedelta(days=1)
-    existing = set(
-        WorkCalendarDay.objects.filter(date__in=[r.date for r in rows]).values_list(
-            "date", flat=True
-        )
-    )
-    WorkCalendarDay.objects.bulk_create([r for r in rows if r.date not in existing])
-    calendar_changed()
     if missing:
         return (
             f"工作日历：chinesecalendar 尚无 {'、'.join(missing)} 年的数据，这些年份按周一至周五计算；"
-            "公布后可在后台“工作日历”中补录。"
+            f"公布后运行 manage.py work_calendar_load --year {missing[0]}，或在后台“工作日历”中补录。"
         )
     return ""
 
