@@ -510,6 +510,9 @@ SPECTACULAR_SETTINGS = {
 # Tiles are optional: without MAP_TILES_URL the maps draw grid boundaries as vectors, which
 # also keeps the field app's map working with no signal.
 MAP_TILES_URL = env_str("MAP_TILES_URL", "")
+# Who the tiles are from, shown in the corner of every map that draws them (e.g. "天地图"):
+# the tile source's own credit, without Leaflet's link and flag.
+MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION", "")
 MAP_DEFAULT_CENTER = (29.87, 121.55)
 
 # --- Domain settings ----------------------------------------------------------------------

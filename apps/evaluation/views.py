@@ -720,6 +720,7 @@ def hotspots(request, escope):
             else [],
             map_center=settings.MAP_DEFAULT_CENTER,
             tiles_url=settings.MAP_TILES_URL,
+            tiles_attribution=settings.MAP_TILES_ATTRIBUTION,
         ),
     )
 

@@ -284,3 +284,14 @@ def test_bad_input_answers_400_with_a_message(org, query):
 @pytest.mark.django_db
 def test_only_get_is_allowed(org):
     assert client_for(org, "cd").post("/evaluation/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_hotspot_map_credits_its_tile_source_plainly(org, activity, settings):
+    settings.MAP_TILES_URL = "https://t0.tianditu.gov.cn/vec_w/wmts?tk=KEY&x={x}&y={y}&z={z}"
+    settings.MAP_TILES_ATTRIBUTION = "天地图"
+    page = client_for(org, "cd").get(f"/evaluation/hotspots/?{WEEK}").content.decode()
+    start = page.index("attributionControl")
+    script = page[start : start + 600]
+    assert "attributionControl: false" in script  # Leaflet's own link and flag: off
+    assert 'L.control.attribution({prefix: false}).addAttribution("天地图")' in script

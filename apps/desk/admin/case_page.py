@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -197,6 +198,7 @@ class CasePageMixin(_AdminBase):
                 for other, _distance in nearby
             ],
             "tiles": _tiles_url(),
+            "attribution": settings.MAP_TILES_ATTRIBUTION,
         }
         context = {
             **self.admin_site.each_context(request),

@@ -3,6 +3,7 @@ urging, export. The case page itself is ``case_page.CasePageMixin``."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
@@ -258,6 +259,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
             context["map_truncated"] = len(points) >= MAP_MAX_POINTS
             context["map_config"] = {
                 "tiles": _tiles_url(),
+                "attribution": settings.MAP_TILES_ATTRIBUTION,
                 "caseUrl": reverse("admin:cases_case_change", args=[0]),
                 "grids": _grid_outlines(request.user),
             }

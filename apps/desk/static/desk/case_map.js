@@ -10,10 +10,12 @@
     return node ? JSON.parse(node.textContent) : null;
   }
 
-  function baseMap(element, tiles) {
-    var map = L.map(element, { zoomControl: true, attributionControl: !!tiles, preferCanvas: true });
+  function baseMap(element, tiles, attribution) {
+    // Leaflet's own credit (a link and a flag) is left off; tiles carry their source's credit.
+    var map = L.map(element, { zoomControl: true, attributionControl: false, preferCanvas: true });
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+      L.control.attribution({ prefix: false }).addAttribution(attribution || "地图瓦片").addTo(map);
     } else {
       element.classList.add("ld-map-plain");
     }
@@ -42,7 +44,7 @@
     var wrap = element.parentNode, map = null, KEY = "ld-list-map";
     function draw() {
       if (map) { map.invalidateSize(); return; }
-      map = baseMap(element, config.tiles);
+      map = baseMap(element, config.tiles, config.attribution);
       map.fitBounds(points.map(function (p) { return [p.lat, p.lng]; }), { padding: [24, 24], maxZoom: 16 });
       (config.grids || []).forEach(function (boundary) {
         L.geoJSON(boundary, { style: { color: "#6b8fb3", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
@@ -75,7 +77,7 @@
     var element = document.getElementById("ld-case-map");
     var data = readJson("ld-case-map-data");
     if (!element || !data) return;
-    var map = baseMap(element, data.tiles);
+    var map = baseMap(element, data.tiles, data.attribution);
     // Set the view before adding layers: the canvas renderer needs map bounds to draw.
     var grid = data.grid ? L.geoJSON(data.grid, {
       style: { color: "#0b3d66", weight: 2, fillOpacity: 0.06, dashArray: "4 3" }
