@@ -194,7 +194,7 @@ DESK_WAITING_STATUSES = [Status.REPORTED, Status.ACCEPTED, Status.VERIFIED]
 RUNNING_STATUSES = [s for s in OPEN_STATUSES if s != Status.DEFERRED]
 
 # Who holds the desk at each tier (the workflow, the desk and the notifications read it).
-DESK_ROLE_FOR_TIER = {
+DESK_ROLE_FOR_TIER: dict[str, Role] = {
     Tier.VILLAGE: Role.VILLAGE_HANDLER,
     Tier.TOWN: Role.TOWN_DISPATCHER,
     Tier.COUNTY: Role.COUNTY_DISPATCHER,

@@ -283,11 +283,13 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        return ImageCms.profileToProfile(
+        converted = ImageCms.profileToProfile(
             image, source, ImageCms.createProfile("sRGB"), outputMode=image.mode
         )
     except Exception:  # noqa: BLE001 - an odd profile: keep the pixels as they are
         return image
+    # None comes back only with inPlace=True, which this call does not ask for.
+    return converted if converted is not None else image
 
 
 def _bare_rgb(image: Image.Image) -> Image.Image:

@@ -24,8 +24,7 @@ def is_desk_of(case: Case, user) -> bool:
     if getattr(user, "is_superuser", False):
         return True
     scope = scope_of(user)
-    # DESK_ROLE_FOR_TIER is keyed by Tier members, which are the str values a tier is stored as.
-    desk_role = DESK_ROLE_FOR_TIER.get(case.tier)  # type: ignore[call-overload]
+    desk_role = DESK_ROLE_FOR_TIER.get(case.tier)
     return scope.role == desk_role and scope.region_id == case.holder_id
 
 

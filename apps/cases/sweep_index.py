@@ -42,7 +42,10 @@ FUNCTION_PREFIX = "cases_sweepdue_on_"
 
 
 def _name(create: str) -> str:
-    return re.search(r"CREATE (?:OR REPLACE )?(?:TRIGGER|FUNCTION) (\w+)", create).group(1)
+    match = re.search(r"CREATE (?:OR REPLACE )?(?:TRIGGER|FUNCTION) (\w+)", create)
+    if match is None:
+        raise ValueError(f"not a CREATE TRIGGER/FUNCTION statement: {create[:80]}")
+    return match.group(1)
 
 
 def _one_line(sql: str) -> str:

@@ -26,7 +26,9 @@ if importlib.util.find_spec("apps.cases.photo_tasks") is not None:
 
 # A backlog's route_case messages mostly find their case routed by an earlier task's batch:
 # the guard lets those go after one read (task_guard.GuardedTask.done_already).
-@shared_task(
+# ``done_already`` and ``poison_key`` are options of the app's task base class
+# (apps.cases.task_guard), which celery's stubs do not know.
+@shared_task(  # type: ignore[call-overload]
     name="apps.cases.tasks.route_case",
     done_already=staticmethod(lambda case_id: services.case_routed_already(case_id)),
 )
@@ -78,19 +80,19 @@ def _this_intervals_turn(name: str) -> bool:
     return False
 
 
-@shared_task(name="apps.cases.tasks.sweep_clocks", poison_key="id")
+@shared_task(name="apps.cases.tasks.sweep_clocks", poison_key="id")  # type: ignore[call-overload]
 def sweep_clocks() -> None:
     if _this_intervals_turn("sweep_clocks"):
         sweep.sweep_clocks()
 
 
-@shared_task(name="apps.cases.tasks.sweep_outbox", poison_key="id")
+@shared_task(name="apps.cases.tasks.sweep_outbox", poison_key="id")  # type: ignore[call-overload]
 def sweep_outbox() -> None:
     if _this_intervals_turn("sweep_outbox"):
         sweep.sweep_outbox()
 
 
-@shared_task(name="apps.cases.tasks.check_work_calendar", poison_key="id")
+@shared_task(name="apps.cases.tasks.check_work_calendar", poison_key="id")  # type: ignore[call-overload]
 def check_work_calendar() -> None:
     """Daily: in December, warn while next year's holidays and 调休 days are missing."""
     from apps.cases.work_calendar import calendar_warning

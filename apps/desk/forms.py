@@ -5,7 +5,7 @@ decides whether the step is legal and says why not."""
 from __future__ import annotations
 
 from functools import cache
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
@@ -15,6 +15,7 @@ from apps.cases import steps, tracking
 from apps.cases.models import Case
 from apps.cases.selectors import cases_visible_to
 from apps.org.models import Unit
+from apps.org.scope import AnyUser
 
 
 def unit_label(unit: Unit) -> str:
@@ -42,9 +43,10 @@ def _note(required: bool = False, label: str = "备注") -> forms.CharField:
 class CaseNumberField(forms.CharField):
     """Another case, typed as its tracking number; only cases the user may see can be named."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.user = None
+        # Both set by StepForm before the form is cleaned.
+        self.user: AnyUser | None = None
         self.case: Case | None = None
 
     def clean(self, value) -> Case:
@@ -54,6 +56,8 @@ class CaseNumberField(forms.CharField):
             raise forms.ValidationError(
                 "“%(n)s”不是有效的流水号（13 位，可带短横线），请核对。", params={"n": typed}
             )
+        if self.user is None:
+            raise ImproperlyConfigured("a case number field needs the user who names the case")
         # A guessed number outside the desk's scope reads exactly like one that does not exist.
         target = cases_visible_to(self.user).filter(tracking_number=number).first()
         if target is None:

@@ -8,12 +8,12 @@ closure tells the grid worker who reported it. Every candidate is then filtered 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -23,8 +23,6 @@ from apps.cases.tracking import display
 from apps.notify.models import Kind
 from apps.org.models import REGION_FIELD_OF_TIER, Role
 
-User = get_user_model()
-
 
 @dataclass(frozen=True)
 class Audience:
@@ -33,23 +31,23 @@ class Audience:
     kind: str
     title: str
     body: str
-    users: Iterable  # a QuerySet of people, or a DeskPeople
+    users: Iterable[User]  # a QuerySet of people, or a DeskPeople
 
 
 @dataclass(frozen=True)
 class Planned:
-    user: object
+    user: User
     kind: str
     title: str
     body: str
 
 
-def _people() -> QuerySet:
+def _people() -> QuerySet[User]:
     # profile + region are what scope_of reads; loading them here saves a query per person.
     return User.objects.filter(is_active=True).select_related("profile__region")
 
 
-def unit_members(unit_ids: Iterable[int | None]) -> QuerySet:
+def unit_members(unit_ids: Iterable[int | None]) -> QuerySet[User]:
     ids = {pk for pk in unit_ids if pk}
     return _people().filter(profile__unit_id__in=ids) if ids else User.objects.none()
 
@@ -62,11 +60,11 @@ class DeskPeople:
     def __init__(self, role: str, region_id: int | None) -> None:
         self.desk = (role, region_id)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[User]:
         return iter(_desks_people({self.desk})[self.desk])
 
 
-def desk_of(case: Case, tier: str) -> Iterable:
+def desk_of(case: Case, tier: str) -> Iterable[User]:
     """The dispatchers (or village handlers) of ``tier`` for this case: its desk at that tier."""
     role = DESK_ROLE_FOR_TIER.get(tier)
     field = REGION_FIELD_OF_TIER.get(tier)
@@ -75,9 +73,9 @@ def desk_of(case: Case, tier: str) -> Iterable:
     return DeskPeople(role, getattr(case, field))
 
 
-def _desks_people(desks: set[tuple[str, int | None]]) -> dict[tuple[str, int | None], list]:
+def _desks_people(desks: set[tuple[str, int | None]]) -> dict[tuple[str, int | None], list[User]]:
     """The people of several desks in one query, by desk (as ``desk_of`` finds them)."""
-    found: dict[tuple[str, int | None], list] = {desk: [] for desk in desks}
+    found: dict[tuple[str, int | None], list[User]] = {desk: [] for desk in desks}
     if desks:
         wanted = reduce(
             or_, [Q(profile__role=role, profile__region_id=region) for role, region in desks]
@@ -89,14 +87,14 @@ def _desks_people(desks: set[tuple[str, int | None]]) -> dict[tuple[str, int | N
     return found
 
 
-def grid_verifiers(case: Case) -> QuerySet:
+def grid_verifiers(case: Case) -> QuerySet[User]:
     """The grid workers and grid leader of the case's grid (who verify on site)."""
     return _people().filter(
         profile__role__in=[Role.GRID_WORKER, Role.GRID_LEADER], profile__grids=case.grid_id
     )
 
 
-def reporter_of(case: Case) -> QuerySet:
+def reporter_of(case: Case) -> QuerySet[User]:
     return _people().filter(pk=case.reporter_id) if case.reporter_id else User.objects.none()
 
 
@@ -161,7 +159,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
             )
         ]
     if action == Action.RETURN:
-        unit = event.unit.name if event.unit_id else "处置单位"
+        unit = event.unit.name if event.unit is not None else "处置单位"
         return [
             Audience(
                 Kind.RETURN,
@@ -173,7 +171,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
     if action == Action.EXTENSION_REQUEST:
         hours = event.data.get("hours")
         title = (
-            f"延期申请：{event.unit.name if event.unit_id else '处置单位'}申请延期 {hours:g} 小时"
+            f"延期申请：{event.unit.name if event.unit is not None else '处置单位'}申请延期 {hours:g} 小时"
             if hours
             else "延期申请"
         )
@@ -192,7 +190,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
         ]
     if action in (Action.HANDLE, Action.SELF_RESOLVE):
         users = grid_verifiers(case)
-        if action == Action.SELF_RESOLVE:
+        if action == Action.SELF_RESOLVE and case.reporter_id is not None:
             users = users.exclude(pk=case.reporter_id)  # nobody verifies their own fix on the spot
         return [
             Audience(
@@ -206,9 +204,11 @@ def audiences(event: CaseEvent) -> list[Audience]:
             )
         ]
     if action == Action.VERIFY_FAIL:
-        users = unit_members([event.unit_id]) if event.unit_id else desk_of(case, tier)
+        rework_by = unit_members([event.unit_id]) if event.unit_id else desk_of(case, tier)
         return [
-            Audience(Kind.REWORK, f"核查未通过，请返工：{category}", summary + _note(event), users)
+            Audience(
+                Kind.REWORK, f"核查未通过，请返工：{category}", summary + _note(event), rework_by
+            )
         ]
     if action == Action.REOPEN:
         return [
@@ -222,10 +222,10 @@ def audiences(event: CaseEvent) -> list[Audience]:
     if action == Action.URGE:
         # Sweep urges may be bulk-created without a unit: the case's lead unit at fan-out time.
         unit_id = event.unit_id or case.lead_unit_id
-        users = unit_members([unit_id]) if unit_id else desk_of(case, tier)
+        urged = unit_members([unit_id]) if unit_id else desk_of(case, tier)
         return [
             Audience(
-                Kind.URGE, f"督办：{category}", summary + (_note(event) or "。请尽快处置。"), users
+                Kind.URGE, f"督办：{category}", summary + (_note(event) or "。请尽快处置。"), urged
             )
         ]
     if action == Action.CLOSE:
@@ -244,13 +244,13 @@ def audiences(event: CaseEvent) -> list[Audience]:
     return []
 
 
-def who_may_see(users: list, case: Case) -> set[int]:
+def who_may_see(users: list[User], case: Case) -> set[int]:
     """Ids of the ``users`` who may see ``case``, by the product's one visibility rule
     (``case_visibility_q``, the filter behind ``cases_visible_to``)."""
     return {user_id for user_id, _case_id in who_may_see_each([(u, case.pk) for u in users])}
 
 
-def who_may_see_each(pairs: list[tuple[object, int]]) -> set[tuple[int, int]]:
+def who_may_see_each(pairs: list[tuple[User, int]]) -> set[tuple[int, int]]:
     """Which (user, case id) pairs are allowed, as ``(user id, case id)``, in a single query:
     one EXISTS per distinct filter, evaluated for every case asked about — the members of a
     unit or a desk share theirs, and so do the events of a batch."""

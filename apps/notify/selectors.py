@@ -39,7 +39,7 @@ def notifications_since(user: AnyUser, since: int | None, *, limit: int) -> list
 
 
 def notifications_replay(
-    user, cursor: int, seen: set[int], *, limit: int
+    user: AnyUser, cursor: int, seen: set[int], *, limit: int
 ) -> tuple[list[Notification], bool, int]:
     """A catch-up by cursor (issue #15; the protocol in ``apps/notify/consumers.py``): the
     notifications after ``cursor`` not in ``seen``, oldest first, whether more follow, and the

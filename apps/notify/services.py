@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.cases import reference
-from apps.cases.models import CaseEvent
+from apps.cases.models import Case, CaseEvent
 from apps.notify import push, recipients, selectors
 from apps.notify.models import Notification
 from apps.notify.serializers import notification_payload
@@ -86,7 +88,7 @@ def events_fan_out(
     return notifications
 
 
-def _load_grids(cases: list) -> None:
+def _load_grids(cases: list[Case]) -> None:
     """Each case's grid (its name says where a case without an address is), in one query."""
     missing = [c for c in cases if "grid" not in c._state.fields_cache]
     if missing:
@@ -95,7 +97,9 @@ def _load_grids(cases: list) -> None:
             case.grid = grids[case.grid_id]
 
 
-def _insert_all(events: list[CaseEvent], plans: list[list]) -> list[Notification]:
+def _insert_all(
+    events: list[CaseEvent], plans: list[list[recipients.Planned]]
+) -> list[Notification]:
     """Insert every planned notification of the events in one statement, with their ids. A
     second run of one of them meets the unique (event, recipient) key: then each event goes
     through ``_insert_notifications``, which inserts what is missing and reads back the rest."""
@@ -128,7 +132,9 @@ def _insert_all(events: list[CaseEvent], plans: list[list]) -> list[Notification
     ]
 
 
-def _insert_notifications(event: CaseEvent, planned: list) -> list[Notification]:
+def _insert_notifications(
+    event: CaseEvent, planned: list[recipients.Planned]
+) -> list[Notification]:
     """Insert the planned notifications and return every notification of the event, with ids.
 
     The first run inserts them all and the database returns their ids. A second run (a
@@ -201,7 +207,7 @@ def _desk_due_key(region_id: int) -> str:
 _scheduled_here: dict[int, float] = {}
 
 
-def desk_counts_changed(region_ids) -> None:
+def desk_counts_changed(region_ids: Iterable[int | None]) -> None:
     """Have the desks of these regions pushed their counters within the interval."""
     from apps.notify import tasks
 
@@ -218,14 +224,14 @@ def desk_counts_changed(region_ids) -> None:
             log.warning("desk counters of region %s not scheduled (cache unreachable)", region_id)
             continue
         try:
-            tasks.push_desk_counts.apply_async(args=[region_id], countdown=interval)
+            tasks.push_desk_counts.apply_async(args=(region_id,), countdown=interval)
             _scheduled_here[region_id] = now + 0.8 * interval
         except Exception:  # noqa: BLE001 - broker away: drop the mark so the next change retries
             cache.delete(_desk_due_key(region_id))
             log.warning("desk counters of region %s not scheduled (broker unreachable)", region_id)
 
 
-def desk_counts_push(*, region_id: int) -> dict:
+def desk_counts_push(*, region_id: int) -> dict[str, int]:
     """Count one desk's counters now and push them to its group."""
     cache.delete(_desk_due_key(region_id))
     counts = selectors.desk_counts(region_id)
@@ -233,11 +239,11 @@ def desk_counts_push(*, region_id: int) -> dict:
     return counts
 
 
-def unread_message(user) -> push.Message:
+def unread_message(user: User) -> push.Message:
     return selectors.user_group(user.pk), {"type": "unread", "count": selectors.unread_count(user)}
 
 
-def notification_mark_read(*, user, notification_id: int) -> Notification | None:
+def notification_mark_read(*, user: User, notification_id: int) -> Notification | None:
     """Mark one of the user's notifications read (None if it is not theirs to see). Every open
     socket of the user gets the new unread count, so the phone's badge follows the desk."""
     notification = selectors.notifications_for(user).filter(pk=notification_id).first()
@@ -251,7 +257,7 @@ def notification_mark_read(*, user, notification_id: int) -> Notification | None
     return notification
 
 
-def notifications_mark_all_read(*, user) -> int:
+def notifications_mark_all_read(*, user: User) -> int:
     """Mark all the user's unread notifications read; returns how many changed."""
     changed = (
         selectors.notifications_for(user)

@@ -9,6 +9,7 @@ nothing the request typed.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -184,15 +185,18 @@ def rate(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(url, status=303)
 
 
-def _report_categories():
-    groups: dict[int, dict] = {}
+def _report_categories() -> list[dict[str, Any]]:
+    groups: dict[int, dict[str, Any]] = {}
     leaves = (
         Category.objects.filter(is_active=True, parent__isnull=False, parent__is_active=True)
         .select_related("parent")
         .order_by("parent__sort_order", "parent__code", "sort_order", "code")
     )
     for leaf in leaves:
-        group = groups.setdefault(leaf.parent_id, {"name": leaf.parent.name, "leaves": []})
+        parent = leaf.parent
+        if parent is None:  # the query asks for leaves with a parent; this narrows the type
+            continue
+        group = groups.setdefault(parent.pk, {"name": parent.name, "leaves": []})
         group["leaves"].append(leaf)
     return list(groups.values())
 

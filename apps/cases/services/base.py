@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -59,7 +60,7 @@ class DuplicateSubmission(WorkflowError):
     status_code = 409
 
 
-STEP_FOR_STATUS = {
+STEP_FOR_STATUS: dict[str, Step] = {
     Status.REPORTED: Step.ACCEPT,
     Status.ACCEPTED: Step.DISPATCH,
     Status.DISPATCHED: Step.SIGN,
@@ -79,19 +80,21 @@ PENDING_WORK_TASKS = {
 # --- internals ---------------------------------------------------------------------------
 
 
-def _actor_label(actor) -> str:
+def _actor_label(actor: User | None) -> str:
     if actor is None:
         return _("系统")
     profile = profile_of(actor)
     if profile is None:
         return actor.get_username()
     where = (
-        profile.unit.name if profile.unit_id else (profile.region.name if profile.region_id else "")
+        profile.unit.name
+        if profile.unit is not None
+        else (profile.region.name if profile.region is not None else "")
     )
     return f"{where} {profile.get_role_display()}".strip()
 
 
-def _require(case: Case, actor, action: str) -> None:
+def _require(case: Case, actor: User | None, action: str) -> None:
     if actor is None:
         return  # the system (sweep, routing task) acts under its own rules
     if action not in rules.allowed_actions(case, actor):
@@ -155,13 +158,13 @@ def _record(
     case: Case,
     *,
     action: str,
-    actor,
+    actor: User | None,
     from_status: str,
     from_tier: str,
     note: str = "",
     public_note: str = "",
     unit: Unit | None = None,
-    data: dict | None = None,
+    data: dict[str, Any] | None = None,
     notify: bool = True,
     tells_nobody: bool = False,
     actor_label: str | None = None,
@@ -195,13 +198,13 @@ def _record(
 def _change(
     case: Case,
     *,
-    actor,
+    actor: User | None,
     action: str,
     fields: dict[str, Any],
     note: str = "",
     public_note: str = "",
     unit: Unit | None = None,
-    data: dict | None = None,
+    data: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> CaseEvent:
     """Apply ``fields`` to the case if nobody changed it since it was read, and record it."""
@@ -307,10 +310,14 @@ def routing_target(case: Case, tier: str) -> Unit | None:
         RoutingRule.objects.filter(category_id=case.category_id, tier=tier)
         .select_related("department")
         .first()
-        or RoutingRule.objects.filter(category_id=case.category.parent_id, tier=tier)
-        .select_related("department")
-        .first()
     )
+    # A top-level category has no parent to fall back on (no rule has an empty category).
+    if rule is None and case.category.parent_id is not None:
+        rule = (
+            RoutingRule.objects.filter(category_id=case.category.parent_id, tier=tier)
+            .select_related("department")
+            .first()
+        )
     if rule is None:
         return None
     if tier == Tier.COUNTY:

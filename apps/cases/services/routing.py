@@ -6,12 +6,12 @@ import datetime as dt
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import F, Q, Value, When
+from django.db.models import Expression, F, Field, Q, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -71,6 +71,16 @@ def probable_duplicate(case: Case) -> Case | None:
     return None
 
 
+def _own_field(name: str) -> Field[Any, Any]:
+    # Only Case's own columns are asked for, never a reverse relation (the stubs' ForeignObjectRel).
+    return cast("Field[Any, Any]", Case._meta.get_field(name))
+
+
+def _quoted_column(field: Field[Any, Any]) -> str:
+    # A concrete field always has its column; the stubs allow None for the non-concrete ones.
+    return connection.ops.quote_name(cast(str, field.column))
+
+
 def _duplicate_probe_sql() -> str:
     """The duplicate probe: the first 50 open cases of the category in the box around the point
     and the time window, oldest first (index ``case_dup_probe_idx``). Written out once, not
@@ -78,7 +88,7 @@ def _duplicate_probe_sql() -> str:
     several times what PostgreSQL spends on it (issue #15, the backlog drain)."""
     case_table = connection.ops.quote_name(Case._meta.db_table)
     column = {
-        name: connection.ops.quote_name(Case._meta.get_field(name).column)
+        name: _quoted_column(_own_field(name))
         for name in ("id", "category", "lat", "lng", "created_at", "status", "tracking_number")
     }
     statuses = ", ".join(["%s"] * len(FINAL_STATUSES))
@@ -208,14 +218,15 @@ def case_routed_already(case_id: int) -> bool:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {quote(field.column)} FROM {quote(Case._meta.db_table)} "
-            f"WHERE {quote(Case._meta.pk.column)} = %s",
+            f"SELECT {_quoted_column(field)} FROM {quote(Case._meta.db_table)} "
+            f"WHERE {_quoted_column(Case._meta.pk)} = %s",
             [case_id],
         )
         row = cursor.fetchone()
     if row is None:
         return True
-    pending = field.from_db_value(row[0], None, connection)
+    # JSONField.from_db_value never reads its expression argument; the stubs ask for one.
+    pending = field.from_db_value(row[0], None, connection)  # type: ignore[arg-type]
     return "route" not in (pending or [])
 
 
@@ -314,14 +325,14 @@ def _update_each(cases: list[Case], values: dict[str, dict[int, Any]], now: dt.d
     locks; SQLite's transactions take the write lock when they begin), so nobody changed them."""
     fields: dict[str, Any] = {"version": F("version") + 1, "updated_at": now}
     for name, by_case in values.items():
-        field = Case._meta.get_field(name)
+        field = _own_field(name)
         by_value: dict[str, tuple[Any, list[int]]] = {}
         for pk, value in by_case.items():
             by_value.setdefault(repr(value), (value, []))[1].append(pk)
         if len(by_value) == 1:
             fields[name] = Value(next(iter(by_value.values()))[0], output_field=field)
             continue
-        expression = models.Case(
+        expression: Expression = models.Case(
             *[
                 When(pk__in=pks, then=Value(value, output_field=field))
                 for value, pks in by_value.values()
