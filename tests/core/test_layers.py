@@ -7,7 +7,7 @@ not yet loaded, and it runs after every module is loaded) and not ``if TYPE_CHEC
 
 No module names another app's Celery task by a string (``"apps.notify.tasks.…"``): it
 imports the task object, which makes the dependency one the layer check sees. Task names in
-``config/settings.py`` (routes, the beat schedule, ``CASE_EVENT_TASK``) are configuration.
+``config/settings/`` (routes, the beat schedule, ``CASE_EVENT_TASK``) are configuration.
 
 The layers, lowest first. An app may import its own layer and the layers below it, never a
 layer above. Apps of one layer may import each other; the cycle check keeps that one-way.

@@ -9,13 +9,10 @@ Production: ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` (broker, channel lay
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
-from django_guid.integrations import CeleryIntegration
 
 from config import photo_storage
 from config.env import (
@@ -25,10 +22,11 @@ from config.env import (
     env_int,
     env_list,
     env_str,
-    map_tile_sources,
 )
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = (
+    Path(__file__).resolve().parent.parent.parent
+)  # config/settings/__init__.py → the checkout
 DATA_DIR = Path(env_str("LIANDONG_DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -47,7 +45,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
-INSTALLED_APPS = [
+INSTALLED_APPS: list[str] = [
     # The admin, with the command desk as its default site (apps/desk/site.py).
     "apps.desk.apps.DeskAdminConfig",
     "django.contrib.auth",
@@ -78,7 +76,7 @@ INSTALLED_APPS = [
     "csp",
 ]
 
-MIDDLEWARE = [
+MIDDLEWARE: list[str] = [
     # /healthz and /readyz, answered before the HTTPS redirect and host validation (probes).
     "apps.core.health.HealthMiddleware",
     # A request id (X-Request-ID, taken from the proxy when it is a valid UUID) on every log
@@ -509,7 +507,7 @@ SPECTACULAR_SETTINGS = {
 # Leaflet comes from npm (package.json + package-lock.json) and is served from node_modules.
 # Tiles are optional: without MAP_TILES_URL the maps draw grid boundaries as vectors, which
 # also keeps the field app's map working with no signal.
-MAP_TILES_URL = env_str("MAP_TILES_URL", "")
+MAP_TILES_URL: str = env_str("MAP_TILES_URL", "")
 # Who the tiles are from, shown in the corner of every map that draws them (e.g. "天地图"):
 # the tile source's own credit, without Leaflet's link and flag.
 MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION", "")
@@ -546,178 +544,8 @@ DUPLICATE_RADIUS_M = env_float("DUPLICATE_RADIUS_M", 50.0)
 DUPLICATE_WINDOW_HOURS = env_float("DUPLICATE_WINDOW_HOURS", 72.0)
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
-# --- Security (production) ----------------------------------------------------------------
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "same-origin"
-SESSION_COOKIE_HTTPONLY = True
-if env_bool("LIANDONG_HTTPS", False):
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# --- Security headers and error pages (issue #14) -----------------------------------------
-# Every response carries a Content-Security-Policy: scripts only from our own origin or an
-# inline <script nonce="{{ request.csp_nonce }}"> (no inline event handlers, no javascript:
-# URLs), nothing may frame us, forms post only to us. The per-request nonce and the same-host
-# ws:/wss: source for /ws/ are added by apps.org.security.ContentSecurityPolicyMiddleware.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF, NONCE],
-        # 'unsafe-inline' for styles only: Leaflet positions every tile, marker and popup with
-        # style attributes, and the Django admin's own templates set style attributes too.
-        # Styles cannot run code, so scripts stay nonce-only.
-        "style-src": [SELF, UNSAFE_INLINE],
-        # data:/blob: for Leaflet's icons and the photo previews the field app and 随手拍 draw.
-        "img-src": [SELF, "data:", "blob:", *map_tile_sources(MAP_TILES_URL)],
-        "connect-src": [SELF],
-        "font-src": [SELF],
-        "worker-src": [SELF],
-        "manifest-src": [SELF],
-        "frame-ancestors": [NONE],
-        "frame-src": [NONE],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "form-action": [SELF],
-    },
-}
-# Browser features: location and camera for our own pages (field reports, 随手拍), nothing else.
-PERMISSIONS_POLICY = {
-    "geolocation": ["self"],
-    "camera": ["self"],
-    "microphone": [],
-    "payment": [],
-    "usb": [],
-    "serial": [],
-    "bluetooth": [],
-    "midi": [],
-    "display-capture": [],
-    "browsing-topics": [],
-}
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# A refused form (expired page, cookies blocked) gets a Chinese page that says what to do.
-CSRF_FAILURE_VIEW = "apps.org.error_views.csrf_failure"
-
-# --- Sockets and logs: no secrets (issue #14) ----------------------------------------------
-# Every handler carries config.log_redaction.RedactSecrets (tokens, tickets, passwords, session
-# and CSRF cookies, the citizen's link, mobile numbers); LOGGING_CONFIG also puts it on handlers
-# configured outside LOGGING (uvicorn's, Django's defaults). Celery's: see config/celery.py.
-LOGGING_CONFIG = "config.log_redaction.configure"
-
-# --- Login protection and sessions (apps/accounts) ---------------------------------------
-# django-axes counts failed sign-ins in the database (the cache may blink; the DB is the truth)
-# on every login path: /accounts/login/, /admin/login/, /field/login/ and /api/auth/token/.
-# AXES_FAILURE_LIMIT failures for one username, or from one address, lock that username or that
-# address for AXES_COOLOFF_MIN minutes; a successful sign-in clears them; an administrator can
-# lift a lock at once (apps.accounts.services.account_unlock, manage.py account_unlock).
-INSTALLED_APPS += ["axes"]
-MIDDLEWARE += [
-    "apps.accounts.middleware.SessionIdleMiddleware",
-    "apps.accounts.middleware.PasswordChangeRequiredMiddleware",
-    # Last, as axes asks: it turns a lockout flagged during the request into the lockout page.
-    "axes.middleware.AxesMiddleware",
-]
-AUTHENTICATION_BACKENDS = [
-    "apps.accounts.backends.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(minutes=env_float("AXES_COOLOFF_MIN", 15.0))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
-# The attempt log holds usernames and addresses of every region: it is read through the account
-# admin actions and `manage.py axes_list_attempts`, not through an unscoped admin screen.
-AXES_ENABLE_ADMIN = False
-# The client address is REMOTE_ADDR: uvicorn --proxy-headers (Procfile) already puts the client's
-# address there when the request came through the local reverse proxy, and a client cannot
-# forge it with an X-Forwarded-For header of its own.
-AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_ip"
-# POST /api/auth/token/ is also throttled per address (DRF rate, e.g. "10/min"); the throttle
-# lets requests through when the cache is unreachable (the lockout above still protects).
-TOKEN_THROTTLE_RATE = env_str("TOKEN_THROTTLE_RATE", "10/min")
-# A desk session's expiry slides with use (SESSION_COOKIE_AGE is its idle timeout); the session
-# is re-saved at most once per SESSION_IDLE_REFRESH_S, not on every request.
-SESSION_IDLE_REFRESH_S = env_int("SESSION_IDLE_REFRESH_S", 60)
-# Background polls that must not count as activity (the desk dashboard refreshes its counters
-# every 15 s: an open tab would otherwise never go idle).
-SESSION_IDLE_PASSIVE_PATHS = ["/admin/desk/stats.json"]
-# Phones sign in once and stay signed in (sliding too); an administrator can end it at any time.
-FIELD_SESSION_AGE_S = env_int("FIELD_SESSION_AGE_S", 60 * 60 * 24 * 90)
-
-# --- Operations: logs, request ids, health, error tracking (docs/operations.md) -----------
-# Every line: time, level, logger, request id, message; LOG_FORMAT=json for log collectors.
-# The request id follows a request into the Celery tasks it queued (django-guid puts it in the
-# task's headers). The access log is ours (apps/core/access_log.py), written inside the request
-# so it carries the id; uvicorn's own is off. Secrets are masked on every handler.
-LOG_FORMAT = env_str("LOG_FORMAT", "text")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "redact_secrets": {"()": "config.log_redaction.RedactSecrets"},
-        "request_id": {"()": "config.log_format.RequestId"},
-    },
-    "formatters": {
-        "text": {
-            "format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s",
-            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
-        },
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
-            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
-            "rename_fields": {
-                "asctime": "time",
-                "levelname": "level",
-                "name": "logger",
-                "correlation_id": "request_id",
-            },
-            "json_ensure_ascii": False,
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "filters": ["request_id", "redact_secrets"],
-            "formatter": "json" if LOG_FORMAT == "json" else "text",
-        }
-    },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        # django-guid narrates every id it sets at INFO; that is noise in production.
-        "django_guid": {"level": "WARNING"},
-        "django_guid.celery": {"level": "WARNING"},
-    },
-}
-ACCESS_LOG = env_bool("ACCESS_LOG", True)
-DJANGO_GUID = {
-    "GUID_HEADER_NAME": "X-Request-ID",
-    "VALIDATE_GUID": True,
-    "INTEGRATIONS": [CeleryIntegration()],
-    "IGNORE_URLS": ["healthz", "readyz"],
-}
-# The worker uses this LOGGING (format, request id, masking) instead of its own root handler.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-READYZ_REDIS_TIMEOUT_S = env_float("READYZ_REDIS_TIMEOUT_S", 0.2)
-READYZ_SWEEP_MAX_AGE_S = env_int("READYZ_SWEEP_MAX_AGE_S", 180)
-# Error tracking (Sentry or a compatible server such as GlitchTip), off unless SENTRY_DSN is set.
-# No personal data is sent (send_default_pii off); events pass the same masking as the logs.
-SENTRY_DSN = env_str("SENTRY_DSN", "")
-if SENTRY_DSN:
-    from config.error_tracking import init_sentry
-
-    init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))
-
-# A WebSocket ticket (POST /api/notifications/ticket/) opens one socket within this many seconds.
-WS_TICKET_TTL_S = env_int("WS_TICKET_TTL_S", 60)
-# A notification this old can no longer be overtaken by one with a lower id still being
-# committed; the socket's replay cursor moves past it (apps/notify/consumers.py).
-NOTIFY_SETTLE_S = env_float("NOTIFY_SETTLE_S", 60.0)
+# Security, sign-in protection and operations continue in their own modules (each reads and
+# extends what is above): config/settings/protection.py and config/settings/operations.py.
+from config.settings.operations import *  # noqa: E402, F403
+from config.settings.protection import *  # noqa: E402, F403
