@@ -1,6 +1,9 @@
 """Pages for leaders and desks at /evaluation/: dashboard, indicator tables, three-level
 evaluation, hotspots, the colour board and the definitions. Thin: parse and check the input,
-call the selectors, render (HTML, JSON, CSV or Excel).
+call the selectors, render (HTML, JSON, CSV or Excel). This module holds the shared helpers
+(period, filters, exports, tables), the dashboard, the indicator tables and the definitions; the
+three-level evaluation pages are in ``views_scores``, the hotspots and the colour board in
+``views_hotspots``.
 
 Every page is login-only and scoped (``selectors.evaluation_scope``): a grid worker or a
 department handler is refused, and a region outside the reader's scope answers 404.
@@ -8,15 +11,12 @@ department handler is refused, and a region outside the reader's scope answers 4
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-import json
 import math
 from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from apps.cases.models import Category, Colour
-from apps.evaluation import charts, selectors
+from apps.evaluation import selectors
 from apps.evaluation.exports import EXPORT_FORMATS, Table, export_response
 from apps.evaluation.indicators import (
     HANDLE_BINS_HOURS,
@@ -34,6 +34,8 @@ from apps.evaluation.indicators import (
     format_value,
 )
 from apps.evaluation.models import EvaluateeKind
+from apps.evaluation.selectors.hotspots import colour_board
+from apps.evaluation.selectors.scores import ScoreRow, score_rows, weights_for
 from apps.org.models import Region
 
 MAX_PERIOD_DAYS = 3660
@@ -275,7 +277,7 @@ def carried_query(request) -> str:
 
 
 def score_table(
-    key: str, title: str, rows: list[selectors.ScoreRow], kind: str, weights: dict, carry: str = ""
+    key: str, title: str, rows: list[ScoreRow], kind: str, weights: dict, carry: str = ""
 ) -> Table:
     spec = selectors.SUBJECT_KINDS[kind]
     codes = list(weights)
@@ -344,7 +346,7 @@ def dashboard(request, escope):
     ]
     tables, rankings = [], []
     for kind in selectors.SCORED_KINDS[escope.tier]:
-        rows, weights = selectors.score_rows(
+        rows, weights = score_rows(
             request.user,
             escope,
             kind,
@@ -362,7 +364,7 @@ def dashboard(request, escope):
         )
         tables.append(table)
         rankings.append({"kind": kind, "table": table, "rows": rows})
-    board = selectors.colour_board(request.user, escope)
+    board = colour_board(request.user, escope)
     exported = maybe_export(request, tables, period, f"{escope.home.name} {period.label}")
     if exported:
         return exported
@@ -378,7 +380,7 @@ def dashboard(request, escope):
             headline=headline,
             rankings=rankings,
             board_totals=board["totals"],
-            colours=_colour_labels(),
+            colours=colour_labels(),
         ),
     )
 
@@ -429,380 +431,8 @@ def indicators(request, escope):
     )
 
 
-@evaluation_view
-def scores(request, escope):
-    period = parse_period(request.GET)
-    category = parse_category(request.GET)
-    allowed = _score_kinds(escope)
-    kind = request.GET.get("kind") or selectors.SCORED_KINDS[escope.tier][0]
-    if kind not in EvaluateeKind.values:
-        raise BadInput("未知的考核对象。")
-    if kind not in allowed:
-        raise Http404("您的辖区不考核这一类对象。")
-    within = parse_region(request.GET, escope)
-    rows, weights = selectors.score_rows(
-        request.user,
-        escope,
-        kind,
-        first_day=period.first,
-        last_day=period.last,
-        category_ids=selectors.category_ids_for(category),
-        within=within,
-    )
-    title = f"{selectors.SUBJECT_KINDS[kind].label}考核排名" + (
-        f"（{within.name}）" if within else ""
-    )
-    table = score_table(kind, title, rows, kind, weights, carried_query(request))
-    weights_table = Table(key="weights", title="权重", headers=["指标", "权重", "说明"])
-    total = sum(weights.values()) or 1
-    for code, weight in weights.items():
-        weights_table.add(
-            [INDICATORS[code].label, weight, INDICATORS[code].definition],
-            [
-                INDICATORS[code].label,
-                f"{weight:g}（{weight / total * 100:.0f}%）",
-                INDICATORS[code].definition,
-            ],
-        )
-    exported = maybe_export(
-        request, [table, weights_table], period, f"{escope.home.name} {period.label}"
-    )
-    if exported:
-        return exported
-    return render(
-        request,
-        "evaluation/scores.html",
-        page_context(
-            request,
-            escope,
-            period,
-            category,
-            nav="scores",
-            table=table,
-            weights_table=weights_table,
-            kind=kind,
-            within=within,
-            score_kinds=[(k, selectors.SUBJECT_KINDS[k].label) for k in allowed],
-            within_choices=_within_choices(escope, kind),
-        ),
-    )
-
-
-def _score_kinds(escope) -> list[str]:
-    """A county reader may also open the towns' and villages' evaluations (read-only)."""
-    kinds: list[str] = []
-    for tier in ("county", "town", "village"):
-        if (
-            tier == escope.tier
-            or (escope.tier == "county")
-            or (escope.tier == "town" and tier == "village")
-        ):
-            kinds.extend(selectors.SCORED_KINDS[tier])
-    return kinds
-
-
-def _within_choices(escope, kind: str):
-    if kind in ("village", "stationed") and escope.tier == "county":
-        return selectors.subjects(escope, "town")
-    if kind == "grid_worker" and escope.tier in ("county", "town"):
-        return selectors.subjects(escope, "village")
-    return []
-
-
-@evaluation_view
-def score_detail(request, escope, kind: str, subject_id: int):
-    period = parse_period(request.GET)
-    category = parse_category(request.GET)
-    if kind not in _score_kinds(escope):
-        raise Http404("您的辖区不考核这一类对象。")
-    within = parse_region(request.GET, escope)
-    rows, weights = selectors.score_rows(
-        request.user,
-        escope,
-        kind,
-        first_day=period.first,
-        last_day=period.last,
-        category_ids=selectors.category_ids_for(category),
-        within=within,
-    )
-    row = next((r for r in rows if r.subject.id == subject_id), None)
-    if row is None:
-        raise Http404("不在您的辖区内。")
-    table = Table(
-        key=f"{kind}-{subject_id}",
-        title=f"{row.subject.name} 得分构成",
-        headers=["指标", "本期数值", "同级平均", "指标得分(0-100)", "权重占比(%)", "得分", "失分"],
-    )
-    for p in row.parts:
-        values = [
-            p.label,
-            export_value(p.code, p.value),
-            export_value(p.code, p.peer_mean),
-            None if p.score is None else round(p.score, 1),
-            round(p.share * 100, 1),
-            round(p.points, 2),
-            round(p.lost, 2),
-        ]
-        shown = [
-            p.label,
-            format_value(p.code, p.value),
-            format_value(p.code, p.peer_mean),
-            "无数据" if p.score is None else f"{p.score:.1f}",
-            f"{p.share * 100:.1f}",
-            f"{p.points:.2f}",
-            f"{p.lost:.2f}",
-        ]
-        table.add(values, shown)
-    exported = maybe_export(request, [table], period, f"{escope.home.name} {period.label}")
-    if exported:
-        return exported
-    return render(
-        request,
-        "evaluation/score_detail.html",
-        page_context(
-            request,
-            escope,
-            period,
-            category,
-            nav="scores",
-            row=row,
-            table=table,
-            kind=kind,
-            peers=len(rows),
-            reasons=[
-                {
-                    "label": p.label,
-                    "value": format_value(p.code, p.value),
-                    "mean": format_value(p.code, p.peer_mean),
-                    "score": p.score,
-                    "lost": p.lost,
-                    "share": p.share * 100,
-                }
-                for p in row.reasons
-            ],
-            kind_label=selectors.SUBJECT_KINDS[kind].label,
-            within=within,
-        ),
-    )
-
-
-GRANULARITIES = {"day": "按日", "week": "按周", "month": "按月"}
-
-
-@evaluation_view
-def hotspots(request, escope):
-    period = parse_period(request.GET)
-    category = parse_category(request.GET)
-    category_ids = selectors.category_ids_for(category)
-    within = parse_region(request.GET, escope)
-    granularity = request.GET.get("granularity") or (
-        "day" if (period.last - period.first).days <= 62 else "month"
-    )
-    if granularity not in GRANULARITIES:
-        raise BadInput("时间粒度只能是按日、按周或按月。")
-    area = within or escope.home
-    level, key = area.tier, area.pk
-    base = {
-        **period.case_filters(),
-        **category_filter(category),
-        selectors.SUBJECT_KINDS[area.tier].admin_filter: area.pk,
-    }
-    common = dict(first_day=period.first, last_day=period.last, category_ids=category_ids)
-
-    by_category = selectors.counts_by(level=level, keys=[key], group="category_id", **common)
-    labels = selectors.category_labels(by_category)
-    cat_table = Table(key="category", title="按分类", headers=["分类", "上报数"])
-    for cid, n in sorted(by_category.items(), key=lambda kv: -kv[1]):
-        cat_table.add([labels.get(cid, "?"), n], link=cases_link(**{**base, "cat": cid}))
-
-    sub_tier = {"county": "town", "town": "village", "village": "grid"}[area.tier]
-    subs = selectors.subjects(escope, sub_tier, within=area)
-    by_area = selectors.counts_by(level=sub_tier, keys=[s.id for s in subs], **common)
-    spec = selectors.SUBJECT_KINDS[sub_tier]
-    area_table = Table(key="area", title=f"按{spec.label}", headers=[spec.label, "所属", "上报数"])
-    for sub in sorted(subs, key=lambda s: -by_area.get(s.id, 0)):
-        if by_area.get(sub.id):
-            area_table.add(
-                [sub.name, sub.parent, by_area[sub.id]],
-                link=cases_link(
-                    **{
-                        **period.case_filters(),
-                        **category_filter(category),
-                        spec.admin_filter: sub.id,
-                    }
-                ),
-            )
-
-    unit_kinds = [
-        k for k in ("department", "stationed", "workstation") if k in selectors.kinds_for(escope)
-    ]
-    units = [u for k in unit_kinds for u in selectors.subjects(escope, k, within=within)]
-    by_unit = selectors.counts_by(
-        level="unit", keys=[u.id for u in units], metric="dispatched", **common
-    )
-    unit_table = Table(
-        key="unit", title="按处置单位（派单数）", headers=["处置单位", "所在", "派单数"]
-    )
-    for unit in sorted(units, key=lambda u: -by_unit.get(u.id, 0)):
-        if by_unit.get(unit.id):
-            unit_table.add(
-                [unit.name, unit.parent, by_unit[unit.id]],
-                link=cases_link(unit=unit.id, **period.case_filters(), **category_filter(category)),
-            )
-
-    by_day = selectors.counts_by(level=level, keys=[key], group="day", **common)
-    series = selectors.trend(by_day, period.first, period.last, granularity)
-    trend_table = Table(
-        key="trend",
-        title=f"上报趋势（{GRANULARITIES[granularity]}）",
-        headers=["起始日期", "上报数"],
-    )
-    for start, n in series:
-        end = min(_bucket_end(start, granularity), period.last)
-        trend_table.add(
-            [start.isoformat(), n],
-            link=cases_link(
-                **{
-                    **base,
-                    "created_from": max(start, period.first).isoformat(),
-                    "created_to": end.isoformat(),
-                }
-            ),
-        )
-
-    cells = selectors.heat_cells(escope, within=area if area != escope.home else None, **common)
-    cell_table = Table(key="cells", title="网格热力", headers=["网格", "村/社区", "上报数"])
-    for cell in cells:
-        link = cases_link(grid=cell["id"], **period.case_filters(), **category_filter(category))
-        cell["href"] = link
-        cell_table.add([cell["name"], cell["village"], cell["n"]], link=link)
-
-    tables = [cat_table, area_table, unit_table, trend_table, cell_table]
-    exported = maybe_export(request, tables, period, f"{area.name} {period.label}")
-    if exported:
-        return exported
-
-    def bars(table: Table, value_col: int, limit: int = 15):
-        return [
-            charts.Bar(r[0], r[value_col], link)
-            for r, link in zip(table.rows[:limit], table.links[:limit])
-        ]
-
-    return render(
-        request,
-        "evaluation/hotspots.html",
-        page_context(
-            request,
-            escope,
-            period,
-            category,
-            nav="hotspots",
-            area=area,
-            within=within,
-            granularity=granularity,
-            granularities=GRANULARITIES.items(),
-            tables=tables,
-            cat_chart=charts.bar_chart(bars(cat_table, 1), title="按分类"),
-            area_chart=charts.bar_chart(bars(area_table, 2), title=f"按{spec.label}"),
-            unit_chart=charts.bar_chart(bars(unit_table, 2), title="按处置单位（派单数）"),
-            trend_chart=charts.line_chart(
-                [
-                    (r[0][5:] if granularity != "month" else r[0][:7], r[1], link)
-                    for r, link in zip(trend_table.rows, trend_table.links)
-                ],
-                title="上报趋势",
-            ),
-            cells=cells,
-            total=sum(by_category.values()),
-            within_choices=selectors.subjects(escope, "town")
-            + selectors.subjects(escope, "village")
-            if escope.tier != "village"
-            else [],
-            map_center=settings.MAP_DEFAULT_CENTER,
-            tiles_url=settings.MAP_TILES_URL,
-            tiles_attribution=settings.MAP_TILES_ATTRIBUTION,
-        ),
-    )
-
-
-def _bucket_end(start: dt.date, granularity: str) -> dt.date:
-    if granularity == "week":
-        return start + dt.timedelta(days=6)
-    if granularity == "month":
-        return start.replace(day=calendar.monthrange(start.year, start.month)[1])
-    return start
-
-
-def _colour_labels():
+def colour_labels():
     return [(c, Colour(c).label) for c in selectors.OPEN_COLOURS]
-
-
-def _board_tables(board) -> list[Table]:
-    labels = [label for _c, label in _colour_labels()]
-    units = Table(key="units", title="各单位在办事件（分色）", headers=["单位", *labels, "合计"])
-    for u in board["units"]:
-        units.add(
-            [u["name"], *[u["counts"][c] for c in selectors.OPEN_COLOURS], u["total"]],
-            link=f"{CASES_ADMIN}?{u['filter']}&state=open",
-        )
-    areas = Table(
-        key="areas",
-        title=f"各{board['area_label']}在办事件（分色）",
-        headers=[board["area_label"], *labels, "合计"],
-    )
-    for a in board["areas"]:
-        areas.add(
-            [a["name"], *[a["counts"][c] for c in selectors.OPEN_COLOURS], a["total"]],
-            link=f"{CASES_ADMIN}?{a['filter']}&state=open",
-        )
-    return [units, areas]
-
-
-@evaluation_view
-def board(request, escope):
-    data = selectors.colour_board(request.user, escope)
-    tables = _board_tables(data)
-    fmt = parse_export(request.GET)
-    if fmt:
-        exported = maybe_export(
-            request, tables, None, f"{escope.home.name} {timezone.localtime():%Y-%m-%d %H:%M}"
-        )
-        if exported:
-            return exported
-    return render(
-        request,
-        "evaluation/board.html",
-        page_context(
-            request,
-            escope,
-            None,
-            None,
-            nav="board",
-            board=data,
-            tables=tables,
-            colours=_colour_labels(),
-            colour_codes_json=json.dumps(list(selectors.OPEN_COLOURS)),
-            area_field_json=json.dumps(data["area_field"]),
-        ),
-    )
-
-
-@evaluation_view
-def board_json(request, escope):
-    data = selectors.colour_board(request.user, escope)
-    return JsonResponse(
-        {
-            "as_of": timezone.localtime(data["as_of"]).isoformat(),
-            "colours": [c for c in selectors.OPEN_COLOURS],
-            "totals": data["totals"],
-            "units": [
-                {k: u[k] for k in ("kind", "id", "name", "counts", "total")} for u in data["units"]
-            ],
-            "areas": [{k: a[k] for k in ("id", "name", "counts", "total")} for a in data["areas"]],
-            "area_label": data["area_label"],
-            "area_field": data["area_field"],
-        }
-    )
 
 
 @evaluation_view
@@ -820,7 +450,7 @@ def help_page(request, escope):
             bins=HANDLE_BINS_HOURS,
             metrics=ROLLUP_METRICS,
             hist=HIST_FIELDS,
-            weights={k: selectors.weights_for(k) for k in EvaluateeKind.values},
+            weights={k: weights_for(k) for k in EvaluateeKind.values},
             kind_labels=dict(EvaluateeKind.choices),
         ),
     )

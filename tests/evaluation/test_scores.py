@@ -10,6 +10,7 @@ from django.utils import timezone
 from apps.cases import services
 from apps.evaluation import selectors
 from apps.evaluation.models import EvaluationWeight
+from apps.evaluation.selectors.scores import indicator_score, score_rows
 from apps.evaluation.services import rollups_rebuild
 
 from .helpers import at, fresh, report_at, t
@@ -73,9 +74,7 @@ def two_towns(org):
 
 def scores_of(org, kind="town"):
     escope = selectors.evaluation_scope(org.users["leader"])
-    rows, weights = selectors.score_rows(
-        org.users["leader"], escope, kind, first_day=FIRST, last_day=LAST
-    )
+    rows, weights = score_rows(org.users["leader"], escope, kind, first_day=FIRST, last_day=LAST)
     return {r.subject.name: r for r in rows}, weights
 
 
@@ -124,12 +123,12 @@ def test_ties_share_a_rank_and_subjects_without_data_come_last(org, two_towns):
 
 
 def test_relative_indicators_score_against_the_peers():
-    assert selectors.indicator_score("reports", 5, [5, 10, None]) == 0.5
-    assert selectors.indicator_score("overdue_now", 0, [0, 4]) == 1.0
-    assert selectors.indicator_score("overdue_now", 4, [0, 4]) == 0.0
-    assert selectors.indicator_score("overdue_now", 0, [0, 0]) == 1.0
-    assert selectors.indicator_score("escalated", 2, [1, 2, 3]) == 0.5
-    assert selectors.indicator_score("handle_hours_mean", 10.0, [5.0, 10.0]) == 0.5
-    assert selectors.indicator_score("satisfaction_mean", 4.0, [4.0]) == 0.75
-    assert selectors.indicator_score("rework_rate", 0.25, [0.25]) == 0.75
-    assert selectors.indicator_score("closure_rate", None, [0.5]) is None
+    assert indicator_score("reports", 5, [5, 10, None]) == 0.5
+    assert indicator_score("overdue_now", 0, [0, 4]) == 1.0
+    assert indicator_score("overdue_now", 4, [0, 4]) == 0.0
+    assert indicator_score("overdue_now", 0, [0, 0]) == 1.0
+    assert indicator_score("escalated", 2, [1, 2, 3]) == 0.5
+    assert indicator_score("handle_hours_mean", 10.0, [5.0, 10.0]) == 0.5
+    assert indicator_score("satisfaction_mean", 4.0, [4.0]) == 0.75
+    assert indicator_score("rework_rate", 0.25, [0.25]) == 0.75
+    assert indicator_score("closure_rate", None, [0.5]) is None
