@@ -12,10 +12,11 @@ import json
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from asgiref.sync import SyncToAsync
-from channels.testing import HttpCommunicator
+from asgiref.testing import ApplicationCommunicator
 from rest_framework.authtoken.models import Token
 
 from apps.cases import clock, reference
@@ -28,6 +29,39 @@ from tests.factories import another_process_bumps
 pytestmark = pytest.mark.django_db
 
 URL = "/api/reports/"
+
+
+class HttpCommunicator(ApplicationCommunicator):
+    """One HTTP request to an ASGI application, and its whole answer. (channels.testing has the
+    same, but importing it needs daphne, which nothing here runs.)"""
+
+    def __init__(self, application, method: str, path: str, body: bytes = b"", headers=None):
+        target = urlsplit(path)
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": method.upper(),
+            "path": unquote(target.path),
+            "query_string": target.query.encode(),
+            "headers": headers or [],
+        }
+        super().__init__(application, scope)
+        self.body = body
+
+    async def get_response(self, timeout: float = 1) -> dict:
+        await self.send_input({"type": "http.request", "body": self.body})
+        answer = await self.receive_output(timeout)
+        assert answer["type"] == "http.response.start"
+        answer["body"] = b""
+        while True:
+            part = await self.receive_output(timeout)
+            assert part["type"] == "http.response.body"
+            answer["body"] += part.get("body", b"")
+            if not part.get("more_body", False):
+                break
+        del answer["type"]
+        answer.setdefault("headers", [])
+        return answer
 
 
 def test_a_category_switched_off_in_this_process_is_refused_by_the_next_report(org, client_for):
