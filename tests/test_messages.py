@@ -113,7 +113,12 @@ def inserted_values() -> dict[str, set[str]]:
             except ModuleNotFoundError:
                 continue
             for name, cls in inspect.getmembers(module, inspect.isclass):
-                if issubclass(cls, models.Choices) and cls.__module__ == module.__name__:
+                # Defined in the module, or in one of its submodules (models and services are
+                # packages in cases).
+                home = cls.__module__
+                if issubclass(cls, models.Choices) and (
+                    home == module.__name__ or home.startswith(module.__name__ + ".")
+                ):
                     labels = {str(label) for label in cls.labels}
                     values["display"] |= labels
                     if name == "Status":

@@ -9,6 +9,7 @@ from django.db import connection, connections, transaction
 from apps.cases import services as workflow
 from apps.cases import tasks as case_tasks
 from apps.cases.models import Action, CaseEvent
+from apps.cases.services.base import _locked
 from apps.core import follow_up
 from apps.notify.models import Notification
 from apps.notify.serializers import NotificationOut, notification_payload
@@ -154,7 +155,7 @@ def test_routing_a_case_does_not_lock_its_category(org_tx):
     def hold_the_case() -> None:
         try:
             with transaction.atomic():
-                workflow._locked(case)
+                _locked(case)
                 locked.set()
                 release.wait(10)
         finally:
