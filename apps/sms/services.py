@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -84,40 +85,55 @@ def sms_collect(*, now: dt.datetime | None = None) -> list[int]:
         .select_related("case")
         .order_by("id")
     )
+    # What is known already, read once for the batch (the events of the settle window come
+    # round again every sweep): the messages made, and each number's count for the last day.
+    made_already = set(
+        SmsMessage.objects.filter(case_id__in={e.case_id for e in events}).values_list(
+            "case_id", "kind"
+        )
+    )
+    sent_today = Counter(
+        dict(
+            SmsMessage.objects.filter(
+                phone__in={e.case.reporter_phone for e in events},
+                created_at__gte=now - dt.timedelta(days=1),
+                status__in=[SmsStatus.QUEUED, SmsStatus.SENT],
+            )
+            .order_by()
+            .values_list("phone")
+            .annotate(n=Count("id"))
+        )
+    )
     made: list[int] = []
     for event in events:
         kind = KIND_OF_ACTION[event.action]
-        with transaction.atomic():
-            if SmsMessage.objects.filter(case_id=event.case_id, kind=kind).exists():
-                continue
-            text, _params = sms_text(event.case, kind)
-            phone = event.case.reporter_phone
-            sent_today = SmsMessage.objects.filter(
-                phone=phone,
-                created_at__gte=now - dt.timedelta(days=1),
-                status__in=[SmsStatus.QUEUED, SmsStatus.SENT],
-            ).count()
-            limited = sent_today >= settings.SMS_DAILY_LIMIT
-            try:
-                with transaction.atomic():  # a savepoint: another sweep may have made it meanwhile
-                    message = SmsMessage.objects.create(
-                        case_id=event.case_id,
-                        kind=kind,
-                        phone=phone,
-                        text=text,
-                        status=SmsStatus.LIMITED if limited else SmsStatus.QUEUED,
-                        next_try_at=None if limited else now,
-                        last_error=_("该号码 24 小时内短信已达 %(n)d 条")
-                        % {"n": settings.SMS_DAILY_LIMIT}
-                        if limited
-                        else "",
-                    )
-            except IntegrityError:
-                continue
-            if not limited:
-                made.append(message.pk)
-            if limited:
-                log.warning("SMS for case %s not sent: daily limit of its number", event.case_id)
+        if (event.case_id, kind) in made_already:
+            continue
+        made_already.add((event.case_id, kind))
+        text, _params = sms_text(event.case, kind)
+        phone = event.case.reporter_phone
+        limited = sent_today[phone] >= settings.SMS_DAILY_LIMIT
+        try:
+            with transaction.atomic():  # a savepoint: another sweep may have made it meanwhile
+                message = SmsMessage.objects.create(
+                    case_id=event.case_id,
+                    kind=kind,
+                    phone=phone,
+                    text=text,
+                    status=SmsStatus.LIMITED if limited else SmsStatus.QUEUED,
+                    next_try_at=None if limited else now,
+                    last_error=_("该号码 24 小时内短信已达 %(n)d 条")
+                    % {"n": settings.SMS_DAILY_LIMIT}
+                    if limited
+                    else "",
+                )
+        except IntegrityError:
+            continue
+        if limited:
+            log.warning("SMS for case %s not sent: daily limit of its number", event.case_id)
+        else:
+            sent_today[phone] += 1
+            made.append(message.pk)
     settled = CaseEvent.objects.filter(
         id__gt=cursor.event_id,
         created_at__lte=now - dt.timedelta(seconds=settings.SMS_SETTLE_S),
