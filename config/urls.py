@@ -36,6 +36,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/org/", include("apps.org.api_urls")),
+    path("api/citizen-link/", include("apps.public.api_urls")),
     path("api/", include("apps.cases.api_urls")),
     path("api/notifications/", include("apps.notify.api_urls")),
     path("field/", include("apps.field.urls")),

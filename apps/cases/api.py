@@ -351,7 +351,7 @@ def _detail(user, pk) -> Case:
 
 def _detail_data(case: Case, user) -> dict:
     return CaseDetailSerializer(
-        case, context={"allowed_actions": rules.allowed_actions(case, user)}
+        case, context={"allowed_actions": rules.allowed_actions(case, user), "user": user}
     ).data
 
 

@@ -435,6 +435,13 @@ class CaseDetailSerializer(CaseSummarySerializer):
     photos = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
+    reported_by_me = serializers.SerializerMethodField(
+        help_text="The caller filed this report: the field app offers the citizen's link and QR code."
+    )
+
+    def get_reported_by_me(self, case: Case) -> bool:
+        user = self.context.get("user")
+        return user is not None and case.reporter_id is not None and case.reporter_id == user.pk
 
     def get_lead_unit_name(self, case: Case) -> str | None:
         return case.lead_unit.name if case.lead_unit is not None else None

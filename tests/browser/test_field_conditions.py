@@ -94,6 +94,15 @@ def test_a_fresh_form_after_filing_and_photos_under_400_kb(org_tx, asgi_server, 
     fill_report(page, "幸福路口垃圾堆放，已发臭", big_photo)
     page.click("#submit-report")
     page.wait_for_selector("#done-tracking")
+    # The citizen's QR code and link are on the same screen, for the citizen to scan there.
+    wait_for_js(
+        page,
+        "(() => { const img = document.querySelector('#citizen-link img.qr');"
+        " return img && img.complete && img.naturalWidth > 0; })()",
+    )
+    link = page.locator("#citizen-link .link a").inner_text()
+    assert "/track/t/" in link
+    page.locator("#citizen-link").scroll_into_view_if_needed()
     screenshot(page, "field-conditions-01-filed")
 
     # 继续上报 opens an empty form at once.

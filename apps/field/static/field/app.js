@@ -794,7 +794,8 @@
         el('div', { class: 'tracking', id: 'done-tracking' }, item.case.tracking_number),
         el('div', {}, el('span', { class: `pill ${item.case.colour}` }, item.case.status_display),
           item.case.deadline ? `　时限 ${fmtTime(item.case.deadline)}` : ''),
-        el('p', { class: 'muted', 'data-progress-for': item.id }, photoNote));
+        el('p', { class: 'muted', 'data-progress-for': item.id }, photoNote),
+        citizenCard(item.case.id, true));
     } else {
       card.classList.add('queued');
       $('#done-title').textContent = '已保存，待同步';
@@ -802,6 +803,43 @@
         el('p', { class: 'muted' }, '当前没有网络。上报和照片已保存在本机，网络恢复或再次打开应用时会自动发送，不会重复上报。'));
     }
     go('done');
+  }
+
+  /* The citizen's tracking link for a report this worker filed: a QR code to scan on the spot,
+   * the SMS text to send, and the link itself. Shown at once after filing (the worker is still
+   * with the citizen) and on the worker's own cases. */
+  function citizenCard(caseId, open) {
+    const area = el('div', { class: 'citizen-link', id: 'citizen-link' });
+    const show = async () => {
+      area.replaceChildren(el('p', { class: 'muted' }, '正在取查询码…'));
+      let data;
+      try {
+        ({ data } = await api(`/api/citizen-link/${caseId}/`, { timeout: 10000 }));
+      } catch (e) {
+        area.replaceChildren(el('p', { class: 'muted' }, e instanceof Offline
+          ? '没有网络，暂时取不到查询码。联网后在“我的上报”里打开这个事件即可出示。'
+          : (e.message || '取查询码失败')),
+        el('button', { type: 'button', class: 'button', onclick: show }, '重试'));
+        return;
+      }
+      const copy = el('button', { type: 'button', class: 'button', onclick: async () => {
+        try {
+          await navigator.clipboard.writeText(data.sms);
+          toast('短信内容已复制', 'ok');
+        } catch (e) {
+          toast('无法复制，请长按下方链接复制', 'warn');
+        }
+      } }, '复制短信');
+      area.replaceChildren(
+        el('p', { class: 'muted' }, '请群众用手机扫码，可随时查看办理进度，办结后评价。'),
+        el('img', { class: 'qr', src: data.qr, alt: `查询码：${data.tracking_number}`, width: 220, height: 220 }),
+        el('p', { class: 'link' }, el('a', { href: data.link, target: '_blank', rel: 'noopener' }, data.link)),
+        el('div', { class: 'actions' }, copy,
+          el('a', { class: 'button', href: `sms:?body=${encodeURIComponent(data.sms)}` }, '发短信')));
+    };
+    if (open) show();
+    else area.append(el('button', { type: 'button', class: 'button', onclick: show }, '给群众出示查询码'));
+    return el('div', { class: 'card citizen' }, el('h3', {}, '群众查询'), area);
   }
 
   // ---------------------------------------------------------------- lists
@@ -918,6 +956,7 @@
         el('dl', { class: 'facts' }, facts.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]))),
       data.photos.length ? el('div', { class: 'card' }, el('h3', {}, `照片（${data.photos.length}）`), gallery(data.photos)) : null,
       data.allowed_actions.length ? actionsCard(data) : null,
+      data.reported_by_me ? citizenCard(data.id, false) : null,
       el('div', { class: 'card' }, el('h3', {}, '办理过程'),
         el('ul', { class: 'timeline' }, data.timeline.map((e) => el('li', {},
           el('div', { class: 'when' }, `${fmtTime(e.created_at)} · ${e.actor_label || '系统'}`),
