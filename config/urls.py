@@ -37,6 +37,7 @@ urlpatterns = [
     ),
     path("api/org/", include("apps.org.api_urls")),
     path("api/citizen-link/", include("apps.public.api_urls")),
+    path("api/places/", include("apps.places.api_urls")),
     path("api/", include("apps.cases.api_urls")),
     path("api/notifications/", include("apps.notify.api_urls")),
     path("field/", include("apps.field.urls")),

@@ -184,6 +184,7 @@ class ReportCreateView(ScopedMixin, APIView):
                     result_text=data["result_text"],
                     client_uuid=data["id"],
                     restrict_to_grids=scope.grid_ids,
+                    place_id=data.get("place"),
                     photos=inspected,
                     photo_ids=data["photo_ids"],
                     photo_kinds=data["photo_kinds"],

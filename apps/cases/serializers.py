@@ -165,6 +165,14 @@ class ReportInputSerializer(CopiedFieldsMixin, serializers.Serializer):
     result_text = serializers.CharField(
         max_length=2000, required=False, allow_blank=True, default=""
     )
+    place = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="附近场所: the id of a place from /api/places/near/ (optional).",
+        error_messages={"invalid": _("场所编号必须是数字。")},
+    )
 
     def validate_position_time(self, value):
         if value and value > timezone.now() + dt.timedelta(minutes=10):
@@ -348,6 +356,7 @@ class CaseSummarySerializer(CopiedFieldsMixin, serializers.Serializer):
     description = serializers.CharField()
     self_resolved = serializers.BooleanField()
     position_flagged = serializers.BooleanField()
+    place = serializers.IntegerField(source="place_id", allow_null=True)
     waiting_for = serializers.SerializerMethodField()
 
     def get_tracking_number(self, case: Case) -> str:

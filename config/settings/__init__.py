@@ -61,6 +61,7 @@ INSTALLED_APPS: list[str] = [
     "channels",
     "apps.core",
     "apps.org",
+    "apps.places",
     "apps.accounts",
     "apps.cases",
     "apps.notify",
@@ -542,6 +543,9 @@ MAX_PHOTO_PIXELS = env_int("MAX_PHOTO_PIXELS", 50_000_000)
 RETURNS_BEFORE_ESCALATION = env_int("RETURNS_BEFORE_ESCALATION", 2)
 DUPLICATE_RADIUS_M = env_float("DUPLICATE_RADIUS_M", 50.0)
 DUPLICATE_WINDOW_HOURS = env_float("DUPLICATE_WINDOW_HOURS", 72.0)
+# The places register's bulk import (CSV/GeoJSON): larger files are refused before parsing.
+PLACES_IMPORT_MAX_BYTES = env_int("PLACES_IMPORT_MAX_BYTES", 64 * 1024 * 1024)
+PLACES_IMPORT_MAX_ROWS = env_int("PLACES_IMPORT_MAX_ROWS", 200_000)
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 

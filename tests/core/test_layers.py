@@ -26,6 +26,9 @@ APPS = ROOT / "apps"
 LAYERS: list[set[str]] = [
     {"core"},  # outbox, shared versions, on-commit task helpers, caches, leases
     {"org"},  # the ground floor: regions, grids, units, people's places, scope, the map
+    # The places register (场所): kinds, places, their history and import; reads org only,
+    # and cases (a report tied to a place) and the desk read it.
+    {"places"},
     # Not named in the issue's order: accounts (sign-in, passwords, account tiers) reads org's
     # profiles, and cases' API serves its token view (cases/api_urls.py), so it sits between.
     {"accounts"},

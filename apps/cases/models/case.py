@@ -226,6 +226,16 @@ class Case(models.Model):
         related_name="+",
         db_index=False,
     )
+    # 附近场所: the place (apps.places) the report is about, when the reporter tied it to one.
+    place = models.ForeignKey(
+        "places.Place",
+        verbose_name=_("场所"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cases",
+        db_index=False,
+    )
     deferred_review_on = models.DateField(_("挂账复查日期"), null=True, blank=True)
     deferred_from = models.CharField(max_length=12, choices=Status.choices, blank=True)
 
@@ -288,6 +298,7 @@ class Case(models.Model):
                 name="case_merged_into_idx",
                 condition=Q(merged_into__isnull=False),
             ),
+            models.Index(fields=["place"], name="case_place_idx", condition=Q(place__isnull=False)),
             models.Index(
                 fields=["probable_duplicate_of"],
                 name="case_probable_dup_idx",

@@ -45,6 +45,8 @@ from apps.cases.tracking import new_tracking_number
 from apps.core import follow_up
 from apps.org import geo
 from apps.org.models import Region, Tier
+from apps.places.models import Place
+from apps.places.selectors import LIVE_STATUSES, places_visible_to
 
 if TYPE_CHECKING:
     from apps.cases.photos import InspectedPhoto
@@ -73,6 +75,7 @@ def case_report(
     self_resolved: bool = False,
     result_text: str = "",
     restrict_to_grids: Iterable[int] | None = None,
+    place_id: int | None = None,
 ) -> tuple[Case, bool]:
     """上报: a new case from the field, a citizen or Open311. Returns ``(case, created)``.
 
@@ -125,6 +128,8 @@ def case_report(
             return _replay(existing, content, reporter)
         raise refusal
     assert match is not None  # no match was refused above
+    if place_id is not None:
+        _check_place(place_id, reporter)
     place = geo.place_of(match.grid_id)
     if (
         place is None or place.town_id is None or place.county_id is None
@@ -162,6 +167,7 @@ def case_report(
         holder_id=match.village_id,
         self_resolved=self_resolved,
         result_text=result_text,
+        place_id=place_id,
         pending_work=["route"],
         pending_since=now,
     )
@@ -209,6 +215,21 @@ def case_report(
     return case, True
 
 
+def _check_place(place_id: int, reporter: AnyUser | None) -> None:
+    """附近场所: a report may name a place its reporter may see (``places_visible_to``) that is
+    on the register or waiting for confirmation; any other id is refused as unknown."""
+    if (
+        reporter is None
+        or not places_visible_to(
+            reporter, Place.objects.filter(pk=place_id, status__in=LIVE_STATUSES)
+        ).exists()
+    ):
+        raise WorkflowError(
+            _("找不到这个场所，或它不在您的网格内；请从“附近场所”中重新选择，或不选场所。"),
+            field="place",
+        )
+
+
 def _replay(existing: Case, content: str, reporter: AnyUser | None) -> tuple[Case, bool]:
     if existing.content_hash != content or (
         existing.reporter_id and getattr(reporter, "pk", None) not in (None, existing.reporter_id)
@@ -251,6 +272,7 @@ class ReportIntake:
     self_resolved: bool = False
     result_text: str = ""
     restrict_to_grids: Iterable[int] | None = None  # a grid worker reports in their own grids
+    place_id: int | None = None  # 附近场所: a place the reporter may see
     photos: Sequence[InspectedPhoto] = ()
     photo_ids: Sequence[str] = ()
     photo_kinds: Sequence[str] = ()
@@ -315,6 +337,7 @@ def report_intake(intake: ReportIntake) -> tuple[Case, bool]:
         "self_resolved": intake.self_resolved,
         "result_text": intake.result_text,
         "restrict_to_grids": intake.restrict_to_grids,
+        "place_id": intake.place_id,
         **position,
     }
     if not photos:
