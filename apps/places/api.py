@@ -241,7 +241,7 @@ class PlaceDetailView(ScopedMixin, APIView):
 
 
 class PlaceActionView(ScopedMixin, APIView):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         operation_id="place_action",

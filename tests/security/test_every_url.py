@@ -22,6 +22,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from apps.cases.models import Case, CaseEvent, CasePhoto
 from apps.notify.models import Kind, Notification
+from apps.places.models import Place, PlaceEvent, PlaceKind
+from apps.places.services import place_add
 from tests.admin.conftest import add_photo, at_town, login
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +69,10 @@ SIGNED_IN = {
     "api/notifications/read-all/",
     "api/notifications/ticket/",
     "api/notifications/desk-counts/",
+    "api/places/",
+    "api/places/near/",
+    "api/places/kinds/",
+    "api/places/import/",
     "evaluation/",
     "evaluation/indicators/",
     "evaluation/scores/",
@@ -85,11 +91,16 @@ class West:
     photo: CasePhoto
     notification: Notification
     client_uuid: uuid.UUID
+    place: Place
 
     def state(self) -> tuple[Any, ...]:
         self.case.refresh_from_db()
         self.notification.refresh_from_db()
+        self.place.refresh_from_db()
         return (
+            self.place.status,
+            self.place.version,
+            PlaceEvent.objects.filter(place=self.place).count(),
             self.case.status,
             self.case.version,
             CaseEvent.objects.filter(case=self.case).count(),
@@ -121,6 +132,11 @@ OBJECT_ROUTES: dict[str, Callable[[Any, West], list[Try]]] = {
     "api/citizen-link/<int:pk>/": lambda org, w: [Try("get", f"/api/citizen-link/{w.case.pk}/")],
     "api/citizen-link/<int:pk>/qr.svg": lambda org, w: [
         Try("get", f"/api/citizen-link/{w.case.pk}/qr.svg")
+    ],
+    "api/places/<int:pk>/": lambda org, w: [Try("get", f"/api/places/{w.place.pk}/")],
+    "api/places/<int:pk>/actions/<slug:action>/": lambda org, w: [
+        Try("post", f"/api/places/{w.place.pk}/actions/{action}/", {"reason": "越权"})
+        for action in ("confirm", "reject", "close")
     ],
     "api/notifications/<int:pk>/read/": lambda org, w: [
         Try("post", f"/api/notifications/{w.notification.pk}/read/")
@@ -179,7 +195,16 @@ def west(org) -> West:
         kind=Kind.ESCALATION,
         title="西镇待派遣",
     )
-    return West(case=case, photo=photo, notification=notification, client_uuid=client_uuid)
+    kind = PlaceKind.objects.create(code="building", name="楼栋")
+    lat, lng = org.point_in(org.grids["west-v1-g1"])
+    place, _ = place_add(actor=org.users["gw_w"], kind=kind, name="西镇楼栋", lat=lat, lng=lng)
+    return West(
+        case=case,
+        photo=photo,
+        notification=notification,
+        client_uuid=client_uuid,
+        place=place,
+    )
 
 
 def _send(client: Client, attempt: Try):
