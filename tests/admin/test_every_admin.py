@@ -24,7 +24,10 @@ from rest_framework.authtoken.models import Token
 
 from apps.accounts.models import AccountAction, AccountEvent, AccountStatus, LoginSession
 from apps.cases import services
+from apps.cases.models import Case
 from apps.org.models import Region, Role
+from apps.places.models import PlaceKind
+from apps.places.services import place_add
 from apps.public.models import Rating, ReviewItem
 from tests.admin.conftest import add_photo, at_town, login
 from tests.factories import PASSWORD, make_person
@@ -87,6 +90,17 @@ def world(org):
     )
     AccountStatus.objects.create(user=org.users["gw_w"], must_change_password=True)
     LoginSession.objects.create(user=org.users["gw_w"], session_key="w" * 32)
+    kind = PlaceKind.objects.create(
+        code="premises", name="三小场所", supervising_department=org.units["county-sj"]
+    )
+    for who, grid, name in (
+        ("gw", "east-v1-g1", "东镇小店"),
+        ("gw_w", "west-v1-g1", f"西镇小店 {SECRET}"),
+    ):
+        lat, lng = org.point_in(org.grids[grid])
+        place, _ = place_add(actor=org.users[who], kind=kind, name=name, lat=lat, lng=lng)
+        west_case = west if who == "gw_w" else east
+        Case.objects.filter(pk=west_case.pk).update(place=place)
     return {
         "west_regions": {
             org.towns["west"].pk,

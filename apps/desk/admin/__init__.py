@@ -16,10 +16,11 @@ Rules every screen here follows:
 The screens live in their own modules, each registering its admin classes on import
 (``django.contrib.admin`` autodiscovers this package): ``cases`` (the case list) with
 ``case_page`` (a case's page and its step buttons), ``history`` (history, photos, extension
-requests) and ``configuration`` (categories, routing, time limits, work calendar).
+requests) and ``configuration`` (categories, routing, time limits, work calendar) and ``places`` (the places
+register: kinds, places with their cases and history, the import page).
 """
 
-from apps.desk.admin import cases, configuration, history  # noqa: F401 - they register
+from apps.desk.admin import cases, configuration, history, places  # noqa: F401 - they register
 from apps.desk.admin.base import photo_src
 
 __all__ = ["photo_src"]
