@@ -31,6 +31,7 @@ class DemoCounty:
     villages: list[Region] = field(default_factory=list)
     grids: int = 0
     users: int = 0
+    places: int = 0
     calendar_note: str = ""
 
 
@@ -51,7 +52,12 @@ def _villages_per_town(rng: random.Random, towns: int, mean: float) -> list[int]
 
 @transaction.atomic
 def build_demo_county(
-    *, seed: int = 2025, towns: int = 8, villages_per_town: float = 7.5, grids: int = 200
+    *,
+    seed: int = 2025,
+    towns: int = 8,
+    villages_per_town: float = 7.5,
+    grids: int = 200,
+    with_places: bool = True,
 ) -> DemoCounty:
     rng = random.Random(seed)
     password = make_password(DEMO_PASSWORD, salt=f"demo{seed}")
@@ -278,6 +284,10 @@ def build_demo_county(
     build_categories(departments)
     demo.calendar_note = build_work_calendar()
     geo.invalidate()
+    if with_places:
+        from apps.demo.places import build_places
+
+        demo.places = build_places(seed=seed)
     return demo
 
 

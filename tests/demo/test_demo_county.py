@@ -22,6 +22,7 @@ from apps.cases.models import (
 from apps.demo.county import DEMO_PASSWORD, build_demo_county
 from apps.org import geo
 from apps.org.models import Grid, Platform, Profile, Region, Role, Tier, Unit, UnitKind
+from apps.places.models import Place, PlaceKind, PlaceStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -39,12 +40,15 @@ def _snapshot() -> dict:
                 "user__username", "role", "display_name"
             )
         ),
+        "places": list(Place.objects.order_by("code").values_list("code", "name", "kind__code")),
     }
 
 
 def _wipe() -> None:
     from django.contrib.auth.models import User
 
+    Place.objects.all().delete()
+    PlaceKind.objects.all().delete()
     for model in (RoutingRule, TimeLimit):
         model.objects.all().delete()
     Category.objects.filter(parent__isnull=False).delete()
@@ -109,6 +113,23 @@ def test_it_has_the_shape_the_brief_asks_for(demo):
         date__year=2025, is_workday=True
     ).exists()  # 调休 make-up days
     assert WorkCalendarDay.objects.filter(date="2025-10-01", is_workday=False).exists()
+
+
+def test_the_county_ships_its_place_kinds_and_a_few_hundred_places(demo):
+    assert set(PlaceKind.objects.values_list("code", flat=True)) == {
+        "building",
+        "sanxiao",
+        "qunzu",
+        "construction",
+        "chemical",
+        "key_area",
+        "fire_station",
+    }
+    assert 250 <= Place.objects.count() <= 400
+    assert Place.objects.filter(status=PlaceStatus.PENDING).count() == 8
+    for place in Place.objects.select_related("grid")[:50]:
+        assert place.code.startswith(place.grid.code) and len(place.code) == 20
+        assert place.events.exists()
 
 
 def test_every_region_and_grid_code_starts_with_its_parents_code(demo):

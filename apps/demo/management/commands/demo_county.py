@@ -71,6 +71,7 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"示范区县已生成：{demo.county.name}（{demo.county.code}），{len(demo.towns)} 个乡镇/街道，"
                     f"{len(demo.villages)} 个村/社区，{demo.grids} 个网格，{demo.users} 个账号，"
+                    f"{demo.places} 个场所，"
                     f"用时 {time.monotonic() - started:.1f} 秒。"
                 )
             )
