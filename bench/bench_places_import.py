@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--grids", type=int, default=2000)
     parser.add_argument("--db", default=DEFAULT_DB)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the import spends its CPU"
+    )
     args = parser.parse_args()
     if "DATABASE_URL" not in os.environ:
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
@@ -104,9 +107,20 @@ def main() -> None:
     data = ("\n".join(lines) + "\n").encode()
     print(f"CSV: {args.places:,} rows, {len(data) / 1e6:.1f} MB", flush=True)
 
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     wall, cpu = time.perf_counter(), time.process_time()
     result = places_import(actor=county, kind=kind, data=data, filename="bench.csv")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     print(
         f"import:    {result.created:,} created in {wall:.1f} s wall ({cpu:.1f} s CPU) — "
         f"{result.created / wall:,.0f} places/s (target < 120 s: {'met' if wall < 120 else 'MISSED'})",
