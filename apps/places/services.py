@@ -592,7 +592,7 @@ def _transition(
 def place_confirm(*, actor: AnyUser, place: Place, note: str = "") -> Place:
     """确认: the village workstation puts a place a grid worker found on the register."""
     if not may_decide(actor, place):
-        raise NotPermitted(_("只有场所所在村/社区的工作站可以确认新采集的场所。"))
+        raise NotPermitted(_("只有这个场所的村/社区工作站可以确认新采集的场所。"))
     return _transition(
         actor=actor,
         place=place,
@@ -607,7 +607,7 @@ def place_confirm(*, actor: AnyUser, place: Place, note: str = "") -> Place:
 def place_reject(*, actor: AnyUser, place: Place, reason: str) -> Place:
     """退回: the village workstation refuses a new place (a duplicate, not a place at all)."""
     if not may_decide(actor, place):
-        raise NotPermitted(_("只有场所所在村/社区的工作站可以退回新采集的场所。"))
+        raise NotPermitted(_("只有这个场所的村/社区工作站可以退回新采集的场所。"))
     if not reason.strip():
         raise PlaceError(_("请填写退回理由。"), field="reason")
     return _transition(
