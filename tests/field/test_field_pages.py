@@ -59,6 +59,7 @@ def test_the_shell_has_the_hooks_and_loads_leaflet_and_no_personal_data(org):
         "field/app.js",
         'rel="manifest"',
         "待同步",
+        'id="place-picker"',  # 附近场所 (issue #19), filled from /api/places/near/
     ]:
         assert needle in html, needle
     # The service worker may cache the shell: it must not carry the user's name or grids.

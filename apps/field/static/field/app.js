@@ -518,8 +518,34 @@
     if (position.lat !== null) setPosition(position);
   }
 
+  /* 附近场所: the registered places the worker may see near the point, nearest first; looked up
+   * a moment after the point settles, and simply left empty without a connection. */
+  let nearTimer = null;
+  let nearKey = '';
+  function refreshNearbyPlaces() {
+    clearTimeout(nearTimer);
+    nearTimer = setTimeout(async () => {
+      if (position.lat === null) return;
+      const key = `${position.lat.toFixed(4)},${position.lng.toFixed(4)}`;
+      if (key === nearKey) return;
+      nearKey = key;
+      const picker = $('#place-picker');
+      if (!picker) return;
+      try {
+        const { data } = await api(`/api/places/near/?lat=${position.lat.toFixed(6)}&lng=${position.lng.toFixed(6)}&radius=300`);
+        const chosen = picker.value;
+        picker.replaceChildren(el('option', { value: '' }, '不关联场所'),
+          ...(data || []).map((p) => el('option', { value: String(p.id) }, `${p.name}（${p.kind_name}，${Math.round(p.distance_m)} 米）`)));
+        if ((data || []).some((p) => String(p.id) === chosen)) picker.value = chosen;
+      } catch (e) {
+        nearKey = '';
+      }
+    }, 800);
+  }
+
   function setPosition(p) {
     Object.assign(position, p);
+    refreshNearbyPlaces();
     const line = $('#gps-line');
     if (position.source === 'pin') {
       line.className = 'gps good';
@@ -638,6 +664,7 @@
       self_resolved: selfResolved,
       result_text: selfResolved ? f.result_text.value.trim() : '',
     };
+    if (f.place && f.place.value) payload.place = Number(f.place.value);
     const mainKind = selfResolved ? 'before' : 'report';
     const photos = [
       ...mainPicker.items.map((p) => ({ id: p.id, kind: mainKind, blob: p.blob, name: p.name, done: false })),
