@@ -1064,6 +1064,87 @@
     return f;
   }
 
+  // ---------------------------------------------------------------- places (场所)
+
+  /* The places of the worker's grids and the 采集 form, built from the kind's declared
+   * attributes (/api/places/kinds/). A new place uses the report form's point (GPS or pin)
+   * and waits for the village workstation to confirm it. Online only. */
+  let placeKinds = null;
+  let placeKindsLoading = null;
+  function placeAttrFields(kind) {
+    return (kind ? kind.attribute_schema : []).map((spec) => {
+      const name = `attr:${spec.key}`;
+      const label = el('span', { class: 'label' }, spec.label, spec.required ? ' *' : '');
+      if (spec.type === 'bool') return el('label', { class: 'check' }, el('input', { type: 'checkbox', name }), ' ', spec.label);
+      if (spec.type === 'choice') {
+        return el('label', { class: 'field' }, label, el('select', { name },
+          el('option', { value: '' }, '请选择'), ...(spec.choices || []).map((c) => el('option', { value: c }, c))));
+      }
+      const type = spec.type === 'int' ? 'number' : (spec.type === 'date' ? 'date' : 'text');
+      return el('label', { class: 'field' }, label, el('input', { name, type, inputmode: spec.type === 'int' ? 'numeric' : null }));
+    });
+  }
+  function selectedKind() {
+    return (placeKinds || []).find((k) => String(k.id) === $('#place-kind').value);
+  }
+  async function renderPlaces() {
+    try {
+      if (!placeKindsLoading) {
+        // Once: a second visit (or refresh) must not rebuild a form the worker is filling in.
+        placeKindsLoading = api('/api/places/kinds/').then(({ data }) => {
+          placeKinds = (data || []).filter((k) => k.geometry_type === 'point');
+          $('#place-kind').replaceChildren(...placeKinds.map((k) => el('option', { value: String(k.id) }, k.name)));
+          $('#place-attrs').replaceChildren(...placeAttrFields(selectedKind()));
+        }).catch((e) => { placeKindsLoading = null; throw e; });
+      }
+      await placeKindsLoading;
+      const { data } = await api('/api/places/?limit=200');
+      const rows = (data && data.results) || [];
+      $('#places-empty').hidden = rows.length > 0;
+      $('#places-list').replaceChildren(...rows.map((p) => el('li', { class: 'card' },
+        el('strong', {}, p.name), el('div', { class: 'muted' }, `${p.kind_name} · ${p.status_display} · 风险 ${p.risk}`),
+        el('div', { class: 'muted' }, p.code))));
+    } catch (e) {
+      toast('无法加载场所：' + e.message, 'error');
+    }
+  }
+  $('#place-kind').addEventListener('change', () => $('#place-attrs').replaceChildren(...placeAttrFields(selectedKind())));
+  $('#places-refresh').addEventListener('click', renderPlaces);
+  $('#place-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const f = event.target.elements;
+    const box = $('#place-error');
+    box.hidden = true;
+    const kind = selectedKind();
+    if (!kind) { box.hidden = false; box.textContent = '请选择场所类型。'; return; }
+    if (position.lat === null) { box.hidden = false; box.textContent = '还没有位置：请先在“上报”页等待定位或点选位置。'; return; }
+    const attributes = {};
+    for (const spec of kind.attribute_schema) {
+      const input = f[`attr:${spec.key}`];
+      if (!input) continue;
+      if (spec.type === 'bool') attributes[spec.key] = input.checked;
+      else if (input.value.trim()) attributes[spec.key] = input.value.trim();
+    }
+    const payload = {
+      id: uuid(), kind: kind.id, name: f.name.value.trim(), address: f.address.value.trim(), risk: f.risk.value,
+      lat: Number(position.lat.toFixed(7)), lng: Number(position.lng.toFixed(7)), attributes,
+      contact_name: f.contact_name.value.trim(), contact_phone: f.contact_phone.value.trim(),
+    };
+    $('#place-submit').disabled = true;
+    try {
+      const { data } = await api('/api/places/', { method: 'POST', body: payload });
+      toast(`已采集：${data.name}（${data.code}），待村/社区确认`);
+      event.target.reset();
+      $('#place-attrs').replaceChildren(...placeAttrFields(selectedKind()));
+      renderPlaces();
+    } catch (e) {
+      box.hidden = false;
+      box.textContent = e instanceof Offline ? '当前没有网络，场所采集需要联网后再提交。' : e.message;
+    } finally {
+      $('#place-submit').disabled = false;
+    }
+  });
+
   // ---------------------------------------------------------------- router
 
   function go(name) {
@@ -1087,6 +1168,9 @@
       if (name === 'mine') renderMine(); else renderTasks();
     } else if (name === 'me') {
       go('me');
+    } else if (name === 'places') {
+      go('places');
+      renderPlaces();
     } else if (name === 'done') {
       go('done');
     } else {
@@ -1128,6 +1212,7 @@
     $('#me-role').textContent = [me.role_display, me.unit_name || me.region_name].filter(Boolean).join(' · ');
     $('#me-grids').textContent = me.grids.length ? '负责网格：' + me.grids.map((g) => g.name).join('、') : '';
     if (!me.can_report) $('.tabs a[data-tab="report"]').hidden = true;
+    $('#me-places').hidden = !me.can_report;
   }
 
   window.liandongTasks = {
