@@ -38,17 +38,18 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import run  # noqa: E402 - the product's processes, started as run.py starts them
+from bench.common import flush_redis, percentile, recreate_database, setup_django  # noqa: E402
 
 WORKERS_PER_GRID = 5
 
@@ -84,45 +85,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- set-up --------------------------------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name or name in ("postgres", "test", "liandong"):
-        raise SystemExit(f"refusing to drop database {name!r}: give the bench its own database")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-
-
-def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database,
-        "REDIS_URL": args.redis,
-        "LIANDONG_DATA_DIR": str(data_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "0",
-        "LIANDONG_FAST_PASSWORD_HASHER": "1",  # throw-away bench users never type a password
-        "STATIC_MANIFEST": "0",  # no collectstatic in the bench's data directory
-        "WHITENOISE_USE_FINDERS": "1",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    return env
 
 
 def build_data(auth: str) -> tuple[list[tuple[bytes, float, float]], int]:
@@ -182,45 +144,18 @@ def megapixel_photo() -> bytes:
     return buffer.getvalue()
 
 
-def stop_processes(*procs: subprocess.Popen | None, timeout: float = 30) -> None:
-    """Ask every process to stop at once, then wait for each (killing what does not stop)."""
-    for proc in procs:
-        if proc and proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        if proc:
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path):
-    port = free_port()
+    port = run.free_port()
     if args.server == "uvicorn":
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
+        command = run.web_command(
             "127.0.0.1",
-            "--port",
-            str(port),
+            port,
             "--no-access-log",
             "--log-level",
             "warning",
             "--workers",
             str(args.web_workers),
-        ]
+        )
     else:
         command = [
             sys.executable,
@@ -240,50 +175,23 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path)
             "--log-level",
             "warning",
         ]
-    web = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=open(data_dir / "web.log", "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    web = run.start_logged(command, data_dir / "web.log", env=env)
     worker = None
     if args.with_worker:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
+        worker = run.start_logged(
+            run.celery_command(
                 "worker",
-                "--loglevel",
-                "WARNING",
                 "--concurrency",
                 "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
+                *run.ALONE,
                 "-n",
                 f"bench-intake-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
+                loglevel="WARNING",
+            ),
+            data_dir / "celery.log",
             env=env,
-            stdout=open(data_dir / "celery.log", "wb"),
-            stderr=subprocess.STDOUT,
         )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/track/", timeout=2)
-            break
-        except Exception:
-            if time.time() > deadline or web.poll() is not None:
-                raise SystemExit(
-                    f"the web server did not start: {(data_dir / 'web.log').read_text()[-2000:]}"
-                ) from None
-            time.sleep(0.2)
+    run.wait_until_up(web, data_dir / "web.log", url=f"http://127.0.0.1:{port}/track/")
     return port, web, worker
 
 
@@ -477,11 +385,6 @@ def server_cpu_seconds(web_pid: int, database: str) -> tuple[float, float]:
     )
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def summary(
     label: str,
     seconds: float,
@@ -550,7 +453,7 @@ def main() -> None:
 
         (plain, with_photo, inline) = asyncio.run(run())
     finally:
-        stop_processes(web, worker)
+        run.stop_processes(web, worker, timeout_s=30)
         flush_redis(args.redis)
 
     from apps.cases.models import Case, CasePhoto

@@ -42,10 +42,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import run  # noqa: E402 - the product's processes, started as run.py starts them
+from bench.common import flush_redis, percentile, recreate_database, setup_django  # noqa: E402
 
 MEMBERS_PER_UNIT = 5
 
@@ -62,47 +65,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--celery-concurrency", type=int, default=1)
     parser.add_argument("--gap-ms", type=float, default=50.0, help="pause between two dispatches")
     return parser.parse_args()
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name or name in ("postgres", "test", "liandong"):
-        raise SystemExit(f"refusing to drop database {name!r}: give the bench its own database")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-
-
-def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database,
-        "REDIS_URL": args.redis,
-        "LIANDONG_DATA_DIR": str(data_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "0",
-        # No collectstatic for a bench: serve static files from the apps.
-        "STATIC_MANIFEST": "0",
-        "WHITENOISE_USE_FINDERS": "1",
-        # Bench users get throw-away passwords; they log in with tokens.
-        "LIANDONG_FAST_PASSWORD_HASHER": "1",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    return env
 
 
 def build_data(clients: int, dispatches: int):
@@ -144,78 +106,25 @@ def build_data(clients: int, dispatches: int):
     return org, units, tokens, cases
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path, procs: list):
     """Start uvicorn and a Celery worker; both are appended to ``procs`` at once, so the caller
     stops them even when the start fails half-way."""
-    port = free_port()
-    web_log = open(data_dir / "uvicorn.log", "wb")
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            str(args.web_workers),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=web_log,
-        stderr=subprocess.STDOUT,
-    )
+    port = run.free_port()
+    web_log = data_dir / "uvicorn.log"
+    web_options = ["--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)]
+    web = run.start_logged(run.web_command("127.0.0.1", port, *web_options), web_log, env=env)
     procs.append(web)
-    worker_log = open(data_dir / "celery.log", "wb")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "WARNING",
-            "--concurrency",
-            str(args.celery_concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"bench-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
+    worker_options = ["--concurrency", str(args.celery_concurrency), *run.ALONE]
+    worker = run.start_logged(
+        run.celery_command(
+            "worker", *worker_options, "-n", f"bench-{os.getpid()}@%h", loglevel="WARNING"
+        ),
+        data_dir / "celery.log",
         env=env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
     )
     procs.append(worker)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/track/", timeout=2)
-            break
-        except Exception as error:
-            if time.time() > deadline or web.poll() is not None:
-                raise SystemExit(
-                    f"uvicorn did not start: {(data_dir / 'uvicorn.log').read_text()[-2000:]}"
-                ) from error
-            time.sleep(0.2)
+    run.wait_until_up(web, web_log, url=base + "/track/")
     return base, port, web
 
 
@@ -384,11 +293,6 @@ async def measure(
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
 def main() -> None:
     args = parse_args()
     if args.clients % MEMBERS_PER_UNIT:
@@ -428,14 +332,7 @@ def main() -> None:
 
         measured, held, rss_after = asyncio.run(run())
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        run.stop_processes(*procs)
         flush_redis(args.redis)
 
     latencies = [total for total, _ in measured]
