@@ -65,6 +65,20 @@ def ensure_role_groups() -> None:
             )
 
 
+def grant_role_permissions(app_label: str, migration: str) -> None:
+    """Give the role groups the permissions of ``app_label`` that its data migration grants
+    (a transactional test's flush would have removed them)."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    granted = import_module(f"apps.{app_label}.migrations.{migration}").ROLE_PERMISSIONS
+    for role, codenames in granted.items():
+        Group.objects.get(name=role).permissions.add(
+            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        )
+
+
 @pytest.fixture
 def org_tx(transactional_db):
     """The same organisation, committed, for tests that talk to a worker or a live server."""

@@ -5,21 +5,7 @@ import pytest
 from apps.cases import services
 from apps.cases.models import Action, Case, Colour, Severity, Status
 from apps.org.models import Tier
-
-
-def report(org, user_key="gw", grid_key="east-v1-g1", **kwargs):
-    lat, lng = org.point_in(org.grids[grid_key])
-    case, created = services.case_report(
-        reporter=org.users[user_key],
-        category=org.categories["rubbish"],
-        description="路边堆放垃圾",
-        lat=lat,
-        lng=lng,
-        accuracy_m=8,
-        **kwargs,
-    )
-    assert created
-    return case
+from tests.cases.helpers import report
 
 
 def routed(case):

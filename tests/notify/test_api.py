@@ -100,7 +100,7 @@ def test_a_token_works_for_api_clients(org, dispatched):
 @pytest.mark.django_db
 def test_the_desk_counts_new_and_overdue_for_its_own_region_only(org):
     late = at_town_desk(org)
-    at_town_desk(org, grid="east-v1-g2")
+    at_town_desk(org, grid_key="east-v1-g2")
     type(late).objects.filter(pk=late.pk).update(
         step_deadline=timezone.now() - dt.timedelta(hours=1)
     )

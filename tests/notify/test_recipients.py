@@ -113,8 +113,8 @@ def test_rejection_and_merge_tell_the_reporter(org):
     workflow.case_reject(
         case=rejected, actor=org.users["vh"], reason=RejectReason.INVALID, note="照片看不出问题"
     )
-    first = report(org, reporter="gw2")
-    duplicate = report(org, reporter="gl")
+    first = report(org, user_key="gw2")
+    duplicate = report(org, user_key="gl")
     workflow.case_merge(case=duplicate, into=first, actor=org.users["vh"])
     for case in (rejected, first, duplicate):
         fan_out(case)
@@ -155,7 +155,7 @@ def test_every_notification_of_a_whole_loop_goes_to_someone_who_may_see_the_case
     workflow.case_handle(case=case, actor=u["dh"], result_text="已清运")
     workflow.case_verify(case=case, actor=u["gw"], passed=True)
     workflow.case_close(case=case, actor=u["td"])
-    major = report(org, severity=Severity.MAJOR, grid="east-v1-g2")
+    major = report(org, severity=Severity.MAJOR, grid_key="east-v1-g2")
     workflow.case_route(case_id=major.pk)
     fan_out(case)
     fan_out(major)
