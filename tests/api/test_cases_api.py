@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.cases import services
 from apps.cases.models import Case, CasePhoto, Status
 from tests import photo_files
 from tests.api.conftest import upload
-from tests.cases.helpers import dispatched_at_town, routed
+from tests.cases.helpers import dispatched_at_town, handled_at_town, routed
 from tests.cases.helpers import report as report_case
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +46,7 @@ def test_tasks_of_a_department_handler_are_their_units_cases_to_sign_for(org, cl
 
 
 def test_tasks_of_a_grid_worker_are_handled_cases_in_their_grids_to_verify(org, client_for):
-    case = dispatched_at_town(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
+    case = handled_at_town(org)
     rows = client_for(org.users["gw2"]).get("/api/tasks/").json()["results"]
     assert [(row["id"], row["waiting_for"]) for row in rows] == [(case.pk, "核查")]
     assert client_for(org.users["gw_w"]).get("/api/tasks/").json()["count"] == 0
@@ -178,9 +175,7 @@ def test_a_bad_after_photo_refuses_the_step_and_leaves_no_file(org, client_for):
 
 
 def test_a_failed_verification_sends_the_case_back_for_rework(org, client_for):
-    case = dispatched_at_town(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
+    case = handled_at_town(org)
     gw2 = client_for(org.users["gw2"])
     no_note = act(gw2, case, "verify", {"passed": "false", "photos": [upload()]})
     assert no_note.status_code == 400 and "note" in no_note.json()["errors"]
@@ -192,9 +187,7 @@ def test_a_failed_verification_sends_the_case_back_for_rework(org, client_for):
 
 
 def test_verify_needs_a_verdict(org, client_for):
-    case = dispatched_at_town(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
+    case = handled_at_town(org)
     response = act(client_for(org.users["gw2"]), case, "verify", {"photos": [upload()]})
     assert response.status_code == 400 and "passed" in response.json()["errors"]
 

@@ -97,3 +97,13 @@ def overdue(org, count: int = 1, *, escalate_ago: float = -5) -> list[Case]:
         )
         for i in range(count)
     ]
+
+
+def handled_at_town(org, **kwargs) -> Case:
+    """A case the east town dispatched and its 城管中队 signed for and handled."""
+    u = org.users
+    case = dispatched_at_town(org, **kwargs)
+    services.case_sign(case=case, actor=u["dh"])
+    services.case_handle(case=case, actor=u["dh"], result_text="已清运")
+    case.refresh_from_db()
+    return case

@@ -9,7 +9,14 @@ from apps.cases import services, sweep
 from apps.cases.models import Action, Case, CaseEvent, Colour, QuarantinedTask, Status, Step
 from apps.cases.task_guard import poison_key
 from apps.org.models import Tier
-from tests.cases.helpers import dispatched_at_town, overdue, report, routed, set_clock
+from tests.cases.helpers import (
+    dispatched_at_town,
+    handled_at_town,
+    overdue,
+    report,
+    routed,
+    set_clock,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -101,9 +108,7 @@ def test_overdue_at_the_county_is_urged_because_nothing_sits_above_it(org):
 
 
 def test_a_handled_case_late_for_verification_is_urged_not_escalated(org):
-    case = dispatched_at_town(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
+    case = handled_at_town(org)
     set_clock(case, yellow_ago=3, deadline_ago=2, escalate_ago=1)
     claimed = sweep.sweep_clocks(enqueue=False).escalate_ids
     services.case_escalate_overdue(case_id=claimed[0])

@@ -10,7 +10,7 @@ from apps.cases.tracking import display
 from apps.notify import selectors, services
 from apps.notify.models import Kind, Notification
 from apps.org.models import Role
-from tests.cases.helpers import dispatched_at_town
+from tests.cases.helpers import dispatched_at_town, handled_at_town
 from tests.factories import make_person
 from tests.notify.helpers import at_town_desk, fan_out, report, told
 
@@ -81,9 +81,7 @@ def test_extension_requests_and_returns_go_to_the_desk_and_decisions_back_to_the
 @pytest.mark.django_db
 def test_handling_asks_the_grid_to_verify_rework_goes_back_and_closure_reaches_the_reporter(org):
     u = org.users
-    case = dispatched_at_town(org)
-    workflow.case_sign(case=case, actor=u["dh"])
-    workflow.case_handle(case=case, actor=u["dh"], result_text="已清运")
+    case = handled_at_town(org)
     fan_out(case)
     assert told(case, Kind.VERIFY_REQUEST) == {"gw", "gw2", "gl"}
     workflow.case_verify(case=case, actor=u["gw2"], passed=False, note="还有残留")
@@ -184,9 +182,7 @@ def test_a_second_run_of_the_fan_out_tells_nobody_twice(org):
 @pytest.mark.django_db
 def test_someone_moved_off_a_grid_no_longer_reads_its_old_notifications(org):
     u = org.users
-    case = dispatched_at_town(org)
-    workflow.case_sign(case=case, actor=u["dh"])
-    workflow.case_handle(case=case, actor=u["dh"], result_text="已清运")
+    case = handled_at_town(org)
     fan_out(case)
     gw2 = type(u["gw2"]).objects.get(pk=u["gw2"].pk)
     assert selectors.unread_count(gw2) == 1
