@@ -36,7 +36,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,7 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bench_intake  # noqa: E402 - the intake bench's servers, phones and CPU accounting
 
 import run  # noqa: E402 - the product's processes, started as run.py starts them
-from bench.common import flush_redis, recreate_database, setup_django  # noqa: E402
+from bench.common import flush_redis, prepare  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -132,11 +131,7 @@ def start_worker(env: dict[str, str], args: argparse.Namespace, data_dir: Path) 
 
 def main() -> None:
     args = parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="liandong-bench-drain-"))
-    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
-    recreate_database(args.database)
-    flush_redis(args.redis)
-    env = setup_django(args, data_dir)
+    data_dir, env = prepare(args, "drain")
     phones, category = bench_intake.build_data("token")
     from apps.cases.models import Case, CaseEvent
     from apps.notify.models import Notification

@@ -39,7 +39,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -49,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import run  # noqa: E402 - the product's processes, started as run.py starts them
-from bench.common import flush_redis, percentile, recreate_database, setup_django  # noqa: E402
+from bench.common import flush_redis, percentile, prepare  # noqa: E402
 
 WORKERS_PER_GRID = 5
 
@@ -412,11 +411,7 @@ def summary(
 
 def main() -> None:
     args = parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="liandong-bench-intake-"))
-    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
-    recreate_database(args.database)
-    flush_redis(args.redis)
-    env = setup_django(args, data_dir)
+    data_dir, env = prepare(args, "intake")
     phones, category = build_data(args.auth)
     photo = megapixel_photo()
     print(
@@ -439,7 +434,7 @@ def main() -> None:
                 (after[0] - before[0], after[1] - before[1], client_after - client_before),
             )
 
-        async def run():
+        async def phases():
             await run_phase(port, phones, category, 300, args.concurrency, None)  # warm-up
             await run_phase(port, phones, category, 60, args.concurrency, photo)
             plain = await measured(port, phones, category, args.reports, args.concurrency, None)
@@ -451,7 +446,7 @@ def main() -> None:
             )
             return plain, with_photo, inline
 
-        (plain, with_photo, inline) = asyncio.run(run())
+        (plain, with_photo, inline) = asyncio.run(phases())
     finally:
         run.stop_processes(web, worker, timeout_s=30)
         flush_redis(args.redis)

@@ -38,7 +38,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -48,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import run  # noqa: E402 - the product's processes, started as run.py starts them
-from bench.common import flush_redis, percentile, recreate_database, setup_django  # noqa: E402
+from bench.common import flush_redis, percentile, prepare  # noqa: E402
 
 MEMBERS_PER_UNIT = 5
 
@@ -297,11 +296,7 @@ def main() -> None:
     args = parse_args()
     if args.clients % MEMBERS_PER_UNIT:
         raise SystemExit(f"--clients must be a multiple of {MEMBERS_PER_UNIT}")
-    data_dir = Path(tempfile.mkdtemp(prefix="liandong-bench-"))
-    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
-    recreate_database(args.database)
-    flush_redis(args.redis)
-    env = setup_django(args, data_dir)
+    data_dir, env = prepare(args, "notify")
     procs: list[subprocess.Popen] = []
     try:
         # The servers start first: the set-up's own events are fanned out while it runs.
@@ -316,7 +311,7 @@ def main() -> None:
         pids = worker_pids(web.pid, args.web_workers)
         rss_before = {pid: rss_kb(pid) for pid in pids}
 
-        async def run() -> tuple[list[float], dict[int, int], dict[int, int]]:
+        async def measure_connected() -> tuple[list[float], dict[int, int], dict[int, int]]:
             clients = Clients(base, tokens)
             t0 = time.perf_counter()
             await clients.connect_all()
@@ -330,7 +325,7 @@ def main() -> None:
             await clients.close()
             return latencies, held, rss
 
-        measured, held, rss_after = asyncio.run(run())
+        measured, held, rss_after = asyncio.run(measure_connected())
     finally:
         run.stop_processes(*procs)
         flush_redis(args.redis)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -52,6 +53,16 @@ def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
 
     django.setup()
     return env
+
+
+def prepare(args: argparse.Namespace, name: str) -> tuple[Path, dict[str, str]]:
+    """A fresh data directory, the bench database recreated, the Redis database flushed and
+    Django set up against them; returns the data directory and the servers' environment."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"liandong-bench-{name}-"))
+    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
+    recreate_database(args.database)
+    flush_redis(args.redis)
+    return data_dir, setup_django(args, data_dir)
 
 
 def percentile(values: list[float], q: float) -> float:
