@@ -38,18 +38,25 @@ def test_my_reports_lists_only_mine_newest_first_with_colour_and_deadline(org, c
     assert row["category_name"] == "市容环境/暴露垃圾" and row["tracking_number"].count("-") == 3
 
 
-def test_tasks_of_a_department_handler_are_their_units_cases_to_sign_for(org, client_for):
-    case = dispatched_at_town(org)
-    body = client_for(org.users["dh"]).get("/api/tasks/").json()
-    assert [(row["id"], row["waiting_for"]) for row in body["results"]] == [(case.pk, "签收")]
-    assert client_for(org.users["dh_w"]).get("/api/tasks/").json()["count"] == 0
-
-
-def test_tasks_of_a_grid_worker_are_handled_cases_in_their_grids_to_verify(org, client_for):
-    case = handled_at_town(org)
-    rows = client_for(org.users["gw2"]).get("/api/tasks/").json()["results"]
-    assert [(row["id"], row["waiting_for"]) for row in rows] == [(case.pk, "核查")]
-    assert client_for(org.users["gw_w"]).get("/api/tasks/").json()["count"] == 0
+@pytest.mark.parametrize(
+    ("make_case", "person", "outsider", "waiting_for"),
+    [
+        pytest.param(report, "vh", "vh_w", "受理", id="a village handler accepts reports"),
+        pytest.param(
+            dispatched_at_town, "dh", "dh_w", "签收", id="a unit's handler signs for its cases"
+        ),
+        pytest.param(
+            handled_at_town, "gw2", "gw_w", "核查", id="a grid worker verifies handled cases"
+        ),
+    ],
+)
+def test_tasks_are_the_cases_waiting_for_the_person_and_not_for_an_outsider(
+    org, client_for, make_case, person, outsider, waiting_for
+):
+    case = make_case(org)
+    rows = client_for(org.users[person]).get("/api/tasks/").json()["results"]
+    assert [(row["id"], row["waiting_for"]) for row in rows] == [(case.pk, waiting_for)]
+    assert client_for(org.users[outsider]).get("/api/tasks/").json()["count"] == 0
 
 
 def test_a_fix_on_the_spot_is_not_its_own_reporters_task_but_a_colleagues(org, client_for):
@@ -58,13 +65,6 @@ def test_a_fix_on_the_spot_is_not_its_own_reporters_task_but_a_colleagues(org, c
     assert [r["id"] for r in client_for(org.users["gw2"]).get("/api/tasks/").json()["results"]] == [
         case.pk
     ]
-
-
-def test_tasks_of_a_village_handler_are_reports_to_accept(org, client_for):
-    case = report(org)
-    rows = client_for(org.users["vh"]).get("/api/tasks/").json()["results"]
-    assert [(row["id"], row["waiting_for"]) for row in rows] == [(case.pk, "受理")]
-    assert client_for(org.users["vh_w"]).get("/api/tasks/").json()["count"] == 0
 
 
 # --- detail and scope ----------------------------------------------------------------------
