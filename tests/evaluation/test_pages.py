@@ -16,7 +16,7 @@ from apps.cases.models import Case
 from apps.evaluation.services import rollups_rebuild
 from tests.factories import PASSWORD
 
-from .helpers import at, fresh, report_at, t
+from .helpers import report_at, steps, t
 
 WEEK = "period=custom&from=2025-03-03&to=2025-03-09"
 
@@ -37,28 +37,17 @@ def activity(org):
     ]:
         for day in ("2025-03-03", "2025-03-04"):
             case = report_at(org, t(day, "09:00"), user=key, grid=grid)
-            at(t(day, "09:10"), services.case_accept, case=case, actor=u[vh])
-            at(
-                t(day, "09:20"),
-                services.case_escalate,
-                case=fresh(case),
-                actor=u[vh],
-                reason="上报",
-            )
-            at(
-                t(day, "10:00"),
-                services.case_dispatch,
-                case=fresh(case),
-                actor=u[td],
-                lead_unit=org.units[unit],
-            )
-            at(t(day, "10:30"), services.case_sign, case=fresh(case), actor=u[dh])
-            at(
-                t(day, "15:00"),
-                services.case_handle,
-                case=fresh(case),
-                actor=u[dh],
-                result_text="好了",
+            steps(
+                case,
+                (t(day, "09:10"), services.case_accept, {"actor": u[vh]}),
+                (t(day, "09:20"), services.case_escalate, {"actor": u[vh], "reason": "上报"}),
+                (
+                    t(day, "10:00"),
+                    services.case_dispatch,
+                    {"actor": u[td], "lead_unit": org.units[unit]},
+                ),
+                (t(day, "10:30"), services.case_sign, {"actor": u[dh]}),
+                (t(day, "15:00"), services.case_handle, {"actor": u[dh], "result_text": "好了"}),
             )
     # one overdue case in the west, live on the colour board
     late = report_at(org, t("2025-03-05", "09:00"), user="gw_w", grid="west-v1-g1")
