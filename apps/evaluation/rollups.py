@@ -204,6 +204,14 @@ def _collect_reports(start, end, acc: Accumulator) -> None:
             )
 
 
+# Events that only count one for the department they name.
+_UNIT_COUNTERS = {
+    Action.RETURN: "returned",
+    Action.EXTENSION_REQUEST: "extension_requested",
+    Action.EXTENSION_APPROVE: "extension_granted",
+}
+
+
 def _collect_events(start, end, acc: Accumulator) -> None:
     ever_deferred = Exists(
         CaseEvent.objects.filter(case_id=OuterRef("case_id"), action=Action.DEFER)
@@ -263,31 +271,23 @@ def _collect_events(start, end, acc: Accumulator) -> None:
         deadline,
         deferred,
     ) in rows:
-        day, places = local_day(at), (county, town, village, grid)
+        # Which counters the event feeds, and whose: the department it names (the lead
+        # department for a verdict, none for an escalation or a self-resolved case) and the
+        # person who acted where their own figures count it too.
+        unit_id: int | None = unit
+        person_id: int | None = None
         if action in DISPATCH_ACTIONS:
-            if unit is not None:  # a joint response without a lead department dispatches nobody
-                acc.add(
-                    day=day,
-                    category_id=category_id,
-                    places=places,
-                    metrics={"dispatched": 1},
-                    unit_id=unit,
-                )
-        elif action == Action.RETURN:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"returned": 1},
-                unit_id=unit,
-            )
+            if unit is None:  # a joint response without a lead department dispatches nobody
+                continue
+            metrics = {"dispatched": 1}
+        elif action in _UNIT_COUNTERS:
+            metrics = {_UNIT_COUNTERS[action]: 1}
         elif action == Action.SIGN:
             metrics = {"signed": 1}
             if not deferred:  # deferred cases leave the on-time figures
                 metrics["signed_timed"] = 1
                 if not (data or {}).get("late"):
                     metrics["signed_on_time"] = 1
-            acc.add(day=day, category_id=category_id, places=places, metrics=metrics, unit_id=unit)
         elif action == Action.HANDLE:
             metrics = {"handled": 1}
             if not deferred:
@@ -300,57 +300,29 @@ def _collect_events(start, end, acc: Accumulator) -> None:
                     metrics["handle_n"] = 1
                     metrics["handle_minutes"] = minutes
                     metrics[HIST_FIELDS[handle_bin(minutes)]] = 1
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics=metrics,
-                unit_id=unit,
-                person_id=actor,
-                person_metrics=metrics,
-            )
+            person_id = actor
         elif action in (Action.VERIFY_PASS, Action.VERIFY_FAIL):
             metrics = (
                 {"verified": 1, "verify_failed": 1}
                 if action == Action.VERIFY_FAIL
                 else {"verified": 1}
             )
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics=metrics,
-                unit_id=lead_unit,
-                person_id=actor,
-                person_metrics=metrics,
-            )
-        elif action == Action.EXTENSION_REQUEST:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"extension_requested": 1},
-                unit_id=unit,
-            )
-        elif action == Action.EXTENSION_APPROVE:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"extension_granted": 1},
-                unit_id=unit,
-            )
+            unit_id, person_id = lead_unit, actor
         elif action == Action.ESCALATE:
-            acc.add(day=day, category_id=category_id, places=places, metrics={"escalated": 1})
+            metrics, unit_id = {"escalated": 1}, None
         elif action == Action.SELF_RESOLVE:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"self_resolved": 1},
-                person_id=actor,
-                person_metrics={"self_resolved": 1},
-            )
+            metrics, unit_id, person_id = {"self_resolved": 1}, None, actor
+        else:
+            continue
+        acc.add(
+            day=local_day(at),
+            category_id=category_id,
+            places=(county, town, village, grid),
+            metrics=metrics,
+            unit_id=unit_id,
+            person_id=person_id,
+            person_metrics=metrics if person_id is not None else None,
+        )
 
 
 def _collect_ratings(start, end, acc: Accumulator) -> None:
