@@ -205,7 +205,7 @@ def _collect_reports(start, end, acc: Accumulator) -> None:
 
 
 # Events that only count one for the department they name.
-_UNIT_COUNTERS = {
+_UNIT_COUNTERS: dict[str, str] = {
     Action.RETURN: "returned",
     Action.EXTENSION_REQUEST: "extension_requested",
     Action.EXTENSION_APPROVE: "extension_granted",
