@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLACE_LEVELS = ("county", "town", "village", "grid")
+# A case's place columns, in the order of PLACE_LEVELS (the order ``Accumulator.add`` reads).
+PLACE_COLUMNS = tuple(f"{level}_id" for level in PLACE_LEVELS)
+CASE_PLACE_COLUMNS = tuple(f"case__{column}" for column in PLACE_COLUMNS)
 CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
 
 # History actions that feed a counter (everything else — notes, urges, colour flips — does not).
@@ -155,22 +158,19 @@ def collect(start: dt.datetime, end: dt.datetime, acc: Accumulator) -> Accumulat
     return acc
 
 
+def _created_in(model, start, end, *columns: str):
+    """(created_at, *columns) of the rows created in [start, end), in no particular order."""
+    return (
+        model.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values_list("created_at", *columns)
+        .order_by()
+    )
+
+
 def _collect_reports(start, end, acc: Accumulator) -> None:
     # Cohort of the cases reported in the window, by their status now.
-    rows = (
-        Case.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values_list(
-            "created_at",
-            "category_id",
-            "county_id",
-            "town_id",
-            "village_id",
-            "grid_id",
-            "lead_unit_id",
-            "reporter_id",
-            "status",
-        )
-        .order_by()
+    rows = _created_in(
+        Case, start, end, "category_id", *PLACE_COLUMNS, "lead_unit_id", "reporter_id", "status"
     )
     for (
         created_at,
@@ -229,10 +229,7 @@ def _collect_events(start, end, acc: Accumulator) -> None:
             "data",
             "case_id",
             "case__category_id",
-            "case__county_id",
-            "case__town_id",
-            "case__village_id",
-            "case__grid_id",
+            *CASE_PLACE_COLUMNS,
             "case__lead_unit_id",
             "case__overall_deadline",
             "deferred",
@@ -329,19 +326,8 @@ def _collect_ratings(start, end, acc: Accumulator) -> None:
     Rating = rating_model()
     if Rating is None:
         return
-    rows = (
-        Rating.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values_list(
-            "created_at",
-            "stars",
-            "case__category_id",
-            "case__county_id",
-            "case__town_id",
-            "case__village_id",
-            "case__grid_id",
-            "case__lead_unit_id",
-        )
-        .order_by()
+    rows = _created_in(
+        Rating, start, end, "stars", "case__category_id", *CASE_PLACE_COLUMNS, "case__lead_unit_id"
     )
     for at, stars, category_id, county, town, village, grid, lead_unit in rows.iterator(2000):
         if stars is None:
