@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -127,7 +127,7 @@ class Accumulator:
         *,
         day: dt.date,
         category_id: int,
-        places: tuple,
+        places: Sequence[int | None],  # one key per PLACE_LEVELS level, in that order
         metrics: dict[str, int],
         unit_id: int | None = None,
         person_id: int | None = None,
@@ -172,18 +172,8 @@ def _collect_reports(start, end, acc: Accumulator) -> None:
     rows = _created_in(
         Case, start, end, "category_id", *PLACE_COLUMNS, "lead_unit_id", "reporter_id", "status"
     )
-    for (
-        created_at,
-        category_id,
-        county,
-        town,
-        village,
-        grid,
-        lead_unit,
-        reporter,
-        status,
-    ) in rows.iterator(2000):
-        day, places = local_day(created_at), (county, town, village, grid)
+    for created_at, category_id, *places, lead_unit, reporter, status in rows.iterator(2000):
+        day = local_day(created_at)
         # reports: every case reported (person: the reporter — a grid worker's "found").
         acc.add(
             day=day,
@@ -260,10 +250,7 @@ def _collect_events(start, end, acc: Accumulator) -> None:
         data,
         case_id,
         category_id,
-        county,
-        town,
-        village,
-        grid,
+        *places,
         lead_unit,
         deadline,
         deferred,
@@ -314,7 +301,7 @@ def _collect_events(start, end, acc: Accumulator) -> None:
         acc.add(
             day=local_day(at),
             category_id=category_id,
-            places=(county, town, village, grid),
+            places=places,
             metrics=metrics,
             unit_id=unit_id,
             person_id=person_id,
@@ -329,14 +316,14 @@ def _collect_ratings(start, end, acc: Accumulator) -> None:
     rows = _created_in(
         Rating, start, end, "stars", "case__category_id", *CASE_PLACE_COLUMNS, "case__lead_unit_id"
     )
-    for at, stars, category_id, county, town, village, grid, lead_unit in rows.iterator(2000):
+    for at, stars, category_id, *places, lead_unit in rows.iterator(2000):
         if stars is None:
             continue
         stars = int(stars)
         acc.add(
             day=local_day(at),
             category_id=category_id,
-            places=(county, town, village, grid),
+            places=places,
             unit_id=lead_unit,
             metrics={"ratings": 1, "stars": stars, "ratings_good": 1 if stars >= 4 else 0},
         )
