@@ -1,5 +1,5 @@
-"""What the desk's admin classes share: who may take steps, photo links, read-only lists and
-the link back to a case."""
+"""What the desk's admin classes share: who may take steps, photo links and the link back to a
+case (read-only lists: ``apps.core.admin.ReadOnlyAdmin``)."""
 
 from __future__ import annotations
 
@@ -31,17 +31,6 @@ def can_act(user) -> bool:
 
 def _tiles_url() -> str:
     return getattr(settings, "MAP_TILES_URL", "") or ""
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class CaseLinkMixin:
