@@ -189,10 +189,13 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
 
     @admin.display(description="预警", ordering="colour")
     def colour_badge(self, case: Case) -> str:
-        full = label(Colour, case.colour)
+        # The colour the case shows now, from the same clock as the 时限 column
+        # (selectors.case_clock), not the sweep's column, which lags by up to a minute.
+        colour = desk.time_left(case)["colour"]
+        full = label(Colour, colour)
         return format_html(
             '<span class="ld-dot ld-c-{}" title="{}"></span>{}',
-            case.colour,
+            colour,
             full,
             full.split("：")[0],
         )
@@ -229,7 +232,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
     def reported_at(self, case: Case):
         return case.created_at
 
-    @admin.display(description="时限", ordering="step_deadline")
+    @admin.display(description="本环节时限", ordering="step_deadline")
     def time_left(self, case: Case) -> str:
         left = desk.time_left(case)
         return format_html(
@@ -350,7 +353,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
     export_columns = [
         ("流水号", lambda c: tracking.display(c.tracking_number)),
         ("状态", lambda c: c.get_status_display()),
-        ("预警", lambda c: c.get_colour_display()),
+        ("预警", lambda c: desk.time_left(c)["colour_label"]),
         ("所在层级", lambda c: c.get_tier_display()),
         ("大类", lambda c: c.category.parent.name if c.category.parent_id else ""),
         ("小类", lambda c: c.category.name),
@@ -363,7 +366,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
         ("描述", lambda c: c.description),
         ("来源", lambda c: c.get_source_display()),
         ("上报时间", lambda c: c.created_at),
-        ("环节时限", lambda c: c.step_deadline),
+        ("本环节时限", lambda c: c.step_deadline),
         ("剩余/超时", lambda c: desk.time_left(c)["text"]),
         ("结案时间", lambda c: c.closed_at),
         ("纬度", lambda c: c.lat),
