@@ -274,8 +274,9 @@ def case_clock(case: Case, now: dt.datetime | None = None) -> CaseClock:
         )
     if deadline <= now:
         late = clock.hours_between(deadline, now, basis)
-        # Overdue in working time can be 0 (past the deadline on a Sunday): still overdue.
-        text = f"已超时 {span_words(late, working=working)}" if late * 60 >= 1 else "已到时限"
+        # Overdue by less than a minute of working time (at the deadline itself, or past a
+        # deadline typed into a weekend): still overdue, red, "已超时", just without a span.
+        text = f"已超时 {span_words(late, working=working)}" if late * 60 >= 1 else "已超时"
         return CaseClock(
             **common,
             deadline=deadline,

@@ -54,7 +54,7 @@ def test_at_the_yellow_mark_it_turns_yellow(org):
 def test_exactly_at_the_deadline_it_is_red_as_the_sweep_says(org):
     case = _at(dispatched_at_town(org), deadline=WEDNESDAY_10, yellow=WEDNESDAY_10)
     clock = case_clock(case, WEDNESDAY_10)
-    assert clock.colour == Colour.RED and clock.overdue and clock.text == "已到时限"
+    assert clock.colour == Colour.RED and clock.overdue and clock.text == "已超时"
     assert Case.objects.filter(overdue_q(WEDNESDAY_10), pk=case.pk).exists()
 
 
