@@ -87,6 +87,11 @@ def test_every_screen_shows_the_same_deadline_colour_and_countdown(org, scenario
     assert any(t in html.unescape(rows[0]) for t in texts)
     assert "本环节时限" in page
 
+    # ... and its colour filter finds it under the colour it shows, not the stored one.
+    for colour in (shown, stored):
+        listed = desk.get("/admin/cases/case/", {"colour__exact": colour}).content.decode()
+        assert (f"/admin/cases/case/{case.pk}/change/" in listed) == (colour == shown)
+
     # 2. The desk's case page: the header badge, the countdown, and the date under its label.
     page = html.unescape(desk.get(f"/admin/cases/case/{case.pk}/change/").content.decode())
     assert f'data-colour="{shown}"' in page

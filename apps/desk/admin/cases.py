@@ -26,6 +26,7 @@ from apps.desk.dashboard import label
 from apps.desk.export import ExportMixin
 from apps.desk.filters import (
     CategoryFilter,
+    ColourFilter,
     CreatedRangeFilter,
     GridFilter,
     OverdueFilter,
@@ -98,7 +99,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
     list_filter = (
         StateFilter,
         "status",
-        "colour",
+        ColourFilter,
         OverdueFilter,
         CategoryFilter,
         TownFilter,
