@@ -239,8 +239,37 @@ class BulkDispatchForm(forms.Form):
     deadline_hours = forms.FloatField(
         label="办理时限（小时）", required=False, min_value=0.5, max_value=24 * 365
     )
+    deadline_hours_until = DeadlineUntilField(
+        label="或选择截止时间",
+        required=False,
+        hours_field="deadline_hours",
+        help_text="每件事件按自己的计时方式（工作时间或自然时间）折算为小时；下方显示第一件的结果。",
+    )
     note = _note(label="派遣说明")
 
-    def __init__(self, *args, units=None, **kwargs):
+    def __init__(self, *args, units=None, first_case: Case | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lead_unit"].queryset = units if units is not None else Unit.objects.none()
+        if first_case is not None:
+            field = self.fields["deadline_hours_until"]
+            field.widget = copy.copy(field.widget)
+            field.widget.attrs = {
+                **field.widget.attrs,
+                "data-preview-url": reverse(
+                    "admin:cases_case_deadline_preview", args=[first_case.pk]
+                ),
+            }
+
+    def clean_deadline_hours_until(self):
+        until = self.cleaned_data.get("deadline_hours_until")
+        if until is not None and until <= timezone.now():
+            raise forms.ValidationError("截止时间必须晚于现在，请重新选择。")
+        return until
+
+    def hours_for(self, case: Case) -> float | None:
+        """The hours for ``case``: typed, or the picked moment on the case's own calendar
+        (``DeadlineRefused`` when that moment does not work for this case)."""
+        until = self.cleaned_data.get("deadline_hours_until")
+        if until is None:
+            return self.cleaned_data.get("deadline_hours")
+        return deadline_preview(case, until=until).hours

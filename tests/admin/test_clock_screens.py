@@ -207,3 +207,53 @@ def test_the_preview_needs_the_act_permission_and_a_visible_case(org):
     assert _client("td_w").get(
         f"/admin/cases/case/{case.pk}/deadline-preview/", {"hours": "8"}
     ).status_code in (302, 403, 404)
+
+
+def test_bulk_dispatch_converts_a_picked_moment_for_each_case_on_its_own_calendar(org):
+    working = at_town(org)
+    natural = at_town(org, category="fire")
+    until = work_clock.add_working_hours(timezone.now(), 16).replace(second=0, microsecond=0)
+    ids = [working.pk, natural.pk]
+    client = _client("td")
+    page = client.post(
+        "/admin/cases/case/", {"action": "dispatch_selected", "_selected_action": ids}
+    )
+    assert 'type="datetime-local"' in page.content.decode()
+    assert "/deadline-preview/" in page.content.decode()
+    client.post(
+        "/admin/cases/case/",
+        {
+            "action": "dispatch_selected",
+            "_selected_action": ids,
+            "apply": "1",
+            "lead_unit": org.units["east-cg"].pk,
+            "deadline_hours_until": _local_input(until),
+        },
+    )
+    for case in (working, natural):
+        case.refresh_from_db()
+        assert case.lead_unit_id == org.units["east-cg"].pk
+        # Both end at the picked moment, though one counts working and one natural hours.
+        assert abs(case.overall_deadline - until) < dt.timedelta(minutes=2)
+    hours = {
+        c.pk: c.events.get(action="dispatch").data["deadline_hours"] for c in (working, natural)
+    }
+    assert hours[natural.pk] > hours[working.pk]
+
+
+def test_bulk_dispatch_refuses_a_past_moment(org):
+    case = at_town(org)
+    past = _local_input(timezone.now() - dt.timedelta(hours=3))
+    page = _client("td").post(
+        "/admin/cases/case/",
+        {
+            "action": "dispatch_selected",
+            "_selected_action": [case.pk],
+            "apply": "1",
+            "lead_unit": org.units["east-cg"].pk,
+            "deadline_hours_until": past,
+        },
+    )
+    assert "截止时间必须晚于现在" in page.content.decode()
+    case.refresh_from_db()
+    assert case.lead_unit_id is None

@@ -153,3 +153,31 @@ def test_a_dispatcher_picks_a_deadline_and_sees_it_in_working_time(org_tx, asgi_
             assert abs(case.overall_deadline - until) < dt.timedelta(minutes=2)
             screenshot(page, "clock-desk-picker-dispatched")
         desk.close()
+
+
+def test_bulk_dispatch_offers_the_picker_with_the_working_time_result(org_tx, asgi_server, browser):
+    first, second = at_town(org_tx, description="路面坑洼"), at_town(org_tx, description="护栏损坏")
+    desk = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = desk.new_page()
+    desk_login(page, asgi_server, "td", next_url="/admin/cases/case/")
+    for case in (first, second):
+        page.check(f"input.action-select[value='{case.pk}']")
+    page.select_option("select[name=action]", "dispatch_selected")
+    page.click("button[name=index]")
+    page.wait_for_selector("input[name=deadline_hours_until]")
+    page.select_option("select[name=lead_unit]", label="东镇城管中队（东镇 · 综合执法）")
+    until = work_clock.add_working_hours(timezone.now(), 6) + dt.timedelta(minutes=1)
+    until = timezone.localtime(until).replace(second=0, microsecond=0)
+    page.fill("input[name=deadline_hours_until]", until.strftime("%Y-%m-%dT%H:%M"))
+    result = page.locator("[data-testid=deadline-result]")
+    wait_for(lambda: "个工作小时，截止" in result.inner_text())
+    assert f"{until.month}月{until.day}日 {until:%H:%M}" in result.inner_text()
+    screenshot(page, "clock-desk-bulk-picker-1366")
+    page.click("input[type=submit][value=派遣]")
+    page.wait_for_selector(".messagelist .success")
+    for case in (first, second):
+        case.refresh_from_db()
+        assert abs(case.overall_deadline - until) < dt.timedelta(minutes=2)
+    desk.close()

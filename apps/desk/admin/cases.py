@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from apps.cases import rules, services, tracking
 from apps.cases.models import Case, CasePhoto, Colour, Status
-from apps.cases.selectors import cases_visible_to, overdue_q
+from apps.cases.selectors import DeadlineRefused, cases_visible_to, overdue_q
 from apps.desk import dashboard as desk
 from apps.desk import forms as admin_forms
 from apps.desk.admin.base import _tiles_url, can_act, photo_src
@@ -280,7 +280,9 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
             .order_by("region__code", "name")
         )
         form = admin_forms.BulkDispatchForm(
-            request.POST if "apply" in request.POST else None, units=units
+            request.POST if "apply" in request.POST else None,
+            units=units,
+            first_case=queryset.select_related("category").first(),
         )
         if "apply" in request.POST and form.is_valid():
             done, failed = [], []
@@ -290,11 +292,11 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
                         case=case,
                         actor=request.user,
                         lead_unit=form.cleaned_data["lead_unit"],
-                        deadline_hours=form.cleaned_data["deadline_hours"],
+                        deadline_hours=form.hours_for(case),
                         note=form.cleaned_data["note"],
                     )
                     done.append(tracking.display(case.tracking_number))
-                except services.WorkflowError as error:
+                except (services.WorkflowError, DeadlineRefused) as error:
                     failed.append(f"{tracking.display(case.tracking_number)}：{error.message}")
             if done:
                 self.message_user(

@@ -8,7 +8,9 @@
 
   function setup(until) {
     var form = until.form;
-    var hours = form && form.querySelector('input[name$="-' + until.getAttribute("data-deadline-until") + '"]');
+    var name = until.getAttribute("data-deadline-until");
+    // The case page's forms carry a prefix ("dispatch-deadline_hours"); the bulk form does not.
+    var hours = form && form.querySelector('input[name="' + name + '"], input[name$="-' + name + '"]');
     var url = until.getAttribute("data-preview-url");
     if (!hours || !url) return;
     var out = document.createElement("output");
