@@ -312,14 +312,17 @@ def live_colour(now: dt.datetime | None = None) -> models.Case:
     )
 
 
-def cases_showing_colour(queryset: QuerySet[Case], colour: str, now: dt.datetime | None = None):
+def cases_showing_colour(
+    queryset: QuerySet[Case], colour: str, now: dt.datetime | None = None
+) -> QuerySet[Case]:
     """The cases of ``queryset`` that show ``colour`` now (``live_colour``), for a list filter.
     The status condition restates what each colour implies, so the status indexes narrow the
     rows before the expression is evaluated."""
-    statuses = {
+    by_colour: dict[str, list[str]] = {
         Colour.GREEN: sorted(FINAL_STATUSES),
         Colour.GREY: [Status.DEFERRED],
-    }.get(colour, RUNNING_STATUSES)
+    }
+    statuses = by_colour.get(colour, RUNNING_STATUSES)
     return (
         queryset.filter(status__in=statuses)
         .alias(shown_colour=live_colour(now))

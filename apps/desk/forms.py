@@ -247,7 +247,7 @@ class BulkDispatchForm(forms.Form):
     )
     note = _note(label="派遣说明")
 
-    def __init__(self, *args, units=None, first_case: Case | None = None, **kwargs):
+    def __init__(self, *args, units=None, first_case=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lead_unit"].queryset = units if units is not None else Unit.objects.none()
         if first_case is not None:
