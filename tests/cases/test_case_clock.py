@@ -149,3 +149,17 @@ def test_span_words():
     assert span_words(17, working=True) == "2 个工作日 1 小时"
     assert span_words(49, working=False) == "2 天 1 小时"
     assert span_words(0.001, working=False) == "1 分钟"
+
+
+def test_working_hours_between_counts_whole_days_like_the_minute_by_minute_walk(org):
+    """The fast path for whole days inside a span agrees with adding working hours."""
+    import random
+
+    from apps.cases import clock
+
+    rng = random.Random(17)
+    for _ in range(200):
+        start = WEDNESDAY_10 + dt.timedelta(minutes=rng.randrange(-60 * 24 * 30, 60 * 24 * 30))
+        hours = rng.uniform(0.1, 400)
+        end = clock.add_working_hours(start, hours)
+        assert clock.working_hours_between(start, end) == pytest.approx(hours, abs=1e-6)
