@@ -906,7 +906,8 @@
     const due = clockWords(data, done);
     const facts = [
       ['分类', data.category_name], ['等级', data.severity_display], ['状态', data.status_display],
-      [clockLabel(data), data.deadline ? `${fmtTime(data.deadline)}${due ? `（${due}）` : ''}` : (data.clock && data.clock.text) || '—'],
+      [clockLabel(data), [data.deadline ? `${fmtTime(data.deadline)}${due ? `（${due}）` : ''}` : (data.clock && data.clock.text) || '—',
+        ' ', el('a', { href: '/track/clock/', target: '_blank', rel: 'noopener', class: 'muted' }, '时限说明')]],
       ['网格', data.grid_name], ['地址', data.address || '—'],
       ['定位', `${data.position_source_display}${data.accuracy_m ? ` ±${Math.round(data.accuracy_m)} 米` : ''}${data.position_flagged ? '（精度存疑）' : ''}`],
       ['责任层级', `${data.tier_display} · ${data.holder_name}`],
