@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +28,7 @@ from apps.cases.models import (
     Status,
 )
 from apps.cases.photos import CLIENT_ID_RE, photo_url
+from apps.cases.selectors import CaseClock, case_clock
 from apps.org.models import Grid, Profile, Tier
 
 if TYPE_CHECKING:
@@ -322,6 +323,20 @@ class PhotoSerializer(CopiedFieldsMixin, serializers.Serializer):
         return photo_url(photo, "web")
 
 
+class ClockSerializer(serializers.Serializer):
+    """``selectors.case_clock``: which deadline (``deadline_label``), when, the colour, and the
+    countdown in words (``text``: working time for working-time categories), as of the answer."""
+
+    colour = serializers.ChoiceField(choices=Colour.choices)
+    colour_display = serializers.CharField()
+    deadline = serializers.DateTimeField(allow_null=True)
+    deadline_label = serializers.CharField()
+    remaining_hours = serializers.FloatField(allow_null=True)
+    overdue = serializers.BooleanField()
+    text = serializers.CharField()
+    working_time = serializers.BooleanField()
+
+
 class CaseSummarySerializer(CopiedFieldsMixin, serializers.Serializer):
     """A case in a list: enough for a card with its colour and deadline.
 
@@ -337,9 +352,13 @@ class CaseSummarySerializer(CopiedFieldsMixin, serializers.Serializer):
     severity_display = DisplayField("severity")
     status = serializers.ChoiceField(choices=Status.choices)
     status_display = DisplayField("status")
-    colour = serializers.ChoiceField(choices=Colour.choices)
-    colour_display = DisplayField("colour")
+    # Colour, deadline and countdown all come from the one clock (selectors.case_clock): the
+    # current step's deadline, at the moment of the answer. ``overall_deadline`` (办结时限) is
+    # there for what it is, and drives nothing on the phone.
+    colour = serializers.SerializerMethodField()
+    colour_display = serializers.SerializerMethodField()
     deadline = serializers.SerializerMethodField()
+    clock = serializers.SerializerMethodField()
     step_deadline = serializers.DateTimeField(allow_null=True)
     overall_deadline = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -363,11 +382,32 @@ class CaseSummarySerializer(CopiedFieldsMixin, serializers.Serializer):
     def get_category_name(self, case: Case) -> str:
         return str(case.category)
 
+    def _clock(self, case: Case) -> CaseClock:
+        # Four fields read the same clock: count it once per case and answer.
+        memo = self.__dict__.setdefault("_clocks", {})
+        key = (case.pk, case.version, case.status)
+        if key not in memo:
+            memo[key] = case_clock(case, self.context.get("now"))
+        return memo[key]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Colour.choices))
+    def get_colour(self, case: Case) -> str:
+        return self._clock(case).colour
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_colour_display(self, case: Case) -> str:
+        return self._clock(case).colour_label
+
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_deadline(self, case: Case):
-        """When the case as a whole must be done, or (before dispatch) its current step."""
-        value = case.overall_deadline or case.step_deadline
+        """The current step's deadline (本环节时限): the one the colour and countdown follow."""
+        value = self._clock(case).deadline
         return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(ClockSerializer)
+    def get_clock(self, case: Case) -> dict[str, Any]:
+        """The case's clock as every screen shows it: label, deadline, colour and countdown."""
+        return ClockSerializer(self._clock(case).as_dict()).data
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_waiting_for(self, case: Case) -> str | None:

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.cases import tracking
 from apps.cases.models import Category, PositionSource
+from apps.cases.selectors import CLOCK_RULE_WORDS
 from apps.core.cache import cache_get, cache_set
 from apps.public import limits, selectors, services
 from apps.public.models import Stars
@@ -63,6 +64,12 @@ def _case_context(case, *, verified: bool, **extra) -> dict:
         "token": case.public_token if verified else "",
         **extra,
     }
+
+
+@require_GET
+def clock_rule(request: HttpRequest) -> HttpResponse:
+    """时限与颜色说明: the one clock rule (apps.cases.selectors), which every screen links to."""
+    return render(request, "public/clock.html", {"rule": CLOCK_RULE_WORDS})
 
 
 @require_GET

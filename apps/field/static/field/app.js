@@ -72,12 +72,16 @@
     if (d.toDateString() === now.toDateString()) return `今天 ${hm}`;
     return `${d.getMonth() + 1}月${d.getDate()}日 ${hm}`;
   }
-  function fmtDeadline(iso, done) {
-    if (!iso || done) return '';
-    const ms = new Date(iso) - Date.now();
-    const hours = Math.abs(ms) / 3600000;
-    const span = hours >= 48 ? `${Math.round(hours / 24)} 天` : hours >= 1 ? `${Math.round(hours)} 小时` : `${Math.max(1, Math.round(hours * 60))} 分钟`;
-    return ms < 0 ? `已超时 ${span}` : `剩 ${span}`;
+  // The countdown is the server's (apps.cases.selectors.case_clock): the current step's deadline
+  // counted on the work calendar, which the phone does not have; colour and words come from the
+  // same clock at the same moment, so they cannot disagree. Shown as of the last fetch.
+  function clockWords(row, done) {
+    const clock = row && row.clock;
+    if (!clock || !clock.deadline || done) return '';
+    return clock.text;
+  }
+  function clockLabel(row) {
+    return (row && row.clock && row.clock.deadline_label) || '本环节时限';
   }
   const FINAL = new Set(['closed', 'rejected', 'merged']);
 
@@ -245,7 +249,7 @@
       showProgress(item.id, '上报发送中…');
       try {
         const { data } = await api('/api/reports/', { method: 'POST', body: item.payload, timeout: 30000 });
-        item.case = { id: data.id, tracking_number: data.tracking_number, status_display: data.status_display, deadline: data.deadline, colour: data.colour };
+        item.case = { id: data.id, tracking_number: data.tracking_number, status_display: data.status_display, deadline: data.deadline, colour: data.colour, clock: data.clock };
         item.error = null;
         await Outbox.put(item);
       } catch (e) {
@@ -793,7 +797,7 @@
         el('div', { class: 'muted' }, '流水号'),
         el('div', { class: 'tracking', id: 'done-tracking' }, item.case.tracking_number),
         el('div', {}, el('span', { class: `pill ${item.case.colour}` }, item.case.status_display),
-          item.case.deadline ? `　时限 ${fmtTime(item.case.deadline)}` : ''),
+          item.case.deadline ? `　${clockLabel(item.case)} ${fmtTime(item.case.deadline)}` : ''),
         el('p', { class: 'muted', 'data-progress-for': item.id }, photoNote),
         citizenCard(item.case.id, true));
     } else {
@@ -846,8 +850,8 @@
 
   function caseCard(row, extra) {
     const done = FINAL.has(row.status) || row.status === 'verified';
-    const due = fmtDeadline(row.deadline, done);
-    return el('li', {}, el('a', { class: 'case-card', href: `#case/${row.id}` },
+    const due = clockWords(row, done);
+    return el('li', {}, el('a', { class: 'case-card', href: `#case/${row.id}`, 'data-colour': row.colour },
       el('span', { class: `bar ${row.colour}` }),
       el('span', { class: 'main' },
         el('div', { class: 'title' }, row.category_name),
@@ -855,7 +859,7 @@
         el('div', { class: 'tn' }, row.tracking_number)),
       el('span', { class: 'side' },
         el('div', {}, el('span', { class: `pill ${row.colour}` }, extra || row.status_display)),
-        due ? el('div', { class: due.startsWith('已超时') ? 'overdue' : 'muted' }, due) : null,
+        due ? el('div', { class: row.clock.overdue ? 'overdue due' : 'muted due', title: `${clockLabel(row)} ${fmtTime(row.clock.deadline)}` }, `本环节${due}`) : null,
         el('div', { class: 'muted' }, fmtTime(row.created_at)))));
   }
 
@@ -937,10 +941,11 @@
       return;
     }
     const done = FINAL.has(data.status);
-    const due = fmtDeadline(data.deadline, done);
+    const due = clockWords(data, done);
     const facts = [
       ['分类', data.category_name], ['等级', data.severity_display], ['状态', data.status_display],
-      ['时限', data.deadline ? `${fmtTime(data.deadline)}${due ? `（${due}）` : ''}` : '—'],
+      [clockLabel(data), [data.deadline ? `${fmtTime(data.deadline)}${due ? `（${due}）` : ''}` : (data.clock && data.clock.text) || '—',
+        ' ', el('a', { href: '/track/clock/', target: '_blank', rel: 'noopener', class: 'muted' }, '时限说明')]],
       ['网格', data.grid_name], ['地址', data.address || '—'],
       ['定位', `${data.position_source_display}${data.accuracy_m ? ` ±${Math.round(data.accuracy_m)} 米` : ''}${data.position_flagged ? '（精度存疑）' : ''}`],
       ['责任层级', `${data.tier_display} · ${data.holder_name}`],
