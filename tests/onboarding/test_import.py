@@ -1,0 +1,164 @@
+"""A county moves in from the downloadable template: import, route a report, re-import,
+dry run, export and round trip."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import transaction
+
+from apps.accounts.models import AccountStatus
+from apps.accounts.sessions import MUST_CHANGE_KEY
+from apps.cases import services
+from apps.cases.models import Case, Category, RoutingRule, TimeLimit
+from apps.onboarding import writer
+from apps.onboarding.selectors import county_rows
+from apps.org.models import Grid, Platform, Profile, Region, Role, Unit
+from tests.onboarding.helpers import from_template, import_file, refusals
+
+pytestmark = pytest.mark.django_db
+
+ORG_MODELS = (Region, Platform, Unit, Grid, Profile, User, Category, RoutingRule, TimeLimit)
+
+
+def counts():
+    return {model.__name__: model.objects.count() for model in ORG_MODELS}
+
+
+def test_the_template_has_one_sheet_per_kind_with_headers_an_example_and_an_explanation():
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(writer.template_xlsx()))
+    assert book.sheetnames == [
+        "区划",
+        "平台",
+        "单位",
+        "网格",
+        "人员",
+        "分类",
+        "分派规则",
+        "时限",
+        "填写说明",
+    ]
+    people = book["人员"]
+    assert [c.value for c in people[1]][:4] == ["用户名", "姓名", "手机号", "角色"]
+    assert people.max_row == 2 and people["A2"].value == "gw001"
+    explained = {(r[0].value, r[1].value) for r in book["填写说明"].iter_rows(min_row=2)}
+    assert ("网格", "网格编码") in explained and ("人员", "初始密码") in explained
+
+
+def test_a_county_imported_from_the_template_takes_a_grid_workers_report_to_its_village():
+    report = import_file(from_template())
+    assert not report.refused, refusals(report)
+    assert report.applied
+    village = Region.objects.get(code="330999101001")
+    assert village.parent.parent.code == "330999000000"
+    worker = User.objects.get(username="gw001")
+    assert worker.profile.role == Role.GRID_WORKER
+    assert AccountStatus.objects.get(user=worker).must_change_password
+    assert Grid.objects.get(code="330999101001001").leader.username == "gl001"
+    assert Unit.objects.get(code="t1-cg").platform.code == "zhifa"
+    rule = RoutingRule.objects.get(category__code="baolu-laji", tier="county")
+    assert list(rule.assisting_departments.values_list("code", flat=True)) == ["dept-sj"]
+
+    case, created = services.case_report(
+        reporter=worker,
+        category=Category.objects.get(code="baolu-laji"),
+        description="路边堆放垃圾",
+        lat=30.105,
+        lng=120.105,
+        accuracy_m=8,
+        restrict_to_grids=worker.profile.grids.values_list("pk", flat=True),
+    )
+    assert created
+    services.case_route(case_id=case.pk)
+    case = Case.objects.get(pk=case.pk)
+    assert case.village_id == village.pk
+    assert case.holder_id == village.pk
+    assert case.grid.code == "330999101001001"
+    assert case.suggested_unit.code == "ws-1"  # routed to the imported village's workstation
+
+
+def test_imported_accounts_must_change_their_password_at_first_sign_in(client):
+    report = import_file(from_template())
+    given = {p.username: p.password for p in report.passwords}
+    assert "dh-cg" not in given  # its password came from the sheet
+    assert set(given) == {"gw001", "gl001", "gw002", "vh001", "td01", "cd01"}
+    assert client.login(username="gw001", password=given["gw001"])
+    assert client.session[MUST_CHANGE_KEY] is True
+    assert client.login(username="dh-cg", password="Qx7-kd93Lm")
+
+
+def test_a_dry_run_reports_row_by_row_and_writes_nothing():
+    before = counts()
+    report = import_file(from_template(), dry_run=True)
+    assert not report.refused, refusals(report)
+    assert not report.applied and report.passwords == []
+    assert counts() == before
+    outcomes = {(r.sheet, r.key): r.outcome_label for r in report.rows}
+    assert outcomes[("区划", "330999101001")] == "新建"
+    assert outcomes[("人员", "gw001")] == "新建"
+    assert "试导入通过" in report.summary()
+
+
+def test_reimporting_the_same_workbook_changes_nothing():
+    data = from_template()
+    import_file(data)
+    before = counts()
+    hashes = dict(User.objects.values_list("username", "password"))
+    again = import_file(data)
+    assert not again.refused, refusals(again)
+    assert {r.outcome for r in again.rows} == {"same"}
+    assert again.passwords == []
+    assert counts() == before
+    assert dict(User.objects.values_list("username", "password")) == hashes
+
+
+def test_a_changed_row_reads_as_a_change_with_old_and_new():
+    import_file(from_template())
+    from tests.onboarding.helpers import SMALL_COUNTY
+
+    rows = {k: [list(r) for r in v] for k, v in SMALL_COUNTY.items()}
+    rows["区划"][3][1] = "东城新社区"
+    report = import_file(from_template(rows), dry_run=True)
+    changed = [r for r in report.rows if r.outcome == "change"]
+    assert [(r.key, r.detail) for r in changed] == [("330999101001", "名称：东城社区 → 东城新社区")]
+    assert Region.objects.get(code="330999101001").name == "东城社区"  # a dry run
+
+
+def test_the_command_imports_dry_runs_and_writes_the_template(tmp_path):
+    path = tmp_path / "示例县.xlsx"
+    path.write_bytes(from_template())
+    out = io.StringIO()
+    call_command("import_county", str(path), "--dry-run", stdout=out)
+    assert "试导入通过" in out.getvalue()
+    assert not Region.objects.exists()
+    call_command("import_county", str(path), stdout=out)
+    assert Region.objects.count() == 5
+    passwords = tmp_path / "示例县-初始密码.xlsx"
+    assert passwords.exists() and (passwords.stat().st_mode & 0o077) == 0
+    assert "Qx7" not in out.getvalue()
+    template = tmp_path / "t.xlsx"
+    call_command("import_county", "--template", str(template), stdout=io.StringIO())
+    assert template.read_bytes()[:2] == b"PK"
+
+
+def test_an_export_imports_unchanged_into_an_empty_database(tmp_path):
+    path = tmp_path / "export.xlsx"
+    with transaction.atomic():
+        import_file(from_template())
+        first = county_rows(Region.objects.get(code="330999000000"))
+        call_command("export_county", str(path), stdout=io.StringIO())
+        # Re-imported into the same database, the export changes nothing.
+        report = import_file(path.read_bytes())
+        assert {r.outcome for r in report.rows} == {"same"}, refusals(report)
+        transaction.set_rollback(True)
+    assert not Region.objects.exists() and not User.objects.exists()
+    # Into the empty database: everything is created, and exports the same again.
+    report = import_file(path.read_bytes())
+    assert not report.refused, refusals(report)
+    assert {r.outcome for r in report.rows} == {"create"}
+    assert county_rows(Region.objects.get(code="330999000000")) == first
