@@ -189,10 +189,11 @@ def _from_shapefile_zip(raw: bytes) -> list[tuple[str, GeoJSON]]:
                 for shp, rec in zip(reader.shapes(), reader.records())
             ]
             break
-        except UnicodeDecodeError as exc:
-            last_error = exc
-            continue
         except Exception as exc:  # pyshp raises ShapefileException, struct.error, ValueError…
+            # pyshp 3 reports text it cannot decode as its own dbfFileException: try the next.
+            if isinstance(exc, UnicodeDecodeError) or "decode" in str(exc):
+                last_error = exc
+                continue
             raise FileRefused([_("Shapefile 无法读取：%(e)s") % {"e": exc}]) from exc
     if records is None:
         raise FileRefused(
