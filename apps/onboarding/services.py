@@ -223,6 +223,10 @@ class _Import:
         self.county: Region | None = None
         self.refused: dict[str, set[str]] = {}  # sheet key → keys refused (for clearer follow-ups)
         self.grid_rows: dict[str, tuple[Row, RowResult]] = {}
+        # Rows read once and kept (every write goes through this run, which updates them).
+        self._regions: dict[str, Region | None] = {}
+        self._units: dict[str, Unit | None] = {}
+        self._categories: dict[str, Category | None] = {}
 
     # --- small helpers ---------------------------------------------------------------------
     def result(self, row: Row, key: str, outcome: str, detail: str = "") -> RowResult:
@@ -253,7 +257,23 @@ class _Import:
         return self.county is not None and self.county_of(region).pk == self.county.pk
 
     def region(self, code: str) -> Region | None:
-        return Region.objects.select_related("parent__parent").filter(code=code).first()
+        if code not in self._regions:
+            self._regions[code] = (
+                Region.objects.select_related("parent__parent").filter(code=code).first()
+            )
+        return self._regions[code]
+
+    def unit(self, code: str) -> Unit | None:
+        if code not in self._units:
+            self._units[code] = (
+                Unit.objects.select_related("region__parent__parent").filter(code=code).first()
+            )
+        return self._units[code]
+
+    def category(self, code: str) -> Category | None:
+        if code not in self._categories:
+            self._categories[code] = Category.objects.filter(code=code).first()
+        return self._categories[code]
 
     def town_of(self, region: Region) -> Region | None:
         if region.tier == Tier.VILLAGE:
@@ -428,6 +448,7 @@ class _Import:
             return
         if existing is None:
             region = Region.objects.create(code=code, name=name, tier=tier, parent=parent)
+            self._regions[code] = region
             self.result(row, code, Outcome.CREATE, name)
         else:
             region = existing
@@ -529,7 +550,7 @@ class _Import:
                     )
             department = None
             if row["department"]:
-                department = Unit.objects.filter(code=row["department"]).first()
+                department = self.unit(row["department"])
                 if kind != UnitKind.STATIONED:
                     problems.append(_("只有派驻机构填写所属部门"))
                 elif department is None:
@@ -553,11 +574,7 @@ class _Import:
                             _("乡镇 %(t)s 没有代码为 %(p)s 的平台（先在“平台”表加上）")
                             % {"t": region.code, "p": row["platform"]}
                         )
-            existing = (
-                Unit.objects.select_related("region").filter(code=code).first()
-                if SLUG.match(code)
-                else None
-            )
+            existing = self.unit(code) if SLUG.match(code) else None
             if existing is not None and not problems:
                 if not self.in_county(existing.region):
                     problems.append(_("单位代码已被其他区县使用"))
@@ -575,7 +592,9 @@ class _Import:
             }
             assert kind is not None and region is not None
             if existing is None:
-                Unit.objects.create(code=code, kind=kind, region=region, **values)
+                self._units[code] = Unit.objects.create(
+                    code=code, kind=kind, region=region, **values
+                )
                 self.result(row, code, Outcome.CREATE, name)
                 continue
             changes = _changes(
@@ -750,9 +769,7 @@ class _Import:
                 elif not self.in_county(region):
                     problems.append(_("所属区划 %(c)s 不在本区县") % {"c": region.code})
             if row["unit"]:
-                unit = (
-                    Unit.objects.select_related("region__parent").filter(code=row["unit"]).first()
-                )
+                unit = self.unit(row["unit"])
                 if unit is None:
                     problems.append(self.missing("units", _("所属单位"), row["unit"]))
                 elif not self.in_county(unit.region):
@@ -1000,14 +1017,14 @@ class _Import:
                 problems.append(_("时限计算方式只能是 工作小时、工作日、自然小时"))
             parent = None
             if parent_code and code not in cyclic:
-                parent = Category.objects.filter(code=parent_code).first()
+                parent = self.category(parent_code)
                 if parent is None:
                     problems.append(self.missing("categories", _("大类"), parent_code))
                 elif parent.parent_id is not None:
                     problems.append(
                         _("分类只有两级：%(p)s 是小类，不能再作大类") % {"p": parent_code}
                     )
-            existing = Category.objects.filter(code=code).first() if SLUG.match(code) else None
+            existing = self.category(code) if SLUG.match(code) else None
             if existing is not None and parent is not None and existing.children.exists():
                 problems.append(_("%(c)s 已有小类，不能变成小类") % {"c": code})
             if problems:
@@ -1023,7 +1040,7 @@ class _Import:
                 "is_active": active,
             }
             if existing is None:
-                Category.objects.create(code=code, **values)
+                self._categories[code] = Category.objects.create(code=code, **values)
                 self.result(row, code, Outcome.CREATE, name)
                 continue
             changes = _changes(
@@ -1047,7 +1064,7 @@ class _Import:
                 self.result(row, code, Outcome.SAME, name)
 
     def _department(self, code: str, problems: list[str], what: str) -> Unit | None:
-        unit = Unit.objects.select_related("region").filter(code=code).first()
+        unit = self.unit(code)
         if unit is None:
             problems.append(self.missing("units", what, code))
         elif unit.kind != UnitKind.DEPARTMENT or not self.in_county(unit.region):
@@ -1057,11 +1074,17 @@ class _Import:
 
     def routing(self) -> None:
         seen: dict[tuple[str, str], int] = {}
+        stored = {
+            (r.category_id, r.tier): r
+            for r in RoutingRule.objects.select_related("department").prefetch_related(
+                "assisting_departments"
+            )
+        }
         for row in self.workbook.sheet("routing"):
             tier = spec.TIER_WORDS.get(row["tier"])
             key = f"{row['category']}@{row['tier']}"
             problems: list[str] = []
-            category = Category.objects.filter(code=row["category"]).first()
+            category = self.category(row["category"])
             if category is None:
                 problems.append(self.missing("categories", _("分类"), row["category"]))
             if tier not in (Tier.TOWN, Tier.COUNTY):
@@ -1097,7 +1120,7 @@ class _Import:
             assert category is not None and tier is not None
             seen[(row["category"], tier)] = row.number
             helpers = sorted({u.pk for u in assisting if u is not None})
-            existing = RoutingRule.objects.filter(category=category, tier=tier).first()
+            existing = stored.get((category.pk, tier))
             values = {"department": department, "platform_code": platform_code}
             if existing is None:
                 rule = RoutingRule.objects.create(category=category, tier=tier, **values)
@@ -1107,7 +1130,7 @@ class _Import:
             changes = _changes(
                 existing, values, {"department": _("责任部门"), "platform_code": _("平台代码")}
             )
-            old = sorted(existing.assisting_departments.values_list("pk", flat=True))
+            old = sorted(u.pk for u in existing.assisting_departments.all())
             if old != helpers:
                 changes.append(_("协办部门：%(n)s") % {"n": row["assisting"] or _("（空）")})
             if changes:
@@ -1121,10 +1144,11 @@ class _Import:
 
     def limits(self) -> None:
         seen: dict[tuple[str, int | None, str], int] = {}
+        stored = {(t.category_id, t.severity, t.step): t for t in TimeLimit.objects.all()}
         for row in self.workbook.sheet("limits"):
             key = f"{row['category']}/{row['severity'] or '全部'}/{row['step']}"
             problems: list[str] = []
-            category = Category.objects.filter(code=row["category"]).first()
+            category = self.category(row["category"])
             if category is None:
                 problems.append(self.missing("categories", _("分类"), row["category"]))
             severity = spec.SEVERITY_WORDS.get(row["severity"]) if row["severity"] else None
@@ -1153,9 +1177,7 @@ class _Import:
                 continue
             assert step is not None and category is not None
             seen[(row["category"], severity, step)] = row.number
-            existing = TimeLimit.objects.filter(
-                category=category, severity=severity, step=step
-            ).first()
+            existing = stored.get((category.pk, severity, step))
             if existing is None:
                 TimeLimit.objects.create(
                     category=category, severity=severity, step=step, hours=hours

@@ -29,6 +29,11 @@ def _sheet(book: Workbook, sheet: spec.Sheet, rows: list[list[str]]) -> None:
         ws.column_dimensions[get_column_letter(index)].width = column.width
     for row in rows:
         ws.append(row)
+    # A name typed as "=…" is text, never a formula the spreadsheet would run.
+    for cells in ws.iter_rows(min_row=2):
+        for cell in cells:
+            if cell.data_type == "f":
+                cell.data_type = "s"
     # Codes are text: typed into a number cell, a 15-digit grid code loses its last digits.
     # (The column's format covers rows typed in later; the written rows get it cell by cell.)
     for index, column in enumerate(sheet.columns, start=1):

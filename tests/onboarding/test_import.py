@@ -162,3 +162,27 @@ def test_an_export_imports_unchanged_into_an_empty_database(tmp_path):
     assert not report.refused, refusals(report)
     assert {r.outcome for r in report.rows} == {"create"}
     assert county_rows(Region.objects.get(code="330999000000")) == first
+
+
+def test_the_demo_county_round_trips_through_its_export(tmp_path):
+    from apps.demo.county import build_demo_county
+
+    path = tmp_path / "demo.xlsx"
+    with transaction.atomic():
+        demo = build_demo_county(grids=40, towns=3, villages_per_town=3)
+        first = county_rows(demo.county)
+        call_command("export_county", str(path), stdout=io.StringIO())
+        report = import_file(path.read_bytes())
+        assert {r.outcome for r in report.rows} == {"same"}, refusals(report)[:5]
+        transaction.set_rollback(True)
+    report = import_file(path.read_bytes())
+    assert not report.refused, refusals(report)[:5]
+    assert county_rows(Region.objects.get(code=demo.county.code)) == first
+
+
+def test_a_name_that_looks_like_a_formula_is_exported_as_text():
+    import openpyxl
+
+    data, _overflow = writer.county_xlsx({"regions": [["330999000000", "=1+1", "区县", ""]]})
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book["区划"]["B2"].value == "=1+1" and book["区划"]["B2"].data_type == "s"
