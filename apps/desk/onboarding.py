@@ -86,6 +86,13 @@ def _store(upload, token: str, kind: str) -> str:
     return target.name
 
 
+def _forget(request: HttpRequest, stored: dict[str, str]) -> None:
+    for name in ("file", "grids"):
+        if stored.get(name):
+            (upload_dir() / stored[name]).unlink(missing_ok=True)
+    request.session.pop(SESSION_KEY, None)
+
+
 def _run(
     request: HttpRequest, stored: dict[str, str], county: Region | None, *, dry_run: bool
 ) -> ImportReport:
@@ -126,10 +133,7 @@ def onboarding_view(request: HttpRequest, site) -> HttpResponse:
                 status = 400
             else:
                 if report.applied:
-                    for name in ("file", "grids"):
-                        if stored.get(name):
-                            (upload_dir() / stored[name]).unlink(missing_ok=True)
-                    del request.session[SESSION_KEY]
+                    _forget(request, stored)
                 else:
                     status = 400
     elif request.method == "POST":
@@ -158,6 +162,8 @@ def onboarding_view(request: HttpRequest, site) -> HttpResponse:
                     errors, status = exc.errors, 400
                 else:
                     status = 400 if report.refused else 200
+                if status != 200:  # nothing to confirm: the files need not wait
+                    _forget(request, stored)
         else:
             status = 400
     context = {

@@ -264,8 +264,10 @@ def _read_csv_zip(data: IO[bytes]) -> Workbook:
                 ]
             )
         errors = _sheet_names_check(
-            [PurePosixPath(n).stem for n, _i in csvs if _csv_sheet(n)]
-            + [PurePosixPath(n).stem for n, _i in csvs if not _csv_sheet(n)]
+            [
+                sheet.title if (sheet := _csv_sheet(n)) is not None else PurePosixPath(n).stem
+                for n, _i in csvs
+            ]
         )
         if errors:
             raise FileRefused(errors)

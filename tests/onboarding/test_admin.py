@@ -19,6 +19,13 @@ pytestmark = pytest.mark.django_db
 PAGE = "/admin/onboarding/"
 
 
+@pytest.fixture(autouse=True)
+def uploads(settings, tmp_path):
+    """Uploads wait here between the dry run and the confirmation."""
+    settings.ONBOARDING_UPLOAD_DIR = str(tmp_path / "uploads")
+    return tmp_path / "uploads"
+
+
 def own_county_people(org) -> bytes:
     village = org.villages["east-v1"]
     grid = org.grids["east-v1-g1"]
@@ -42,7 +49,7 @@ def test_nobody_but_a_county_administrator_may_use_it(org, role):
     assert not User.objects.filter(username="gw_new").exists()
 
 
-def test_a_county_administrator_dry_runs_then_confirms(org):
+def test_a_county_administrator_dry_runs_then_confirms(org, uploads):
     client = login(org.users["cd"])
     page = client.get(PAGE)
     assert page.status_code == 200 and "下载导入模板" in page.content.decode()
@@ -51,6 +58,7 @@ def test_a_county_administrator_dry_runs_then_confirms(org):
     assert response.status_code == 200, body
     assert "试导入通过" in body and "新建" in body and "gw_new" in body
     assert not User.objects.filter(username="gw_new").exists()
+    assert len(list(uploads.iterdir())) == 1  # the workbook waits for the confirmation
     token = client.session["liandong_onboarding_upload"]["token"]
     response = client.post(PAGE, {"action": "confirm", "token": token})
     body = response.content.decode()
@@ -59,6 +67,7 @@ def test_a_county_administrator_dry_runs_then_confirms(org):
     user = User.objects.get(username="gw_new")
     assert AccountStatus.objects.get(user=user).must_change_password
     assert user.profile.grids.get() == org.grids["east-v1-g1"]
+    assert list(uploads.iterdir()) == []
     # The same token cannot import twice.
     again = client.post(PAGE, {"action": "confirm", "token": token})
     assert again.status_code == 400 and "重新上传" in again.content.decode()
@@ -74,7 +83,7 @@ def test_a_county_administrator_may_not_import_another_county(org):
     assert 'value="confirm"' not in body
 
 
-def test_a_refused_file_shows_its_reasons_and_offers_no_confirmation(org):
+def test_a_refused_file_shows_its_reasons_and_offers_no_confirmation(org, uploads):
     client = login(org.users["cd"])
     data = from_template(
         {"人员": [["gw_new", "新网格员", "", "网格员", "330299101999", "", "", "", ""]]}
@@ -83,6 +92,7 @@ def test_a_refused_file_shows_its_reasons_and_offers_no_confirmation(org):
     body = response.content.decode()
     assert response.status_code == 400
     assert "330299101999 不存在" in body and 'value="confirm"' not in body
+    assert list(uploads.iterdir()) == []  # nothing to confirm: not kept
     response = upload(client, b"garbage", name="x.xlsx")
     assert response.status_code == 400 and "不是有效的 Excel 工作簿" in response.content.decode()
 
