@@ -186,3 +186,19 @@ def test_a_name_that_looks_like_a_formula_is_exported_as_text():
     data, _overflow = writer.county_xlsx({"regions": [["330999000000", "=1+1", "区县", ""]]})
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert book["区划"]["B2"].value == "=1+1" and book["区划"]["B2"].data_type == "s"
+
+
+def test_a_generated_password_is_hashed_with_fewer_rounds_and_upgraded_at_first_sign_in(
+    settings,
+):
+    from django.contrib.auth.hashers import check_password, get_hasher
+
+    from apps.onboarding.services import password_hash
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    encoded = password_hash("Abc7-xyzQ9", generated=True)
+    assert encoded.startswith("pbkdf2_sha256$100000$")
+    assert check_password("Abc7-xyzQ9", encoded)
+    assert get_hasher("default").must_update(encoded)
+    chosen = password_hash("Abc7-xyzQ9", generated=False)
+    assert chosen.startswith(f"pbkdf2_sha256${get_hasher('default').iterations}$")
