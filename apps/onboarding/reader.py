@@ -194,6 +194,9 @@ def _read_xlsx(data: IO[bytes]) -> Workbook:
                     % {"s": name, "m": declared - 1, "n": limit}
                 )
                 continue
+            # The declared size also bounds openpyxl's reading: forget it, so rows past a size
+            # that lies are read (and counted) rather than silently left out.
+            worksheet.reset_dimensions()
             workbook.rows[sheet.key] = _rows_of(
                 sheet, worksheet.iter_rows(values_only=True), errors
             )

@@ -233,3 +233,21 @@ def test_a_file_that_is_not_a_workbook_is_refused():
         import_file(b"not a zip at all", name="x.xlsx")
     with pytest.raises(FileRefused, match="只能导入"):
         import_file(b"", name="x.pdf")
+
+
+@pytest.mark.parametrize("dimension", [b'<dimension ref="A1:I2"/>', b""])
+def test_a_sheet_that_hides_its_size_is_refused_while_streaming(settings, dimension):
+    """The declared size lies (or is missing): the rows are counted as they stream past."""
+    settings.ONBOARDING_MAX_ROWS = 3
+    rows = {"区划": [["3309991010%02d" % i, f"村{i}", "村", "330999101000"] for i in range(10)]}
+    source = zipfile.ZipFile(io.BytesIO(from_template(rows)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                body = re.sub(rb'<dimension ref="[^"]+"\s*/>', dimension, body)
+            target.writestr(info, body)
+    with pytest.raises(FileRefused, match="超过 3 行的上限"):
+        import_file(out.getvalue())
+    assert_nothing_written()
