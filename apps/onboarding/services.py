@@ -1181,7 +1181,7 @@ class _Import:
         seen: dict[tuple[str, int | None, str], int] = {}
         stored = {(t.category_id, t.severity, t.step): t for t in TimeLimit.objects.all()}
         for row in self.workbook.sheet("limits"):
-            key = f"{row['category']}/{row['severity'] or '全部'}/{row['step']}"
+            key = f"{row['category']}/{row['severity'] or _('全部')}/{row['step']}"
             problems: list[str] = []
             category = self.category(row["category"])
             if category is None:
@@ -1217,14 +1217,16 @@ class _Import:
                 TimeLimit.objects.create(
                     category=category, severity=severity, step=step, hours=hours
                 )
-                self.result(row, key, Outcome.CREATE, f"{hours:g} 小时")
+                self.result(row, key, Outcome.CREATE, _("%(h)g 小时") % {"h": hours})
             elif existing.hours != hours:
                 old = existing.hours
                 existing.hours = hours
                 existing.save(update_fields=["hours"])
-                self.result(row, key, Outcome.CHANGE, f"时限：{old:g} → {hours:g} 小时")
+                self.result(
+                    row, key, Outcome.CHANGE, _("时限：%(o)g → %(h)g 小时") % {"o": old, "h": hours}
+                )
             else:
-                self.result(row, key, Outcome.SAME, f"{hours:g} 小时")
+                self.result(row, key, Outcome.SAME, _("%(h)g 小时") % {"h": hours})
 
 
 class _Refused(Exception):

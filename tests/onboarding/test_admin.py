@@ -133,3 +133,20 @@ def login_as(user, password):
     client = Client()
     assert client.login(username=user.username, password=password)
     return client
+
+
+def test_the_desk_index_links_the_page_for_county_administrators_only(org):
+    assert "县区上线" in login(org.users["cd"]).get("/admin/").content.decode()
+    assert "县区上线" not in login(org.users["td"]).get("/admin/").content.decode()
+
+
+def test_a_people_only_file_may_not_reach_into_another_county(org):
+    other = Region.objects.create(code="330888000000", name="别县", tier="county")
+    town = Region.objects.create(code="330888101000", name="别镇", tier="town", parent=other)
+    village = Region.objects.create(code="330888101201", name="别村", tier="village", parent=town)
+    client = login(org.users["cd"])
+    data = from_template({"人员": [["gw_x", "外县人", "", "网格员", village.code, "", "", "", ""]]})
+    response = upload(client, data)
+    assert response.status_code == 400
+    assert "所属区划 330888101201 不在本区县" in response.content.decode()
+    assert not User.objects.filter(username="gw_x").exists()
