@@ -417,6 +417,16 @@ class _Import:
                 continue
             if tier == Tier.COUNTY and counties and code != counties[0][1]:
                 continue  # refused above
+            if tier != Tier.COUNTY and counties and self.county is None:
+                self.refuse(
+                    row,
+                    code,
+                    [
+                        _("本文件的区县（第 %(n)d 行）被拒绝，本行未检查")
+                        % {"n": counties[0][0].number}
+                    ],
+                )
+                continue
             self._region_row(row, code, name, tier, parent)
 
     def _cycles(self, parents: dict[str, str]) -> dict[str, str]:

@@ -251,3 +251,21 @@ def test_a_sheet_that_hides_its_size_is_refused_while_streaming(settings, dimens
     with pytest.raises(FileRefused, match="超过 3 行的上限"):
         import_file(out.getvalue())
     assert_nothing_written()
+
+
+def test_a_username_of_another_county_is_refused():
+    from tests.factories import make_person
+
+    other = Region.objects.create(code="330888000000", name="别县", tier="county")
+    make_person("gw001", "county_dispatcher", region=other)
+    report = import_file(from_template())
+    assert report.refused
+    assert any("gw001 已被系统中其他区县" in line for line in refusals(report)), refusals(report)
+    assert list(Region.objects.all()) == [other]
+    assert User.objects.get(username="gw001").profile.region == other
+
+
+def test_a_refused_county_row_holds_back_the_rest_quietly():
+    rows = rows_with(区划=[(0, ["330999000000", "示例县", "区县", "330999999999"])])
+    found = refused_with(rows, "区县没有上级")
+    assert sum("本行未检查" in line for line in found) == 4, found
