@@ -202,3 +202,47 @@ def test_a_generated_password_is_hashed_with_fewer_rounds_and_upgraded_at_first_
     assert get_hasher("default").must_update(encoded)
     chosen = password_hash("Abc7-xyzQ9", generated=False)
     assert chosen.startswith(f"pbkdf2_sha256${get_hasher('default').iterations}$")
+
+
+def test_an_imported_grid_worker_signs_in_changes_the_password_and_reports_through_the_api():
+    """The whole way a county's first grid worker goes: the initial password from the import,
+    the field app's first-login password page, then a report over the API, routed to the
+    imported village's workstation."""
+    import uuid
+
+    from django.test import Client
+
+    report = import_file(from_template())
+    initial = {p.username: p.password for p in report.passwords}["gw001"]
+    phone = Client()
+    signed = phone.post(
+        "/field/login/", {"username": "gw001", "password": initial}, REMOTE_ADDR="10.78.0.1"
+    )
+    assert signed.status_code == 302
+    assert phone.get("/field/").url == "/field/password/"
+    payload = {
+        "id": str(uuid.uuid4()),
+        "category": Category.objects.get(code="baolu-laji").pk,
+        "description": "路边堆放垃圾",
+        "severity": 3,
+        "lat": 30.105,
+        "lng": 120.105,
+        "accuracy_m": 8,
+        "position_source": "gps",
+    }
+    refused = phone.post("/api/reports/", payload, content_type="application/json")
+    assert refused.status_code == 403  # not before the password is changed
+    chosen = "Wangge-2026xy"
+    done = phone.post(
+        "/field/password/",
+        {"old_password": initial, "new_password1": chosen, "new_password2": chosen},
+    )
+    assert done.status_code == 302, done.content.decode()[:500]
+    assert not AccountStatus.objects.get(user__username="gw001").must_change_password
+    response = phone.post("/api/reports/", payload, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    case = Case.objects.get(client_uuid=payload["id"])
+    services.case_route(case_id=case.pk)
+    case.refresh_from_db()
+    assert case.village.code == "330999101001" and case.town.code == "330999101000"
+    assert case.suggested_unit.code == "ws-1"
