@@ -25,12 +25,24 @@ from apps.onboarding.reader import FileRefused, member_name, size_check, zip_che
 
 GeoJSON = dict[str, Any]
 CODE_FIELDS = ("code", "网格编码", "wgbm", "grid_code", "gridcode", "wg_code")
+NAME_FIELDS = ("name", "网格名称", "wgmc", "grid_name", "gridname", "wg_name")
+
+
+class Boundaries(dict[str, GeoJSON]):
+    """Grid code → geometry (WGS-84), and the grid names the file gives (code → name): a grid
+    the file names but the 网格 sheet does not list is imported from the file alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: dict[str, str] = {}
+
+
 DIGITS = 7  # about a centimetre
 
 
-def _code_of(properties: dict[str, Any]) -> str:
+def _code_of(properties: dict[str, Any], fields: tuple[str, ...] = CODE_FIELDS) -> str:
     lowered = {str(k).strip().lower(): v for k, v in properties.items()}
-    for name in CODE_FIELDS:
+    for name in fields:
         value = lowered.get(name)
         if value not in (None, ""):
             if isinstance(value, float) and value.is_integer():
@@ -82,7 +94,7 @@ def _lon_lat_range(geometry: GeoJSON) -> bool:
     return walk(geometry.get("coordinates"))
 
 
-def _from_geojson(raw: bytes) -> list[tuple[str, GeoJSON]]:
+def _from_geojson(raw: bytes) -> list[tuple[str, str, GeoJSON]]:
     try:
         doc = json.loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -101,7 +113,8 @@ def _from_geojson(raw: bytes) -> list[tuple[str, GeoJSON]]:
     for index, feature in enumerate(doc.get("features") or []):
         if not isinstance(feature, dict):
             raise FileRefused([_("边界文件第 %(i)d 个要素不是 Feature。") % {"i": index + 1}])
-        code = _code_of(feature.get("properties") or {})
+        properties = feature.get("properties") or {}
+        code = _code_of(properties)
         geometry = feature.get("geometry")
         if not isinstance(geometry, dict):
             raise FileRefused([_("边界文件第 %(i)d 个要素没有几何。") % {"i": index + 1}])
@@ -110,7 +123,7 @@ def _from_geojson(raw: bytes) -> list[tuple[str, GeoJSON]]:
                 **geometry,
                 "coordinates": _map_coordinates(geometry.get("coordinates"), convert),
             }
-        found.append((code, geometry))
+        found.append((code, _code_of(properties, NAME_FIELDS), geometry))
     return found
 
 
@@ -125,7 +138,7 @@ def _cpg_encoding(text: str) -> str:
     return name
 
 
-def _from_shapefile_zip(raw: bytes) -> list[tuple[str, GeoJSON]]:
+def _from_shapefile_zip(raw: bytes) -> list[tuple[str, str, GeoJSON]]:
     import shapefile  # pyshp
 
     try:
@@ -216,11 +229,11 @@ def _from_shapefile_zip(raw: bytes) -> list[tuple[str, GeoJSON]]:
                     % {"i": index + 1}
                 ]
             )
-        found.append((_code_of(props), geometry))
+        found.append((_code_of(props), _code_of(props, NAME_FIELDS), geometry))
     return found
 
 
-def boundaries_read(*, data: bytes, name: str) -> dict[str, GeoJSON]:
+def boundaries_read(*, data: bytes, name: str) -> Boundaries:
     """Grid code → GeoJSON geometry (WGS-84). Raises FileRefused for a file that cannot be read,
     a feature without a code, or a code twice."""
     size_check(len(data))
@@ -233,9 +246,9 @@ def boundaries_read(*, data: bytes, name: str) -> dict[str, GeoJSON]:
         raise FileRefused([_("网格边界文件只能是 .geojson，或装有 Shapefile 的 .zip。")])
     if not features:
         raise FileRefused([_("网格边界文件里没有要素。")])
-    found: dict[str, GeoJSON] = {}
+    found = Boundaries()
     errors = []
-    for index, (code, geometry) in enumerate(features, start=1):
+    for index, (code, grid_name, geometry) in enumerate(features, start=1):
         if not code:
             errors.append(
                 _("边界文件第 %(i)d 个要素没有网格编码（属性 code 或 网格编码）。") % {"i": index}
@@ -246,6 +259,8 @@ def boundaries_read(*, data: bytes, name: str) -> dict[str, GeoJSON]:
             errors.append(_("边界文件第 %(i)d 个要素的坐标无法换算。") % {"i": index})
         else:
             found[code] = geometry
+            if grid_name:
+                found.names[code] = grid_name
     if errors:
         raise FileRefused(errors)
     return found

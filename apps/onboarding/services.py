@@ -76,6 +76,8 @@ UNIT_KIND_ORDER: dict[str, int] = {
 # Letters and digits that cannot be mistaken for one another on a printed list.
 PASSWORD_ALPHABETS = ("abcdefghjkmnpqrstuvwxyz", "ABCDEFGHJKMNPQRSTUVWXYZ", "23456789")
 MAX_REFUSALS_SHOWN = 500
+# Grids that come from the boundary file alone are reported under the file's name.
+BOUNDARY_FILE = spec.Sheet("grids", "网格边界文件", "", spec.GRIDS.columns)
 # A generated initial password (ten random characters, ~58 bits) is hashed with fewer PBKDF2
 # rounds than a chosen one: a county of 3,000 people would otherwise wait half an hour for its
 # hashes. The hash is an ordinary pbkdf2_sha256 one; Django re-hashes it at full strength at
@@ -130,13 +132,15 @@ class ImportReport:
     def counts(self) -> dict[str, dict[str, int]]:
         """Sheet name → outcome → how many rows, in sheet order."""
         found: dict[str, dict[str, int]] = {}
-        for sheet in spec.SHEETS:
+        titles = [sheet.title for sheet in spec.SHEETS]
+        titles += sorted({row.sheet for row in self.rows} - set(titles))
+        for title in titles:
             per = {o.value: 0 for o in Outcome}
             for row in self.rows:
-                if row.sheet == sheet.title:
+                if row.sheet == title:
                     per[row.outcome] += 1
             if any(per.values()):
-                found[sheet.title] = per
+                found[title] = per
         return found
 
     def summary(self) -> str:
@@ -682,7 +686,7 @@ class _Import:
         features: list[GeoJSON] = []
         pending: dict[str, tuple[Row, str, str]] = {}  # code → (row, outcome, detail)
         seen: dict[str, int] = {}
-        for row in self.workbook.sheet("grids"):
+        for row in self._grid_rows():
             code, name, village_code = row["code"], row["name"], row["village"]
             problems: list[str] = []
             if not GRID_CODE.match(code):
@@ -750,10 +754,12 @@ class _Import:
                     }
                 )
             pending[code] = (row, outcome, detail)
-        unknown = sorted(set(self.boundaries) - {r["code"] for r in self.workbook.sheet("grids")})
+        listed = {r["code"] for r in self._grid_rows()}
+        unknown = sorted(set(self.boundaries) - listed)
         if unknown:
             self.report.errors.append(
-                _("边界文件里的网格编码不在“网格”表里：%(c)s") % {"c": "、".join(unknown[:20])}
+                _("边界文件里的网格不在“网格”表里，文件也没有给出网格名称：%(c)s")
+                % {"c": "、".join(unknown[:20])}
             )
         refused_codes: dict[str, str] = {}
         if features:
@@ -780,6 +786,24 @@ class _Import:
                 self.result(row, code, outcome, detail + _("（未写入：其他网格被拒绝）"))
             else:
                 self.grid_rows[code] = (row, self.result(row, code, outcome, detail))
+
+    def _grid_rows(self) -> list[Row]:
+        """The 网格 sheet's rows, then a row for each grid the boundary file names (code and
+        name) that the sheet does not list: its village is the first 12 digits of its code,
+        its leader is left as it is."""
+        rows = list(self.workbook.sheet("grids"))
+        listed = {r["code"] for r in rows}
+        names: dict[str, str] = getattr(self.boundaries, "names", {})
+        for number, code in enumerate(self.boundaries, start=1):
+            if code not in listed and names.get(code):
+                values = {
+                    "code": code,
+                    "name": names[code],
+                    "village": code[:12],
+                    "keep_leader": "1",
+                }
+                rows.append(Row(BOUNDARY_FILE, number, values))
+        return rows
 
     # --- 人员 ------------------------------------------------------------------------------
     def people(self) -> None:
@@ -1000,7 +1024,7 @@ class _Import:
 
     def grid_leaders(self) -> None:
         for code, (row, found) in self.grid_rows.items():
-            if found.outcome == Outcome.REFUSE:
+            if found.outcome == Outcome.REFUSE or row["keep_leader"]:
                 continue
             grid = Grid.objects.filter(code=code).select_related("leader").first()
             if grid is None:

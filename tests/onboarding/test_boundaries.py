@@ -26,6 +26,7 @@ from tests.onboarding.helpers import (
 pytestmark = pytest.mark.django_db
 
 GAUSS_KRUGER_120E = 4549  # CGCS2000 / 3-degree Gauss-Kruger CM 120E
+NAMES = {"330999101001001": "东城社区第1网格", "330999102201001": "西山村第1网格"}
 
 
 def shapefile_zip(
@@ -56,7 +57,7 @@ def shapefile_zip(
         if to_projected is not None:
             ring = [list(to_projected.transform(x, y)) for x, y in ring]
         writer.poly([list(reversed(ring))])  # a Shapefile's outer ring runs clockwise
-        writer.record(code, "东城社区第1网格")
+        writer.record(code, NAMES.get(code, "网格"))
     writer.close()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -178,3 +179,28 @@ def test_a_boundary_for_a_grid_not_in_the_sheet_is_refused():
     boundaries = {"330999101001999": GRID2}
     report = import_file(from_template(), boundaries=boundaries)
     assert report.refused and "不在“网格”表里" in report.errors[0]
+
+
+def test_grids_named_in_the_shapefile_alone_are_imported_without_a_grid_sheet():
+    data = shapefile_zip(
+        {"330999101001001": GRID1, "330999102201001": GRID2}, epsg=GAUSS_KRUGER_120E
+    )
+    boundaries = boundaries_read(data=data, name="网格边界.zip")
+    assert boundaries.names["330999102201001"] == "西山村第1网格"  # the DBF's NAME, in GBK
+    rows = {k: v for k, v in SMALL_COUNTY.items() if k != "网格"}
+    report = import_file(from_template(rows), boundaries=boundaries)
+    assert not report.refused, refusals(report)
+    from_file = [r for r in report.rows if r.sheet == "网格边界文件"]
+    assert [(r.key, r.outcome) for r in from_file] == [
+        ("330999101001001", "create"),
+        ("330999102201001", "create"),
+    ]
+    assert report.counts()["网格边界文件"]["create"] == 2
+    grid = Grid.objects.get(code="330999102201001")
+    assert grid.village.code == "330999102201" and grid.leader is None
+    # Again, with the sheet's leader set meanwhile: the file alone leaves the leader alone.
+    import_file(from_template(without_boundaries()), boundaries=None)  # boundaries kept
+    assert Grid.objects.get(code="330999101001001").leader.username == "gl001"
+    again = import_file(from_template(rows), boundaries=boundaries)
+    assert {r.outcome for r in again.rows} == {"same"}, refusals(again)
+    assert Grid.objects.get(code="330999101001001").leader.username == "gl001"
