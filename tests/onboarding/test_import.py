@@ -246,3 +246,24 @@ def test_an_imported_grid_worker_signs_in_changes_the_password_and_reports_throu
     case.refresh_from_db()
     assert case.village.code == "330999101001" and case.town.code == "330999101000"
     assert case.suggested_unit.code == "ws-1"
+
+
+def test_initial_passwords_go_to_the_owner_only_file_and_nowhere_else(tmp_path, caplog):
+    import logging
+
+    import openpyxl
+
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "县区导入表.xlsx"
+    path.write_bytes(from_template())
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_county", str(path), "-v", "2", stdout=out, stderr=err)
+    book = openpyxl.load_workbook(tmp_path / "县区导入表-初始密码.xlsx")
+    given = [row[2] for row in book["初始密码"].iter_rows(min_row=2, values_only=True)]
+    assert len(given) == 6
+    for password in [*given, "Qx7-kd93Lm"]:
+        assert password not in out.getvalue() + err.getvalue()
+        assert password not in caplog.text
+    from apps.accounts.models import AccountEvent
+
+    assert not any(p in str(e.changes) for e in AccountEvent.objects.all() for p in given)
