@@ -68,6 +68,8 @@ INSTALLED_APPS: list[str] = [
     "apps.sms",
     "apps.evaluation",
     "apps.field",
+    # Moving a county in: its organisation from a workbook (manage.py import_county).
+    "apps.onboarding",
     # The command desk: the admin classes of the workflow, the dashboard, their templates.
     "apps.desk",
     # The demo county and its history generator (manage.py demo_county).
