@@ -3,7 +3,6 @@ the link back to a case."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -27,10 +26,6 @@ def photo_src(photo: CasePhoto, variant: str = "thumb") -> str:
 def can_act(user) -> bool:
     """May take workflow steps from the admin at all (leaders and viewers may not)."""
     return user.is_active and user.has_perm(ACT_PERMISSION)
-
-
-def _tiles_url() -> str:
-    return getattr(settings, "MAP_TILES_URL", "") or ""
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
