@@ -123,6 +123,7 @@
     opts.attributionControl = false;
     var map = L.map(element, opts);
     var container = map.getContainer();
+    container.ldMap = map;  // for the page's tests and for debugging on a phone
     var layers = (config.layers || []).filter(function (l) { return l && l.url; });
     map._ldCrs = layers.length && config.crs === 'gcj02' ? 'gcj02' : 'wgs84';
     map._ldTiles = [];
