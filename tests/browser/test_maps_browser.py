@@ -277,3 +277,45 @@ def test_a_task_shows_its_place_and_hands_it_to_the_map_apps(org_tx, browser, de
         href = page.get_attribute("[data-testid=case-nav] a[data-app=amap]", "href")
         assert f"position={lng:.6f},{lat:.6f}" in href
         screenshot(page, "maps-06-desk-case-navigation")
+
+
+def test_the_service_worker_keeps_the_tiles_of_my_grids(org_tx, browser):
+    env = {**_worker_env(), "MAP_BASEMAP": "tianditu", "TIANDITU_KEY": "TESTKEY123"}
+    with uvicorn_server(env) as base:
+        context = browser.new_context(**{**PHONE, "service_workers": "allow"})
+        seen: list[str] = []
+        serve_tiles(context, r"^https://t[0-7]\.tianditu\.gov\.cn/", seen)
+        page = context.new_page()
+        field_login(page, base, "gw")
+        expected = page.evaluate(
+            "fetch('/api/me/').then(r => r.json()).then(me =>"
+            " LDOfflineTiles.tileUrls(me.grids, JSON.parse("
+            "document.getElementById('field-config').textContent).map, 1500).length)"
+        )
+        assert 0 < expected <= 1500
+        # The worker fetched the grids' tiles ahead into its tile cache.
+        wait_for_js(
+            page,
+            f"caches.open('ld-tiles').then(c => c.keys()).then(k => k.length >= {expected})",
+            timeout=60,
+        )
+        keys = page.evaluate(
+            "caches.open('ld-tiles').then(c => c.keys()).then(k => k.map(r => r.url))"
+        )
+        assert all("tianditu.gov.cn" in k and "tk=TESTKEY123" in k for k in keys)
+        assert any("TILEMATRIX=17&" in k for k in keys) and any("TILEMATRIX=13&" in k for k in keys)
+
+        # With no signal, the map's tiles come from that cache.
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']")
+        context.set_offline(True)
+        before = len(seen)
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector("#map .leaflet-tile-loaded")
+        page.wait_for_timeout(500)
+        loaded = page.locator("#map .leaflet-tile-loaded").count()
+        assert len(seen) - before < loaded  # tiles shown that never went to the network
+        assert page.locator("#map .ld-map-note").count() == 0
+        screenshot(page, "maps-07-field-offline-tiles")
+        context.close()
