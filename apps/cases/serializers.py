@@ -29,6 +29,7 @@ from apps.cases.models import (
 )
 from apps.cases.photos import CLIENT_ID_RE, photo_url
 from apps.cases.selectors import CaseClock, case_clock
+from apps.core.maps import map_config
 from apps.org.models import Grid, Profile, Tier
 
 if TYPE_CHECKING:
@@ -460,6 +461,9 @@ class CaseDetailSerializer(CaseSummarySerializer):
 
     lat = serializers.FloatField()
     lng = serializers.FloatField()
+    grid_boundary = serializers.SerializerMethodField(
+        help_text="The case's grid outline (GeoJSON, WGS-84), for the detail's map."
+    )
     accuracy_m = serializers.FloatField(allow_null=True)
     position_source = serializers.ChoiceField(choices=PositionSource.choices)
     position_source_display = DisplayField("position_source")
@@ -478,6 +482,11 @@ class CaseDetailSerializer(CaseSummarySerializer):
     reported_by_me = serializers.SerializerMethodField(
         help_text="The caller filed this report: the field app offers the citizen's link and QR code."
     )
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_grid_boundary(self, case: Case) -> dict:
+        # Lists defer the boundary (it can be large); one case's detail reads it.
+        return case.grid.boundary
 
     def get_reported_by_me(self, case: Case) -> bool:
         user = self.context.get("user")
@@ -569,10 +578,7 @@ class MeSerializer(serializers.Serializer):
             "unit_name": profile.unit.name if profile and profile.unit is not None else None,
             "can_report": can_report,
             "grids": grids,
-            "map": {
-                "tiles_url": settings.MAP_TILES_URL,
-                "center": list(settings.MAP_DEFAULT_CENTER),
-            },
+            "map": map_config(),
             "limits": {
                 "max_photos": settings.MAX_PHOTOS_PER_REPORT,
                 "max_photo_bytes": settings.MAX_PHOTO_BYTES,

@@ -27,6 +27,7 @@ from django.utils import timezone
 from apps.cases.models import FINAL_STATUSES, Case, Category, Colour, Status
 from apps.cases.selectors import live_colour
 from apps.core.cache import cache_get, cache_set
+from apps.core.maps import map_config
 from apps.evaluation.indicators import INDICATORS, evaluate
 from apps.evaluation.selectors import data_as_of, rollup_sums
 from apps.org.models import Grid, Region, Tier, Unit, UnitKind
@@ -283,8 +284,7 @@ def board_page(request):
                 (Colour.YELLOW, "黄（即将超时）", board.totals.colours[Colour.YELLOW]),
                 (Colour.BLUE, "蓝（在办）", board.totals.colours[Colour.BLUE]),
             ],
-            "map_tiles_url": settings.MAP_TILES_URL,
-            "map_center": json.dumps(list(settings.MAP_DEFAULT_CENTER)),
+            "map_config": map_config(),
             "min_count": settings.PUBLIC_BOARD_MIN_COUNT,
         },
     )

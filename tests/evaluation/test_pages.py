@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 from django.test import Client
@@ -277,10 +278,17 @@ def test_only_get_is_allowed(org):
 
 @pytest.mark.django_db
 def test_the_hotspot_map_credits_its_tile_source_plainly(org, activity, settings):
-    settings.MAP_TILES_URL = "https://t0.tianditu.gov.cn/vec_w/wmts?tk=KEY&x={x}&y={y}&z={z}"
-    settings.MAP_TILES_ATTRIBUTION = "天地图"
+    settings.MAP_BASEMAP = "tianditu"
+    settings.TIANDITU_KEY = "KEY"
     page = client_for(org, "cd").get(f"/evaluation/hotspots/?{WEEK}").content.decode()
-    start = page.index("attributionControl")
-    script = page[start : start + 600]
-    assert "attributionControl: false" in script  # Leaflet's own link and flag: off
-    assert 'L.control.attribution({prefix: false}).addAttribution("天地图")' in script
+    # The map is built by core/basemap.js from the one config (Leaflet's link and flag: off,
+    # see LDMap.create), which names the tile source plainly.
+    assert "core/basemap.js" in page and 'LDMap.create("heatmap"' in page
+    start = page.index('id="map-config"')
+    config = json.loads(page[page.index(">", start) + 1 : page.index("</script>", start)])
+    assert config["attribution"] == "天地图" and config["crs"] == "wgs84"
+    assert [layer["url"].split("?")[0] for layer in config["layers"]] == [
+        "https://t{s}.tianditu.gov.cn/vec_w/wmts",
+        "https://t{s}.tianditu.gov.cn/cva_w/wmts",
+    ]
+    assert all(layer["url"].endswith("&tk=KEY") for layer in config["layers"])

@@ -3,7 +3,6 @@ case (read-only lists: ``apps.core.admin.ReadOnlyAdmin``)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -29,8 +28,6 @@ def can_act(user) -> bool:
     return user.is_active and user.has_perm(ACT_PERMISSION)
 
 
-def _tiles_url() -> str:
-    return getattr(settings, "MAP_TILES_URL", "") or ""
 
 
 class CaseLinkMixin:

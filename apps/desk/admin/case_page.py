@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -20,10 +19,11 @@ from django.utils import timezone
 from apps.cases import rules, services, steps, tracking
 from apps.cases.models import Case, CaseEvent, ExtensionStatus, PhotoKind, Status
 from apps.cases.selectors import DeadlineRefused, cases_visible_to, deadline_preview
+from apps.core.maps import map_config
 from apps.desk import dashboard as desk
 from apps.desk import forms as admin_forms
 from apps.desk.actions import _desk_step, _take_step
-from apps.desk.admin.base import _tiles_url, can_act, photo_src
+from apps.desk.admin.base import can_act, photo_src
 from apps.org.models import Tier, Unit
 
 if TYPE_CHECKING:
@@ -248,8 +248,7 @@ class CasePageMixin(_AdminBase):
                 }
                 for other, _distance in nearby
             ],
-            "tiles": _tiles_url(),
-            "attribution": settings.MAP_TILES_ATTRIBUTION,
+            "basemap": map_config(),
         }
         context = {
             **self.admin_site.each_context(request),

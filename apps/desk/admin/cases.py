@@ -3,7 +3,6 @@ urging, export. The case page itself is ``case_page.CasePageMixin``."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
@@ -18,9 +17,10 @@ from django.utils.safestring import SafeString, mark_safe
 from apps.cases import rules, services, tracking
 from apps.cases.models import Case, CasePhoto, Colour, Status
 from apps.cases.selectors import DeadlineRefused, cases_visible_to, overdue_q
+from apps.core.maps import map_config
 from apps.desk import dashboard as desk
 from apps.desk import forms as admin_forms
-from apps.desk.admin.base import _tiles_url, can_act, photo_src
+from apps.desk.admin.base import can_act, photo_src
 from apps.desk.admin.case_page import CasePageMixin
 from apps.desk.dashboard import label
 from apps.desk.export import ExportMixin
@@ -262,8 +262,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
             ]
             context["map_truncated"] = len(points) >= MAP_MAX_POINTS
             context["map_config"] = {
-                "tiles": _tiles_url(),
-                "attribution": settings.MAP_TILES_ATTRIBUTION,
+                "basemap": map_config(),
                 "caseUrl": reverse("admin:cases_case_change", args=[0]),
                 "grids": _grid_outlines(request.user),
             }

@@ -494,29 +494,30 @@
 
   function initMap() {
     if (map || !window.L) return;
-    map = L.map('map', { zoomControl: true, attributionControl: false, tap: true });
-    if (CONFIG.tilesUrl) L.tileLayer(CONFIG.tilesUrl, { maxZoom: 19 }).addTo(map);
+    // The basemap and its coordinates (GCJ-02 providers shifted): apps/core/static/core/basemap.js.
+    map = LDMap.create('map', CONFIG.map, { zoomControl: true, tap: true });
     // Grid names sit below the pin (marker pane is 600).
     map.createPane('gridLabels').style.zIndex = 450;
     const layers = [];
     for (const grid of (me && me.grids) || []) {
-      const layer = L.geoJSON(grid.boundary, { style: { color: '#1d4f91', weight: 2, fillColor: '#2f6fd0', fillOpacity: 0.08 } });
+      const layer = LDMap.geoJSON(map, grid.boundary, { style: { color: '#1d4f91', weight: 2, fillColor: '#2f6fd0', fillOpacity: 0.08 } });
       layer.bindTooltip(grid.name, { permanent: true, direction: 'center', className: 'grid-label', pane: 'gridLabels' });
       layer.addTo(map);
       layers.push(layer);
     }
     if (layers.length) map.fitBounds(L.featureGroup(layers).getBounds(), { padding: [12, 12] });
-    else map.setView(CONFIG.center, 14);
+    else map.setView(LDMap.show(map, CONFIG.center), 14);
     const icon = L.divIcon({ className: 'pin-wrap', html: '<div class="pin"></div>', iconSize: [0, 0] });
     const start = layers.length ? [me.grids[0].centroid[0], me.grids[0].centroid[1]] : CONFIG.center;
-    pin = L.marker(start, { draggable: true, icon, keyboard: false, opacity: 0.5 }).addTo(map);
+    pin = L.marker(LDMap.show(map, start), { draggable: true, icon, keyboard: false, opacity: 0.5 }).addTo(map);
     pin.on('dragend', () => {
-      const p = pin.getLatLng();
+      const p = LDMap.pick(map, pin.getLatLng());
       setPosition({ lat: p.lat, lng: p.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
       saveDraftSoon();
     });
     map.on('click', (event) => {
-      setPosition({ lat: event.latlng.lat, lng: event.latlng.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
+      const p = LDMap.pick(map, event.latlng);
+      setPosition({ lat: p.lat, lng: p.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
       saveDraftSoon();
     });
     if (position.lat !== null) setPosition(position);
@@ -534,7 +535,7 @@
       line.textContent = `GPS 定位 ±${Math.round(position.accuracy)} 米` + (poor ? '（精度较差，可拖动图钉修正）' : '');
     }
     if (map && pin) {
-      const ll = [position.lat, position.lng];
+      const ll = LDMap.show(map, position.lat, position.lng);
       pin.setLatLng(ll);
       pin.setOpacity(1);
       if (circle) { circle.remove(); circle = null; }
@@ -959,6 +960,7 @@
           el('span', { class: `pill ${data.colour}` }, data.colour_display)),
         el('p', { style: 'margin:8px 0 0' }, data.description),
         el('dl', { class: 'facts' }, facts.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]))),
+      window.LDCaseMap ? LDCaseMap.card(data, CONFIG.map) : null, // the point, its grid and 导航 (field/case_map.js)
       data.photos.length ? el('div', { class: 'card' }, el('h3', {}, `照片（${data.photos.length}）`), gallery(data.photos)) : null,
       data.allowed_actions.length ? actionsCard(data) : null,
       data.reported_by_me ? citizenCard(data.id, false) : null,
@@ -1131,6 +1133,8 @@
       return;
     }
     showMe();
+    // The basemap of my grids, kept for no signal (field/offline_tiles.js; on Wi-Fi-ish only).
+    if (window.LDOfflineTiles) LDOfflineTiles.prefetch(me.grids, CONFIG.map).catch(() => {});
     try {
       categories = await cachedGet('/api/categories/', 'ld:categories');
     } catch (e) {
