@@ -28,8 +28,6 @@ def can_act(user) -> bool:
     return user.is_active and user.has_perm(ACT_PERMISSION)
 
 
-
-
 class CaseLinkMixin:
     @admin.display(description="事件", ordering="case__tracking_number")
     def case_link(self, obj) -> str:
