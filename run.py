@@ -261,18 +261,109 @@ class Supervisor:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop everything, the last started first (the embedded Redis is added first)."""
-        running = [
-            program["proc"]
-            for program in reversed(self.programs.values())
-            if program["proc"] is not None and program["proc"].poll() is None
-        ]
-        for proc in running:
-            proc.terminate()
-        for proc in running:
+        stop_processes(
+            *(program["proc"] for program in reversed(self.programs.values())), timeout_s=timeout_s
+        )
+
+
+# --- the product's processes (the tests and benchmarks start theirs with these too) ---------
+
+# A worker alone with its broker need not hear from others: it starts sooner and sends less.
+ALONE = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def web_command(host: str, port: int | str, *options: str) -> list[str]:
+    """uvicorn serving the ASGI app (HTTP and WebSockets)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *options,
+    ]
+
+
+def celery_command(program: str, *options: str, loglevel: str = "INFO") -> list[str]:
+    """A Celery ``worker`` or ``beat`` of the product's Celery app."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        program,
+        "--loglevel",
+        loglevel,
+        *options,
+    ]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_logged(
+    command: list[str], log_path: Path, *, env: dict[str, str] | None = None, append: bool = False
+) -> subprocess.Popen:
+    """Start ``command`` in the repository, its output (stdout and stderr) going to ``log_path``."""
+    with open(log_path, "ab" if append else "wb") as log:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_up(
+    proc: subprocess.Popen,
+    log_path: Path,
+    *,
+    url: str | None = None,
+    ready: bytes = b"ready.",
+    timeout_s: float = 60.0,
+    interval_s: float = 0.2,
+) -> None:
+    """Wait until the process answers an HTTP GET of ``url`` or, without one, until its log says
+    ``ready`` (a Celery worker's "ready."). Raises RuntimeError with the log's tail if it exits
+    first or is not up within ``timeout_s``; stopping it is the caller's."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[2]} exited: {log_path.read_text()[-3000:]}")
+        if url is None:
+            if ready in log_path.read_bytes():
+                return
+        else:
             try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                urllib.request.urlopen(url, timeout=2)
+                return
+            except Exception:
+                pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{proc.args[2]} was not up within {timeout_s:g} s: {log_path.read_text()[-3000:]}"
+            )
+        time.sleep(interval_s)
+
+
+def stop_processes(*procs: subprocess.Popen | None, timeout_s: float = 20.0) -> None:
+    """Ask every process still running to stop at once (SIGTERM), then wait for each, killing
+    what has not stopped within ``timeout_s``."""
+    running = [proc for proc in procs if proc is not None and proc.poll() is None]
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def manage(*args: str) -> None:
@@ -283,34 +374,15 @@ def product_commands(host: str, port: str) -> dict[str, list[str]]:
     """The processes of the embedded product. One worker consumes both queues here: the routing
     queue and the sweeps queue (production gives the sweeps a worker of their own: Procfile)."""
     return {
-        "web": [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            host,
-            "--port",
-            port,
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            "3",
-        ],
-        "worker": [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
+        "web": web_command(host, port, "--no-access-log", "--timeout-graceful-shutdown", "3"),
+        "worker": celery_command(
             "worker",
-            "--loglevel",
-            "INFO",
             "--concurrency",
             os.environ.get("CELERY_CONCURRENCY", "2"),
             "-Q",
             f"celery,{os.environ.get('SWEEPS_QUEUE', 'sweeps')}",
-        ],
-        "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"],
+        ),
+        "beat": celery_command("beat"),
     }
 
 

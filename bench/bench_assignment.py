@@ -36,6 +36,10 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import run  # noqa: E402 - the product's processes, started as run.py starts them
+from bench.common import percentile, recreate_database  # noqa: E402
+
 POLL_S = float(os.environ.get("BENCH_POLL_S", "0.005"))
 
 
@@ -51,63 +55,15 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not parsed.scheme.startswith("postgres"):
-        raise SystemExit(
-            "the assignment benchmark runs on the production profile: give a PostgreSQL URL"
-        )
-    if not name or name in ("postgres", "test", "liandong"):
-        raise SystemExit(f"refusing to drop database {name!r}: give the bench its own database")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def start_worker(concurrency: int, log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"bench-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the worker exited: {log_path.read_text()[-2000:]}")
-        if b"ready." in log_path.read_bytes():
-            return proc
-        time.sleep(0.1)
-    proc.terminate()
-    raise SystemExit("the worker did not start in 60 s")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    options = ["--concurrency", str(concurrency), *run.ALONE, "-n", f"bench-{os.getpid()}@%h"]
+    proc = run.start_logged(run.celery_command("worker", *options), log_path)
+    try:
+        run.wait_until_up(proc, log_path, interval_s=0.1)
+    except RuntimeError:
+        run.stop_processes(proc)
+        raise
+    return proc
 
 
 def main() -> None:
@@ -175,11 +131,7 @@ def main() -> None:
             latencies.append(one_report(i))
             time.sleep(args.gap_ms / 1000)
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        run.stop_processes(worker)
         redis.Redis.from_url(args.redis).flushdb()
 
     p95 = percentile(latencies, 95)

@@ -36,7 +36,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -44,7 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import bench_intake  # noqa: E402 - the intake bench's set-up, phones and CPU accounting
+import bench_intake  # noqa: E402 - the intake bench's servers, phones and CPU accounting
+
+import run  # noqa: E402 - the product's processes, started as run.py starts them
+from bench.common import flush_redis, prepare  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -98,31 +100,23 @@ def start_worker(env: dict[str, str], args: argparse.Namespace, data_dir: Path) 
     from django.conf import settings
 
     queues = ",".join(sorted({"celery", getattr(settings, "SWEEPS_QUEUE", "celery")}))
-    command = [
-        "-m",
-        "celery",
-        "-A",
-        "config",
+    command = run.celery_command(
         "worker",
-        "--loglevel",
-        "WARNING",
         "-Q",
         queues,
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
+        *run.ALONE,
         "-n",
         f"bench-drain-{os.getpid()}@%h",
-    ]
+        loglevel="WARNING",
+    )
     if args.profile:
         command = [
+            sys.executable,
             "-m",
             "cProfile",
             "-o",
             args.profile,
-            "-m",
-            "celery",
-            *command[2:],
+            *command[1:],
             "--pool",
             "solo",
         ]
@@ -132,22 +126,12 @@ def start_worker(env: dict[str, str], args: argparse.Namespace, data_dir: Path) 
     # its CPU time with it, and the PostgreSQL figure would miss it (CONN_MAX_AGE is 60 s, and
     # a drain on a busy machine takes longer).
     env = {**env, "CELERY_DB_REUSE_MAX": "1000000", "DB_CONN_MAX_AGE": "1000000"}
-    return subprocess.Popen(
-        [sys.executable, *command],
-        cwd=ROOT,
-        env=env,
-        stdout=open(data_dir / "celery.log", "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    return run.start_logged(command, data_dir / "celery.log", env=env)
 
 
 def main() -> None:
     args = parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="liandong-bench-drain-"))
-    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
-    bench_intake.recreate_database(args.database)
-    bench_intake.flush_redis(args.redis)
-    env = bench_intake.setup_django(args, data_dir)
+    data_dir, env = prepare(args, "drain")
     phones, category = bench_intake.build_data("token")
     from apps.cases.models import Case, CaseEvent
     from apps.notify.models import Notification
@@ -216,8 +200,8 @@ def main() -> None:
         parent_cpu = bench_intake.process_cpu_seconds(worker.pid) - cpu_parent
         database_cpu = db_cpu_seconds(args.database) - cpu_db
     finally:
-        bench_intake.stop_processes(web, worker)
-        bench_intake.flush_redis(args.redis)
+        run.stop_processes(web, worker, timeout_s=30)
+        flush_redis(args.redis)
 
     drained = first_left
     drain_rate = drained / drain_seconds

@@ -38,17 +38,17 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import run  # noqa: E402 - the product's processes, started as run.py starts them
+from bench.common import flush_redis, percentile, prepare  # noqa: E402
 
 WORKERS_PER_GRID = 5
 
@@ -84,45 +84,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # --- set-up --------------------------------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name or name in ("postgres", "test", "liandong"):
-        raise SystemExit(f"refusing to drop database {name!r}: give the bench its own database")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-
-
-def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database,
-        "REDIS_URL": args.redis,
-        "LIANDONG_DATA_DIR": str(data_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "0",
-        "LIANDONG_FAST_PASSWORD_HASHER": "1",  # throw-away bench users never type a password
-        "STATIC_MANIFEST": "0",  # no collectstatic in the bench's data directory
-        "WHITENOISE_USE_FINDERS": "1",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    return env
 
 
 def build_data(auth: str) -> tuple[list[tuple[bytes, float, float]], int]:
@@ -182,45 +143,18 @@ def megapixel_photo() -> bytes:
     return buffer.getvalue()
 
 
-def stop_processes(*procs: subprocess.Popen | None, timeout: float = 30) -> None:
-    """Ask every process to stop at once, then wait for each (killing what does not stop)."""
-    for proc in procs:
-        if proc and proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        if proc:
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path):
-    port = free_port()
+    port = run.free_port()
     if args.server == "uvicorn":
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
+        command = run.web_command(
             "127.0.0.1",
-            "--port",
-            str(port),
+            port,
             "--no-access-log",
             "--log-level",
             "warning",
             "--workers",
             str(args.web_workers),
-        ]
+        )
     else:
         command = [
             sys.executable,
@@ -240,50 +174,23 @@ def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path)
             "--log-level",
             "warning",
         ]
-    web = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=open(data_dir / "web.log", "wb"),
-        stderr=subprocess.STDOUT,
-    )
+    web = run.start_logged(command, data_dir / "web.log", env=env)
     worker = None
     if args.with_worker:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
+        worker = run.start_logged(
+            run.celery_command(
                 "worker",
-                "--loglevel",
-                "WARNING",
                 "--concurrency",
                 "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
+                *run.ALONE,
                 "-n",
                 f"bench-intake-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
+                loglevel="WARNING",
+            ),
+            data_dir / "celery.log",
             env=env,
-            stdout=open(data_dir / "celery.log", "wb"),
-            stderr=subprocess.STDOUT,
         )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/track/", timeout=2)
-            break
-        except Exception:
-            if time.time() > deadline or web.poll() is not None:
-                raise SystemExit(
-                    f"the web server did not start: {(data_dir / 'web.log').read_text()[-2000:]}"
-                ) from None
-            time.sleep(0.2)
+    run.wait_until_up(web, data_dir / "web.log", url=f"http://127.0.0.1:{port}/track/")
     return port, web, worker
 
 
@@ -477,11 +384,6 @@ def server_cpu_seconds(web_pid: int, database: str) -> tuple[float, float]:
     )
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def summary(
     label: str,
     seconds: float,
@@ -509,11 +411,7 @@ def summary(
 
 def main() -> None:
     args = parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="liandong-bench-intake-"))
-    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
-    recreate_database(args.database)
-    flush_redis(args.redis)
-    env = setup_django(args, data_dir)
+    data_dir, env = prepare(args, "intake")
     phones, category = build_data(args.auth)
     photo = megapixel_photo()
     print(
@@ -536,7 +434,7 @@ def main() -> None:
                 (after[0] - before[0], after[1] - before[1], client_after - client_before),
             )
 
-        async def run():
+        async def phases():
             await run_phase(port, phones, category, 300, args.concurrency, None)  # warm-up
             await run_phase(port, phones, category, 60, args.concurrency, photo)
             plain = await measured(port, phones, category, args.reports, args.concurrency, None)
@@ -548,9 +446,9 @@ def main() -> None:
             )
             return plain, with_photo, inline
 
-        (plain, with_photo, inline) = asyncio.run(run())
+        (plain, with_photo, inline) = asyncio.run(phases())
     finally:
-        stop_processes(web, worker)
+        run.stop_processes(web, worker, timeout_s=30)
         flush_redis(args.redis)
 
     from apps.cases.models import Case, CasePhoto

@@ -38,14 +38,16 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import run  # noqa: E402 - the product's processes, started as run.py starts them
+from bench.common import flush_redis, percentile, prepare  # noqa: E402
 
 MEMBERS_PER_UNIT = 5
 
@@ -62,47 +64,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--celery-concurrency", type=int, default=1)
     parser.add_argument("--gap-ms", type=float, default=50.0, help="pause between two dispatches")
     return parser.parse_args()
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name or name in ("postgres", "test", "liandong"):
-        raise SystemExit(f"refusing to drop database {name!r}: give the bench its own database")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
-
-
-def setup_django(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database,
-        "REDIS_URL": args.redis,
-        "LIANDONG_DATA_DIR": str(data_dir),
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "0",
-        # No collectstatic for a bench: serve static files from the apps.
-        "STATIC_MANIFEST": "0",
-        "WHITENOISE_USE_FINDERS": "1",
-        # Bench users get throw-away passwords; they log in with tokens.
-        "LIANDONG_FAST_PASSWORD_HASHER": "1",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    return env
 
 
 def build_data(clients: int, dispatches: int):
@@ -144,78 +105,25 @@ def build_data(clients: int, dispatches: int):
     return org, units, tokens, cases
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_servers(env: dict[str, str], args: argparse.Namespace, data_dir: Path, procs: list):
     """Start uvicorn and a Celery worker; both are appended to ``procs`` at once, so the caller
     stops them even when the start fails half-way."""
-    port = free_port()
-    web_log = open(data_dir / "uvicorn.log", "wb")
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            str(args.web_workers),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=web_log,
-        stderr=subprocess.STDOUT,
-    )
+    port = run.free_port()
+    web_log = data_dir / "uvicorn.log"
+    web_options = ["--no-access-log", "--log-level", "warning", "--workers", str(args.web_workers)]
+    web = run.start_logged(run.web_command("127.0.0.1", port, *web_options), web_log, env=env)
     procs.append(web)
-    worker_log = open(data_dir / "celery.log", "wb")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "WARNING",
-            "--concurrency",
-            str(args.celery_concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"bench-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
+    worker_options = ["--concurrency", str(args.celery_concurrency), *run.ALONE]
+    worker = run.start_logged(
+        run.celery_command(
+            "worker", *worker_options, "-n", f"bench-{os.getpid()}@%h", loglevel="WARNING"
+        ),
+        data_dir / "celery.log",
         env=env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
     )
     procs.append(worker)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/track/", timeout=2)
-            break
-        except Exception as error:
-            if time.time() > deadline or web.poll() is not None:
-                raise SystemExit(
-                    f"uvicorn did not start: {(data_dir / 'uvicorn.log').read_text()[-2000:]}"
-                ) from error
-            time.sleep(0.2)
+    run.wait_until_up(web, web_log, url=base + "/track/")
     return base, port, web
 
 
@@ -384,20 +292,11 @@ async def measure(
     return latencies
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
 def main() -> None:
     args = parse_args()
     if args.clients % MEMBERS_PER_UNIT:
         raise SystemExit(f"--clients must be a multiple of {MEMBERS_PER_UNIT}")
-    data_dir = Path(tempfile.mkdtemp(prefix="liandong-bench-"))
-    print(f"database {args.database} (recreated), Redis {args.redis} (flushed), data {data_dir}")
-    recreate_database(args.database)
-    flush_redis(args.redis)
-    env = setup_django(args, data_dir)
+    data_dir, env = prepare(args, "notify")
     procs: list[subprocess.Popen] = []
     try:
         # The servers start first: the set-up's own events are fanned out while it runs.
@@ -412,7 +311,7 @@ def main() -> None:
         pids = worker_pids(web.pid, args.web_workers)
         rss_before = {pid: rss_kb(pid) for pid in pids}
 
-        async def run() -> tuple[list[float], dict[int, int], dict[int, int]]:
+        async def measure_connected() -> tuple[list[float], dict[int, int], dict[int, int]]:
             clients = Clients(base, tokens)
             t0 = time.perf_counter()
             await clients.connect_all()
@@ -426,16 +325,9 @@ def main() -> None:
             await clients.close()
             return latencies, held, rss
 
-        measured, held, rss_after = asyncio.run(run())
+        measured, held, rss_after = asyncio.run(measure_connected())
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        run.stop_processes(*procs)
         flush_redis(args.redis)
 
     latencies = [total for total, _ in measured]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -36,13 +35,3 @@ def celery_broker_url(redis_url: str) -> str:
     if redis_url.startswith("unix://"):
         return "redis+socket://" + redis_url[len("unix://") :]
     return redis_url
-
-
-def map_tile_sources(tiles_url: str) -> list[str]:
-    """The CSP source of a Leaflet tile URL template: its scheme and host, with the ``{s}``
-    subdomain placeholder as a wildcard (``https://{s}.tile.example.org/{z}/{x}/{y}.png`` →
-    ``https://*.tile.example.org``). No tiles configured, no source."""
-    parts = urlsplit(tiles_url.replace("{s}", "*"))
-    if not (parts.scheme and parts.netloc):
-        return []
-    return [f"{parts.scheme}://{parts.netloc}"]

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+import run
 from tests.factories import build_test_org
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,18 @@ def org(db):
     return build_test_org()
 
 
+@pytest.fixture
+def sent(monkeypatch):
+    """The task messages this process sends (instead of sending them): ``(name, args)``."""
+    from apps.core import follow_up
+
+    messages: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(
+        follow_up, "send", lambda name, *args: messages.append((name, args)) or True
+    )
+    return messages
+
+
 def ensure_role_groups() -> None:
     """The flush after each transactional test empties every table, including the role groups
     the data migration made (permissions come back through post_migrate); put them back."""
@@ -51,6 +63,20 @@ def ensure_role_groups() -> None:
                     for app, name in labels
                 ]
             )
+
+
+def grant_role_permissions(app_label: str, migration: str) -> None:
+    """Give the role groups the permissions of ``app_label`` that its data migration grants
+    (a transactional test's flush would have removed them)."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    granted = import_module(f"apps.{app_label}.migrations.{migration}").ROLE_PERMISSIONS
+    for role, codenames in granted.items():
+        Group.objects.get(name=role).permissions.add(
+            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        )
 
 
 @pytest.fixture
@@ -85,48 +111,23 @@ def celery_worker(env: dict[str, str] | None = None, name: str = "test"):
 
     log_path = Path(os.environ["LIANDONG_DATA_DIR"]) / f"celery-{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"{name}-{os.getpid()}@%h",
-            "-Q",
-            f"celery,{settings.SWEEPS_QUEUE}",
-        ],
-        cwd=ROOT,
-        env=env or _worker_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    command = run.celery_command(
+        "worker",
+        "--concurrency",
+        "1",
+        *run.ALONE,
+        "-n",
+        f"{name}-{os.getpid()}@%h",
+        "-Q",
+        f"celery,{settings.SWEEPS_QUEUE}",
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited: {log_path.read_text()[-3000:]}")
-        if b"ready." in log_path.read_bytes():
-            break
-        time.sleep(0.2)
-    else:
-        proc.terminate()
-        raise RuntimeError(f"the Celery worker did not start: {log_path.read_text()[-3000:]}")
+    proc = run.start_logged(command, log_path, env=env or _worker_env())
     proc.log_path = log_path  # type: ignore[attr-defined]
     try:
+        run.wait_until_up(proc, log_path)
         yield proc
     finally:
         stop_process(proc)
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -165,12 +166,7 @@ def wait_for_js(page, expression: str, timeout: float = 30.0):
     raise AssertionError(f"{expression} not true within {timeout}s")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = run.free_port
 
 
 def uvicorn_log_path(base: str) -> Path:
@@ -185,46 +181,19 @@ def uvicorn_server(
     """Serve the real ASGI app with uvicorn in a subprocess while the block runs; yields the
     base URL. ``env`` defaults to this run's test database and Redis. Its output goes to
     ``uvicorn_log_path(base)``; quiet unless asked (tests/test_log_secrets.py reads it all)."""
-    import urllib.request
-
     port = _free_port()
-    log_path = uvicorn_log_path(f"http://127.0.0.1:{port}")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            log_level,
-            *([] if access_log else ["--no-access-log"]),
-        ],
-        cwd=ROOT,
-        env=env or _worker_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited: {log_path.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(base + "/track/", timeout=2)
-            break
-        except Exception:
-            time.sleep(0.2)
+    log_path = uvicorn_log_path(base)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    options = ["--log-level", log_level, *([] if access_log else ["--no-access-log"])]
+    proc = run.start_logged(
+        run.web_command("127.0.0.1", port, *options), log_path, env=env or _worker_env()
+    )
     try:
+        run.wait_until_up(proc, log_path, url=base + "/track/")
         yield base
     finally:
         stop_process(proc)
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -269,20 +238,37 @@ def browser():
         instance.close()
 
 
+# A cheap Android phone, Chinese locale, Shanghai time.
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "zh-CN",
+    "timezone_id": "Asia/Shanghai",
+    "user_agent": "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+}
+
+
 @pytest.fixture
-def phone_context(browser):
-    """A phone-sized browser context (a cheap Android phone, Chinese locale, Shanghai time)."""
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        user_agent="Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
-    )
-    yield context
-    context.close()
+def new_phone(browser):
+    """``new_phone(**overrides)``: a phone-sized browser context (``PHONE`` with ``overrides``,
+    e.g. another viewport), closed after the test."""
+    contexts = []
+
+    def make(**overrides):
+        contexts.append(browser.new_context(**{**PHONE, **overrides}))
+        return contexts[-1]
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def phone_context(new_phone):
+    """A phone-sized browser context (``PHONE``)."""
+    return new_phone()
 
 
 @pytest.fixture
@@ -305,13 +291,7 @@ def screenshot(page, name: str) -> Path:
 
 def stop_process(proc: subprocess.Popen) -> None:
     """Stop a process the tests started: SIGTERM, then SIGKILL after 20 s."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    run.stop_processes(proc, timeout_s=20)
 
 
 def children_of(pid: int) -> list[int]:
@@ -328,23 +308,24 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
-def desk_login(page, base: str, username: str, next_url: str = "/admin/") -> None:
-    """Sign in at the desk's login page in a browser page and land on ``next_url``."""
+def submit_login(page, username: str, password: str | None = None) -> None:
+    """Fill the login form on ``page`` (the desk's or the field app's) and send it."""
     from tests.factories import PASSWORD
 
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD if password is None else password)
+    page.click("input[type=submit], button[type=submit]")
+
+
+def desk_login(page, base: str, username: str, next_url: str = "/admin/") -> None:
+    """Sign in at the desk's login page in a browser page and land on ``next_url``."""
     page.goto(f"{base}/admin/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    submit_login(page, username)
     page.wait_for_url(f"**{next_url.split('?')[0]}**")
 
 
 def field_login(page, base: str, username: str) -> None:
     """Sign in at the field app's login page and wait until the app has started."""
-    from tests.factories import PASSWORD
-
     page.goto(f"{base}/field/login/?next=/field/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, username)
     page.wait_for_selector("body[data-ready='1']")

@@ -125,29 +125,20 @@ def build_test_org() -> TestOrg:
                 ]
             )
         }
-        org.units[f"{town_key}-cg"] = Unit.objects.create(
-            name=f"{town_name}城管中队",
-            code=f"{town_key}-cg",
-            kind=UnitKind.STATIONED,
-            region=town,
-            department=departments["cg"],
-            platform=platforms["zhifa"],
-        )
-        org.units[f"{town_key}-sj"] = Unit.objects.create(
-            name=f"{town_name}市场监管所",
-            code=f"{town_key}-sj",
-            kind=UnitKind.STATIONED,
-            region=town,
-            department=departments["sj"],
-            platform=platforms["shichang"],
-        )
-        org.units[f"{town_key}-bm"] = Unit.objects.create(
-            name=f"{town_name}便民服务中心",
-            code=f"{town_key}-bm",
-            kind=UnitKind.TOWN_OFFICE,
-            region=town,
-            platform=platforms["bianmin"],
-        )
+        # The county departments' stationed units, and the town's own service centre.
+        for key, name, kind, platform in [
+            ("cg", "城管中队", UnitKind.STATIONED, "zhifa"),
+            ("sj", "市场监管所", UnitKind.STATIONED, "shichang"),
+            ("bm", "便民服务中心", UnitKind.TOWN_OFFICE, "bianmin"),
+        ]:
+            org.units[f"{town_key}-{key}"] = Unit.objects.create(
+                name=f"{town_name}{name}",
+                code=f"{town_key}-{key}",
+                kind=kind,
+                region=town,
+                department=departments.get(key),
+                platform=platforms[platform],
+            )
         for v_index in range(2):
             v_key = f"{town_key}-v{v_index + 1}"
             village = Region.objects.create(

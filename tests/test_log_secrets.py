@@ -27,6 +27,7 @@ from uvicorn.logging import AccessFormatter
 from apps.cases.models import Case, CaseEvent
 from config.env import celery_broker_url
 from config.log_redaction import RedactSecrets, install, redact
+from tests.api.conftest import report_payload
 from tests.conftest import _worker_env, celery_worker, uvicorn_log_path, uvicorn_server, wait_for
 from tests.factories import PASSWORD
 from tests.notify.sockets import close_code, next_message, open_socket
@@ -303,23 +304,9 @@ def test_a_day_of_logins_reports_and_sockets_leaves_no_secret_in_any_log(org_tx)
                 token = json.loads(response.read())["token"]
             secrets["token"] = token
 
-            lat, lng = org_tx.point_in(org_tx.grids["east-v1-g1"])
             report_id = str(uuid.uuid4())
             status, _ = phone_app.api(
-                "POST",
-                "/api/reports/",
-                {
-                    "id": report_id,
-                    "category": org_tx.categories["rubbish"].pk,
-                    "description": "路边堆放垃圾，影响通行",
-                    "severity": 3,
-                    "lat": lat,
-                    "lng": lng,
-                    "accuracy_m": 8,
-                    "position_source": "gps",
-                    "address": "东镇1村 幸福路 12 号",
-                },
-                token=token,
+                "POST", "/api/reports/", report_payload(org_tx, id=report_id), token=token
             )
             assert status == 201
 

@@ -27,6 +27,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from apps.accounts import services, tiers
 from apps.accounts.models import AccountEvent
+from apps.core.admin import ReadOnlyAdmin
 from apps.org.models import Profile, Tier
 from apps.org.scope import regions_in_scope
 
@@ -373,7 +374,7 @@ class ProfileAdmin(ScopedProfileChoices, admin.ModelAdmin):
 
 
 @admin.register(AccountEvent)
-class AccountEventAdmin(admin.ModelAdmin):
+class AccountEventAdmin(ReadOnlyAdmin):
     """Read-only: county administrators read the county's account changes (superusers all)."""
 
     list_display = ("at", "actor", "target_username", "action", "region", "summary")
@@ -401,15 +402,6 @@ class AccountEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return self._may_read(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="变更内容")
     def summary(self, event: AccountEvent) -> str:

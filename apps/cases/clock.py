@@ -106,16 +106,32 @@ def working_hours_between(start: dt.datetime, end: dt.datetime) -> float:
     exceptions = _exceptions(_calendar_version())
     local_start, local_end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
     total = dt.timedelta()
-    day = local_start.date()
-    while day <= local_end.date():
+    first, last = local_start.date(), local_end.date()
+    full_day = sum((end - begin for begin, end in _period_spans()), dt.timedelta())
+    day = first
+    while day <= last:
         if exceptions.get(day, day.weekday() < 5):
-            for begin, finish in WORK_PERIODS:
-                lo = max(local_start, dt.datetime.combine(day, begin, SHANGHAI))
-                hi = min(local_end, dt.datetime.combine(day, finish, SHANGHAI))
-                if hi > lo:
-                    total += hi - lo
+            if first < day < last:
+                # A whole working day inside the span (the screens count overdue cases of many
+                # months on every list row: no clock arithmetic for those days).
+                total += full_day
+            else:
+                for begin, finish in WORK_PERIODS:
+                    lo = max(local_start, dt.datetime.combine(day, begin, SHANGHAI))
+                    hi = min(local_end, dt.datetime.combine(day, finish, SHANGHAI))
+                    if hi > lo:
+                        total += hi - lo
         day += dt.timedelta(days=1)
     return total.total_seconds() / 3600
+
+
+@lru_cache(maxsize=1)
+def _period_spans() -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    day = dt.date(2000, 1, 3)
+    return tuple(
+        (dt.datetime.combine(day, begin), dt.datetime.combine(day, end))
+        for begin, end in WORK_PERIODS
+    )
 
 
 def hours_between(start: dt.datetime, end: dt.datetime, basis: str) -> float:

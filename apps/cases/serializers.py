@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +28,8 @@ from apps.cases.models import (
     Status,
 )
 from apps.cases.photos import CLIENT_ID_RE, photo_url
+from apps.cases.selectors import CaseClock, case_clock
+from apps.core.maps import map_config
 from apps.org.models import Grid, Profile, Tier
 
 if TYPE_CHECKING:
@@ -330,6 +332,20 @@ class PhotoSerializer(CopiedFieldsMixin, serializers.Serializer):
         return photo_url(photo, "web")
 
 
+class ClockSerializer(serializers.Serializer):
+    """``selectors.case_clock``: which deadline (``deadline_label``), when, the colour, and the
+    countdown in words (``text``: working time for working-time categories), as of the answer."""
+
+    colour = serializers.ChoiceField(choices=Colour.choices)
+    colour_display = serializers.CharField()
+    deadline = serializers.DateTimeField(allow_null=True)
+    deadline_label = serializers.CharField()
+    remaining_hours = serializers.FloatField(allow_null=True)
+    overdue = serializers.BooleanField()
+    text = serializers.CharField()
+    working_time = serializers.BooleanField()
+
+
 class CaseSummarySerializer(CopiedFieldsMixin, serializers.Serializer):
     """A case in a list: enough for a card with its colour and deadline.
 
@@ -345,9 +361,13 @@ class CaseSummarySerializer(CopiedFieldsMixin, serializers.Serializer):
     severity_display = DisplayField("severity")
     status = serializers.ChoiceField(choices=Status.choices)
     status_display = DisplayField("status")
-    colour = serializers.ChoiceField(choices=Colour.choices)
-    colour_display = DisplayField("colour")
+    # Colour, deadline and countdown all come from the one clock (selectors.case_clock): the
+    # current step's deadline, at the moment of the answer. ``overall_deadline`` (办结时限) is
+    # there for what it is, and drives nothing on the phone.
+    colour = serializers.SerializerMethodField()
+    colour_display = serializers.SerializerMethodField()
     deadline = serializers.SerializerMethodField()
+    clock = serializers.SerializerMethodField()
     step_deadline = serializers.DateTimeField(allow_null=True)
     overall_deadline = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -372,11 +392,32 @@ class CaseSummarySerializer(CopiedFieldsMixin, serializers.Serializer):
     def get_category_name(self, case: Case) -> str:
         return str(case.category)
 
+    def _clock(self, case: Case) -> CaseClock:
+        # Four fields read the same clock: count it once per case and answer.
+        memo = self.__dict__.setdefault("_clocks", {})
+        key = (case.pk, case.version, case.status)
+        if key not in memo:
+            memo[key] = case_clock(case, self.context.get("now"))
+        return memo[key]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Colour.choices))
+    def get_colour(self, case: Case) -> str:
+        return self._clock(case).colour
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_colour_display(self, case: Case) -> str:
+        return self._clock(case).colour_label
+
     @extend_schema_field(OpenApiTypes.DATETIME)
     def get_deadline(self, case: Case):
-        """When the case as a whole must be done, or (before dispatch) its current step."""
-        value = case.overall_deadline or case.step_deadline
+        """The current step's deadline (本环节时限): the one the colour and countdown follow."""
+        value = self._clock(case).deadline
         return serializers.DateTimeField().to_representation(value) if value else None
+
+    @extend_schema_field(ClockSerializer)
+    def get_clock(self, case: Case) -> dict[str, Any]:
+        """The case's clock as every screen shows it: label, deadline, colour and countdown."""
+        return ClockSerializer(self._clock(case).as_dict()).data
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_waiting_for(self, case: Case) -> str | None:
@@ -429,6 +470,9 @@ class CaseDetailSerializer(CaseSummarySerializer):
 
     lat = serializers.FloatField()
     lng = serializers.FloatField()
+    grid_boundary = serializers.SerializerMethodField(
+        help_text="The case's grid outline (GeoJSON, WGS-84), for the detail's map."
+    )
     accuracy_m = serializers.FloatField(allow_null=True)
     position_source = serializers.ChoiceField(choices=PositionSource.choices)
     position_source_display = DisplayField("position_source")
@@ -447,6 +491,11 @@ class CaseDetailSerializer(CaseSummarySerializer):
     reported_by_me = serializers.SerializerMethodField(
         help_text="The caller filed this report: the field app offers the citizen's link and QR code."
     )
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_grid_boundary(self, case: Case) -> dict:
+        # Lists defer the boundary (it can be large); one case's detail reads it.
+        return case.grid.boundary
 
     def get_reported_by_me(self, case: Case) -> bool:
         user = self.context.get("user")
@@ -538,10 +587,7 @@ class MeSerializer(serializers.Serializer):
             "unit_name": profile.unit.name if profile and profile.unit is not None else None,
             "can_report": can_report,
             "grids": grids,
-            "map": {
-                "tiles_url": settings.MAP_TILES_URL,
-                "center": list(settings.MAP_DEFAULT_CENTER),
-            },
+            "map": map_config(),
             "limits": {
                 "max_photos": settings.MAX_PHOTOS_PER_REPORT,
                 "max_photo_bytes": settings.MAX_PHOTO_BYTES,

@@ -96,6 +96,9 @@ class Input:
     max_value: float | None = None
     help_text: str = ""
     placeholder: str = ""
+    # Hours only: the desk also offers a date-time picker for the moment itself, converted to
+    # hours on the case's work calendar (``selectors.deadline_preview``) and shown as it is typed.
+    until_picker: bool = False
     # The service's value from the desk form's (the form's choice "approve" → approve=True).
     desk_value: Callable[[Any], Any] | None = None
 
@@ -190,6 +193,7 @@ _DISPATCH_INPUTS = (
         max_value=24 * 365,
         help_text="留空则按时限表。",
         placeholder="按时限表",
+        until_picker=True,
     ),
     _note("派遣说明"),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
@@ -33,19 +34,21 @@ def cache_unavailable(exc: BaseException) -> None:
         logger.warning("cache unavailable, going on without it: %s: %s", type(exc).__name__, exc)
 
 
-def cache_get(key: str, default: Any = None) -> Any:
+def _or_miss(miss: Any, method: Callable[..., Any], *args: Any) -> Any:
+    """``method(*args)``, or ``miss`` (logged) when the cache cannot be reached."""
     try:
-        return cache.get(key, default)
+        return method(*args)
     except CACHE_ERRORS as exc:
         cache_unavailable(exc)
-        return default
+        return miss
+
+
+def cache_get(key: str, default: Any = None) -> Any:
+    return _or_miss(default, cache.get, key, default)
 
 
 def cache_set(key: str, value: Any, timeout: float | None) -> None:
-    try:
-        cache.set(key, value, timeout)
-    except CACHE_ERRORS as exc:
-        cache_unavailable(exc)
+    _or_miss(None, cache.set, key, value, timeout)
 
 
 class SharedRedisCache(RedisCache):
@@ -74,38 +77,19 @@ class SoftRedisCache(SharedRedisCache):
     Used as ``SESSION_CACHE_ALIAS``: a signed-in phone keeps working through a Redis restart."""
 
     def get(self, key, default=None, version=None):
-        try:
-            return super().get(key, default, version)
-        except CACHE_ERRORS as exc:
-            cache_unavailable(exc)
-            return default
+        return _or_miss(default, super().get, key, default, version)
 
     def has_key(self, key, version=None):
-        try:
-            return super().has_key(key, version)
-        except CACHE_ERRORS as exc:
-            cache_unavailable(exc)
-            return False
+        return _or_miss(False, super().has_key, key, version)
 
     def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except CACHE_ERRORS as exc:
-            cache_unavailable(exc)
-            return {}
+        return _or_miss({}, super().get_many, keys, version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except CACHE_ERRORS as exc:
-            cache_unavailable(exc)
+        _or_miss(None, super().set, key, value, timeout, version)
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().touch(key, timeout, version)
-        except CACHE_ERRORS as exc:
-            cache_unavailable(exc)
-            return False
+        return _or_miss(False, super().touch, key, timeout, version)
 
     def delete(self, key, version=None):
         # A delete that cannot reach Redis would leave a stale copy behind (a session that was

@@ -145,27 +145,28 @@ def build_demo_county(
         ]
     )
     platforms = {(p.town_id, p.code): p for p in Platform.objects.filter(town__parent=county)}
+    # Every town's units: the departments' stationed units, then the town's own offices.
+    town_units = [
+        *(
+            (code, suffix, platform, UnitKind.STATIONED)
+            for code, suffix, platform in catalog.STATIONED
+        ),
+        *(
+            (code, suffix, platform, UnitKind.TOWN_OFFICE)
+            for code, suffix, platform in catalog.TOWN_OFFICES
+        ),
+    ]
     units = []
     for t, town in enumerate(demo.towns, start=1):
         short = town.name.removesuffix("街道").removesuffix("镇").removesuffix("乡")
-        for dept_code, name_suffix, platform_code in catalog.STATIONED:
+        for code, name_suffix, platform_code, kind in town_units:
             units.append(
                 Unit(
                     name=f"{short}{name_suffix}",
-                    code=f"t{t:02d}-{dept_code}",
-                    kind=UnitKind.STATIONED,
+                    code=f"t{t:02d}-{code}",
+                    kind=kind,
                     region=town,
-                    department=departments[dept_code],
-                    platform=platforms[(town.pk, platform_code)],
-                )
-            )
-        for office_code, name_suffix, platform_code in catalog.TOWN_OFFICES:
-            units.append(
-                Unit(
-                    name=f"{short}{name_suffix}",
-                    code=f"t{t:02d}-{office_code}",
-                    kind=UnitKind.TOWN_OFFICE,
-                    region=town,
+                    department=departments[code] if kind == UnitKind.STATIONED else None,
                     platform=platforms[(town.pk, platform_code)],
                 )
             )
@@ -208,21 +209,12 @@ def build_demo_county(
         )
     for t, town in enumerate(demo.towns, start=1):
         people.append((f"town{t:02d}", Role.TOWN_DISPATCHER, {"region": town}, []))
-        for dept_code, _suffix, _platform in catalog.STATIONED:
+        for code, _suffix, _platform, _kind in town_units:
             people.append(
                 (
-                    f"t{t:02d}_{dept_code}",
+                    f"t{t:02d}_{code}",
                     Role.DEPARTMENT_HANDLER,
-                    {"unit": unit_by_code[f"t{t:02d}-{dept_code}"]},
-                    [],
-                )
-            )
-        for office_code, _suffix, _platform in catalog.TOWN_OFFICES:
-            people.append(
-                (
-                    f"t{t:02d}_{office_code}",
-                    Role.DEPARTMENT_HANDLER,
-                    {"unit": unit_by_code[f"t{t:02d}-{office_code}"]},
+                    {"unit": unit_by_code[f"t{t:02d}-{code}"]},
                     [],
                 )
             )

@@ -33,9 +33,11 @@ from apps.cases.models import (
     Step,
     TimeBasis,
 )
+from apps.cases.services import STEP_FOR_STATUS
 from apps.cases.services.bulk import BulkRows, history_bulk_insert, history_ids_settle
 from apps.cases.tracking import new_tracking_number
 from apps.org.models import Grid, Profile, Role, Tier, Unit, UnitKind
+from apps.org.services import GRID_SHAPE_FIELDS
 
 BATCH = 10_000
 CASES_PER_DAY = 500  # DOMAIN.md §6: ~500 a day in a district of 2.6 M people
@@ -99,15 +101,8 @@ RECENT_STATUSES = [
     (Status.REJECTED, 0.04),
     (Status.CLOSED, 0.58),
 ]
-NEXT_STEP = {
-    Status.REPORTED: Step.ACCEPT,
-    Status.ACCEPTED: Step.DISPATCH,
-    Status.DISPATCHED: Step.SIGN,
-    Status.SIGNED: Step.HANDLE,
-    Status.HANDLED: Step.VERIFY,
-    Status.VERIFIED: Step.CLOSE,
-    Status.DEFERRED: Step.HANDLE,
-}
+# The step whose clock runs in each open status (a deferred case's is still handling's).
+NEXT_STEP = {**STEP_FOR_STATUS, Status.DEFERRED: Step.HANDLE}
 ORDER = [
     Status.REPORTED,
     Status.ACCEPTED,
@@ -152,12 +147,7 @@ def generate_history(
             "village_id",
             "village__parent_id",
             "village__parent__parent_id",
-            "min_lng",
-            "min_lat",
-            "max_lng",
-            "max_lat",
-            "centroid_lng",
-            "centroid_lat",
+            *GRID_SHAPE_FIELDS,
             "village__name",
             "village__parent__name",
         )
@@ -298,7 +288,7 @@ def generate_history(
             lead_unit = {
                 Tier.VILLAGE: lambda: workstation.get(village_id),
                 # Every grid's village sits under a town (``Region.clean`` checks the tiers).
-                Tier.TOWN: lambda: town_unit(category.pk, town_id),  # type: ignore[arg-type]
+                Tier.TOWN: lambda: town_unit(category.pk, town_id),
                 Tier.COUNTY: lambda: county_unit(category.pk),
             }[tier]()
             reached = (

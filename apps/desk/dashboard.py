@@ -30,9 +30,8 @@ from apps.cases.models import (
     ExtensionRequest,
     ExtensionStatus,
     Status,
-    Step,
 )
-from apps.cases.selectors import cases_visible_to, overdue_q
+from apps.cases.selectors import case_clock, cases_visible_to, live_colour, overdue_q
 from apps.org import geo
 from apps.org.models import Tier, Unit
 from apps.org.scope import regions_in_scope, scope_of
@@ -83,8 +82,13 @@ def desk_stats(user, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """The dashboard numbers for ``user`` (JSON-ready)."""
     now = now or timezone.now()
     visible = cases_visible_to(user).order_by()
-    by_colour = visible.filter(status__in=OPEN_STATUSES).aggregate(
-        **{c.value: Count("pk", filter=Q(colour=c.value)) for c in COLOUR_ORDER}
+    # Counted by the colour each case shows now (``live_colour``, the case page's and the list's
+    # rule), not the sweep's stored column: between two sweeps the stored one lags by a minute,
+    # and the tiles would then disagree with the overdue count beside them.
+    by_colour = (
+        visible.filter(status__in=OPEN_STATUSES)
+        .annotate(shown_colour=live_colour(now))
+        .aggregate(**{c.value: Count("pk", filter=Q(shown_colour=c.value)) for c in COLOUR_ORDER})
     )
     overdue = visible.filter(overdue_q(now))
     # Grouped here rather than in SQL: a GROUP BY lead unit tempts the planner onto the unit
@@ -204,30 +208,41 @@ def label(choices: type, value: Any) -> str:
     return _label(choices, value, get_language())
 
 
-def humanise_duration(delta: dt.timedelta) -> str:
-    minutes = int(abs(delta).total_seconds() // 60)
-    days, minutes = divmod(minutes, 60 * 24)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days} 天 {hours} 小时" if hours else f"{days} 天"
-    if hours:
-        return f"{hours} 小时 {minutes} 分" if minutes else f"{hours} 小时"
-    return f"{max(minutes, 1)} 分钟"
-
-
 def time_left(case: Case, now: dt.datetime | None = None) -> dict[str, str]:
-    """How long the current step has left, for a person: text, a CSS class and a tooltip."""
+    """The case's clock for a person (``selectors.case_clock``, the one rule every screen
+    shows): text, a CSS class, a tooltip naming the deadline, and the colour that goes with it.
+    A list row asks twice (the colour badge and the 时限 column): counted once per row."""
+    memo = getattr(case, "_desk_time_left", None)
+    key = (case.version, case.status, case.step_deadline, case.yellow_at)
+    if now is None and memo is not None and memo[0] == key:
+        return memo[1]
+    clock = case_clock(case, now)
     if case.status in FINAL_STATUSES:
-        return {"text": "已办结", "css": "ld-done", "title": ""}
-    if case.status == Status.DEFERRED:
-        review = case.deferred_review_on.strftime("%m-%d") if case.deferred_review_on else ""
-        return {"text": f"挂账 {review}".strip(), "css": "ld-grey", "title": "挂账缓办，复查日期"}
-    if case.step_deadline is None:
-        return {"text": "—", "css": "", "title": ""}
-    now = now or timezone.now()
-    remaining = case.step_deadline - now
-    title = f"{label(Step, case.step)}时限 {timezone.localtime(case.step_deadline):%Y-%m-%d %H:%M}"
-    if remaining.total_seconds() < 0:
-        return {"text": f"超时 {humanise_duration(remaining)}", "css": "ld-overdue", "title": title}
-    css = "ld-soon" if case.colour == Colour.YELLOW else "ld-ok"
-    return {"text": f"剩 {humanise_duration(remaining)}", "css": css, "title": title}
+        css = "ld-done"
+    elif case.status == Status.DEFERRED:
+        css = "ld-grey"
+    elif clock.overdue:
+        css = "ld-overdue"
+    elif clock.colour == Colour.YELLOW:
+        css = "ld-soon"
+    else:
+        css = "ld-ok" if clock.deadline else ""
+    title = (
+        f"{clock.deadline_label} {timezone.localtime(clock.deadline):%Y-%m-%d %H:%M}"
+        if clock.deadline
+        else ""
+    )
+    shown = {
+        "text": clock.text,
+        "css": css,
+        "title": title,
+        "colour": clock.colour,
+        "colour_label": clock.colour_label,
+        "label": clock.deadline_label,
+        "deadline": timezone.localtime(clock.deadline).strftime("%Y-%m-%d %H:%M")
+        if clock.deadline
+        else "",
+    }
+    if now is None:
+        case._desk_time_left = (key, shown)  # type: ignore[attr-defined]
+    return shown

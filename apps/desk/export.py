@@ -9,7 +9,6 @@ of (header, accessor) where the accessor is a callable taking the object.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,13 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils import timezone
+
+from apps.core.downloads import (
+    CSV_CONTENT_TYPE,
+    attachment,
+    spreadsheet_safe,
+    workbook_response,
+)
 
 # Excel is for reading in a spreadsheet; past this size the CSV is the right tool.
 EXCEL_MAX_ROWS = 100_000
@@ -45,16 +51,9 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-def _safe_text(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in user-typed text (CSV/formula injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def rows_of(queryset: QuerySet, columns: list[Column], limit: int) -> Iterator[list[Any]]:
     for obj in queryset[:limit].iterator(chunk_size=2000):
-        yield [_safe_text(_cell(accessor(obj))) for _header, accessor in columns]
+        yield [spreadsheet_safe(_cell(accessor(obj))) for _header, accessor in columns]
 
 
 def csv_response(
@@ -68,9 +67,9 @@ def csv_response(
         for row in rows:
             yield writer.writerow(row)
 
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    return response
+    return attachment(
+        StreamingHttpResponse(stream(), content_type=CSV_CONTENT_TYPE), f"{filename}.csv"
+    )
 
 
 def xlsx_response(
@@ -91,14 +90,7 @@ def xlsx_response(
     sheet.append(header)
     for row in rows:
         sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
-    return response
+    return workbook_response(book, f"{filename}.xlsx")
 
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.utils import timezone
 
-from apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Category
-from apps.cases.selectors import overdue_q
+from apps.cases.models import FINAL_STATUSES, OPEN_STATUSES, Category, Colour
+from apps.cases.selectors import cases_showing_colour, overdue_q
 from apps.desk import dashboard as desk
 from apps.org.models import Grid, Tier
 from apps.org.scope import regions_in_scope, scope_of, units_in_scope
@@ -86,9 +86,31 @@ class CategoryFilter(admin.SimpleListFilter):
         return queryset.filter(category_id__in=ids)
 
 
-class TownFilter(admin.SimpleListFilter):
+class _PlaceFilter(admin.SimpleListFilter):
+    """Cases of one place; ``field`` is the case's column for that tier of place."""
+
+    field = ""
+
+    def queryset(self, request, queryset):
+        pk = _int(self.value())
+        return queryset if pk is None else queryset.filter(**{self.field: pk})
+
+
+def _choices_under(request, places, *, above: str, field: str, own_tier: str) -> list:
+    """The places under the one chosen in the filter ``above`` or, with none chosen, under the
+    user's own region when it is of ``own_tier``; otherwise none (choose the place above first)."""
+    chosen = request.GET.get(above)
+    if chosen and chosen.isdigit():
+        places = places.filter(**{field: int(chosen)})
+    elif scope_of(request.user).region_tier != own_tier:
+        return []
+    return [(str(p.pk), p.name) for p in places.order_by("code")]
+
+
+class TownFilter(_PlaceFilter):
     title = "乡镇/街道"
     parameter_name = "town"
+    field = "town_id"
 
     def lookups(self, request, model_admin):
         towns = regions_in_scope(request.user).filter(tier=Tier.TOWN).order_by("code")
@@ -96,55 +118,37 @@ class TownFilter(admin.SimpleListFilter):
             return []  # one town only: nothing to choose
         return [(str(t.pk), t.name) for t in towns]
 
-    def queryset(self, request, queryset):
-        pk = _int(self.value())
-        return queryset if pk is None else queryset.filter(town_id=pk)
 
-
-class VillageFilter(admin.SimpleListFilter):
+class VillageFilter(_PlaceFilter):
     """Villages of the chosen town (or of the user's own town), so the list stays short."""
 
     title = "村/社区"
     parameter_name = "village"
+    field = "village_id"
 
     def lookups(self, request, model_admin):
-        scope = scope_of(request.user)
-        if scope.region_tier == Tier.VILLAGE:
+        if scope_of(request.user).region_tier == Tier.VILLAGE:
             return []
         villages = regions_in_scope(request.user).filter(tier=Tier.VILLAGE)
-        town = request.GET.get("town")
-        if town and town.isdigit():
-            villages = villages.filter(parent_id=int(town))
-        elif scope.region_tier != Tier.TOWN:
-            return []  # a county: choose a town first
-        return [(str(v.pk), v.name) for v in villages.order_by("code")]
-
-    def queryset(self, request, queryset):
-        pk = _int(self.value())
-        return queryset if pk is None else queryset.filter(village_id=pk)
+        return _choices_under(
+            request, villages, above="town", field="parent_id", own_tier=Tier.TOWN
+        )
 
 
-class GridFilter(admin.SimpleListFilter):
+class GridFilter(_PlaceFilter):
     """Grids of the chosen village (or of the user's own village)."""
 
     title = "网格"
     parameter_name = "grid"
+    field = "grid_id"
 
     def lookups(self, request, model_admin):
-        scope = scope_of(request.user)
         grids = Grid.objects.filter(
             village__in=regions_in_scope(request.user).filter(tier=Tier.VILLAGE)
         )
-        village = request.GET.get("village")
-        if village and village.isdigit():
-            grids = grids.filter(village_id=int(village))
-        elif scope.region_tier != Tier.VILLAGE:
-            return []  # choose a village first
-        return [(str(g.pk), g.name) for g in grids.order_by("code")]
-
-    def queryset(self, request, queryset):
-        pk = _int(self.value())
-        return queryset if pk is None else queryset.filter(grid_id=pk)
+        return _choices_under(
+            request, grids, above="village", field="village_id", own_tier=Tier.VILLAGE
+        )
 
 
 class UnitFilter(admin.SimpleListFilter):
@@ -232,3 +236,21 @@ class CreatedRangeFilter(admin.ListFilter):
             }
         hidden = [(k, v) for k, v in changelist.params.items() if k not in self.parameters]
         yield {"form": True, "from": current[0], "to": current[1], "hidden": hidden}
+
+
+class ColourFilter(admin.SimpleListFilter):
+    """预警颜色 as the rows show it (``selectors.case_clock``), not the sweep's stored column,
+    which lags by up to a minute: a row under 黄 never reads 已超时. Keeps the URL parameter
+    of the plain field filter it replaces (the dashboard's tiles link to it)."""
+
+    title = "预警颜色"
+    parameter_name = "colour__exact"
+
+    def lookups(self, request, model_admin):
+        return list(Colour.choices)
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in Colour.values:
+            return cases_showing_colour(queryset, value)
+        return queryset

@@ -4,16 +4,18 @@ decides whether the step is legal and says why not."""
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any, TypedDict
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.cases import steps, tracking
 from apps.cases.models import Case
-from apps.cases.selectors import cases_visible_to
+from apps.cases.selectors import DeadlineRefused, cases_visible_to, deadline_preview
 from apps.org.models import Unit
 from apps.org.scope import AnyUser
 
@@ -79,6 +81,19 @@ class ReviewDateField(forms.DateField):
         return value
 
 
+class DeadlineUntilField(forms.DateTimeField):
+    """The moment a 办理时限 ends, from the browser's own date-time picker; the form turns it
+    into hours on the case's work calendar (``selectors.deadline_preview``)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, *, hours_field: str, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+        super().__init__(**kwargs)
+        self.hours_field = hours_field
+        self.widget.attrs["data-deadline-until"] = hours_field
+
+
 class _Common(TypedDict):
     label: str
     required: bool
@@ -139,15 +154,47 @@ class StepForm(forms.Form):
                     self.initial.setdefault(name, suggested.pk)
             if isinstance(field, CaseNumberField):
                 field.user, field.case = user, case
+            if isinstance(field, DeadlineUntilField) and case is not None:
+                # The live preview (deadline_picker.js) asks the case page's preview URL.
+                field.widget = copy.copy(field.widget)
+                field.widget.attrs = {
+                    **field.widget.attrs,
+                    "data-preview-url": reverse(
+                        "admin:cases_case_deadline_preview", args=[case.pk]
+                    ),
+                }
+        self.case = case
 
     def clean(self):
         data = super().clean()
+        for name, field in self.fields.items():
+            if isinstance(field, DeadlineUntilField) and data.get(name) is not None:
+                self._hours_from_until(data, name, field)
         kinds = {spec.kind: spec.name for spec in self.step.inputs}
         if steps.Kind.UNIT in kinds and steps.Kind.UNITS in kinds:
             lead = data.get(kinds[steps.Kind.UNIT])
             if lead is not None and lead in (data.get(kinds[steps.Kind.UNITS]) or []):
                 self.add_error(kinds[steps.Kind.UNITS], "牵头单位不必再选为协办单位。")
         return data
+
+    def _hours_from_until(self, data: dict, name: str, field: DeadlineUntilField) -> None:
+        """A picked moment replaces the hours: converted on the case's calendar, refused with
+        the reason when it is past, too soon or too far."""
+        if self.case is None:
+            raise ImproperlyConfigured("a deadline picker needs the case it is for")
+        spec = next(s for s in self.step.inputs if s.name == field.hours_field)
+        try:
+            preview = deadline_preview(
+                self.case,
+                until=data[name],
+                min_hours=spec.min_value or 0.5,
+                max_hours=spec.max_value or 24 * 365,
+            )
+        except DeadlineRefused as refused:
+            self.add_error(name, refused.message)
+            return
+        self.errors.pop(field.hours_field, None)
+        data[field.hours_field] = preview.hours
 
     def service_kwargs(self) -> dict:
         """The service function's arguments, by its keywords."""
@@ -171,7 +218,16 @@ class StepForm(forms.Form):
 @cache
 def step_form(step: steps.Step) -> type[StepForm]:
     """The desk's form class for ``step``: a field for each of its inputs, in their order."""
-    fields = {spec.name: _desk_field(spec) for spec in step.inputs}
+    fields: dict[str, forms.Field] = {}
+    for spec in step.inputs:
+        fields[spec.name] = _desk_field(spec)
+        if spec.kind == steps.Kind.HOURS and spec.until_picker:
+            fields[f"{spec.name}_until"] = DeadlineUntilField(
+                label="或选择截止时间",
+                required=False,
+                hours_field=spec.name,
+                help_text="按本事件的计时方式（工作时间或自然时间）折算为小时。",
+            )
     name = "".join(part.title() for part in step.name.split("_")) + "Form"
     return type(name, (StepForm,), {"step": step, "__module__": __name__, **fields})
 
@@ -183,8 +239,37 @@ class BulkDispatchForm(forms.Form):
     deadline_hours = forms.FloatField(
         label="办理时限（小时）", required=False, min_value=0.5, max_value=24 * 365
     )
+    deadline_hours_until = DeadlineUntilField(
+        label="或选择截止时间",
+        required=False,
+        hours_field="deadline_hours",
+        help_text="每件事件按自己的计时方式（工作时间或自然时间）折算为小时；下方显示第一件的结果。",
+    )
     note = _note(label="派遣说明")
 
-    def __init__(self, *args, units=None, **kwargs):
+    def __init__(self, *args, units=None, first_case=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lead_unit"].queryset = units if units is not None else Unit.objects.none()
+        if first_case is not None:
+            field = self.fields["deadline_hours_until"]
+            field.widget = copy.copy(field.widget)
+            field.widget.attrs = {
+                **field.widget.attrs,
+                "data-preview-url": reverse(
+                    "admin:cases_case_deadline_preview", args=[first_case.pk]
+                ),
+            }
+
+    def clean_deadline_hours_until(self):
+        until = self.cleaned_data.get("deadline_hours_until")
+        if until is not None and until <= timezone.now():
+            raise forms.ValidationError("截止时间必须晚于现在，请重新选择。")
+        return until
+
+    def hours_for(self, case: Case) -> float | None:
+        """The hours for ``case``: typed, or the picked moment on the case's own calendar
+        (``DeadlineRefused`` when that moment does not work for this case)."""
+        until = self.cleaned_data.get("deadline_hours_until")
+        if until is None:
+            return self.cleaned_data.get("deadline_hours")
+        return deadline_preview(case, until=until).hours

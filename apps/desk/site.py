@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from apps.desk import dashboard as desk
+from apps.desk import onboarding
 from apps.org.scope import scope_of
 
 STATS_POLL_SECONDS = 15
@@ -30,7 +31,30 @@ class LiandongAdminSite(admin.AdminSite):
 
     def get_urls(self):
         # admin_view: staff only, never cached.
-        urls = [path("desk/stats.json", self.admin_view(self.desk_stats_view), name="desk_stats")]
+        urls = [
+            path("desk/stats.json", self.admin_view(self.desk_stats_view), name="desk_stats"),
+            # 县区上线: county administrators only (checked in each view).
+            path(
+                "onboarding/",
+                self.admin_view(lambda request: onboarding.onboarding_view(request, self)),
+                name="onboarding",
+            ),
+            path(
+                "onboarding/template.xlsx",
+                self.admin_view(onboarding.template_view),
+                name="onboarding_template",
+            ),
+            path(
+                "onboarding/template/<slug:sheet>.csv",
+                self.admin_view(onboarding.template_view),
+                name="onboarding_template_csv",
+            ),
+            path(
+                "onboarding/export.xlsx",
+                self.admin_view(onboarding.export_view),
+                name="onboarding_export",
+            ),
+        ]
         return urls + super().get_urls()
 
     def desk_stats_view(self, request):
@@ -57,6 +81,8 @@ class LiandongAdminSite(admin.AdminSite):
             "stats": stats,
             "waiting_cases": waiting,
             "poll_seconds": STATS_POLL_SECONDS,
+            "can_onboard": request.user.is_superuser
+            or onboarding.county_admin_region(request.user) is not None,
             **(extra_context or {}),
         }
         request.current_app = self.name

@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 
 from django.http import HttpResponse
 
+from apps.core.downloads import (
+    CSV_CONTENT_TYPE,
+    attachment,
+    spreadsheet_safe,
+    workbook_response,
+)
+
 EXPORT_FORMATS = ("csv", "xlsx")
 
 
@@ -35,13 +42,6 @@ class Table:
         return list(zip(self.display, self.links))
 
 
-def _safe_cell(value):
-    """Spreadsheet formula injection: a text cell starting with = + - @ would run as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _filename(table: Table, suffix: str, period: str) -> str:
     stem = re.sub(r"[^0-9A-Za-z_-]+", "-", f"liandong-{table.key}-{period}").strip("-")
     return f"{stem}.{suffix}"
@@ -55,8 +55,11 @@ def export_response(table: Table, fmt: str, *, period: str, subtitle: str = "") 
         writer.writerow([table.title, subtitle])
         writer.writerow(table.headers)
         for row in table.rows:
-            writer.writerow([_safe_cell(v) for v in row])
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+            writer.writerow([spreadsheet_safe(v) for v in row])
+        return attachment(
+            HttpResponse(buffer.getvalue(), content_type=CSV_CONTENT_TYPE),
+            _filename(table, fmt, period),
+        )
     else:
         from openpyxl import Workbook
         from openpyxl.styles import Font
@@ -70,17 +73,10 @@ def export_response(table: Table, fmt: str, *, period: str, subtitle: str = "") 
         for cell in sheet[2]:
             cell.font = Font(bold=True)
         for row in table.rows:
-            sheet.append([_safe_cell(v) for v in row])
+            sheet.append([spreadsheet_safe(v) for v in row])
         for index, header in enumerate(table.headers, start=1):
             sheet.column_dimensions[sheet.cell(row=2, column=index).column_letter].width = max(
                 10, len(header) * 2
             )
         sheet.freeze_panes = "A3"
-        xlsx = io.BytesIO()
-        workbook.save(xlsx)
-        response = HttpResponse(
-            xlsx.getvalue(),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    response["Content-Disposition"] = f'attachment; filename="{_filename(table, fmt, period)}"'
-    return response
+        return workbook_response(workbook, _filename(table, fmt, period))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLACE_LEVELS = ("county", "town", "village", "grid")
+# A case's place columns, in the order of PLACE_LEVELS (the order ``Accumulator.add`` reads).
+PLACE_COLUMNS = tuple(f"{level}_id" for level in PLACE_LEVELS)
+CASE_PLACE_COLUMNS = tuple(f"case__{column}" for column in PLACE_COLUMNS)
 CHUNK = 500  # ids per IN (...) list: far below SQLite's variable limit
 
 # History actions that feed a counter (everything else — notes, urges, colour flips — does not).
@@ -124,7 +127,7 @@ class Accumulator:
         *,
         day: dt.date,
         category_id: int,
-        places: tuple,
+        places: Sequence[int | None],  # one key per PLACE_LEVELS level, in that order
         metrics: dict[str, int],
         unit_id: int | None = None,
         person_id: int | None = None,
@@ -155,35 +158,22 @@ def collect(start: dt.datetime, end: dt.datetime, acc: Accumulator) -> Accumulat
     return acc
 
 
-def _collect_reports(start, end, acc: Accumulator) -> None:
-    # Cohort of the cases reported in the window, by their status now.
-    rows = (
-        Case.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values_list(
-            "created_at",
-            "category_id",
-            "county_id",
-            "town_id",
-            "village_id",
-            "grid_id",
-            "lead_unit_id",
-            "reporter_id",
-            "status",
-        )
+def _created_in(model, start, end, *columns: str):
+    """(created_at, *columns) of the rows created in [start, end), in no particular order."""
+    return (
+        model.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values_list("created_at", *columns)
         .order_by()
     )
-    for (
-        created_at,
-        category_id,
-        county,
-        town,
-        village,
-        grid,
-        lead_unit,
-        reporter,
-        status,
-    ) in rows.iterator(2000):
-        day, places = local_day(created_at), (county, town, village, grid)
+
+
+def _collect_reports(start, end, acc: Accumulator) -> None:
+    # Cohort of the cases reported in the window, by their status now.
+    rows = _created_in(
+        Case, start, end, "category_id", *PLACE_COLUMNS, "lead_unit_id", "reporter_id", "status"
+    )
+    for created_at, category_id, *places, lead_unit, reporter, status in rows.iterator(2000):
+        day = local_day(created_at)
         # reports: every case reported (person: the reporter — a grid worker's "found").
         acc.add(
             day=day,
@@ -204,6 +194,14 @@ def _collect_reports(start, end, acc: Accumulator) -> None:
             )
 
 
+# Events that only count one for the department they name.
+_UNIT_COUNTERS: dict[str, str] = {
+    Action.RETURN: "returned",
+    Action.EXTENSION_REQUEST: "extension_requested",
+    Action.EXTENSION_APPROVE: "extension_granted",
+}
+
+
 def _collect_events(start, end, acc: Accumulator) -> None:
     ever_deferred = Exists(
         CaseEvent.objects.filter(case_id=OuterRef("case_id"), action=Action.DEFER)
@@ -221,10 +219,7 @@ def _collect_events(start, end, acc: Accumulator) -> None:
             "data",
             "case_id",
             "case__category_id",
-            "case__county_id",
-            "case__town_id",
-            "case__village_id",
-            "case__grid_id",
+            *CASE_PLACE_COLUMNS,
             "case__lead_unit_id",
             "case__overall_deadline",
             "deferred",
@@ -255,39 +250,28 @@ def _collect_events(start, end, acc: Accumulator) -> None:
         data,
         case_id,
         category_id,
-        county,
-        town,
-        village,
-        grid,
+        *places,
         lead_unit,
         deadline,
         deferred,
     ) in rows:
-        day, places = local_day(at), (county, town, village, grid)
+        # Which counters the event feeds, and whose: the department it names (the lead
+        # department for a verdict, none for an escalation or a self-resolved case) and the
+        # person who acted where their own figures count it too.
+        unit_id: int | None = unit
+        person_id: int | None = None
         if action in DISPATCH_ACTIONS:
-            if unit is not None:  # a joint response without a lead department dispatches nobody
-                acc.add(
-                    day=day,
-                    category_id=category_id,
-                    places=places,
-                    metrics={"dispatched": 1},
-                    unit_id=unit,
-                )
-        elif action == Action.RETURN:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"returned": 1},
-                unit_id=unit,
-            )
+            if unit is None:  # a joint response without a lead department dispatches nobody
+                continue
+            metrics = {"dispatched": 1}
+        elif action in _UNIT_COUNTERS:
+            metrics = {_UNIT_COUNTERS[action]: 1}
         elif action == Action.SIGN:
             metrics = {"signed": 1}
             if not deferred:  # deferred cases leave the on-time figures
                 metrics["signed_timed"] = 1
                 if not (data or {}).get("late"):
                     metrics["signed_on_time"] = 1
-            acc.add(day=day, category_id=category_id, places=places, metrics=metrics, unit_id=unit)
         elif action == Action.HANDLE:
             metrics = {"handled": 1}
             if not deferred:
@@ -300,85 +284,46 @@ def _collect_events(start, end, acc: Accumulator) -> None:
                     metrics["handle_n"] = 1
                     metrics["handle_minutes"] = minutes
                     metrics[HIST_FIELDS[handle_bin(minutes)]] = 1
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics=metrics,
-                unit_id=unit,
-                person_id=actor,
-                person_metrics=metrics,
-            )
+            person_id = actor
         elif action in (Action.VERIFY_PASS, Action.VERIFY_FAIL):
             metrics = (
                 {"verified": 1, "verify_failed": 1}
                 if action == Action.VERIFY_FAIL
                 else {"verified": 1}
             )
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics=metrics,
-                unit_id=lead_unit,
-                person_id=actor,
-                person_metrics=metrics,
-            )
-        elif action == Action.EXTENSION_REQUEST:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"extension_requested": 1},
-                unit_id=unit,
-            )
-        elif action == Action.EXTENSION_APPROVE:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"extension_granted": 1},
-                unit_id=unit,
-            )
+            unit_id, person_id = lead_unit, actor
         elif action == Action.ESCALATE:
-            acc.add(day=day, category_id=category_id, places=places, metrics={"escalated": 1})
+            metrics, unit_id = {"escalated": 1}, None
         elif action == Action.SELF_RESOLVE:
-            acc.add(
-                day=day,
-                category_id=category_id,
-                places=places,
-                metrics={"self_resolved": 1},
-                person_id=actor,
-                person_metrics={"self_resolved": 1},
-            )
+            metrics, unit_id, person_id = {"self_resolved": 1}, None, actor
+        else:
+            continue
+        acc.add(
+            day=local_day(at),
+            category_id=category_id,
+            places=places,
+            metrics=metrics,
+            unit_id=unit_id,
+            person_id=person_id,
+            person_metrics=metrics if person_id is not None else None,
+        )
 
 
 def _collect_ratings(start, end, acc: Accumulator) -> None:
     Rating = rating_model()
     if Rating is None:
         return
-    rows = (
-        Rating.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values_list(
-            "created_at",
-            "stars",
-            "case__category_id",
-            "case__county_id",
-            "case__town_id",
-            "case__village_id",
-            "case__grid_id",
-            "case__lead_unit_id",
-        )
-        .order_by()
+    rows = _created_in(
+        Rating, start, end, "stars", "case__category_id", *CASE_PLACE_COLUMNS, "case__lead_unit_id"
     )
-    for at, stars, category_id, county, town, village, grid, lead_unit in rows.iterator(2000):
+    for at, stars, category_id, *places, lead_unit in rows.iterator(2000):
         if stars is None:
             continue
         stars = int(stars)
         acc.add(
             day=local_day(at),
             category_id=category_id,
-            places=(county, town, village, grid),
+            places=places,
             unit_id=lead_unit,
             metrics={"ratings": 1, "stars": stars, "ratings_good": 1 if stars >= 4 else 0},
         )

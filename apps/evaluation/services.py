@@ -143,6 +143,16 @@ def _rows_for(acc: Accumulator) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _daily_rows(first_day: dt.date, last_day: dt.date) -> list[tuple[Any, ...]]:
+    """The daily rollup rows of the days ``first_day`` to ``last_day``, from the raw tables."""
+    acc = collect(
+        day_start(first_day),
+        day_start(last_day + dt.timedelta(days=1)),
+        Accumulator(by_day=True, by_category=True),
+    )
+    return _rows_for(acc)
+
+
 def _insert_rows(rows: list[tuple[Any, ...]]) -> None:
     """Plain tuples straight to the table (COPY on PostgreSQL): a month of a big county is
     hundreds of thousands of rows, and model instances would cost more than the queries."""
@@ -203,12 +213,7 @@ def rollup_month_recompute(*, month: dt.date) -> None:
 def rollup_day_recompute(*, day: dt.date) -> int:
     """Step 3 for one day. Returns the number of rows written."""
     marked = DirtyDay.objects.filter(day=day).values_list("marked_at", flat=True).first()
-    acc = collect(
-        day_start(day),
-        day_start(day + dt.timedelta(days=1)),
-        Accumulator(by_day=True, by_category=True),
-    )
-    rows = _rows_for(acc)
+    rows = _daily_rows(day, day)
     with transaction.atomic():
         DailyRollup.objects.filter(day=day).delete()
         _insert_rows(rows)
@@ -281,12 +286,7 @@ def rollups_rebuild(*, first_day: dt.date | None = None, last_day: dt.date | Non
         window_end = min(
             next_month(window_start) - dt.timedelta(days=1), last_day
         )  # one calendar month
-        acc = collect(
-            day_start(window_start),
-            day_start(window_end + dt.timedelta(days=1)),
-            Accumulator(by_day=True, by_category=True),
-        )
-        rows = _rows_for(acc)
+        rows = _daily_rows(window_start, window_end)
         with transaction.atomic():
             DailyRollup.objects.filter(day__gte=window_start, day__lte=window_end).delete()
             _insert_rows(rows)

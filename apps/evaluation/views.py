@@ -215,6 +215,32 @@ def maybe_export(
     raise BadInput("没有这个表格。")
 
 
+def export_or_render(
+    request,
+    escope,
+    period: Period,
+    category: Category | None,
+    tables: list[Table],
+    template: str,
+    **extra,
+) -> HttpResponse:
+    """The page, or the table the query names as a file when it asks for an export."""
+    exported = maybe_export(request, tables, period, f"{escope.home.name} {period.label}")
+    if exported:
+        return exported
+    return render(request, template, page_context(request, escope, period, category, **extra))
+
+
+def period_filters(period: Period, category: Category | None, within: Region | None) -> dict:
+    """The page's filters as the keyword arguments of the rows selectors."""
+    return {
+        "first_day": period.first,
+        "last_day": period.last,
+        "category_ids": selectors.category_ids_for(category),
+        "within": within,
+    }
+
+
 def export_value(code: str, value):
     if value is None:
         return None
@@ -365,23 +391,18 @@ def dashboard(request, escope):
         tables.append(table)
         rankings.append({"kind": kind, "table": table, "rows": rows})
     board = colour_board(request.user, escope)
-    exported = maybe_export(request, tables, period, f"{escope.home.name} {period.label}")
-    if exported:
-        return exported
-    return render(
+    return export_or_render(
         request,
+        escope,
+        period,
+        category,
+        tables,
         "evaluation/dashboard.html",
-        page_context(
-            request,
-            escope,
-            period,
-            category,
-            nav="dashboard",
-            headline=headline,
-            rankings=rankings,
-            board_totals=board["totals"],
-            colours=colour_labels(),
-        ),
+        nav="dashboard",
+        headline=headline,
+        rankings=rankings,
+        board_totals=board["totals"],
+        colours=colour_labels(),
     )
 
 
@@ -398,36 +419,24 @@ def indicators(request, escope):
     within = parse_region(request.GET, escope)
     spec = selectors.SUBJECT_KINDS[kind]
     rows = selectors.indicator_rows(
-        request.user,
-        escope,
-        kind,
-        first_day=period.first,
-        last_day=period.last,
-        category_ids=selectors.category_ids_for(category),
-        within=within,
+        request.user, escope, kind, **period_filters(period, category, within)
     )
     title = f"{spec.label}指标" + (f"（{within.name}）" if within else "")
     table = indicator_table(kind, title, rows, spec.columns, kind, period, category)
-    exported = maybe_export(request, [table], period, f"{escope.home.name} {period.label}")
-    if exported:
-        return exported
-    return render(
+    return export_or_render(
         request,
+        escope,
+        period,
+        category,
+        [table],
         "evaluation/indicators.html",
-        page_context(
-            request,
-            escope,
-            period,
-            category,
-            nav="indicators",
-            table=table,
-            kind=kind,
-            within=within,
-            within_choices=selectors.subjects(escope, "town")
-            + selectors.subjects(escope, "village")
-            if escope.tier != "village"
-            else [],
-        ),
+        nav="indicators",
+        table=table,
+        kind=kind,
+        within=within,
+        within_choices=selectors.subjects(escope, "town") + selectors.subjects(escope, "village")
+        if escope.tier != "village"
+        else [],
     )
 
 

@@ -8,11 +8,11 @@ import calendar
 import datetime as dt
 import json
 
-from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from apps.core.maps import map_config
 from apps.evaluation import charts, selectors
 from apps.evaluation.exports import Table
 from apps.evaluation.selectors.hotspots import (
@@ -167,9 +167,7 @@ def hotspots(request, escope):
             + selectors.subjects(escope, "village")
             if escope.tier != "village"
             else [],
-            map_center=settings.MAP_DEFAULT_CENTER,
-            tiles_url=settings.MAP_TILES_URL,
-            tiles_attribution=settings.MAP_TILES_ATTRIBUTION,
+            map_config=map_config(),
         ),
     )
 

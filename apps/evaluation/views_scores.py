@@ -5,7 +5,6 @@ the breakdown of one subject's composite. Shared helpers are in ``views``.
 from __future__ import annotations
 
 from django.http import Http404
-from django.shortcuts import render
 
 from apps.evaluation import selectors
 from apps.evaluation.exports import Table
@@ -16,12 +15,12 @@ from apps.evaluation.views import (
     BadInput,
     carried_query,
     evaluation_view,
+    export_or_render,
     export_value,
-    maybe_export,
-    page_context,
     parse_category,
     parse_period,
     parse_region,
+    period_filters,
     score_table,
 )
 
@@ -38,13 +37,7 @@ def scores(request, escope):
         raise Http404("您的辖区不考核这一类对象。")
     within = parse_region(request.GET, escope)
     rows, weights = score_rows(
-        request.user,
-        escope,
-        kind,
-        first_day=period.first,
-        last_day=period.last,
-        category_ids=selectors.category_ids_for(category),
-        within=within,
+        request.user, escope, kind, **period_filters(period, category, within)
     )
     title = f"{selectors.SUBJECT_KINDS[kind].label}考核排名" + (
         f"（{within.name}）" if within else ""
@@ -61,27 +54,20 @@ def scores(request, escope):
                 INDICATORS[code].definition,
             ],
         )
-    exported = maybe_export(
-        request, [table, weights_table], period, f"{escope.home.name} {period.label}"
-    )
-    if exported:
-        return exported
-    return render(
+    return export_or_render(
         request,
+        escope,
+        period,
+        category,
+        [table, weights_table],
         "evaluation/scores.html",
-        page_context(
-            request,
-            escope,
-            period,
-            category,
-            nav="scores",
-            table=table,
-            weights_table=weights_table,
-            kind=kind,
-            within=within,
-            score_kinds=[(k, selectors.SUBJECT_KINDS[k].label) for k in allowed],
-            within_choices=_within_choices(escope, kind),
-        ),
+        nav="scores",
+        table=table,
+        weights_table=weights_table,
+        kind=kind,
+        within=within,
+        score_kinds=[(k, selectors.SUBJECT_KINDS[k].label) for k in allowed],
+        within_choices=_within_choices(escope, kind),
     )
 
 
@@ -114,13 +100,7 @@ def score_detail(request, escope, kind: str, subject_id: int):
         raise Http404("您的辖区不考核这一类对象。")
     within = parse_region(request.GET, escope)
     rows, weights = score_rows(
-        request.user,
-        escope,
-        kind,
-        first_day=period.first,
-        last_day=period.last,
-        category_ids=selectors.category_ids_for(category),
-        within=within,
+        request.user, escope, kind, **period_filters(period, category, within)
     )
     row = next((r for r in rows if r.subject.id == subject_id), None)
     if row is None:
@@ -150,34 +130,29 @@ def score_detail(request, escope, kind: str, subject_id: int):
             f"{p.lost:.2f}",
         ]
         table.add(values, shown)
-    exported = maybe_export(request, [table], period, f"{escope.home.name} {period.label}")
-    if exported:
-        return exported
-    return render(
+    return export_or_render(
         request,
+        escope,
+        period,
+        category,
+        [table],
         "evaluation/score_detail.html",
-        page_context(
-            request,
-            escope,
-            period,
-            category,
-            nav="scores",
-            row=row,
-            table=table,
-            kind=kind,
-            peers=len(rows),
-            reasons=[
-                {
-                    "label": p.label,
-                    "value": format_value(p.code, p.value),
-                    "mean": format_value(p.code, p.peer_mean),
-                    "score": p.score,
-                    "lost": p.lost,
-                    "share": p.share * 100,
-                }
-                for p in row.reasons
-            ],
-            kind_label=selectors.SUBJECT_KINDS[kind].label,
-            within=within,
-        ),
+        nav="scores",
+        row=row,
+        table=table,
+        kind=kind,
+        peers=len(rows),
+        reasons=[
+            {
+                "label": p.label,
+                "value": format_value(p.code, p.value),
+                "mean": format_value(p.code, p.peer_mean),
+                "score": p.score,
+                "lost": p.lost,
+                "share": p.share * 100,
+            }
+            for p in row.reasons
+        ],
+        kind_label=selectors.SUBJECT_KINDS[kind].label,
+        within=within,
     )

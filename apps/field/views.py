@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from apps.cases import steps
+from apps.core.maps import configured, map_config, tile_hosts
 
 LOGIN_URL = "/field/login/"
 # Files the service worker keeps so the app starts with no signal (the "app shell").
@@ -28,6 +29,9 @@ SHELL_STATIC = [
     "field/app.css",
     "vendor/leaflet/leaflet.js",
     "vendor/leaflet/leaflet.css",
+    "core/basemap.js",  # the basemap and WGS-84 ⇄ GCJ-02 (apps/core)
+    "field/case_map.js",
+    "field/offline_tiles.js",
     "field/icons/icon-192.png",
     "field/icons/icon-512.png",
     "notify/live.js",  # the live-notification client the shell loads (apps/notify)
@@ -57,7 +61,8 @@ def _config() -> dict:
         "version": shell_version(),
         "swUrl": "/field/sw.js",
         "loginUrl": LOGIN_URL,
-        "tilesUrl": settings.MAP_TILES_URL,
+        # The basemap (apps/core/maps.py), drawn by core/basemap.js.
+        "map": map_config(),
         "center": list(settings.MAP_DEFAULT_CENTER),
         "maxPhotos": settings.MAX_PHOTOS_PER_REPORT,
         "maxPhotoBytes": settings.MAX_PHOTO_BYTES,
@@ -175,6 +180,8 @@ def service_worker(request: HttpRequest) -> HttpResponse:
             ]
         ),
         "login_url": LOGIN_URL,
+        # The basemap's tile servers: their tiles are kept for use with no signal.
+        "tile_hosts": json.dumps(tile_hosts(configured())),
     }
     response = render(
         request, "field/sw.js", context, content_type="application/javascript; charset=utf-8"

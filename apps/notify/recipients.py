@@ -126,13 +126,15 @@ def audiences(event: CaseEvent) -> list[Audience]:
     summary = _summary(case)
     action = event.action
 
+    def to_desk(kind: str, title: str, body: str) -> list[Audience]:
+        """One message to the desk that held the case at the event's tier."""
+        return [Audience(kind, title, body, desk_of(case, tier))]
+
     if action == Action.ROUTE:
         # A major case is routed straight into a joint response; that event tells the county.
         if case.joint_response or event.to_status != Status.REPORTED:
             return []
-        return [
-            Audience(Kind.NEW_REPORT, f"新上报待受理：{category}", summary, desk_of(case, tier))
-        ]
+        return to_desk(Kind.NEW_REPORT, f"新上报待受理：{category}", summary)
     if action in (Action.DISPATCH, Action.JOINT_RESPONSE):
         units = [event.unit_id, *event.data.get("assisting", [])]
         if action == Action.DISPATCH:
@@ -150,24 +152,12 @@ def audiences(event: CaseEvent) -> list[Audience]:
             Audience(Kind.JOINT_RESPONSE, title, summary, desk_of(case, tier)),
         ]
     if action == Action.ESCALATE:
-        return [
-            Audience(
-                Kind.ESCALATION,
-                f"上报至本级：{category}",
-                summary + _note(event),
-                desk_of(case, tier),
-            )
-        ]
+        return to_desk(Kind.ESCALATION, f"上报至本级：{category}", summary + _note(event))
     if action == Action.RETURN:
         unit = event.unit.name if event.unit is not None else "处置单位"
-        return [
-            Audience(
-                Kind.RETURN,
-                f"退单：{unit}退回 {display(case.tracking_number)}",
-                summary + _note(event),
-                desk_of(case, tier),
-            )
-        ]
+        return to_desk(
+            Kind.RETURN, f"退单：{unit}退回 {display(case.tracking_number)}", summary + _note(event)
+        )
     if action == Action.EXTENSION_REQUEST:
         hours = event.data.get("hours")
         title = (
@@ -175,9 +165,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
             if hours
             else "延期申请"
         )
-        return [
-            Audience(Kind.EXTENSION_REQUEST, title, summary + _note(event), desk_of(case, tier))
-        ]
+        return to_desk(Kind.EXTENSION_REQUEST, title, summary + _note(event))
     if action in (Action.EXTENSION_APPROVE, Action.EXTENSION_DENY):
         title = "延期申请已批准" if action == Action.EXTENSION_APPROVE else "延期申请被驳回"
         return [
@@ -198,11 +186,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
             )
         ]
     if action == Action.VERIFY_PASS:
-        return [
-            Audience(
-                Kind.READY_TO_CLOSE, f"核查通过待结案：{category}", summary, desk_of(case, tier)
-            )
-        ]
+        return to_desk(Kind.READY_TO_CLOSE, f"核查通过待结案：{category}", summary)
     if action == Action.VERIFY_FAIL:
         rework_by = unit_members([event.unit_id]) if event.unit_id else desk_of(case, tier)
         return [
@@ -211,14 +195,7 @@ def audiences(event: CaseEvent) -> list[Audience]:
             )
         ]
     if action == Action.REOPEN:
-        return [
-            Audience(
-                Kind.REOPEN,
-                f"事件重新打开：{category}",
-                summary + _note(event),
-                desk_of(case, tier),
-            )
-        ]
+        return to_desk(Kind.REOPEN, f"事件重新打开：{category}", summary + _note(event))
     if action == Action.URGE:
         # Sweep urges may be bulk-created without a unit: the case's lead unit at fan-out time.
         unit_id = event.unit_id or case.lead_unit_id

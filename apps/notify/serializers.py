@@ -67,20 +67,26 @@ class UnreadOut(serializers.Serializer):
 MAX_SEEN = 500  # ids a client may list in ``seen`` (as on the socket)
 
 
-class SinceIn(serializers.Serializer):
-    since = serializers.IntegerField(
+def _position(help_text: str, invalid: str) -> serializers.IntegerField:
+    """An optional place in the notification sequence (an id or a cursor): a non-negative
+    integer that fits the table's id column."""
+    return serializers.IntegerField(
         required=False,
         min_value=0,
         max_value=2**62,
-        help_text="旧方式：只要编号大于它的通知（之前提交得晚、编号更小的会漏掉）。",
-        error_messages={"invalid": "since 必须是通知编号（非负整数）。"},
+        help_text=help_text,
+        error_messages={"invalid": invalid},
     )
-    cursor = serializers.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=2**62,
-        help_text="补取游标：上一次回答里的 cursor（第一次用 0）。回答给出它之后、seen 之外的通知。",
-        error_messages={"invalid": "cursor 必须是上次回答给出的游标（非负整数）。"},
+
+
+class SinceIn(serializers.Serializer):
+    since = _position(
+        "旧方式：只要编号大于它的通知（之前提交得晚、编号更小的会漏掉）。",
+        "since 必须是通知编号（非负整数）。",
+    )
+    cursor = _position(
+        "补取游标：上一次回答里的 cursor（第一次用 0）。回答给出它之后、seen 之外的通知。",
+        "cursor 必须是上次回答给出的游标（非负整数）。",
     )
     seen = serializers.CharField(
         required=False,

@@ -104,26 +104,13 @@ def _insert_all(
     second run of one of them meets the unique (event, recipient) key: then each event goes
     through ``_insert_notifications``, which inserts what is missing and reads back the rest."""
     rows = [
-        Notification(
-            recipient=p.user,
-            case_id=event.case_id,
-            event=event,
-            kind=p.kind,
-            title=p.title,
-            body=p.body,
-        )
-        for event, planned in zip(events, plans, strict=True)
-        for p in planned
+        row for event, planned in zip(events, plans, strict=True) for row in _rows(event, planned)
     ]
     if not rows:
         return []
-    try:
-        with transaction.atomic():
-            created = Notification.objects.bulk_create(rows)
-        if all(n.pk for n in created):
-            return created
-    except IntegrityError:
-        pass
+    created = _insert_new(rows)
+    if created is not None:
+        return created
     return [
         n
         for event, planned in zip(events, plans, strict=True)
@@ -140,7 +127,16 @@ def _insert_notifications(
     The first run inserts them all and the database returns their ids. A second run (a
     redelivered task, the outbox sweep) meets the unique (event, recipient) key: then only
     the missing ones are inserted and the event's rows are read back."""
-    rows = [
+    rows = _rows(event, planned)
+    created = _insert_new(rows)
+    if created is not None:
+        return created
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return list(Notification.objects.filter(event=event).order_by("id"))
+
+
+def _rows(event: CaseEvent, planned: list[recipients.Planned]) -> list[Notification]:
+    return [
         Notification(
             recipient=p.user,
             case_id=event.case_id,
@@ -151,14 +147,19 @@ def _insert_notifications(
         )
         for p in planned
     ]
+
+
+def _insert_new(rows: list[Notification]) -> list[Notification] | None:
+    """Insert the rows in one statement and return them with their ids; None where one of them
+    is there already (the unique (event, recipient) key) or the database gave no ids back."""
     try:
         with transaction.atomic():
             created = Notification.objects.bulk_create(rows)
         if all(n.pk for n in created):
             return created
     except IntegrityError:
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    return list(Notification.objects.filter(event=event).order_by("id"))
+        pass
+    return None
 
 
 def _personal_messages(notifications: list[Notification]) -> list[push.Message]:

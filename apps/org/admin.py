@@ -16,6 +16,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.admin import AfterWrites
+from apps.core.downloads import attachment
 from apps.org import geo
 from apps.org.models import Grid, Platform, Region, Tier, Unit
 from apps.org.scope import regions_in_scope, scope_of, scoped_choices
@@ -59,34 +61,30 @@ class ScopedAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj) and self._in_scope(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs:
-            choices = scoped_choices(request.user, db_field.related_model)
-            if choices is not None:
-                kwargs["queryset"] = choices
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return super().formfield_for_foreignkey(
+            db_field, request, **_scoped_queryset(db_field, request, kwargs)
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs:
-            choices = scoped_choices(request.user, db_field.related_model)
-            if choices is not None:
-                kwargs["queryset"] = choices
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+        return super().formfield_for_manytomany(
+            db_field, request, **_scoped_queryset(db_field, request, kwargs)
+        )
 
 
-class RebuildsMapIndex:
+def _scoped_queryset(db_field, request, kwargs: dict) -> dict:
+    """A relation's choices narrowed to the user's scope (unless the caller chose them)."""
+    if "queryset" not in kwargs:
+        choices = scoped_choices(request.user, db_field.related_model)
+        if choices is not None:
+            kwargs["queryset"] = choices
+    return kwargs
+
+
+class RebuildsMapIndex(AfterWrites):
     """Saves and deletes in this admin change what the map index knows (grid shapes; each grid's
     village, town and county — geo.GridPlace): every process rebuilds it (geo.invalidate)."""
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        geo.invalidate()
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        geo.invalidate()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
+    def after_write(self) -> None:
         geo.invalidate()
 
 
@@ -235,8 +233,7 @@ class GridAdmin(RebuildsMapIndex, ScopedAdmin):
             json.dumps(doc, ensure_ascii=False), content_type="application/geo+json; charset=utf-8"
         )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        response["Content-Disposition"] = f'attachment; filename="grids-{stamp}.geojson"'
-        return response
+        return attachment(response, f"grids-{stamp}.geojson")
 
 
 @admin.register(Platform)

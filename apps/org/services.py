@@ -60,6 +60,10 @@ class _Feature:
     shape: shapely.Geometry
 
 
+# The columns ``grid_fields`` fills beside a grid's boundary.
+GRID_SHAPE_FIELDS = ("min_lng", "min_lat", "max_lng", "max_lat", "centroid_lng", "centroid_lat")
+
+
 def grid_fields(boundary: GeoJSON) -> dict[str, float]:
     """The bounding box and a point inside, stored beside a boundary for index-friendly
     pre-filtering in SQL and for map labels."""
@@ -298,17 +302,7 @@ def grids_import_geojson(
         if changed:
             Grid.objects.bulk_update(
                 changed,
-                [
-                    "name",
-                    "village",
-                    "boundary",
-                    "min_lng",
-                    "min_lat",
-                    "max_lng",
-                    "max_lat",
-                    "centroid_lng",
-                    "centroid_lat",
-                ],
+                ["name", "village", "boundary", *GRID_SHAPE_FIELDS],
                 batch_size=1000,
             )
         geo.invalidate()  # in the rows' transaction: the version moves when they commit

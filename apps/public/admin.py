@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from apps.cases import tracking
 from apps.cases.selectors import cases_visible_to
+from apps.core.admin import ReadOnlyAdmin
 from apps.public import services
 from apps.public.models import Open311Key, Rating, ReviewItem, ReviewStatus
 
@@ -25,6 +26,21 @@ def _case_link(case) -> str:
     except NoReverseMatch:
         return number
     return format_html('<a href="{}">{}</a>', url, number)
+
+
+# What the desk sees of a review item; only the dispatcher's answer (resolution) is edited.
+REVIEW_FIELDS = (
+    "number",
+    "category",
+    "stars",
+    "comment",
+    "town",
+    "status",
+    "created_at",
+    "resolution",
+    "resolved_by",
+    "resolved_at",
+)
 
 
 class ScopedToCases:
@@ -50,29 +66,8 @@ class ReviewItemAdmin(ScopedToCases, admin.ModelAdmin):
     list_select_related = ["case", "rating", "town"]
     search_fields = ["case__tracking_number"]
     date_hierarchy = "created_at"
-    fields = [
-        "number",
-        "category",
-        "stars",
-        "comment",
-        "town",
-        "status",
-        "created_at",
-        "resolution",
-        "resolved_by",
-        "resolved_at",
-    ]
-    readonly_fields = [
-        "number",
-        "category",
-        "stars",
-        "comment",
-        "town",
-        "status",
-        "created_at",
-        "resolved_by",
-        "resolved_at",
-    ]
+    fields = REVIEW_FIELDS
+    readonly_fields = tuple(name for name in REVIEW_FIELDS if name != "resolution")
 
     @admin.display(description="流水号")
     def number(self, obj):
@@ -113,7 +108,7 @@ class ReviewItemAdmin(ScopedToCases, admin.ModelAdmin):
 
 
 @admin.register(Rating)
-class RatingAdmin(ScopedToCases, admin.ModelAdmin):
+class RatingAdmin(ScopedToCases, ReadOnlyAdmin):
     list_display = ["number", "stars", "comment", "via", "created_at"]
     list_filter = ["stars", "via"]
     list_select_related = ["case"]
@@ -126,15 +121,6 @@ class RatingAdmin(ScopedToCases, admin.ModelAdmin):
     @admin.display(description="流水号")
     def number(self, obj):
         return _case_link(obj.case)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Open311Key)

@@ -25,7 +25,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.cases.models import FINAL_STATUSES, Case, Category, Colour, Status
+from apps.cases.selectors import live_colour
 from apps.core.cache import cache_get, cache_set
+from apps.core.maps import map_config
 from apps.evaluation.indicators import INDICATORS, evaluate
 from apps.evaluation.selectors import data_as_of, rollup_sums
 from apps.org.models import Grid, Region, Tier, Unit, UnitKind
@@ -117,12 +119,14 @@ def _row(name: str, counters: dict[str, int], colours: dict[str, int]) -> BoardR
 
 
 def _open_by(field_name: str, category_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Open cases now, by ``field_name`` and colour (the status index finds them)."""
+    """Open cases now, by ``field_name`` and the colour each shows (``live_colour``: the case
+    pages' rule, not the sweep's column, which lags by a minute); the status index finds them."""
     rows = (
         Case.objects.filter(status__in=OPEN_STATUSES, category_id__in=category_ids)
         .exclude(**{f"{field_name}__isnull": True})
+        .annotate(shown_colour=live_colour())
         .order_by()
-        .values_list(field_name, "colour")
+        .values_list(field_name, "shown_colour")
         .annotate(n=Count("id"))
     )
     result: dict[int, dict[str, int]] = {}
@@ -280,8 +284,7 @@ def board_page(request):
                 (Colour.YELLOW, "黄（即将超时）", board.totals.colours[Colour.YELLOW]),
                 (Colour.BLUE, "蓝（在办）", board.totals.colours[Colour.BLUE]),
             ],
-            "map_tiles_url": settings.MAP_TILES_URL,
-            "map_center": json.dumps(list(settings.MAP_DEFAULT_CENTER)),
+            "map_config": map_config(),
             "min_count": settings.PUBLIC_BOARD_MIN_COUNT,
         },
     )

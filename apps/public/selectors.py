@@ -40,6 +40,7 @@ from apps.cases.models import (
     RejectReason,
     Status,
 )
+from apps.cases.selectors import case_clock
 from apps.org.models import Tier, UnitKind
 
 if TYPE_CHECKING:
@@ -222,10 +223,17 @@ class PublicCase:
     location: str
     reported_at: dt.datetime
     updated_at: dt.datetime
+    # The 办结时限 (Open311's expected_datetime); the page itself shows the clock below.
     expected_at: dt.datetime | None
     step_deadline: dt.datetime | None
     closed_at: dt.datetime | None
     detail: str
+    # The one clock every screen shows (apps.cases.selectors.case_clock): the current step's
+    # deadline, its label, and the countdown that goes with ``colour``.
+    clock_label: str = ""
+    clock_deadline: dt.datetime | None = None
+    clock_text: str = ""
+    clock_overdue: bool = False
     timeline: list[PublicEvent] = field(default_factory=list)
     photos: list[PublicPhoto] = field(default_factory=list)
 
@@ -338,6 +346,7 @@ def public_view(case: Case) -> PublicCase:
             case.photos.filter(is_public=True).exclude(web="").order_by("created_at", "id")
         )
     category = case.category
+    clock = case_clock(case)
     return PublicCase(
         tracking_number=case.tracking_number,
         tracking_display=tracking.display(case.tracking_number),
@@ -345,8 +354,8 @@ def public_view(case: Case) -> PublicCase:
         status_words=STATUS_WORDS.get(case.status, ""),
         is_open=case.status not in FINAL_STATUSES,
         is_closed=case.status == Status.CLOSED,
-        colour=case.colour,
-        colour_words=COLOUR_WORDS.get(case.colour, ""),
+        colour=clock.colour,
+        colour_words=COLOUR_WORDS.get(clock.colour, ""),
         category=category.name,
         category_group=category.parent.name if category.parent else "",
         category_code=category.code,
@@ -363,6 +372,10 @@ def public_view(case: Case) -> PublicCase:
         step_deadline=None if case.status in FINAL_STATUSES else case.step_deadline,
         closed_at=case.closed_at if case.status in FINAL_STATUSES else None,
         detail=_detail(case),
+        clock_label=clock.deadline_label,
+        clock_deadline=clock.deadline,
+        clock_text=clock.text,
+        clock_overdue=clock.overdue,
         timeline=public_timeline(case, events),
         photos=[
             PublicPhoto(

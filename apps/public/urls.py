@@ -9,6 +9,7 @@ app_name = "public"
 urlpatterns = [
     path("", views.track, name="track"),
     path("board/", board.board_page, name="board"),
+    path("clock/", views.clock_rule, name="clock"),
     path("verify/", views.verify, name="verify"),
     path("rate/", views.rate, name="rate"),
     path("report/", views.report, name="report"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,7 +21,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.cases import tracking
 from apps.cases.models import Category, PositionSource
+from apps.cases.selectors import CLOCK_RULE_WORDS
 from apps.core.cache import cache_get, cache_set
+from apps.core.maps import map_config
 from apps.public import limits, selectors, services
 from apps.public.models import Stars
 
@@ -63,6 +64,12 @@ def _case_context(case, *, verified: bool, **extra) -> dict:
         "token": case.public_token if verified else "",
         **extra,
     }
+
+
+@require_GET
+def clock_rule(request: HttpRequest) -> HttpResponse:
+    """时限与颜色说明: the one clock rule (apps.cases.selectors), which every screen links to."""
+    return render(request, "public/clock.html", {"rule": CLOCK_RULE_WORDS})
 
 
 @require_GET
@@ -207,8 +214,7 @@ def report(request: HttpRequest) -> HttpResponse:
     """随手拍: photo, location, category, description, optional phone → a tracking number."""
     context = {
         "groups": _report_categories(),
-        "map_tiles_url": settings.MAP_TILES_URL,
-        "map_center": json.dumps(list(settings.MAP_DEFAULT_CENTER)),
+        "map_config": map_config(),
         "max_photos": services.MAX_REPORT_PHOTOS,
         "form": {},
     }

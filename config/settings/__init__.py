@@ -69,6 +69,8 @@ INSTALLED_APPS: list[str] = [
     "apps.sms",
     "apps.evaluation",
     "apps.field",
+    # Moving a county in: its organisation from a workbook (manage.py import_county).
+    "apps.onboarding",
     # The command desk: the admin classes of the workflow, the dashboard, their templates.
     "apps.desk",
     # The demo county and its history generator (manage.py demo_county).
@@ -506,12 +508,20 @@ SPECTACULAR_SETTINGS = {
 
 # --- Maps ---------------------------------------------------------------------------------
 # Leaflet comes from npm (package.json + package-lock.json) and is served from node_modules.
-# Tiles are optional: without MAP_TILES_URL the maps draw grid boundaries as vectors, which
-# also keeps the field app's map working with no signal.
+# The street map under every map's grid outlines (apps/core/maps.py, docs/operations.md "Maps"):
+#   tianditu  天地图 (WGS-84/CGCS2000 like our data; needs TIANDITU_KEY, a free 'tk' key from
+#             https://console.tianditu.gov.cn/ — without it the maps draw grid outlines only)
+#   amap      高德 AutoNavi tiles, GCJ-02: our points are shifted onto them for display
+#   tencent   腾讯 Tencent tiles, GCJ-02, likewise
+#   custom    MAP_TILES_URL (a Leaflet template), MAP_TILES_ATTRIBUTION, MAP_TILES_CRS (wgs84|gcj02)
+#   none      grid outlines on grey only
+# Whatever is chosen, a map whose tiles cannot load (no signal) keeps its grid outlines.
 MAP_TILES_URL: str = env_str("MAP_TILES_URL", "")
-# Who the tiles are from, shown in the corner of every map that draws them (e.g. "天地图"):
-# the tile source's own credit, without Leaflet's link and flag.
-MAP_TILES_ATTRIBUTION = env_str("MAP_TILES_ATTRIBUTION", "")
+MAP_BASEMAP: str = env_str("MAP_BASEMAP", "custom" if MAP_TILES_URL else "tianditu")
+TIANDITU_KEY: str = env_str("TIANDITU_KEY", "")
+# Who the custom tiles are from, shown plainly in the corner of every map that draws them.
+MAP_TILES_ATTRIBUTION: str = env_str("MAP_TILES_ATTRIBUTION", "")
+MAP_TILES_CRS: str = env_str("MAP_TILES_CRS", "wgs84")
 MAP_DEFAULT_CENTER = (29.87, 121.55)
 
 # --- Domain settings ----------------------------------------------------------------------

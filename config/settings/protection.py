@@ -6,15 +6,23 @@ from datetime import timedelta
 
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
+from apps.core import maps
 from config.env import (
     env_bool,
     env_float,
     env_int,
     env_str,
-    map_tile_sources,
 )
 from config.settings import *  # noqa: F403
-from config.settings import INSTALLED_APPS, MAP_TILES_URL, MIDDLEWARE
+from config.settings import (
+    INSTALLED_APPS,
+    MAP_BASEMAP,
+    MAP_TILES_ATTRIBUTION,
+    MAP_TILES_CRS,
+    MAP_TILES_URL,
+    MIDDLEWARE,
+    TIANDITU_KEY,
+)
 
 # --- Security (production) ----------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -35,6 +43,13 @@ if env_bool("LIANDONG_HTTPS", False):
 # inline <script nonce="{{ request.csp_nonce }}"> (no inline event handlers, no javascript:
 # URLs), nothing may frame us, forms post only to us. The per-request nonce and the same-host
 # ws:/wss: source for /ws/ are added by apps.org.security.ContentSecurityPolicyMiddleware.
+_BASEMAP = maps.resolve(
+    MAP_BASEMAP,
+    tianditu_key=TIANDITU_KEY,
+    url=MAP_TILES_URL,
+    attribution=MAP_TILES_ATTRIBUTION,
+    crs=MAP_TILES_CRS,
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -43,9 +58,11 @@ CONTENT_SECURITY_POLICY = {
         # style attributes, and the Django admin's own templates set style attributes too.
         # Styles cannot run code, so scripts stay nonce-only.
         "style-src": [SELF, UNSAFE_INLINE],
-        # data:/blob: for Leaflet's icons and the photo previews the field app and 随手拍 draw.
-        "img-src": [SELF, "data:", "blob:", *map_tile_sources(MAP_TILES_URL)],
-        "connect-src": [SELF],
+        # data:/blob: for Leaflet's icons and the photo previews the field app and 随手拍 draw;
+        # the basemap's tile hosts (apps/core/maps.py), subdomains as a wildcard label.
+        "img-src": [SELF, "data:", "blob:", *maps.tile_sources(_BASEMAP)],
+        # The tile hosts again: the field app's service worker fetches tiles to keep offline.
+        "connect-src": [SELF, *maps.tile_sources(_BASEMAP)],
         "font-src": [SELF],
         "worker-src": [SELF],
         "manifest-src": [SELF],

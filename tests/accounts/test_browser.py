@@ -7,8 +7,7 @@ import pytest
 
 from apps.accounts.models import AccountStatus
 from apps.accounts.services import account_password_set
-from tests.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.conftest import screenshot, submit_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,9 +22,7 @@ def test_a_phones_first_sign_in_chooses_a_password_then_opens_the_app(
     account_password_set(actor=org_tx.users["td"], user=gw, password=TEMPORARY)
     page = phone_context.new_page()
     page.goto(asgi_server + "/field/")
-    page.fill("input[name=username]", "gw")
-    page.fill("input[name=password]", TEMPORARY)
-    page.click("button[type=submit]")
+    submit_login(page, "gw", TEMPORARY)
     page.wait_for_selector("input[name=new_password1]")
     assert page.url.endswith("/field/password/")
     assert "首次登录须先修改初始密码" in page.content()
@@ -51,9 +48,7 @@ def test_the_lockout_pages_look_like_the_login_that_was_used(
     phone = phone_context.new_page()
     phone.goto(asgi_server + "/field/login/")
     for _ in range(5):
-        phone.fill("input[name=username]", "gw")
-        phone.fill("input[name=password]", "wrong-Pass-1")
-        phone.click("button[type=submit]")
+        submit_login(phone, "gw", "wrong-Pass-1")
         phone.wait_for_load_state()
         if "登录已锁定" in phone.title():
             break
@@ -65,9 +60,7 @@ def test_the_lockout_pages_look_like_the_login_that_was_used(
 
     desk = desk_context.new_page()
     desk.goto(asgi_server + "/admin/login/")
-    desk.fill("input[name=username]", "td")
-    desk.fill("input[name=password]", PASSWORD)
-    desk.click("input[type=submit]")
+    submit_login(desk, "td")
     # The same address (127.0.0.1) just failed five times: it is locked for every account.
     desk.wait_for_selector(".errornote")
     assert "登录失败次数过多" in desk.text_content(".errornote")

@@ -64,36 +64,40 @@ def test_signing_out_forgets_the_session(org, new_ip):
     assert not LoginSession.objects.filter(user=org.users["gw"]).exists()
 
 
-def test_use_slides_the_expiry_at_most_once_a_minute(org, new_ip, monkeypatch):
+def a_desk_session_about_to_expire(new_ip):
+    """A dispatcher's desk session that expires in 20 s; returns the client and the expiry."""
     client = Client()
     sign_in("/accounts/login/", "td", ip=new_ip(), client=client)
-    key = session_of(client).session_key
     almost_over = timezone.now() + timedelta(seconds=20)
-    Session.objects.filter(session_key=key).update(expire_date=almost_over)
+    Session.objects.filter(session_key=session_of(client).session_key).update(
+        expire_date=almost_over
+    )
+    return client, almost_over
+
+
+def a_refresh_interval_later(monkeypatch) -> None:
+    real_time = time.time
+    monkeypatch.setattr(
+        middleware.time, "time", lambda: real_time() + settings.SESSION_IDLE_REFRESH_S + 1
+    )
+
+
+def test_use_slides_the_expiry_at_most_once_a_minute(org, new_ip, monkeypatch):
+    client, almost_over = a_desk_session_about_to_expire(new_ip)
 
     # Within the minute after the last save: no write, the expiry stays where it was.
     assert client.get("/admin/").status_code == 200
     assert session_of(client).expire_date == almost_over
 
     # A minute later the next request re-saves it: a full idle timeout from now.
-    real_time = time.time
-    monkeypatch.setattr(
-        middleware.time, "time", lambda: real_time() + settings.SESSION_IDLE_REFRESH_S + 1
-    )
+    a_refresh_interval_later(monkeypatch)
     assert client.get("/admin/").status_code == 200
     assert 1790 < seconds_left(session_of(client)) <= 1800
 
 
 def test_the_desk_dashboards_poll_is_not_activity(org, new_ip, monkeypatch):
-    client = Client()
-    sign_in("/accounts/login/", "td", ip=new_ip(), client=client)
-    key = session_of(client).session_key
-    almost_over = timezone.now() + timedelta(seconds=20)
-    Session.objects.filter(session_key=key).update(expire_date=almost_over)
-    real_time = time.time
-    monkeypatch.setattr(
-        middleware.time, "time", lambda: real_time() + settings.SESSION_IDLE_REFRESH_S + 1
-    )
+    client, almost_over = a_desk_session_about_to_expire(new_ip)
+    a_refresh_interval_later(monkeypatch)
     assert client.get("/admin/desk/stats.json").status_code == 200
     assert session_of(client).expire_date == almost_over
 

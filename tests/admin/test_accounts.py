@@ -143,21 +143,24 @@ def test_a_town_cannot_make_an_account_above_or_outside_its_town(org, role, plac
     assert not AccountEvent.objects.exists()
 
 
-def test_a_town_cannot_move_its_handler_onto_another_towns_unit(org):
-    dh = org.users["dh"]
-    client = login(org.users["td"])
-    profile = dh.profile
-    response = client.post(
+def move_handler(client, profile, unit):
+    """Send a department handler's profile form with ``unit`` instead of theirs."""
+    return client.post(
         f"/admin/org/profile/{profile.pk}/change/",
         {
             "display_name": profile.display_name,
             "role": Role.DEPARTMENT_HANDLER,
             "phone": profile.phone,
             "region": "",
-            "unit": org.units["west-cg"].pk,
+            "unit": unit.pk,
             "_save": "保存",
         },
     )
+
+
+def test_a_town_cannot_move_its_handler_onto_another_towns_unit(org):
+    profile = org.users["dh"].profile
+    response = move_handler(login(org.users["td"]), profile, org.units["west-cg"])
     assert response.status_code == 200
     assert "选择一个有效的选项" in str(response.context["adminform"].form.errors)
     profile.refresh_from_db()
@@ -167,17 +170,7 @@ def test_a_town_cannot_move_its_handler_onto_another_towns_unit(org):
 def test_a_town_moves_its_handler_within_the_town_and_it_is_recorded(org):
     dh = org.users["dh"]
     profile = dh.profile
-    response = login(org.users["td"]).post(
-        f"/admin/org/profile/{profile.pk}/change/",
-        {
-            "display_name": profile.display_name,
-            "role": Role.DEPARTMENT_HANDLER,
-            "phone": profile.phone,
-            "region": "",
-            "unit": org.units["east-sj"].pk,
-            "_save": "保存",
-        },
-    )
+    response = move_handler(login(org.users["td"]), profile, org.units["east-sj"])
     assert response.status_code == 302
     profile.refresh_from_db()
     assert profile.unit == org.units["east-sj"]

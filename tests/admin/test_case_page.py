@@ -20,6 +20,11 @@ def offered(response) -> set[str]:
     return {item["spec"].name for item in response.context["action_forms"]}
 
 
+def offered_to(client, case) -> set[str]:
+    """The steps the case page offers the person signed in with ``client``."""
+    return offered(client.get(f"/admin/cases/case/{case.pk}/change/"))
+
+
 def act(client, case, action, data=None, **kwargs):
     return client.post(f"/admin/cases/case/{case.pk}/act/{action}/", data or {}, **kwargs)
 
@@ -30,22 +35,11 @@ def last_message(response) -> str:
 
 def test_the_page_offers_exactly_the_steps_the_rules_allow(org, desk):
     fresh = report(org)
-    assert offered(desk["vh"].get(f"/admin/cases/case/{fresh.pk}/change/")) == {
-        "accept",
-        "reject",
-        "merge",
-        "escalate",
-    }
+    assert offered_to(desk["vh"], fresh) == {"accept", "reject", "merge", "escalate"}
     # The town can see the village's case but does not hold it: nothing to press.
-    assert offered(desk["td"].get(f"/admin/cases/case/{fresh.pk}/change/")) == set()
+    assert offered_to(desk["td"], fresh) == set()
     waiting = at_town(org)
-    assert offered(desk["td"].get(f"/admin/cases/case/{waiting.pk}/change/")) == {
-        "dispatch",
-        "escalate",
-        "defer",
-        "merge",
-        "reject",
-    }
+    assert offered_to(desk["td"], waiting) == {"dispatch", "escalate", "defer", "merge", "reject"}
 
 
 def test_a_town_dispatcher_dispatches_with_assisting_units_and_a_deadline(org, desk):
@@ -211,7 +205,7 @@ def test_defer_and_resume(org, desk):
     )
     case.refresh_from_db()
     assert case.status == Status.DEFERRED
-    assert offered(desk["td"].get(f"/admin/cases/case/{case.pk}/change/")) == {"resume"}
+    assert offered_to(desk["td"], case) == {"resume"}
     act(desk["td"], case, "resume", {})
     case.refresh_from_db()
     assert case.status == Status.ACCEPTED

@@ -6,39 +6,18 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from apps.cases import services
 from apps.cases.models import Case, CasePhoto, Status
 from tests import photo_files
 from tests.api.conftest import upload
+from tests.cases.helpers import dispatched_at_town, handled_at_town, routed
+from tests.cases.helpers import report as report_case
 
 pytestmark = pytest.mark.django_db
 
 
-def report(org, user_key="gw", grid_key="east-v1-g1", **kwargs) -> Case:
-    lat, lng = org.point_in(org.grids[grid_key])
-    case, _ = services.case_report(
-        reporter=org.users[user_key],
-        category=org.categories["rubbish"],
-        description="占道堆放垃圾",
-        lat=lat,
-        lng=lng,
-        accuracy_m=5,
-        **kwargs,
-    )
-    services.case_route(case_id=case.pk)
-    case.refresh_from_db()
-    return case
-
-
-def dispatched_to_east_unit(org) -> Case:
-    """A case escalated to the east town and dispatched to its urban-management unit (dh's)."""
-    u = org.users
-    case = report(org)
-    services.case_accept(case=case, actor=u["vh"])
-    services.case_escalate(case=case, actor=u["vh"], reason="村里处理不了")
-    services.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
-    case.refresh_from_db()
-    return case
+def report(org, **kwargs) -> Case:
+    """A routed report, at its village's desk."""
+    return routed(report_case(org, **kwargs))
 
 
 def act(client, case, action, data=None, format="multipart"):
@@ -59,20 +38,25 @@ def test_my_reports_lists_only_mine_newest_first_with_colour_and_deadline(org, c
     assert row["category_name"] == "市容环境/暴露垃圾" and row["tracking_number"].count("-") == 3
 
 
-def test_tasks_of_a_department_handler_are_their_units_cases_to_sign_for(org, client_for):
-    case = dispatched_to_east_unit(org)
-    body = client_for(org.users["dh"]).get("/api/tasks/").json()
-    assert [(row["id"], row["waiting_for"]) for row in body["results"]] == [(case.pk, "签收")]
-    assert client_for(org.users["dh_w"]).get("/api/tasks/").json()["count"] == 0
-
-
-def test_tasks_of_a_grid_worker_are_handled_cases_in_their_grids_to_verify(org, client_for):
-    case = dispatched_to_east_unit(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
-    rows = client_for(org.users["gw2"]).get("/api/tasks/").json()["results"]
-    assert [(row["id"], row["waiting_for"]) for row in rows] == [(case.pk, "核查")]
-    assert client_for(org.users["gw_w"]).get("/api/tasks/").json()["count"] == 0
+@pytest.mark.parametrize(
+    ("make_case", "person", "outsider", "waiting_for"),
+    [
+        pytest.param(report, "vh", "vh_w", "受理", id="a village handler accepts reports"),
+        pytest.param(
+            dispatched_at_town, "dh", "dh_w", "签收", id="a unit's handler signs for its cases"
+        ),
+        pytest.param(
+            handled_at_town, "gw2", "gw_w", "核查", id="a grid worker verifies handled cases"
+        ),
+    ],
+)
+def test_tasks_are_the_cases_waiting_for_the_person_and_not_for_an_outsider(
+    org, client_for, make_case, person, outsider, waiting_for
+):
+    case = make_case(org)
+    rows = client_for(org.users[person]).get("/api/tasks/").json()["results"]
+    assert [(row["id"], row["waiting_for"]) for row in rows] == [(case.pk, waiting_for)]
+    assert client_for(org.users[outsider]).get("/api/tasks/").json()["count"] == 0
 
 
 def test_a_fix_on_the_spot_is_not_its_own_reporters_task_but_a_colleagues(org, client_for):
@@ -83,18 +67,11 @@ def test_a_fix_on_the_spot_is_not_its_own_reporters_task_but_a_colleagues(org, c
     ]
 
 
-def test_tasks_of_a_village_handler_are_reports_to_accept(org, client_for):
-    case = report(org)
-    rows = client_for(org.users["vh"]).get("/api/tasks/").json()["results"]
-    assert [(row["id"], row["waiting_for"]) for row in rows] == [(case.pk, "受理")]
-    assert client_for(org.users["vh_w"]).get("/api/tasks/").json()["count"] == 0
-
-
 # --- detail and scope ----------------------------------------------------------------------
 
 
 def test_the_detail_has_timeline_photos_and_my_allowed_actions(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     body = client_for(org.users["dh"]).get(f"/api/cases/{case.pk}/").json()
     assert body["allowed_actions"] == ["sign", "return"]
     assert [e["action"] for e in body["timeline"]] == [
@@ -115,7 +92,7 @@ def test_a_grid_worker_of_west_cannot_see_an_east_case(org, client_for):
 
 
 def test_a_department_handler_sees_only_their_units_cases(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     not_dispatched = report(org, grid_key="east-v1-g2")
     dh = client_for(org.users["dh"])
     assert dh.get(f"/api/cases/{case.pk}/").status_code == 200
@@ -133,7 +110,7 @@ def test_anonymous_readers_get_nothing(org):
 
 
 def test_the_loop_from_the_phones_sign_handle_with_photo_verify_with_photo(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     dh = client_for(org.users["dh"])
     response = act(dh, case, "sign")
     assert response.status_code == 200, response.json()
@@ -174,7 +151,7 @@ def test_the_loop_from_the_phones_sign_handle_with_photo_verify_with_photo(org, 
 
 
 def test_handling_without_an_after_photo_is_refused_and_changes_nothing(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     dh = client_for(org.users["dh"])
     act(dh, case, "sign")
     response = act(dh, case, "handle", {"result_text": "已处理"})
@@ -186,7 +163,7 @@ def test_handling_without_an_after_photo_is_refused_and_changes_nothing(org, cli
 def test_a_bad_after_photo_refuses_the_step_and_leaves_no_file(org, client_for):
     from tests.api.conftest import stored_files
 
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     dh = client_for(org.users["dh"])
     act(dh, case, "sign")
     response = act(
@@ -198,9 +175,7 @@ def test_a_bad_after_photo_refuses_the_step_and_leaves_no_file(org, client_for):
 
 
 def test_a_failed_verification_sends_the_case_back_for_rework(org, client_for):
-    case = dispatched_to_east_unit(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
+    case = handled_at_town(org)
     gw2 = client_for(org.users["gw2"])
     no_note = act(gw2, case, "verify", {"passed": "false", "photos": [upload()]})
     assert no_note.status_code == 400 and "note" in no_note.json()["errors"]
@@ -212,9 +187,7 @@ def test_a_failed_verification_sends_the_case_back_for_rework(org, client_for):
 
 
 def test_verify_needs_a_verdict(org, client_for):
-    case = dispatched_to_east_unit(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
+    case = handled_at_town(org)
     response = act(client_for(org.users["gw2"]), case, "verify", {"photos": [upload()]})
     assert response.status_code == 400 and "passed" in response.json()["errors"]
 
@@ -232,7 +205,7 @@ def test_beyond_our_capacity_escalates_with_a_reason(org, client_for):
 
 
 def test_return_and_extension_request_from_the_phone(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     dh = client_for(org.users["dh"])
     act(dh, case, "sign")
     response = act(
@@ -248,7 +221,7 @@ def test_return_and_extension_request_from_the_phone(org, client_for):
 
 
 def test_a_step_that_is_not_mine_is_refused_with_the_services_status(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     # gw sees the case (their grid) but is not the handling unit.
     response = act(client_for(org.users["gw"]), case, "sign")
     assert response.status_code == 403 and response.json()["detail"]
@@ -269,13 +242,13 @@ def test_the_fixer_on_the_spot_cannot_verify_their_own_fix(org, client_for):
 
 
 def test_an_out_of_scope_case_answers_404_to_actions_too(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     assert act(client_for(org.users["dh_w"]), case, "sign").status_code == 404
     assert act(client_for(org.users["dh"]), case, "teleport").status_code == 404
 
 
 def test_photos_are_not_accepted_on_steps_that_take_none(org, client_for):
-    case = dispatched_to_east_unit(org)
+    case = dispatched_at_town(org)
     response = act(client_for(org.users["dh"]), case, "sign", {"photos": [upload()]})
     assert response.status_code == 400 and "photos" in response.json()["errors"]
 

@@ -14,7 +14,6 @@ from django.db import models
 from apps.cases import services
 from apps.cases import tasks as case_tasks
 from apps.cases.models import Action, Case, CaseEvent, CasePhoto, Source
-from apps.core import follow_up
 from apps.notify import tasks as notify_tasks  # registers fan_out_event, as a worker would
 from apps.public import services as public_services
 from tests.api.conftest import upload
@@ -34,15 +33,6 @@ VARYING = {
     "accuracy_m",  # Open311 sends none
     "pending_work",  # "photos" while the citizen's and the field's photos wait for the worker
 }
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    messages: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(
-        follow_up, "send", lambda name, *args: messages.append((name, args)) or True
-    )
-    return messages
 
 
 @pytest.fixture

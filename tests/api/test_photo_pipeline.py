@@ -9,7 +9,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from apps.cases import services
 from apps.cases.models import Case, CasePhoto
 from apps.cases.photos import (
     PhotoRejected,
@@ -21,6 +20,7 @@ from apps.cases.photos import (
 )
 from tests import photo_files
 from tests.api.conftest import stored_files
+from tests.cases.helpers import report
 
 
 def inspect(data: bytes, name: str = "photo.jpg"):
@@ -119,14 +119,7 @@ def test_bad_files_are_refused_naming_the_file(name, data, words):
 
 @pytest.mark.django_db
 def test_a_rolled_back_transaction_takes_its_files_with_it(org):
-    lat, lng = org.point_in(org.grids["east-v1-g1"])
-    case, _ = services.case_report(
-        reporter=org.users["gw"],
-        category=org.categories["rubbish"],
-        description="x",
-        lat=lat,
-        lng=lng,
-    )
+    case = report(org)
     with pytest.raises(RuntimeError), photo_transaction():
         case_photo_add(
             case=case,
@@ -143,14 +136,7 @@ def test_a_rolled_back_transaction_takes_its_files_with_it(org):
 
 @pytest.mark.django_db
 def test_processing_is_idempotent_and_keeps_one_set_of_copies(org):
-    lat, lng = org.point_in(org.grids["east-v1-g1"])
-    case, _ = services.case_report(
-        reporter=org.users["gw"],
-        category=org.categories["rubbish"],
-        description="x",
-        lat=lat,
-        lng=lng,
-    )
+    case = report(org)
     case_photo_add(
         case=case,
         photo=inspect(photo_files.jpeg(400, 200, orientation=8)),

@@ -13,12 +13,12 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from PIL import Image
 
-from apps.cases import services
 from apps.cases.models import Case, CasePhoto, private_storage
 from apps.cases.photos import case_photo_add, case_photos_process, photo_inspect, photo_transaction
 from config import photo_storage
 from tests import photo_files
 from tests.api.conftest import report_payload, stored_files, upload
+from tests.cases.helpers import report
 from tests.s3_server import s3_photos, s3_server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
@@ -100,14 +100,7 @@ def test_a_refused_report_leaves_no_object_in_the_bucket(org, client_for, s3_pho
 
 
 def test_a_rolled_back_upload_takes_its_object_out_of_the_bucket(org, s3_photos):
-    lat, lng = org.point_in(org.grids["east-v1-g1"])
-    case, _ = services.case_report(
-        reporter=org.users["gw"],
-        category=org.categories["rubbish"],
-        description="x",
-        lat=lat,
-        lng=lng,
-    )
+    case = report(org)
     with pytest.raises(RuntimeError), photo_transaction():
         case_photo_add(
             case=case,

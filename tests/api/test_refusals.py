@@ -7,8 +7,8 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
-from apps.cases import services
 from apps.cases.models import Case, Status
+from tests.cases.helpers import report, routed
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -26,21 +26,6 @@ def assert_actionable(response, status: int) -> str:
     return detail
 
 
-def report(org, grid_key="east-v1-g1") -> Case:
-    lat, lng = org.point_in(org.grids[grid_key])
-    case, _ = services.case_report(
-        reporter=org.users["gw"],
-        category=org.categories["rubbish"],
-        description="占道堆放垃圾",
-        lat=lat,
-        lng=lng,
-        accuracy_m=5,
-    )
-    services.case_route(case_id=case.pk)
-    case.refresh_from_db()
-    return case
-
-
 def logged_in(user) -> APIClient:
     client = APIClient()
     assert client.login(username=user.username, password=PASSWORD)
@@ -48,7 +33,7 @@ def logged_in(user) -> APIClient:
 
 
 def test_a_step_on_a_closed_case_is_refused_with_its_status_once_and_what_to_do(org):
-    case = report(org)
+    case = routed(report(org))
     Case.objects.filter(pk=case.pk).update(status=Status.CLOSED)
     response = logged_in(org.users["vh"]).post(f"/api/cases/{case.pk}/actions/accept/")
     detail = assert_actionable(response, 409)
@@ -57,14 +42,14 @@ def test_a_step_on_a_closed_case_is_refused_with_its_status_once_and_what_to_do(
 
 
 def test_a_step_that_is_not_mine_says_whom_to_ask(org):
-    case = report(org)
+    case = routed(report(org))
     response = logged_in(org.users["gw"]).post(f"/api/cases/{case.pk}/actions/accept/")
     detail = assert_actionable(response, 403)
     assert "受理" in detail
 
 
 def test_a_case_outside_my_area_is_a_404_that_says_what_to_do(org):
-    case = report(org)
+    case = routed(report(org))
     assert_actionable(logged_in(org.users["gw_w"]).get(f"/api/cases/{case.pk}/"), 404)
 
 
@@ -79,7 +64,7 @@ def test_drfs_own_refusals_are_replaced_by_chinese_that_says_what_to_do(org):
     # Unknown notification: our own wording, kept.
     assert_actionable(logged_in(org.users["gw"]).post("/api/notifications/999999/read/"), 404)
     # An unknown action and an unknown photo size: our wording.
-    case = report(org)
+    case = routed(report(org))
     assert_actionable(
         logged_in(org.users["vh"]).post(f"/api/cases/{case.pk}/actions/teleport/"), 404
     )

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from apps.cases import services
 from apps.cases.models import Case, CaseEvent, Status
 from apps.evaluation.services import rollups_rebuild
-from tests.conftest import desk_login, screenshot
-from tests.factories import PASSWORD
+from tests.cases.helpers import at_town_desk
+from tests.conftest import desk_login, field_login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -53,42 +52,19 @@ class Watch:
         assert not self.problems, "\n".join(self.problems)
 
 
-def a_case_at_the_town(org) -> Case:
-    u = org.users
-    lat, lng = org.point_in(org.grids["east-v1-g1"])
-    case, _ = services.case_report(
-        reporter=u["gw"],
-        category=org.categories["rubbish"],
-        description="桥下堆满垃圾",
-        lat=lat,
-        lng=lng,
-        accuracy_m=6,
-        address="东桥下",
-    )
-    services.case_route(case_id=case.pk)
-    services.case_accept(case=case, actor=u["vh"])
-    services.case_escalate(case=case, actor=u["vh"], reason="需要城管中队")
-    case.refresh_from_db()
-    return case
-
-
 def test_field_app_desk_evaluation_and_public_pages_run_under_the_policy(
     org_tx, asgi_server, phone_context, desk_context
 ):
     base = asgi_server
-    case = a_case_at_the_town(org_tx)
-    closed = a_case_at_the_town(org_tx)
+    case = at_town_desk(org_tx)
+    closed = at_town_desk(org_tx)
     Case.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
     rollups_rebuild()
 
     # The field app on a phone: scripts, the offline map, the service worker, the live socket.
     phone = Watch(phone_context)
     page = phone_context.new_page()
-    page.goto(base + "/field/login/")
-    page.fill("input[name=username]", "gw")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("body[data-ready='1']")
+    field_login(page, base, "gw")
     assert page.evaluate(
         "navigator.serviceWorker.ready.then((r) => r.active && r.active.scriptURL)"
     ).endswith("/field/sw.js")

@@ -43,19 +43,9 @@ def camera_photo(path, seed: int = 7) -> int:
 
 
 @pytest.fixture
-def phone(browser):
+def phone(new_phone):
     """A 390×844 phone (the size the issue was measured at), Chinese, Shanghai time."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        user_agent="Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
-    )
-    yield context
-    context.close()
+    return new_phone(viewport={"width": 390, "height": 844})
 
 
 @pytest.fixture

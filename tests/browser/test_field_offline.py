@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from apps.cases.models import Case, CasePhoto, PositionSource
-from tests.conftest import screenshot, wait_for, wait_for_js
-from tests.factories import PASSWORD
+from tests.conftest import screenshot, submit_login, wait_for, wait_for_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -39,9 +38,7 @@ def test_reports_made_online_and_offline_each_arrive_exactly_once(
     # Log in once.
     page.wait_for_selector("input[name=username]")
     screenshot(page, "field-01-login")
-    page.fill("input[name=username]", "gw")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    submit_login(page, "gw")
     page.wait_for_selector("body[data-ready='1']")
     wait_for_js(page, "document.querySelector('#gps-line').textContent.includes('±12')")
     wait_for_js(

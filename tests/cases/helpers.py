@@ -1,4 +1,4 @@
-"""Small helpers shared by the case-workflow tests."""
+"""Cases built through the workflow service, shared by the tests of every app."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ def report(
 ) -> Case:
     lat, lng = org.point_in(org.grids[grid_key])
     kwargs.setdefault("description", "路边堆放垃圾")
+    kwargs.setdefault("accuracy_m", 8)
     case, created = services.case_report(
         reporter=org.users[user_key] if user_key else None,
         category=org.categories[category],
         lat=lat,
         lng=lng,
-        accuracy_m=8,
         **kwargs,
     )
     assert created
@@ -33,13 +33,20 @@ def routed(case: Case) -> Case:
     return case
 
 
-def dispatched_at_town(org, **kwargs) -> Case:
-    """A report escalated by the village and dispatched by the east town to its 城管中队."""
+def at_town_desk(org, **kwargs) -> Case:
+    """A routed report the east-v1 village accepted and escalated to the east town's desk."""
     u = org.users
     case = routed(report(org, **kwargs))
     services.case_accept(case=case, actor=u["vh"])
-    services.case_escalate(case=case, actor=u["vh"], reason="超出村级能力")
-    services.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
+    services.case_escalate(case=case, actor=u["vh"], reason="村里处理不了")
+    case.refresh_from_db()
+    return case
+
+
+def dispatched_at_town(org, **kwargs) -> Case:
+    """A report escalated by the village and dispatched by the east town to its 城管中队."""
+    case = at_town_desk(org, **kwargs)
+    services.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["east-cg"])
     case.refresh_from_db()
     return case
 
@@ -74,5 +81,29 @@ def set_clock(
         else (merged["step_deadline"] if current.colour == "yellow" else merged["escalate_at"])
     )
     Case.objects.filter(pk=case.pk).update(**fields)
+    case.refresh_from_db()
+    return case
+
+
+def overdue(org, count: int = 1, *, escalate_ago: float = -5) -> list[Case]:
+    """``count`` routed reports whose step deadline passed an hour ago (yellow two hours ago),
+    not yet due for escalation: what the sweep turns red and urges."""
+    return [
+        set_clock(
+            routed(report(org, description=f"垃圾{i}")),
+            yellow_ago=2,
+            deadline_ago=1,
+            escalate_ago=escalate_ago,
+        )
+        for i in range(count)
+    ]
+
+
+def handled_at_town(org, **kwargs) -> Case:
+    """A case the east town dispatched and its 城管中队 signed for and handled."""
+    u = org.users
+    case = dispatched_at_town(org, **kwargs)
+    services.case_sign(case=case, actor=u["dh"])
+    services.case_handle(case=case, actor=u["dh"], result_text="已清运")
     case.refresh_from_db()
     return case

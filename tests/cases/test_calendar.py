@@ -31,63 +31,49 @@ def holidays(*days: tuple[str, bool, str]) -> None:
     clock.calendar_changed()
 
 
-def test_a_limit_inside_one_morning_ends_the_same_morning():
-    assert clock.add_limit(at("2025-03-05 09:00"), 2, TimeBasis.WORKING_HOURS) == at(
-        "2025-03-05 11:00"
-    )
+WH, WD, NH = TimeBasis.WORKING_HOURS, TimeBasis.WORKING_DAYS, TimeBasis.NATURAL_HOURS
+LABOUR_DAY = [(day, False, "劳动节") for day in ("2025-05-01", "2025-05-02", "2025-05-05")]
+MAKE_UP_SATURDAY = [("2025-10-11", True, "国庆调休上班")]
 
 
-def test_the_lunch_break_does_not_count():
-    assert clock.add_limit(at("2025-03-05 11:00"), 2, TimeBasis.WORKING_HOURS) == at(
-        "2025-03-05 14:30"
-    )
-
-
-def test_a_report_after_hours_starts_counting_the_next_working_morning():
-    assert clock.add_limit(at("2025-03-05 21:40"), 1, TimeBasis.WORKING_HOURS) == at(
-        "2025-03-06 09:30"
-    )
-
-
-def test_a_limit_over_a_weekend_skips_saturday_and_sunday():
-    # Friday 16:00 + 4 working hours: 2 on Friday, 2 on Monday morning.
-    assert clock.add_limit(at("2025-03-07 16:00"), 4, TimeBasis.WORKING_HOURS) == at(
-        "2025-03-10 10:30"
-    )
-
-
-def test_a_limit_over_a_public_holiday_skips_the_holiday():
-    # Labour Day 2025: Thursday 1 May to Monday 5 May off.
-    holidays(
-        ("2025-05-01", False, "劳动节"),
-        ("2025-05-02", False, "劳动节"),
-        ("2025-05-05", False, "劳动节"),
-    )
-    assert clock.add_limit(at("2025-04-30 17:00"), 3, TimeBasis.WORKING_HOURS) == at(
-        "2025-05-06 10:30"
-    )
+@pytest.mark.parametrize(
+    ("start", "hours", "basis", "days", "end"),
+    [
+        pytest.param(
+            "2025-03-05 09:00", 2, WH, [], "2025-03-05 11:00", id="inside-one-morning-same-morning"
+        ),
+        pytest.param("2025-03-05 11:00", 2, WH, [], "2025-03-05 14:30", id="lunch-does-not-count"),
+        pytest.param(
+            "2025-03-05 21:40", 1, WH, [], "2025-03-06 09:30", id="after-hours-next-working-morning"
+        ),
+        # Friday 16:00 + 4 working hours: 2 on Friday, 2 on Monday morning.
+        pytest.param("2025-03-07 16:00", 4, WH, [], "2025-03-10 10:30", id="skips-the-weekend"),
+        # Labour Day 2025: Thursday 1 May to Monday 5 May off.
+        pytest.param(
+            "2025-04-30 17:00", 3, WH, LABOUR_DAY, "2025-05-06 10:30", id="skips-a-public-holiday"
+        ),
+        # 调休: Saturday 11 October 2025 was worked in exchange for the National Day holiday.
+        pytest.param(
+            "2025-10-10 17:00", 4, WH, MAKE_UP_SATURDAY, "2025-10-11 11:30", id="make-up-saturday"
+        ),
+        pytest.param(
+            "2025-10-10 17:00", 4, WH, [], "2025-10-13 11:30", id="without-the-make-up-row-monday"
+        ),
+        # 2 working days from Friday noon: Friday afternoon (4.5 h), Monday (8 h), Tuesday 3.5 h.
+        pytest.param("2025-03-07 12:00", 16, WD, [], "2025-03-11 12:00", id="working-days-of-8-h"),
+        pytest.param(
+            "2025-04-30 22:00", 4, NH, LABOUR_DAY[:1], "2025-05-01 02:00", id="natural-hours"
+        ),
+    ],
+)
+def test_a_limit_ends_on_the_work_calendar(start, hours, basis, days, end):
+    holidays(*days)
+    assert clock.add_limit(at(start), hours, basis) == at(end)
 
 
 def test_a_make_up_saturday_is_a_working_day():
-    # 调休: Saturday 11 October 2025 was worked in exchange for the National Day holiday.
-    holidays(("2025-10-11", True, "国庆调休上班"))
-    assert clock.add_limit(at("2025-10-10 17:00"), 4, TimeBasis.WORKING_HOURS) == at(
-        "2025-10-11 11:30"
-    )
+    holidays(*MAKE_UP_SATURDAY)
     assert clock.is_workday(dt.date(2025, 10, 11)) and not clock.is_workday(dt.date(2025, 10, 12))
-
-
-def test_without_the_make_up_row_the_same_limit_runs_to_monday():
-    assert clock.add_limit(at("2025-10-10 17:00"), 4, TimeBasis.WORKING_HOURS) == at(
-        "2025-10-13 11:30"
-    )
-
-
-def test_working_days_are_eight_working_hours_each():
-    # 2 working days from Friday noon: Friday afternoon (4.5 h), Monday (8 h), Tuesday 3.5 h.
-    assert clock.add_limit(at("2025-03-07 12:00"), 16, TimeBasis.WORKING_DAYS) == at(
-        "2025-03-11 12:00"
-    )
 
 
 def test_working_hours_between_is_the_inverse_of_adding_them():
@@ -99,13 +85,6 @@ def test_working_hours_between_is_the_inverse_of_adding_them():
     ]:
         end = clock.add_limit(at(start), hours, TimeBasis.WORKING_HOURS)
         assert clock.hours_between(at(start), end, TimeBasis.WORKING_HOURS) == pytest.approx(hours)
-
-
-def test_natural_hours_ignore_nights_weekends_and_holidays():
-    holidays(("2025-05-01", False, "劳动节"))
-    assert clock.add_limit(at("2025-04-30 22:00"), 4, TimeBasis.NATURAL_HOURS) == at(
-        "2025-05-01 02:00"
-    )
 
 
 def test_a_case_clock_follows_its_category(org):

@@ -10,7 +10,7 @@ from django.db import connection
 
 from apps.cases import services, sweep
 from apps.cases.models import Action, Case, CaseEvent, Colour, Status
-from tests.cases.helpers import dispatched_at_town, report, routed, set_clock
+from tests.cases.helpers import dispatched_at_town, overdue, report, routed, set_clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,15 +113,7 @@ def test_a_unit_signing_while_the_sweep_turns_the_case_red_leaves_one_consistent
 
 
 def test_two_sweeps_at_once_urge_each_overdue_case_once(org_tx):
-    cases = [
-        set_clock(
-            routed(report(org_tx, description=f"超时 {i}")),
-            yellow_ago=2,
-            deadline_ago=1,
-            escalate_ago=-4,
-        )
-        for i in range(6)
-    ]
+    cases = overdue(org_tx, 6, escalate_ago=-4)
     outcomes = race(
         lambda: sweep.sweep_clocks(enqueue=False, batch=2),
         lambda: sweep.sweep_clocks(enqueue=False, batch=2),

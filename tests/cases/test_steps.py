@@ -18,7 +18,7 @@ from apps.cases.models import FINAL_STATUSES, Case, Status
 from apps.cases.serializers import ActionInputSerializer
 from apps.desk import forms as admin_forms
 from tests.admin.conftest import login
-from tests.cases.helpers import dispatched_at_town, report, routed
+from tests.cases.helpers import dispatched_at_town, handled_at_town, report, routed
 from tests.factories import PASSWORD
 
 SERVICES = Path(services.__file__).parent
@@ -168,18 +168,12 @@ def _cases_in_every_status(org) -> list[Case]:
     services.case_sign(case=waiting, actor=u["dh"])
     services.extension_request(case=waiting, actor=u["dh"], hours=24, reason="等材料")
     cases.append(waiting)
-    handled = dispatched_at_town(org)
-    services.case_sign(case=handled, actor=u["dh"])
-    services.case_handle(case=handled, actor=u["dh"], result_text="已清理")
+    handled = handled_at_town(org)
     cases.append(handled)
-    verified = dispatched_at_town(org)
-    services.case_sign(case=verified, actor=u["dh"])
-    services.case_handle(case=verified, actor=u["dh"], result_text="已清理")
+    verified = handled_at_town(org)
     services.case_verify(case=verified, actor=u["gw"], passed=True)
     cases.append(verified)
-    closed = dispatched_at_town(org)
-    services.case_sign(case=closed, actor=u["dh"])
-    services.case_handle(case=closed, actor=u["dh"], result_text="已清理")
+    closed = handled_at_town(org)
     services.case_verify(case=closed, actor=u["gw"], passed=True)
     services.case_close(case=closed, actor=u["td"])
     cases.append(closed)

@@ -9,7 +9,14 @@ from apps.cases import services, sweep
 from apps.cases.models import Action, Case, CaseEvent, Colour, QuarantinedTask, Status, Step
 from apps.cases.task_guard import poison_key
 from apps.org.models import Tier
-from tests.cases.helpers import dispatched_at_town, report, routed, set_clock
+from tests.cases.helpers import (
+    dispatched_at_town,
+    handled_at_town,
+    overdue,
+    report,
+    routed,
+    set_clock,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +32,7 @@ def test_a_case_past_80_percent_of_its_limit_turns_yellow_and_waits_for_its_dead
 
 
 def test_an_overdue_case_turns_red_once_with_one_automatic_urge(org):
-    case = set_clock(routed(report(org)), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
+    (case,) = overdue(org)
     first = sweep.sweep_clocks(enqueue=False)
     second = sweep.sweep_clocks(enqueue=False)
     case.refresh_from_db()
@@ -101,9 +108,7 @@ def test_overdue_at_the_county_is_urged_because_nothing_sits_above_it(org):
 
 
 def test_a_handled_case_late_for_verification_is_urged_not_escalated(org):
-    case = dispatched_at_town(org)
-    services.case_sign(case=case, actor=org.users["dh"])
-    services.case_handle(case=case, actor=org.users["dh"], result_text="已清运")
+    case = handled_at_town(org)
     set_clock(case, yellow_ago=3, deadline_ago=2, escalate_ago=1)
     claimed = sweep.sweep_clocks(enqueue=False).escalate_ids
     services.case_escalate_overdue(case_id=claimed[0])
@@ -159,28 +164,14 @@ def test_a_hand_edited_clock_is_repaired_instead_of_being_read_every_minute(org)
 
 
 def test_the_sweep_works_through_more_overdue_cases_than_one_batch(org):
-    cases = [
-        set_clock(
-            routed(report(org, description=f"垃圾{i}")),
-            yellow_ago=2,
-            deadline_ago=1,
-            escalate_ago=-5,
-        )
-        for i in range(7)
-    ]
+    cases = overdue(org, 7)
     result = sweep.sweep_clocks(enqueue=False, batch=3)
     assert result.red == 7 and result.complete
     assert CaseEvent.objects.filter(action=Action.URGE, case__in=cases).count() == 7
 
 
 def test_the_sweep_stops_at_its_time_budget_and_finishes_next_time(org):
-    for i in range(4):
-        set_clock(
-            routed(report(org, description=f"垃圾{i}")),
-            yellow_ago=2,
-            deadline_ago=1,
-            escalate_ago=-5,
-        )
+    overdue(org, 4)
     cut_short = sweep.sweep_clocks(enqueue=False, batch=2, time_budget_s=-1)
     assert not cut_short.complete and cut_short.red == 0
     assert sweep.sweep_clocks(enqueue=False, batch=2).red == 4
@@ -226,7 +217,7 @@ def test_the_outbox_resends_photos_and_unnotified_events(org):
 
 
 def test_the_outbox_picks_up_the_sweeps_bulk_created_urge_events(org):
-    set_clock(routed(report(org)), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
+    overdue(org)
     urge_ids = sweep.sweep_clocks(enqueue=False).urge_event_ids
     later = timezone.now() + dt.timedelta(minutes=2)
     sent = sweep.sweep_outbox(now=later, enqueue=False).sent

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.cases import sweep, sweep_index
 from apps.cases.apps import _reinstall_sweep_triggers
 from apps.cases.models import Case, Colour, SweepDue
-from tests.cases.helpers import report, routed, set_clock
+from tests.cases.helpers import overdue, report, routed, set_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_every_write_of_sweep_due_at_reaches_the_index_table(org):
 
 
 def test_the_sweep_acts_through_the_index_table(org):
-    case = set_clock(routed(report(org)), yellow_ago=2, deadline_ago=1, escalate_ago=-5)
+    (case,) = overdue(org)
     assert due_rows()[case.pk] == case.sweep_due_at
     result = sweep.sweep_clocks(enqueue=False)
     case.refresh_from_db()
@@ -157,15 +157,7 @@ def test_turning_red_is_a_hot_update_on_postgresql(org_tx):
         # The counters read below are one server backend's; through PgBouncer in transaction
         # mode each statement may run on another backend. The direct run of the suite checks it.
         pytest.skip("per-backend statistics cannot be read through PgBouncer's transaction pooling")
-    cases = [
-        set_clock(
-            routed(report(org_tx, description=f"垃圾{i}")),
-            yellow_ago=2,
-            deadline_ago=1,
-            escalate_ago=-5,
-        )
-        for i in range(3)
-    ]
+    cases = overdue(org_tx, 3)
     # Committed, then vacuumed: the row versions the set-up left behind are gone, as they are
     # on a live table by the time a case falls due (inside one open transaction they would
     # still fill the page, and the sweep's new versions would have to go elsewhere).

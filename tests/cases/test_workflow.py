@@ -5,21 +5,7 @@ import pytest
 from apps.cases import services
 from apps.cases.models import Action, Case, Colour, Severity, Status
 from apps.org.models import Tier
-
-
-def report(org, user_key="gw", grid_key="east-v1-g1", **kwargs):
-    lat, lng = org.point_in(org.grids[grid_key])
-    case, created = services.case_report(
-        reporter=org.users[user_key],
-        category=org.categories["rubbish"],
-        description="路边堆放垃圾",
-        lat=lat,
-        lng=lng,
-        accuracy_m=8,
-        **kwargs,
-    )
-    assert created
-    return case
+from tests.cases.helpers import at_town_desk, report
 
 
 def routed(case):
@@ -98,9 +84,7 @@ def test_the_whole_loop_from_report_to_close(org):
 
 @pytest.mark.django_db
 def test_a_foreign_town_dispatcher_cannot_dispatch(org):
-    case = routed(report(org))
-    services.case_accept(case=case, actor=org.users["vh"])
-    services.case_escalate(case=case, actor=org.users["vh"], reason="超出能力")
+    case = at_town_desk(org)
     with pytest.raises(services.NotPermitted):
         services.case_dispatch(case=case, actor=org.users["td_w"], lead_unit=org.units["west-cg"])
     case.refresh_from_db()
@@ -109,9 +93,7 @@ def test_a_foreign_town_dispatcher_cannot_dispatch(org):
 
 @pytest.mark.django_db
 def test_a_town_cannot_dispatch_to_another_towns_unit(org):
-    case = routed(report(org))
-    services.case_accept(case=case, actor=org.users["vh"])
-    services.case_escalate(case=case, actor=org.users["vh"], reason="超出能力")
+    case = at_town_desk(org)
     with pytest.raises(services.NotPermitted):
         services.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["west-cg"])
 

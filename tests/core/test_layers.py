@@ -33,7 +33,8 @@ LAYERS: list[set[str]] = [
     # profiles, and cases' API serves its token view (cases/api_urls.py), so it sits between.
     {"accounts"},
     {"cases"},  # the workflow: models, rules, services, selectors, sweeps, the field API
-    {"notify", "public", "evaluation", "field"},
+    # onboarding: a county's organisation in and out of a workbook (org, accounts, cases' catalogue).
+    {"notify", "public", "evaluation", "field", "onboarding"},
     # SMS to citizens: reads the case history and the public link of a case (public).
     {"sms"},
     {"desk"},  # the command desk (the admin)

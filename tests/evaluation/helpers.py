@@ -60,3 +60,11 @@ def report_at(
 def fresh(case: Case) -> Case:
     case.refresh_from_db()
     return case
+
+
+def steps(case: Case, *moves) -> Case:
+    """Take ``case`` through workflow steps, each ``(when, service, keyword arguments)``: every
+    step runs ``at(when, service, case=…)`` on the case as it is then. Returns it reloaded."""
+    for when, service, kwargs in moves:
+        at(when, service, case=fresh(case), **kwargs)
+    return fresh(case)

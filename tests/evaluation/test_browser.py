@@ -13,8 +13,7 @@ from apps.cases.models import Case, Colour, Status
 from apps.evaluation.services import rollups_rebuild
 from apps.public.models import Rating
 from apps.public.services import rating_submit
-from tests.conftest import screenshot, wait_for, wait_for_js
-from tests.factories import PASSWORD
+from tests.conftest import screenshot, submit_login, wait_for, wait_for_js
 
 from .helpers import fresh, report_at
 from .test_rollup_consistency import GRIDS, take_step
@@ -57,9 +56,7 @@ def a_month_of_activity(org, seed: int = 7) -> None:
 
 def log_in(page, base: str, username: str) -> None:
     page.goto(f"{base}/admin/login/?next=/evaluation/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    submit_login(page, username)
 
 
 def test_a_leader_reads_the_dashboard_and_the_hotspots(org_tx, asgi_server, desk_context):

@@ -33,21 +33,20 @@ from apps.evaluation.services import rollups_rebuild, rollups_refresh
 from apps.public.models import Rating
 from apps.public.services import rating_submit
 
-from .helpers import at, fresh, report_at, t
+from .helpers import at, fresh, report_at, steps, t
 
 FIRST, LAST = dt.date(2025, 3, 3), dt.date(2025, 3, 9)
 ALL = tuple(INDICATORS)
 
 
 def _to_town(org, case, when_accept, when_escalate):
-    u = org.users
-    if case.village_id == org.villages["east-v1"].pk:
-        at(when_accept, services.case_accept, case=case, actor=u["vh"])
-        at(when_escalate, services.case_escalate, case=case, actor=u["vh"], reason="村里处理不了")
-    else:
-        at(when_accept, services.case_accept, case=case, actor=u["vh_w"])
-        at(when_escalate, services.case_escalate, case=case, actor=u["vh_w"], reason="村里处理不了")
-    return fresh(case)
+    head = "vh" if case.village_id == org.villages["east-v1"].pk else "vh_w"
+    actor = org.users[head]
+    return steps(
+        case,
+        (when_accept, services.case_accept, {"actor": actor}),
+        (when_escalate, services.case_escalate, {"actor": actor, "reason": "村里处理不了"}),
+    )
 
 
 def _deadline(case, when):
@@ -69,52 +68,53 @@ def week(org):
 
     a = report_at(org, t("2025-03-03", "09:00"), grid="east-v1-g1")
     a = _to_town(org, a, t("2025-03-03", "09:10"), t("2025-03-03", "09:20"))
-    at(t("2025-03-03", "10:00"), services.case_dispatch, case=a, actor=u["td"], lead_unit=cg)
-    _deadline(a, t("2025-03-05", "18:00"))
-    at(t("2025-03-03", "10:30"), services.case_sign, case=fresh(a), actor=u["dh"])
-    at(
-        t("2025-03-03", "14:00"),
-        services.case_handle,
-        case=fresh(a),
-        actor=u["dh"],
-        result_text="已清运",
+    steps(
+        a, (t("2025-03-03", "10:00"), services.case_dispatch, {"actor": u["td"], "lead_unit": cg})
     )
-    at(t("2025-03-04", "09:00"), services.case_verify, case=fresh(a), actor=u["gw"], passed=True)
-    at(t("2025-03-04", "10:00"), services.case_close, case=fresh(a), actor=u["td"])
+    _deadline(a, t("2025-03-05", "18:00"))
+    steps(
+        a,
+        (t("2025-03-03", "10:30"), services.case_sign, {"actor": u["dh"]}),
+        (
+            t("2025-03-03", "14:00"),
+            services.case_handle,
+            {"actor": u["dh"], "result_text": "已清运"},
+        ),
+        (t("2025-03-04", "09:00"), services.case_verify, {"actor": u["gw"], "passed": True}),
+        (t("2025-03-04", "10:00"), services.case_close, {"actor": u["td"]}),
+    )
     _rate(a, 5, t("2025-03-04", "12:00"))
     cases["A"] = a
 
     b = report_at(org, t("2025-03-04", "08:00"), grid="east-v1-g2")
     b = _to_town(org, b, t("2025-03-04", "08:10"), t("2025-03-04", "08:20"))
-    at(t("2025-03-04", "09:00"), services.case_dispatch, case=b, actor=u["td"], lead_unit=cg)
+    steps(
+        b, (t("2025-03-04", "09:00"), services.case_dispatch, {"actor": u["td"], "lead_unit": cg})
+    )
     _deadline(b, t("2025-03-04", "18:00"))
     Case.objects.filter(pk=b.pk).update(
         step_deadline=timezone.now() - dt.timedelta(hours=1)
     )  # signs late
-    at(t("2025-03-04", "12:00"), services.case_sign, case=fresh(b), actor=u["dh"])
-    at(
-        t("2025-03-05", "09:00"),
-        services.case_handle,
-        case=fresh(b),
-        actor=u["dh"],
-        result_text="处理了",
+    steps(
+        b,
+        (t("2025-03-04", "12:00"), services.case_sign, {"actor": u["dh"]}),
+        (
+            t("2025-03-05", "09:00"),
+            services.case_handle,
+            {"actor": u["dh"], "result_text": "处理了"},
+        ),
+        (
+            t("2025-03-05", "10:00"),
+            services.case_verify,
+            {"actor": u["gw"], "passed": False, "note": "还在"},
+        ),
+        (
+            t("2025-03-05", "15:00"),
+            services.case_handle,
+            {"actor": u["dh"], "result_text": "再次处理"},
+        ),
+        (t("2025-03-06", "09:00"), services.case_verify, {"actor": u["gw"], "passed": True}),
     )
-    at(
-        t("2025-03-05", "10:00"),
-        services.case_verify,
-        case=fresh(b),
-        actor=u["gw"],
-        passed=False,
-        note="还在",
-    )
-    at(
-        t("2025-03-05", "15:00"),
-        services.case_handle,
-        case=fresh(b),
-        actor=u["dh"],
-        result_text="再次处理",
-    )
-    at(t("2025-03-06", "09:00"), services.case_verify, case=fresh(b), actor=u["gw"], passed=True)
     cases["B"] = b
 
     c = report_at(org, t("2025-03-05", "10:00"), user="gw2", grid="east-v1-g1")
@@ -130,16 +130,17 @@ def week(org):
 
     d = report_at(org, t("2025-03-06", "08:00"), grid="east-v1-g2")
     d = _to_town(org, d, t("2025-03-06", "08:10"), t("2025-03-06", "08:20"))
-    at(t("2025-03-06", "10:00"), services.case_dispatch, case=d, actor=u["td"], lead_unit=cg)
-    at(
-        t("2025-03-06", "11:00"),
-        services.case_return,
-        case=fresh(d),
-        actor=u["dh"],
-        reason="不归我们管",
+    steps(
+        d,
+        (t("2025-03-06", "10:00"), services.case_dispatch, {"actor": u["td"], "lead_unit": cg}),
+        (
+            t("2025-03-06", "11:00"),
+            services.case_return,
+            {"actor": u["dh"], "reason": "不归我们管"},
+        ),
+        (t("2025-03-06", "12:00"), services.case_dispatch, {"actor": u["td"], "lead_unit": cg}),
+        (t("2025-03-06", "12:30"), services.case_sign, {"actor": u["dh"]}),
     )
-    at(t("2025-03-06", "12:00"), services.case_dispatch, case=fresh(d), actor=u["td"], lead_unit=cg)
-    at(t("2025-03-06", "12:30"), services.case_sign, case=fresh(d), actor=u["dh"])
     request = at(
         t("2025-03-06", "13:00"),
         services.extension_request,
@@ -168,8 +169,11 @@ def week(org):
     f = report_at(
         org, t("2025-03-07", "10:00"), grid="east-v1-g1", self_resolved=True, result_text="已扶正"
     )
-    at(t("2025-03-07", "11:00"), services.case_verify, case=fresh(f), actor=u["gw2"], passed=True)
-    at(t("2025-03-07", "12:00"), services.case_close, case=fresh(f), actor=u["vh"])
+    steps(
+        f,
+        (t("2025-03-07", "11:00"), services.case_verify, {"actor": u["gw2"], "passed": True}),
+        (t("2025-03-07", "12:00"), services.case_close, {"actor": u["vh"]}),
+    )
     _rate(f, 3, t("2025-03-08", "09:00"))
     cases["F"] = f
 
@@ -179,27 +183,29 @@ def week(org):
 
     h = report_at(org, t("2025-02-20", "10:00"), grid="east-v1-g1")
     h = _to_town(org, h, t("2025-02-20", "10:10"), t("2025-02-20", "10:20"))
-    at(t("2025-02-20", "11:00"), services.case_dispatch, case=h, actor=u["td"], lead_unit=cg)
-    at(t("2025-02-20", "11:30"), services.case_sign, case=fresh(h), actor=u["dh"])
+    steps(
+        h,
+        (t("2025-02-20", "11:00"), services.case_dispatch, {"actor": u["td"], "lead_unit": cg}),
+        (t("2025-02-20", "11:30"), services.case_sign, {"actor": u["dh"]}),
+    )
     Case.objects.filter(pk=h.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=2))
     cases["H"] = h
 
     e = report_at(org, t("2025-03-03", "09:00"), user="gw_w", grid="west-v1-g1")
     e = _to_town(org, e, t("2025-03-03", "09:10"), t("2025-03-03", "09:20"))
-    at(
-        t("2025-03-03", "10:00"),
-        services.case_dispatch,
-        case=e,
-        actor=u["td_w"],
-        lead_unit=org.units["west-cg"],
-    )
-    at(t("2025-03-03", "11:00"), services.case_sign, case=fresh(e), actor=u["dh_w"])
-    at(
-        t("2025-03-03", "13:00"),
-        services.case_handle,
-        case=fresh(e),
-        actor=u["dh_w"],
-        result_text="好了",
+    steps(
+        e,
+        (
+            t("2025-03-03", "10:00"),
+            services.case_dispatch,
+            {"actor": u["td_w"], "lead_unit": org.units["west-cg"]},
+        ),
+        (t("2025-03-03", "11:00"), services.case_sign, {"actor": u["dh_w"]}),
+        (
+            t("2025-03-03", "13:00"),
+            services.case_handle,
+            {"actor": u["dh_w"], "result_text": "好了"},
+        ),
     )
     cases["E"] = e
     return cases

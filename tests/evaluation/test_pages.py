@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 from django.test import Client
@@ -16,7 +17,7 @@ from apps.cases.models import Case
 from apps.evaluation.services import rollups_rebuild
 from tests.factories import PASSWORD
 
-from .helpers import at, fresh, report_at, t
+from .helpers import report_at, steps, t
 
 WEEK = "period=custom&from=2025-03-03&to=2025-03-09"
 
@@ -37,28 +38,17 @@ def activity(org):
     ]:
         for day in ("2025-03-03", "2025-03-04"):
             case = report_at(org, t(day, "09:00"), user=key, grid=grid)
-            at(t(day, "09:10"), services.case_accept, case=case, actor=u[vh])
-            at(
-                t(day, "09:20"),
-                services.case_escalate,
-                case=fresh(case),
-                actor=u[vh],
-                reason="上报",
-            )
-            at(
-                t(day, "10:00"),
-                services.case_dispatch,
-                case=fresh(case),
-                actor=u[td],
-                lead_unit=org.units[unit],
-            )
-            at(t(day, "10:30"), services.case_sign, case=fresh(case), actor=u[dh])
-            at(
-                t(day, "15:00"),
-                services.case_handle,
-                case=fresh(case),
-                actor=u[dh],
-                result_text="好了",
+            steps(
+                case,
+                (t(day, "09:10"), services.case_accept, {"actor": u[vh]}),
+                (t(day, "09:20"), services.case_escalate, {"actor": u[vh], "reason": "上报"}),
+                (
+                    t(day, "10:00"),
+                    services.case_dispatch,
+                    {"actor": u[td], "lead_unit": org.units[unit]},
+                ),
+                (t(day, "10:30"), services.case_sign, {"actor": u[dh]}),
+                (t(day, "15:00"), services.case_handle, {"actor": u[dh], "result_text": "好了"}),
             )
     # one overdue case in the west, live on the colour board
     late = report_at(org, t("2025-03-05", "09:00"), user="gw_w", grid="west-v1-g1")
@@ -288,10 +278,17 @@ def test_only_get_is_allowed(org):
 
 @pytest.mark.django_db
 def test_the_hotspot_map_credits_its_tile_source_plainly(org, activity, settings):
-    settings.MAP_TILES_URL = "https://t0.tianditu.gov.cn/vec_w/wmts?tk=KEY&x={x}&y={y}&z={z}"
-    settings.MAP_TILES_ATTRIBUTION = "天地图"
+    settings.MAP_BASEMAP = "tianditu"
+    settings.TIANDITU_KEY = "KEY"
     page = client_for(org, "cd").get(f"/evaluation/hotspots/?{WEEK}").content.decode()
-    start = page.index("attributionControl")
-    script = page[start : start + 600]
-    assert "attributionControl: false" in script  # Leaflet's own link and flag: off
-    assert 'L.control.attribution({prefix: false}).addAttribution("天地图")' in script
+    # The map is built by core/basemap.js from the one config (Leaflet's link and flag: off,
+    # see LDMap.create), which names the tile source plainly.
+    assert "core/basemap.js" in page and 'LDMap.create("heatmap"' in page
+    start = page.index('id="map-config"')
+    config = json.loads(page[page.index(">", start) + 1 : page.index("</script>", start)])
+    assert config["attribution"] == "天地图" and config["crs"] == "wgs84"
+    assert [layer["url"].split("?")[0] for layer in config["layers"]] == [
+        "https://t{s}.tianditu.gov.cn/vec_w/wmts",
+        "https://t{s}.tianditu.gov.cn/cva_w/wmts",
+    ]
+    assert all(layer["url"].endswith("&tk=KEY") for layer in config["layers"])

@@ -13,7 +13,7 @@ from apps.evaluation.models import EvaluationWeight
 from apps.evaluation.selectors.scores import indicator_score, score_rows
 from apps.evaluation.services import rollups_rebuild
 
-from .helpers import at, fresh, report_at, t
+from .helpers import report_at, steps, t
 
 FIRST, LAST = dt.date(2025, 3, 3), dt.date(2025, 3, 9)
 
@@ -22,53 +22,29 @@ FIRST, LAST = dt.date(2025, 3, 3), dt.date(2025, 3, 9)
 def two_towns(org):
     """East handles its case within its 办结时限 and closes it; west signs late and never handles."""
     u = org.users
-    east = report_at(org, t("2025-03-03", "09:00"), grid="east-v1-g1")
-    at(t("2025-03-03", "09:05"), services.case_accept, case=east, actor=u["vh"])
-    at(
-        t("2025-03-03", "09:10"),
-        services.case_escalate,
-        case=fresh(east),
-        actor=u["vh"],
-        reason="上报",
-    )
-    at(
-        t("2025-03-03", "10:00"),
-        services.case_dispatch,
-        case=fresh(east),
-        actor=u["td"],
-        lead_unit=org.units["east-cg"],
-    )
-    at(t("2025-03-03", "10:10"), services.case_sign, case=fresh(east), actor=u["dh"])
-    at(
-        t("2025-03-03", "12:00"),
-        services.case_handle,
-        case=fresh(east),
-        actor=u["dh"],
-        result_text="好",
-    )
-    at(t("2025-03-03", "13:00"), services.case_verify, case=fresh(east), actor=u["gw"], passed=True)
-    at(t("2025-03-03", "14:00"), services.case_close, case=fresh(east), actor=u["td"])
-
-    west = report_at(org, t("2025-03-03", "09:00"), user="gw_w", grid="west-v1-g1")
-    at(t("2025-03-03", "09:05"), services.case_accept, case=west, actor=u["vh_w"])
-    at(
-        t("2025-03-03", "09:10"),
-        services.case_escalate,
-        case=fresh(west),
-        actor=u["vh_w"],
-        reason="上报",
-    )
-    at(
-        t("2025-03-03", "10:00"),
-        services.case_dispatch,
-        case=fresh(west),
-        actor=u["td_w"],
-        lead_unit=org.units["west-cg"],
+    day = "2025-03-03"
+    dispatched = {}
+    for town, suffix in (("east", ""), ("west", "_w")):
+        case = report_at(org, t(day, "09:00"), user=f"gw{suffix}", grid=f"{town}-v1-g1")
+        head, dispatcher, unit = u[f"vh{suffix}"], u[f"td{suffix}"], org.units[f"{town}-cg"]
+        dispatched[town] = steps(
+            case,
+            (t(day, "09:05"), services.case_accept, {"actor": head}),
+            (t(day, "09:10"), services.case_escalate, {"actor": head, "reason": "上报"}),
+            (t(day, "10:00"), services.case_dispatch, {"actor": dispatcher, "lead_unit": unit}),
+        )
+    east, west = dispatched["east"], dispatched["west"]
+    steps(
+        east,
+        (t(day, "10:10"), services.case_sign, {"actor": u["dh"]}),
+        (t(day, "12:00"), services.case_handle, {"actor": u["dh"], "result_text": "好"}),
+        (t(day, "13:00"), services.case_verify, {"actor": u["gw"], "passed": True}),
+        (t(day, "14:00"), services.case_close, {"actor": u["td"]}),
     )
     from apps.cases.models import Case
 
     Case.objects.filter(pk=west.pk).update(step_deadline=timezone.now() - dt.timedelta(hours=1))
-    at(t("2025-03-04", "10:00"), services.case_sign, case=fresh(west), actor=u["dh_w"])
+    steps(west, (t("2025-03-04", "10:00"), services.case_sign, {"actor": u["dh_w"]}))
     rollups_rebuild(first_day=dt.date(2025, 3, 1), last_day=timezone.localdate())
 
 

@@ -3,33 +3,10 @@ events out the way the Celery task does, and ask who was told."""
 
 from __future__ import annotations
 
-from apps.cases import services as workflow
 from apps.cases.models import CaseEvent
 from apps.notify import services
 from apps.notify.models import Notification
-
-
-def report(org, reporter="gw", grid="east-v1-g1", **kwargs):
-    lat, lng = org.point_in(org.grids[grid])
-    case, _ = workflow.case_report(
-        reporter=org.users[reporter],
-        category=org.categories["rubbish"],
-        description="路边堆放垃圾",
-        lat=lat,
-        lng=lng,
-        accuracy_m=8,
-        **kwargs,
-    )
-    return case
-
-
-def at_town_desk(org, **kwargs):
-    """A routed, accepted case escalated from the village to the east town's desk."""
-    case = report(org, **kwargs)
-    workflow.case_route(case_id=case.pk)
-    workflow.case_accept(case=case, actor=org.users["vh"])
-    workflow.case_escalate(case=case, actor=org.users["vh"], reason="村里处理不了")
-    return case
+from tests.cases.helpers import at_town_desk, report  # noqa: F401 - steps the notify tests share
 
 
 def fan_out(case) -> list[Notification]:

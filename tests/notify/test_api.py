@@ -12,6 +12,7 @@ from apps.cases import services as workflow
 from apps.cases.tracking import display
 from apps.desk.dashboard import desk_stats
 from apps.notify.models import Kind, Notification
+from tests.cases.helpers import dispatched_at_town
 from tests.notify.helpers import at_town_desk, fan_out
 
 
@@ -24,8 +25,7 @@ def client_for(user) -> APIClient:
 @pytest.fixture
 def dispatched(org):
     """A case at the east town, dispatched to east-cg and urged twice: dh has three notifications."""
-    case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["east-cg"])
+    case = dispatched_at_town(org)
     workflow.case_urge(case=case, actor=org.users["td"], note="尽快")
     workflow.case_urge(case=case, actor=org.users["td"], note="再次督办")
     fan_out(case)
@@ -100,7 +100,7 @@ def test_a_token_works_for_api_clients(org, dispatched):
 @pytest.mark.django_db
 def test_the_desk_counts_new_and_overdue_for_its_own_region_only(org):
     late = at_town_desk(org)
-    at_town_desk(org, grid="east-v1-g2")
+    at_town_desk(org, grid_key="east-v1-g2")
     type(late).objects.filter(pk=late.pk).update(
         step_deadline=timezone.now() - dt.timedelta(hours=1)
     )

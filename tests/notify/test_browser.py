@@ -6,8 +6,7 @@ import pytest
 from apps.cases.models import Status
 from apps.cases.tracking import display
 from apps.notify.models import Notification
-from tests.conftest import field_login, screenshot, wait_for_js
-from tests.factories import PASSWORD
+from tests.conftest import field_login, screenshot, submit_login, wait_for_js
 from tests.notify.helpers import at_town_desk
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -27,9 +26,7 @@ def test_a_dispatch_on_the_desk_appears_on_the_handlers_phone_without_reload(
 
     desk = desk_context.new_page()
     desk.goto(f"{asgi_server}/admin/login/?next=/admin/cases/case/{case.pk}/change/")
-    desk.fill("#id_username", "td")
-    desk.fill("#id_password", PASSWORD)
-    desk.click("input[type=submit]")
+    submit_login(desk, "td")
     desk.wait_for_selector("#actions")
     dispatch = desk.locator('details[data-action="dispatch"]')
     dispatch.locator("select[name=dispatch-lead_unit]").select_option(
@@ -64,9 +61,7 @@ def test_the_desk_counters_follow_a_new_escalation_live(
 ):
     desk = desk_context.new_page()
     desk.goto(f"{asgi_server}/admin/login/?next=/admin/cases/case/")
-    desk.fill("#id_username", "td")
-    desk.fill("#id_password", PASSWORD)
-    desk.click("input[type=submit]")
+    submit_login(desk, "td")
     desk.wait_for_selector("#notify-desk [data-notify-live].on")
     assert desk.locator('#notify-desk [data-notify-count="new"]').inner_text() == "0"
     case = at_town_desk(org_tx)

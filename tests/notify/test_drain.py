@@ -10,7 +10,6 @@ from apps.cases import services as workflow
 from apps.cases import tasks as case_tasks
 from apps.cases.models import Action, CaseEvent
 from apps.cases.services.base import _locked
-from apps.core import follow_up
 from apps.notify.models import Notification
 from apps.notify.serializers import NotificationOut, notification_payload
 from tests.cases.helpers import report
@@ -22,16 +21,6 @@ from tests.notify.sockets import (
     send,
     session_cookie_for,
 )
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """The task messages this process sends (instead of sending them)."""
-    messages: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(
-        follow_up, "send", lambda name, *args: messages.append((name, args)) or True
-    )
-    return messages
 
 
 @pytest.mark.django_db(transaction=True)

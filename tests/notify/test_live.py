@@ -9,6 +9,7 @@ from apps.cases import services as workflow
 from apps.cases.models import CaseEvent
 from apps.cases.tracking import display
 from apps.notify.models import Notification
+from tests.cases.helpers import dispatched_at_town
 from tests.conftest import wait_for
 from tests.notify.helpers import at_town_desk
 from tests.notify.sockets import (
@@ -62,8 +63,7 @@ def test_a_reconnecting_phone_gets_everything_since_the_last_id_it_saw(
     org_tx, asgi_server, celery_worker_process
 ):
     u = org_tx.users
-    case = at_town_desk(org_tx)
-    workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org_tx.units["east-cg"])
+    case = dispatched_at_town(org_tx)
     settled(case)
     token = token_for(u["dh"])
     with open_socket(asgi_server, ticket=ticket_via_api(asgi_server, token), since=0) as phone:
@@ -184,8 +184,7 @@ def test_marking_read_on_one_device_updates_the_badge_on_the_other(
     org_tx, asgi_server, celery_worker_process
 ):
     u = org_tx.users
-    case = at_town_desk(org_tx)
-    workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org_tx.units["east-cg"])
+    case = dispatched_at_town(org_tx)
     settled(case)
     notification = Notification.objects.get(recipient=u["dh"])
     with (

@@ -10,6 +10,7 @@ from apps.cases.tracking import display
 from apps.notify import selectors, services
 from apps.notify.models import Kind, Notification
 from apps.org.models import Role
+from tests.cases.helpers import dispatched_at_town, handled_at_town
 from tests.factories import make_person
 from tests.notify.helpers import at_town_desk, fan_out, report, told
 
@@ -64,8 +65,7 @@ def test_a_joint_response_alerts_every_unit_called_and_the_county_desk(org):
 @pytest.mark.django_db
 def test_extension_requests_and_returns_go_to_the_desk_and_decisions_back_to_the_unit(org):
     u = org.users
-    case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
+    case = dispatched_at_town(org)
     workflow.case_sign(case=case, actor=u["dh"])
     request = workflow.extension_request(case=case, actor=u["dh"], hours=8, reason="需要协调物业")
     workflow.extension_decide(request=request, actor=u["td"], approve=False, note="时限够用")
@@ -81,10 +81,7 @@ def test_extension_requests_and_returns_go_to_the_desk_and_decisions_back_to_the
 @pytest.mark.django_db
 def test_handling_asks_the_grid_to_verify_rework_goes_back_and_closure_reaches_the_reporter(org):
     u = org.users
-    case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
-    workflow.case_sign(case=case, actor=u["dh"])
-    workflow.case_handle(case=case, actor=u["dh"], result_text="已清运")
+    case = handled_at_town(org)
     fan_out(case)
     assert told(case, Kind.VERIFY_REQUEST) == {"gw", "gw2", "gl"}
     workflow.case_verify(case=case, actor=u["gw2"], passed=False, note="还有残留")
@@ -113,8 +110,8 @@ def test_rejection_and_merge_tell_the_reporter(org):
     workflow.case_reject(
         case=rejected, actor=org.users["vh"], reason=RejectReason.INVALID, note="照片看不出问题"
     )
-    first = report(org, reporter="gw2")
-    duplicate = report(org, reporter="gl")
+    first = report(org, user_key="gw2")
+    duplicate = report(org, user_key="gl")
     workflow.case_merge(case=duplicate, into=first, actor=org.users["vh"])
     for case in (rejected, first, duplicate):
         fan_out(case)
@@ -132,8 +129,7 @@ def test_someone_listed_in_the_unit_but_scoped_elsewhere_is_never_told(org):
     inactive = make_person("dh_gone", Role.DEPARTMENT_HANDLER, unit=org.units["east-cg"])
     inactive.is_active = False
     inactive.save()
-    case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["east-cg"])
+    case = dispatched_at_town(org)
     fan_out(case)
     assert not cases_visible_to(misfiled).filter(pk=case.pk).exists()
     assert told(case, Kind.DISPATCH) == {"dh"}
@@ -148,14 +144,13 @@ def test_every_notification_of_a_whole_loop_goes_to_someone_who_may_see_the_case
     make_person(
         "gl_odd", Role.GRID_LEADER, region=org.villages["west-v1"], unit=org.units["east-v1-ws"]
     )
-    case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
+    case = dispatched_at_town(org)
     workflow.case_urge(case=case, actor=u["td"])
     workflow.case_sign(case=case, actor=u["dh"])
     workflow.case_handle(case=case, actor=u["dh"], result_text="已清运")
     workflow.case_verify(case=case, actor=u["gw"], passed=True)
     workflow.case_close(case=case, actor=u["td"])
-    major = report(org, severity=Severity.MAJOR, grid="east-v1-g2")
+    major = report(org, severity=Severity.MAJOR, grid_key="east-v1-g2")
     workflow.case_route(case_id=major.pk)
     fan_out(case)
     fan_out(major)
@@ -170,8 +165,7 @@ def test_every_notification_of_a_whole_loop_goes_to_someone_who_may_see_the_case
 
 @pytest.mark.django_db
 def test_a_second_run_of_the_fan_out_tells_nobody_twice(org):
-    case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=org.users["td"], lead_unit=org.units["east-cg"])
+    case = dispatched_at_town(org)
     fan_out(case)
     event = CaseEvent.objects.get(case=case, action=Action.DISPATCH)
     stamped = event.notified_at
@@ -188,10 +182,7 @@ def test_a_second_run_of_the_fan_out_tells_nobody_twice(org):
 @pytest.mark.django_db
 def test_someone_moved_off_a_grid_no_longer_reads_its_old_notifications(org):
     u = org.users
-    case = at_town_desk(org)
-    workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
-    workflow.case_sign(case=case, actor=u["dh"])
-    workflow.case_handle(case=case, actor=u["dh"], result_text="已清运")
+    case = handled_at_town(org)
     fan_out(case)
     gw2 = type(u["gw2"]).objects.get(pk=u["gw2"].pk)
     assert selectors.unread_count(gw2) == 1

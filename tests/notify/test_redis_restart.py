@@ -53,7 +53,7 @@ def test_a_phone_gets_what_it_missed_while_redis_restarted(org_tx, private_redis
     env = {**_worker_env(), "REDIS_URL": private_redis.url}
     with uvicorn_server(env) as base, celery_worker(env, name="restart"):
         before = at_town_desk(org_tx)
-        during = at_town_desk(org_tx, grid="east-v1-g2")
+        during = at_town_desk(org_tx, grid_key="east-v1-g2")
         settled(before, during)
         token = token_for(u["dh"])
         with open_socket(base, ticket=ticket_via_api(base, token)) as phone:

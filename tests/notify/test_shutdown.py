@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
 from contextlib import ExitStack
 
 import pytest
 
-from tests.conftest import ROOT, _free_port, _worker_env, uvicorn_log_path, wait_for
+import run
+from tests.conftest import _worker_env, stop_process, uvicorn_log_path
 from tests.notify.sockets import close_code, next_message, open_socket, session_cookie_for
 from tests.private_redis import private_redis  # noqa: F401 - a fixture
 
@@ -31,38 +30,15 @@ def start_web(env: dict[str, str], log_path) -> tuple[subprocess.Popen, str]:
     """uvicorn on a free port; returns the process and base URL. Without the
     ``--timeout-graceful-shutdown`` of Procfile and run.py: that backstop would cancel a hung
     socket after 3 s and hide whether the sockets stop by themselves."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "info",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    port = run.free_port()
     base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited: {log_path.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(base + "/track/", timeout=2)
-            return True
-        except OSError:
-            return False
-
-    wait_for(up, timeout=60, interval=0.2)
+    command = run.web_command("127.0.0.1", port, "--log-level", "info", "--no-access-log")
+    proc = run.start_logged(command, log_path, env=env)
+    try:
+        run.wait_until_up(proc, log_path, url=base + "/track/")
+    except RuntimeError:
+        stop_process(proc)
+        raise
     return proc, base
 
 

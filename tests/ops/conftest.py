@@ -8,8 +8,6 @@ tasks and for the delivery counters the tasks keep in the cache — with ``ops``
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,8 +16,9 @@ from celery import Celery
 from django.conf import settings as django_settings
 
 import config.celery
+import run
 from config.env import celery_broker_url
-from tests.conftest import ROOT, _worker_env, stop_process, wait_for
+from tests.conftest import _worker_env, stop_process
 from tests.private_redis import PrivateRedis
 
 # Short enough for a test, with the product's ordering: soft < hard time limit < visibility.
@@ -40,56 +39,24 @@ class Ops:
 
     def command(self, kind: str, name: str, *args: str) -> list[str]:
         if kind == "worker":
-            return [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"{name}-{os.getpid()}@%h",
-                *args,
-            ]
-        return [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "-s",
-            str(self.log_dir / f"{name}-schedule"),
-            *args,
-        ]
+            return run.celery_command("worker", "-n", f"{name}-{os.getpid()}@%h", *args)
+        return run.celery_command("beat", "-s", str(self.log_dir / f"{name}-schedule"), *args)
 
     @contextmanager
     def process(self, kind: str, name: str, *args: str, env: dict[str, str] | None = None):
         """A celery worker or beat while the block runs (its output in ``log(name)``)."""
-        out = open(self.log(name), "ab")
-        proc = subprocess.Popen(
+        proc = run.start_logged(
             self.command(kind, name, *args),
-            cwd=ROOT,
+            self.log(name),
             env={**self.env, **(env or {})},
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            append=True,
         )
         try:
             if kind == "worker":
-                wait_for(
-                    lambda: proc.poll() is not None or b"ready." in self.log(name).read_bytes(),
-                    timeout=60,
-                    interval=0.2,
-                )
-                assert proc.poll() is None, self.log(name).read_text()[-3000:]
+                run.wait_until_up(proc, self.log(name))
             yield proc
         finally:
             stop_process(proc)
-            out.close()
 
 
 def alive(pid: int) -> bool:

@@ -16,6 +16,7 @@ import uuid
 import psycopg
 import pytest
 
+import run
 from tests.conftest import ROOT, uvicorn_server, wait_for
 from tests.private_postgres import PrivatePostgres, available
 
@@ -118,9 +119,7 @@ def test_intake_and_routing_resume_without_errors_once_the_database_is_back(post
             "1",
             "-Q",
             "celery,sweeps",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
+            *run.ALONE,
             env={"DATABASE_URL": db},
         ),
     ):

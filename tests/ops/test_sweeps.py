@@ -14,13 +14,13 @@ import redis
 from django.conf import settings
 
 import config.celery
+import run
 from apps.core.models import Lease
 from tests.cases.helpers import report
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-QUIET = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 RAN = re.compile(r"sweep_clocks: the run of interval (\d+)")
 RECEIVED = "Task apps.cases.tasks.sweep_clocks["
 
@@ -28,7 +28,9 @@ RECEIVED = "Task apps.cases.tasks.sweep_clocks["
 def test_with_two_beats_each_sweep_runs_once_per_interval(ops):
     interval = {"SWEEP_INTERVAL_S": "2"}
     with (
-        ops.process("worker", "sweeps", "--concurrency", "2", "-Q", "sweeps", *QUIET, env=interval),
+        ops.process(
+            "worker", "sweeps", "--concurrency", "2", "-Q", "sweeps", *run.ALONE, env=interval
+        ),
         ops.process("beat", "beat-1", env=interval),
         ops.process("beat", "beat-2", env=interval),
     ):
@@ -62,7 +64,7 @@ def test_a_sweep_is_not_held_back_by_a_backlog_of_routing_work(org_tx, ops):
     assert (
         entry["options"]["expires"] >= 300
     )  # a sweep that waits is not thrown away after a minute
-    with ops.process("worker", "embedded", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET):
+    with ops.process("worker", "embedded", "--concurrency", "1", "-Q", "celery,sweeps", *run.ALONE):
         app.send_task(entry["task"], **entry["options"])
         wait_for(
             lambda: Lease.objects.filter(name="sweep_clocks", taken=1).exists(),

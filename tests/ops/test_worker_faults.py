@@ -34,7 +34,6 @@ from tests.ops.conftest import alive
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 ROUTE = "apps.cases.tasks.route_case"
-QUIET = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 
 def unrouted_case(org, **kwargs) -> Case:
@@ -80,7 +79,7 @@ def nothing_left_in(broker: redis.Redis) -> bool:
 def test_a_task_whose_worker_child_is_killed_is_done_again_exactly_once(org_tx, ops):
     case = unrouted_case(org_tx)
     with ops.process(
-        "worker", "child-kill", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET
+        "worker", "child-kill", "--concurrency", "1", "-Q", "celery,sweeps", *run.ALONE
     ) as worker:
         [child] = wait_for(lambda: children_of(worker.pid), timeout=20)
         with transaction.atomic():
@@ -111,7 +110,9 @@ def test_a_task_whose_worker_parent_is_killed_comes_back_after_the_visibility_ti
     out = open(ops.log("parent-kill"), "ab")
     supervisor.add(
         "worker",
-        ops.command("worker", "parent-kill", "--concurrency", "1", "-Q", "celery,sweeps", *QUIET),
+        ops.command(
+            "worker", "parent-kill", "--concurrency", "1", "-Q", "celery,sweeps", *run.ALONE
+        ),
         env=ops.env,
         stdout=out,
         stderr=subprocess.STDOUT,

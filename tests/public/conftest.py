@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from apps.cases import services
-from apps.cases.models import CasePhoto, PhotoKind, Source
+from apps.cases.models import CasePhoto, PhotoKind, Source, Status
 
 CITIZEN_PHONE = "13912345678"
 
@@ -54,20 +54,28 @@ def citizen_case(
     return case
 
 
-def close_through_town(org, case, *, notes: dict[str, str] | None = None):
-    """The whole loop: village accepts and escalates, the town dispatches to its stationed
-    urban-management unit, which signs and handles; a grid worker verifies; the town closes."""
+def close_through_town(org, case, *, notes: dict[str, str] | None = None, town: str = "east"):
+    """The whole loop: village accepts (unless it has already) and escalates, the town
+    dispatches to its stationed urban-management unit, which signs and handles; a grid worker
+    verifies; the town closes. ``town`` is "east" or "west" (the outsiders, suffix ``_w``)."""
     notes = notes or {}
-    u = org.users
-    services.case_accept(case=case, actor=u["vh"], note=notes.get("accept", ""))
-    services.case_escalate(case=case, actor=u["vh"], reason=notes.get("escalate", "村里处理不了"))
-    services.case_dispatch(
-        case=case, actor=u["td"], lead_unit=org.units["east-cg"], note=notes.get("dispatch", "")
+    u, w = org.users, "" if town == "east" else "_w"
+    if case.status == Status.REPORTED:
+        services.case_accept(case=case, actor=u[f"vh{w}"], note=notes.get("accept", ""))
+    services.case_escalate(
+        case=case, actor=u[f"vh{w}"], reason=notes.get("escalate", "村里处理不了")
     )
-    services.case_sign(case=case, actor=u["dh"])
-    services.case_handle(case=case, actor=u["dh"], result_text=notes.get("handle", "已清运"))
-    services.case_verify(case=case, actor=u["gw2"], passed=True, note=notes.get("verify", ""))
-    services.case_close(case=case, actor=u["td"], note=notes.get("close", ""))
+    services.case_dispatch(
+        case=case,
+        actor=u[f"td{w}"],
+        lead_unit=org.units[f"{town}-cg"],
+        note=notes.get("dispatch", ""),
+    )
+    services.case_sign(case=case, actor=u[f"dh{w}"])
+    services.case_handle(case=case, actor=u[f"dh{w}"], result_text=notes.get("handle", "已清运"))
+    verifier = u["gw2"] if town == "east" else u["gw_w"]
+    services.case_verify(case=case, actor=verifier, passed=True, note=notes.get("verify", ""))
+    services.case_close(case=case, actor=u[f"td{w}"], note=notes.get("close", ""))
     case.refresh_from_db()
     return case
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from importlib import import_module
 
 import pytest
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import User
 
 from apps.cases import tracking
 from apps.cases.models import Case
 from apps.public import services
 from apps.public.models import Open311Key, ReviewItem, ReviewStatus
+from tests.conftest import grant_role_permissions
 from tests.public.conftest import citizen_case, close_through_town
 
 pytestmark = pytest.mark.django_db
@@ -19,28 +19,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def public_permissions(org):
-    """The groups' public permissions (a transactional test's flush would have removed them)."""
-    migration = import_module("apps.public.migrations.0002_review_permissions")
-    for role, codenames in migration.ROLE_PERMISSIONS.items():
-        Group.objects.get(name=role).permissions.add(
-            *Permission.objects.filter(content_type__app_label="public", codename__in=codenames)
-        )
+    grant_role_permissions("public", "0002_review_permissions")
 
 
 @pytest.fixture
 def reviews(org):
     """A poor rating in the east town and one in the west town."""
     east = close_through_town(org, citizen_case(org))
-    west = citizen_case(org, grid_key="west-v1-g1")
-    u = org.users
-    workflow = import_module("apps.cases.services")
-    workflow.case_accept(case=west, actor=u["vh_w"])
-    workflow.case_escalate(case=west, actor=u["vh_w"], reason="超出能力")
-    workflow.case_dispatch(case=west, actor=u["td_w"], lead_unit=org.units["west-cg"])
-    workflow.case_sign(case=west, actor=u["dh_w"])
-    workflow.case_handle(case=west, actor=u["dh_w"], result_text="已处理")
-    workflow.case_verify(case=west, actor=u["gw_w"], passed=True)
-    workflow.case_close(case=west, actor=u["td_w"])
+    west = close_through_town(org, citizen_case(org, grid_key="west-v1-g1"), town="west")
     services.rating_submit(case=east, stars=1, comment="东边还是脏", via="token")
     services.rating_submit(case=west, stars=2, comment="西边没人管", via="phone")
     return ReviewItem.objects.get(case=east), ReviewItem.objects.get(case=west)

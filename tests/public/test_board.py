@@ -3,11 +3,13 @@ with withheld categories left out and small numbers hidden."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 
 from apps.cases import services as workflow
 from apps.cases.models import Case, Colour
@@ -39,12 +41,14 @@ def build_county(org):
     accepted = citizen_case(org)
     workflow.case_accept(case=accepted, actor=org.users["vh"])
     waiting = [citizen_case(org, grid_key="east-v1-g2") for _ in range(4)]
-    Case.objects.filter(pk__in=[c.pk for c in waiting[:2]]).update(colour=Colour.RED)
+    # Past their deadline, as the sweep found them (the board counts the colour a case shows).
+    late = {"colour": Colour.RED, "step_deadline": timezone.now() - dt.timedelta(hours=1)}
+    Case.objects.filter(pk__in=[c.pk for c in waiting[:2]]).update(**late)
     withheld = [
         citizen_case(org, category="illegal_building", description="违章搭建，涉及邻里")
         for _ in range(3)
     ]
-    Case.objects.filter(pk__in=[c.pk for c in withheld]).update(colour=Colour.RED)
+    Case.objects.filter(pk__in=[c.pk for c in withheld]).update(**late)
     citizen_case(org, grid_key="west-v1-g1")
     rollups_rebuild()
     return org

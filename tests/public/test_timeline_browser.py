@@ -16,21 +16,15 @@ OLD_NUMBER = "QA8W9BTCFXQX$"
 
 
 @pytest.fixture
-def phone_390(browser):
-    context = browser.new_context(
+def phone_390(new_phone):
+    return new_phone(
         viewport={"width": 390, "height": 844},
         device_scale_factor=3,
-        is_mobile=True,
-        has_touch=True,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
         user_agent=(
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
             "(KHTML, like Gecko) Mobile/15E148"
         ),
     )
-    yield context
-    context.close()
 
 
 def test_the_public_timeline_on_a_phone(org_tx, asgi_server, phone_390):

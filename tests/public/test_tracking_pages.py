@@ -99,7 +99,7 @@ def test_the_status_page_speaks_plain_words_with_colour_unit_kind_and_deadline(c
     assert "市容环境 · 暴露垃圾" in body
     assert "乡镇派驻机构" in body and "由乡镇/街道层级派遣" in body
     assert "东镇1村 · 幸福路" in body and "18号" not in body
-    assert "预计办结" in body
+    assert "本环节时限（签收）" in body and "预计办结" not in body
     assert "已派遣至乡镇派驻机构" in body  # a step of the timeline
     assert org.units["east-cg"].name not in body
 

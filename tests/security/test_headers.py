@@ -192,15 +192,20 @@ def test_the_desk_field_public_and_evaluation_pages_are_protected(org):
 
 
 def test_the_tile_server_is_allowed_for_images_only_when_configured(settings):
-    from config.env import map_tile_sources
+    from apps.core.maps import resolve, tile_sources
 
-    assert map_tile_sources("") == []
-    assert map_tile_sources("https://{s}.tile.example.org/{z}/{x}/{y}.png") == [
+    assert tile_sources(resolve("none")) == []
+    assert tile_sources(resolve("tianditu")) == []  # no key: no tiles, no host
+    assert tile_sources(resolve("custom", url="https://{s}.tile.example.org/{z}/{x}/{y}.png")) == [
         "https://*.tile.example.org"
     ]
-    assert map_tile_sources("http://10.0.0.5:8080/tiles/{z}/{x}/{y}.png") == [
+    assert tile_sources(resolve("custom", url="http://10.0.0.5:8080/tiles/{z}/{x}/{y}.png")) == [
         "http://10.0.0.5:8080"
     ]
+    # The providers' tile servers, every numbered subdomain of them.
+    assert tile_sources(resolve("tianditu", tianditu_key="k")) == ["https://*.tianditu.gov.cn"]
+    assert tile_sources(resolve("amap")) == ["https://*.is.autonavi.com"]
+    assert tile_sources(resolve("tencent")) == ["https://*.map.gtimg.com"]
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,11 @@ can be sent again."""
 
 from __future__ import annotations
 
-from importlib import import_module
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from apps.cases import services as workflow
 from apps.sms.models import SmsMessage, SmsStatus
+from tests.conftest import grant_role_permissions
 from tests.public.conftest import citizen_case
 
 pytestmark = pytest.mark.django_db
@@ -17,11 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def sms_permissions(org):
-    migration = import_module("apps.sms.migrations.0002_desk_permissions")
-    for role, codenames in migration.ROLE_PERMISSIONS.items():
-        Group.objects.get(name=role).permissions.add(
-            *Permission.objects.filter(content_type__app_label="sms", codename__in=codenames)
-        )
+    grant_role_permissions("sms", "0002_desk_permissions")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from apps.sms import services
 from apps.sms.backends import SmsError
 from apps.sms.models import SmsCursor, SmsKind, SmsMessage, SmsStatus
 from apps.sms.tasks import send_sms, sweep_sms
-from tests.public.conftest import CITIZEN_PHONE, citizen_case
+from tests.public.conftest import CITIZEN_PHONE, citizen_case, close_through_town
 
 pytestmark = pytest.mark.django_db
 
@@ -63,13 +63,7 @@ def test_accepted_then_closed_the_citizen_gets_both_links_once(org, file_backend
     assert page.status_code == 200 and number in page.content.decode()
 
     case.refresh_from_db()
-    u = org.users  # accepted already: the rest of the loop to its closure
-    workflow.case_escalate(case=case, actor=u["vh"], reason="村里处理不了")
-    workflow.case_dispatch(case=case, actor=u["td"], lead_unit=org.units["east-cg"])
-    workflow.case_sign(case=case, actor=u["dh"])
-    workflow.case_handle(case=case, actor=u["dh"], result_text="已清运")
-    workflow.case_verify(case=case, actor=u["gw2"], passed=True)
-    workflow.case_close(case=case, actor=u["td"])
+    close_through_town(org, case)  # accepted already: the rest of the loop to its closure
     services.sms_collect()
     services.sms_collect()  # a second sweep (another beat, a redelivery) adds nothing
     send_due()
@@ -138,13 +132,19 @@ class FlakyProvider:
         return "provider-42"
 
 
-def test_a_retryable_failure_backs_off_and_then_succeeds(org, monkeypatch):
-    provider = FlakyProvider([SmsError("超时", retryable=True)])
+def one_message_through(provider, org, monkeypatch) -> int:
+    """The tracking message of a citizen's report, to be sent through ``provider``."""
     monkeypatch.setattr(services, "get_backend", lambda: provider)
     start_cursor()
     case = citizen_case(org)
     workflow.case_accept(case=case, actor=org.users["vh"])
     (message_id,) = services.sms_collect()
+    return message_id
+
+
+def test_a_retryable_failure_backs_off_and_then_succeeds(org, monkeypatch):
+    provider = FlakyProvider([SmsError("超时", retryable=True)])
+    message_id = one_message_through(provider, org, monkeypatch)
     assert services.sms_send(message_id=message_id) == SmsStatus.QUEUED
     message = SmsMessage.objects.get(pk=message_id)
     assert message.attempts == 1 and message.last_error == "超时"
@@ -159,11 +159,7 @@ def test_a_retryable_failure_backs_off_and_then_succeeds(org, monkeypatch):
 
 def test_a_permanent_refusal_fails_at_once_and_the_desk_can_retry(org, monkeypatch):
     provider = FlakyProvider([SmsError("模板未审核", retryable=False)])
-    monkeypatch.setattr(services, "get_backend", lambda: provider)
-    start_cursor()
-    case = citizen_case(org)
-    workflow.case_accept(case=case, actor=org.users["vh"])
-    (message_id,) = services.sms_collect()
+    message_id = one_message_through(provider, org, monkeypatch)
     assert services.sms_send(message_id=message_id) == SmsStatus.FAILED
     message = SmsMessage.objects.get(pk=message_id)
     assert services.sms_retry(message=message) is True

@@ -6,146 +6,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("org", "0002_role_groups"),
+        ('org', '0002_role_groups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="AccountEvent",
+            name='AccountEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("at", models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="时间")),
-                ("target_username", models.CharField(max_length=150, verbose_name="用户名")),
-                (
-                    "action",
-                    models.CharField(
-                        choices=[
-                            ("create", "新建账号"),
-                            ("change", "修改账号"),
-                            ("deactivate", "停用账号"),
-                            ("activate", "启用账号"),
-                            ("set_password", "重置密码"),
-                            ("own_password", "本人修改密码"),
-                            ("unlock", "解除登录锁定"),
-                            ("end_sessions", "结束登录会话"),
-                            ("delete", "删除账号"),
-                        ],
-                        max_length=20,
-                        verbose_name="操作",
-                    ),
-                ),
-                ("changes", models.JSONField(blank=True, default=dict, verbose_name="变更内容")),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="操作人",
-                    ),
-                ),
-                (
-                    "region",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="org.region",
-                        verbose_name="所属区划",
-                    ),
-                ),
-                (
-                    "target",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="account_events",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="账号",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='时间')),
+                ('target_username', models.CharField(max_length=150, verbose_name='用户名')),
+                ('action', models.CharField(choices=[('create', '新建账号'), ('change', '修改账号'), ('deactivate', '停用账号'), ('activate', '启用账号'), ('set_password', '重置密码'), ('own_password', '本人修改密码'), ('unlock', '解除登录锁定'), ('end_sessions', '结束登录会话'), ('delete', '删除账号')], max_length=20, verbose_name='操作')),
+                ('changes', models.JSONField(blank=True, default=dict, verbose_name='变更内容')),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='操作人')),
+                ('region', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='org.region', verbose_name='所属区划')),
+                ('target', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='account_events', to=settings.AUTH_USER_MODEL, verbose_name='账号')),
             ],
             options={
-                "verbose_name": "账号操作记录",
-                "verbose_name_plural": "账号操作记录",
-                "ordering": ["-at", "-pk"],
+                'verbose_name': '账号操作记录',
+                'verbose_name_plural': '账号操作记录',
+                'ordering': ['-at', '-pk'],
             },
         ),
         migrations.CreateModel(
-            name="AccountStatus",
+            name='AccountStatus',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "must_change_password",
-                    models.BooleanField(default=False, verbose_name="首次登录须修改密码"),
-                ),
-                (
-                    "password_changed_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="密码修改时间"),
-                ),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="account_status",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('must_change_password', models.BooleanField(default=False, verbose_name='首次登录须修改密码')),
+                ('password_changed_at', models.DateTimeField(blank=True, null=True, verbose_name='密码修改时间')),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='account_status', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "账号状态",
-                "verbose_name_plural": "账号状态",
+                'verbose_name': '账号状态',
+                'verbose_name_plural': '账号状态',
             },
         ),
         migrations.CreateModel(
-            name="LoginSession",
+            name='LoginSession',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("session_key", models.CharField(max_length=40, unique=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[("desk", "指挥台"), ("field", "外勤 App")],
-                        default="desk",
-                        max_length=10,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "user",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="login_sessions",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('session_key', models.CharField(max_length=40, unique=True)),
+                ('kind', models.CharField(choices=[('desk', '指挥台'), ('field', '外勤 App')], default='desk', max_length=10)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='login_sessions', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "登录会话",
-                "verbose_name_plural": "登录会话",
+                'verbose_name': '登录会话',
+                'verbose_name_plural': '登录会话',
             },
         ),
     ]

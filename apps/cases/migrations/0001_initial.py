@@ -7,954 +7,289 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("org", "0001_initial"),
+        ('org', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="WorkCalendarDay",
+            name='WorkCalendarDay',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("date", models.DateField(unique=True, verbose_name="日期")),
-                ("is_workday", models.BooleanField(verbose_name="是否上班")),
-                ("note", models.CharField(blank=True, max_length=60, verbose_name="说明")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('date', models.DateField(unique=True, verbose_name='日期')),
+                ('is_workday', models.BooleanField(verbose_name='是否上班')),
+                ('note', models.CharField(blank=True, max_length=60, verbose_name='说明')),
             ],
             options={
-                "verbose_name": "工作日历",
-                "verbose_name_plural": "工作日历（节假日与调休）",
-                "ordering": ["date"],
+                'verbose_name': '工作日历',
+                'verbose_name_plural': '工作日历（节假日与调休）',
+                'ordering': ['date'],
             },
         ),
         migrations.CreateModel(
-            name="Case",
+            name='Case',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "tracking_number",
-                    models.CharField(max_length=16, unique=True, verbose_name="流水号"),
-                ),
-                (
-                    "public_token",
-                    models.CharField(
-                        default=apps.cases.models.new_public_token,
-                        editable=False,
-                        max_length=64,
-                        unique=True,
-                    ),
-                ),
-                (
-                    "client_uuid",
-                    models.UUIDField(
-                        blank=True,
-                        editable=False,
-                        null=True,
-                        unique=True,
-                        verbose_name="客户端编号",
-                    ),
-                ),
-                ("content_hash", models.CharField(blank=True, editable=False, max_length=64)),
-                (
-                    "source",
-                    models.CharField(
-                        choices=[
-                            ("grid_worker", "网格员上报"),
-                            ("citizen", "市民随手拍"),
-                            ("hotline", "热线"),
-                            ("open311", "Open311"),
-                            ("warning", "预警系统"),
-                        ],
-                        default="grid_worker",
-                        max_length=20,
-                        verbose_name="来源",
-                    ),
-                ),
-                (
-                    "reporter_phone",
-                    models.CharField(blank=True, max_length=20, verbose_name="群众联系电话"),
-                ),
-                (
-                    "severity",
-                    models.PositiveSmallIntegerField(
-                        choices=[(1, "Ⅰ级（重大）"), (2, "Ⅱ级（较大）"), (3, "Ⅲ级（一般）")],
-                        default=3,
-                        verbose_name="等级",
-                    ),
-                ),
-                ("description", models.TextField(max_length=2000, verbose_name="描述")),
-                ("address", models.CharField(blank=True, max_length=200, verbose_name="地址")),
-                ("lat", models.FloatField(verbose_name="纬度")),
-                ("lng", models.FloatField(verbose_name="经度")),
-                (
-                    "accuracy_m",
-                    models.FloatField(blank=True, null=True, verbose_name="定位精度（米）"),
-                ),
-                (
-                    "position_source",
-                    models.CharField(
-                        choices=[
-                            ("gps", "设备定位"),
-                            ("pin", "手动选点"),
-                            ("exif", "照片 EXIF"),
-                            ("address", "输入地址"),
-                        ],
-                        max_length=10,
-                        verbose_name="定位来源",
-                    ),
-                ),
-                (
-                    "position_time",
-                    models.DateTimeField(blank=True, null=True, verbose_name="定位时间"),
-                ),
-                ("position_flagged", models.BooleanField(default=False, verbose_name="定位存疑")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("reported", "待受理"),
-                            ("accepted", "已立案待派遣"),
-                            ("dispatched", "已派遣待签收"),
-                            ("signed", "处置中"),
-                            ("handled", "已处置待核查"),
-                            ("verified", "核查通过待结案"),
-                            ("closed", "已结案"),
-                            ("rejected", "不予立案"),
-                            ("merged", "已合并"),
-                            ("deferred", "挂账缓办"),
-                        ],
-                        default="reported",
-                        max_length=12,
-                        verbose_name="状态",
-                    ),
-                ),
-                (
-                    "tier",
-                    models.CharField(
-                        choices=[("county", "区县"), ("town", "乡镇/街道"), ("village", "村/社区")],
-                        default="village",
-                        max_length=10,
-                        verbose_name="所在层级",
-                    ),
-                ),
-                (
-                    "step",
-                    models.CharField(
-                        choices=[
-                            ("accept", "受理"),
-                            ("dispatch", "派遣"),
-                            ("sign", "签收"),
-                            ("handle", "处置"),
-                            ("verify", "核查"),
-                            ("close", "结案"),
-                            ("overall", "总时限"),
-                        ],
-                        default="accept",
-                        max_length=10,
-                        verbose_name="当前环节",
-                    ),
-                ),
-                ("step_started_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "step_deadline",
-                    models.DateTimeField(blank=True, null=True, verbose_name="环节时限"),
-                ),
-                ("yellow_at", models.DateTimeField(blank=True, null=True)),
-                ("escalate_at", models.DateTimeField(blank=True, null=True)),
-                ("sweep_due_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "overall_deadline",
-                    models.DateTimeField(blank=True, null=True, verbose_name="办结时限"),
-                ),
-                (
-                    "colour",
-                    models.CharField(
-                        choices=[
-                            ("green", "绿：已办结"),
-                            ("blue", "蓝：办理中"),
-                            ("yellow", "黄：即将超时"),
-                            ("red", "红：已超时"),
-                            ("grey", "灰：挂账"),
-                        ],
-                        default="blue",
-                        max_length=8,
-                        verbose_name="预警颜色",
-                    ),
-                ),
-                ("sign_overdue", models.BooleanField(default=False, verbose_name="签收超时")),
-                (
-                    "joint_response",
-                    models.BooleanField(default=False, verbose_name="联合处置（闪电集结）"),
-                ),
-                ("self_resolved", models.BooleanField(default=False, verbose_name="当场处置")),
-                (
-                    "reject_reason",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("invalid", "无效信息"),
-                            ("duplicate", "重复上报"),
-                            ("not_public", "非公共事务"),
-                        ],
-                        max_length=12,
-                        verbose_name="不予立案原因",
-                    ),
-                ),
-                (
-                    "deferred_review_on",
-                    models.DateField(blank=True, null=True, verbose_name="挂账复查日期"),
-                ),
-                (
-                    "deferred_from",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("reported", "待受理"),
-                            ("accepted", "已立案待派遣"),
-                            ("dispatched", "已派遣待签收"),
-                            ("signed", "处置中"),
-                            ("handled", "已处置待核查"),
-                            ("verified", "核查通过待结案"),
-                            ("closed", "已结案"),
-                            ("rejected", "不予立案"),
-                            ("merged", "已合并"),
-                            ("deferred", "挂账缓办"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                (
-                    "return_count",
-                    models.PositiveSmallIntegerField(default=0, verbose_name="退单次数"),
-                ),
-                (
-                    "escalation_count",
-                    models.PositiveSmallIntegerField(default=0, verbose_name="上报次数"),
-                ),
-                (
-                    "rework_count",
-                    models.PositiveSmallIntegerField(default=0, verbose_name="返工次数"),
-                ),
-                (
-                    "urge_count",
-                    models.PositiveSmallIntegerField(default=0, verbose_name="督办次数"),
-                ),
-                (
-                    "extension_count",
-                    models.PositiveSmallIntegerField(default=0, verbose_name="延期次数"),
-                ),
-                ("result_text", models.TextField(blank=True, verbose_name="处置结果")),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="上报时间"),
-                ),
-                (
-                    "accepted_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="立案时间"),
-                ),
-                (
-                    "dispatched_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="派遣时间"),
-                ),
-                ("signed_at", models.DateTimeField(blank=True, null=True, verbose_name="签收时间")),
-                (
-                    "handled_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="处置时间"),
-                ),
-                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="结案时间")),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("version", models.PositiveIntegerField(default=0)),
-                ("pending_work", models.JSONField(blank=True, default=list)),
-                ("pending_since", models.DateTimeField(blank=True, null=True)),
-                (
-                    "assisting_units",
-                    models.ManyToManyField(
-                        blank=True,
-                        related_name="assisting_cases",
-                        to="org.unit",
-                        verbose_name="协办单位",
-                    ),
-                ),
-                (
-                    "county",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="county_cases",
-                        to="org.region",
-                        verbose_name="区县",
-                    ),
-                ),
-                (
-                    "grid",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="cases",
-                        to="org.grid",
-                        verbose_name="网格",
-                    ),
-                ),
-                (
-                    "holder",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="held_cases",
-                        to="org.region",
-                        verbose_name="责任层级",
-                    ),
-                ),
-                (
-                    "lead_unit",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="lead_cases",
-                        to="org.unit",
-                        verbose_name="牵头单位",
-                    ),
-                ),
-                (
-                    "merged_into",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="merged_cases",
-                        to="cases.case",
-                        verbose_name="合并到",
-                    ),
-                ),
-                (
-                    "probable_duplicate_of",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="cases.case",
-                        verbose_name="疑似重复",
-                    ),
-                ),
-                (
-                    "reporter",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="reported_cases",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="上报人",
-                    ),
-                ),
-                (
-                    "suggested_unit",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="org.unit",
-                        verbose_name="建议单位",
-                    ),
-                ),
-                (
-                    "town",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="town_cases",
-                        to="org.region",
-                        verbose_name="乡镇/街道",
-                    ),
-                ),
-                (
-                    "village",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="village_cases",
-                        to="org.region",
-                        verbose_name="村/社区",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('tracking_number', models.CharField(max_length=16, unique=True, verbose_name='流水号')),
+                ('public_token', models.CharField(default=apps.cases.models.new_public_token, editable=False, max_length=64, unique=True)),
+                ('client_uuid', models.UUIDField(blank=True, editable=False, null=True, unique=True, verbose_name='客户端编号')),
+                ('content_hash', models.CharField(blank=True, editable=False, max_length=64)),
+                ('source', models.CharField(choices=[('grid_worker', '网格员上报'), ('citizen', '市民随手拍'), ('hotline', '热线'), ('open311', 'Open311'), ('warning', '预警系统')], default='grid_worker', max_length=20, verbose_name='来源')),
+                ('reporter_phone', models.CharField(blank=True, max_length=20, verbose_name='群众联系电话')),
+                ('severity', models.PositiveSmallIntegerField(choices=[(1, 'Ⅰ级（重大）'), (2, 'Ⅱ级（较大）'), (3, 'Ⅲ级（一般）')], default=3, verbose_name='等级')),
+                ('description', models.TextField(max_length=2000, verbose_name='描述')),
+                ('address', models.CharField(blank=True, max_length=200, verbose_name='地址')),
+                ('lat', models.FloatField(verbose_name='纬度')),
+                ('lng', models.FloatField(verbose_name='经度')),
+                ('accuracy_m', models.FloatField(blank=True, null=True, verbose_name='定位精度（米）')),
+                ('position_source', models.CharField(choices=[('gps', '设备定位'), ('pin', '手动选点'), ('exif', '照片 EXIF'), ('address', '输入地址')], max_length=10, verbose_name='定位来源')),
+                ('position_time', models.DateTimeField(blank=True, null=True, verbose_name='定位时间')),
+                ('position_flagged', models.BooleanField(default=False, verbose_name='定位存疑')),
+                ('status', models.CharField(choices=[('reported', '待受理'), ('accepted', '已立案待派遣'), ('dispatched', '已派遣待签收'), ('signed', '处置中'), ('handled', '已处置待核查'), ('verified', '核查通过待结案'), ('closed', '已结案'), ('rejected', '不予立案'), ('merged', '已合并'), ('deferred', '挂账缓办')], default='reported', max_length=12, verbose_name='状态')),
+                ('tier', models.CharField(choices=[('county', '区县'), ('town', '乡镇/街道'), ('village', '村/社区')], default='village', max_length=10, verbose_name='所在层级')),
+                ('step', models.CharField(choices=[('accept', '受理'), ('dispatch', '派遣'), ('sign', '签收'), ('handle', '处置'), ('verify', '核查'), ('close', '结案'), ('overall', '总时限')], default='accept', max_length=10, verbose_name='当前环节')),
+                ('step_started_at', models.DateTimeField(blank=True, null=True)),
+                ('step_deadline', models.DateTimeField(blank=True, null=True, verbose_name='环节时限')),
+                ('yellow_at', models.DateTimeField(blank=True, null=True)),
+                ('escalate_at', models.DateTimeField(blank=True, null=True)),
+                ('sweep_due_at', models.DateTimeField(blank=True, null=True)),
+                ('overall_deadline', models.DateTimeField(blank=True, null=True, verbose_name='办结时限')),
+                ('colour', models.CharField(choices=[('green', '绿：已办结'), ('blue', '蓝：办理中'), ('yellow', '黄：即将超时'), ('red', '红：已超时'), ('grey', '灰：挂账')], default='blue', max_length=8, verbose_name='预警颜色')),
+                ('sign_overdue', models.BooleanField(default=False, verbose_name='签收超时')),
+                ('joint_response', models.BooleanField(default=False, verbose_name='联合处置（闪电集结）')),
+                ('self_resolved', models.BooleanField(default=False, verbose_name='当场处置')),
+                ('reject_reason', models.CharField(blank=True, choices=[('invalid', '无效信息'), ('duplicate', '重复上报'), ('not_public', '非公共事务')], max_length=12, verbose_name='不予立案原因')),
+                ('deferred_review_on', models.DateField(blank=True, null=True, verbose_name='挂账复查日期')),
+                ('deferred_from', models.CharField(blank=True, choices=[('reported', '待受理'), ('accepted', '已立案待派遣'), ('dispatched', '已派遣待签收'), ('signed', '处置中'), ('handled', '已处置待核查'), ('verified', '核查通过待结案'), ('closed', '已结案'), ('rejected', '不予立案'), ('merged', '已合并'), ('deferred', '挂账缓办')], max_length=12)),
+                ('return_count', models.PositiveSmallIntegerField(default=0, verbose_name='退单次数')),
+                ('escalation_count', models.PositiveSmallIntegerField(default=0, verbose_name='上报次数')),
+                ('rework_count', models.PositiveSmallIntegerField(default=0, verbose_name='返工次数')),
+                ('urge_count', models.PositiveSmallIntegerField(default=0, verbose_name='督办次数')),
+                ('extension_count', models.PositiveSmallIntegerField(default=0, verbose_name='延期次数')),
+                ('result_text', models.TextField(blank=True, verbose_name='处置结果')),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='上报时间')),
+                ('accepted_at', models.DateTimeField(blank=True, null=True, verbose_name='立案时间')),
+                ('dispatched_at', models.DateTimeField(blank=True, null=True, verbose_name='派遣时间')),
+                ('signed_at', models.DateTimeField(blank=True, null=True, verbose_name='签收时间')),
+                ('handled_at', models.DateTimeField(blank=True, null=True, verbose_name='处置时间')),
+                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='结案时间')),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('version', models.PositiveIntegerField(default=0)),
+                ('pending_work', models.JSONField(blank=True, default=list)),
+                ('pending_since', models.DateTimeField(blank=True, null=True)),
+                ('assisting_units', models.ManyToManyField(blank=True, related_name='assisting_cases', to='org.unit', verbose_name='协办单位')),
+                ('county', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='county_cases', to='org.region', verbose_name='区县')),
+                ('grid', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='org.grid', verbose_name='网格')),
+                ('holder', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='held_cases', to='org.region', verbose_name='责任层级')),
+                ('lead_unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='lead_cases', to='org.unit', verbose_name='牵头单位')),
+                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_cases', to='cases.case', verbose_name='合并到')),
+                ('probable_duplicate_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='cases.case', verbose_name='疑似重复')),
+                ('reporter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reported_cases', to=settings.AUTH_USER_MODEL, verbose_name='上报人')),
+                ('suggested_unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='org.unit', verbose_name='建议单位')),
+                ('town', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='town_cases', to='org.region', verbose_name='乡镇/街道')),
+                ('village', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='village_cases', to='org.region', verbose_name='村/社区')),
             ],
             options={
-                "verbose_name": "事件",
-                "verbose_name_plural": "事件",
-                "ordering": ["-created_at"],
+                'verbose_name': '事件',
+                'verbose_name_plural': '事件',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="CaseEvent",
+            name='CaseEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "action",
-                    models.CharField(
-                        choices=[
-                            ("report", "上报"),
-                            ("route", "分流"),
-                            ("accept", "受理立案"),
-                            ("reject", "不予立案"),
-                            ("merge", "合并"),
-                            ("dispatch", "派遣"),
-                            ("sign", "签收"),
-                            ("return", "退单"),
-                            ("extension_request", "申请延期"),
-                            ("extension_approve", "批准延期"),
-                            ("extension_deny", "驳回延期"),
-                            ("escalate", "上报上级"),
-                            ("joint_response", "闪电集结"),
-                            ("handle", "处置反馈"),
-                            ("self_resolve", "当场处置"),
-                            ("verify_pass", "核查通过"),
-                            ("verify_fail", "核查不通过（返工）"),
-                            ("close", "结案"),
-                            ("reopen", "重新打开"),
-                            ("urge", "督办"),
-                            ("defer", "挂账"),
-                            ("resume", "恢复办理"),
-                            ("colour", "预警变色"),
-                            ("rate", "评价"),
-                            ("note", "备注"),
-                        ],
-                        max_length=20,
-                        verbose_name="动作",
-                    ),
-                ),
-                (
-                    "actor_label",
-                    models.CharField(blank=True, max_length=100, verbose_name="操作方"),
-                ),
-                (
-                    "from_status",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("reported", "待受理"),
-                            ("accepted", "已立案待派遣"),
-                            ("dispatched", "已派遣待签收"),
-                            ("signed", "处置中"),
-                            ("handled", "已处置待核查"),
-                            ("verified", "核查通过待结案"),
-                            ("closed", "已结案"),
-                            ("rejected", "不予立案"),
-                            ("merged", "已合并"),
-                            ("deferred", "挂账缓办"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                (
-                    "to_status",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("reported", "待受理"),
-                            ("accepted", "已立案待派遣"),
-                            ("dispatched", "已派遣待签收"),
-                            ("signed", "处置中"),
-                            ("handled", "已处置待核查"),
-                            ("verified", "核查通过待结案"),
-                            ("closed", "已结案"),
-                            ("rejected", "不予立案"),
-                            ("merged", "已合并"),
-                            ("deferred", "挂账缓办"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                (
-                    "from_tier",
-                    models.CharField(
-                        blank=True,
-                        choices=[("county", "区县"), ("town", "乡镇/街道"), ("village", "村/社区")],
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "to_tier",
-                    models.CharField(
-                        blank=True,
-                        choices=[("county", "区县"), ("town", "乡镇/街道"), ("village", "村/社区")],
-                        max_length=10,
-                    ),
-                ),
-                ("note", models.TextField(blank=True, verbose_name="内部备注")),
-                (
-                    "public_note",
-                    models.CharField(blank=True, max_length=200, verbose_name="公开说明"),
-                ),
-                ("data", models.JSONField(blank=True, default=dict)),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="时间"),
-                ),
-                ("notified_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="操作人",
-                    ),
-                ),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "unit",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="org.unit",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('action', models.CharField(choices=[('report', '上报'), ('route', '分流'), ('accept', '受理立案'), ('reject', '不予立案'), ('merge', '合并'), ('dispatch', '派遣'), ('sign', '签收'), ('return', '退单'), ('extension_request', '申请延期'), ('extension_approve', '批准延期'), ('extension_deny', '驳回延期'), ('escalate', '上报上级'), ('joint_response', '闪电集结'), ('handle', '处置反馈'), ('self_resolve', '当场处置'), ('verify_pass', '核查通过'), ('verify_fail', '核查不通过（返工）'), ('close', '结案'), ('reopen', '重新打开'), ('urge', '督办'), ('defer', '挂账'), ('resume', '恢复办理'), ('colour', '预警变色'), ('rate', '评价'), ('note', '备注')], max_length=20, verbose_name='动作')),
+                ('actor_label', models.CharField(blank=True, max_length=100, verbose_name='操作方')),
+                ('from_status', models.CharField(blank=True, choices=[('reported', '待受理'), ('accepted', '已立案待派遣'), ('dispatched', '已派遣待签收'), ('signed', '处置中'), ('handled', '已处置待核查'), ('verified', '核查通过待结案'), ('closed', '已结案'), ('rejected', '不予立案'), ('merged', '已合并'), ('deferred', '挂账缓办')], max_length=12)),
+                ('to_status', models.CharField(blank=True, choices=[('reported', '待受理'), ('accepted', '已立案待派遣'), ('dispatched', '已派遣待签收'), ('signed', '处置中'), ('handled', '已处置待核查'), ('verified', '核查通过待结案'), ('closed', '已结案'), ('rejected', '不予立案'), ('merged', '已合并'), ('deferred', '挂账缓办')], max_length=12)),
+                ('from_tier', models.CharField(blank=True, choices=[('county', '区县'), ('town', '乡镇/街道'), ('village', '村/社区')], max_length=10)),
+                ('to_tier', models.CharField(blank=True, choices=[('county', '区县'), ('town', '乡镇/街道'), ('village', '村/社区')], max_length=10)),
+                ('note', models.TextField(blank=True, verbose_name='内部备注')),
+                ('public_note', models.CharField(blank=True, max_length=200, verbose_name='公开说明')),
+                ('data', models.JSONField(blank=True, default=dict)),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='时间')),
+                ('notified_at', models.DateTimeField(blank=True, null=True)),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='操作人')),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='cases.case')),
+                ('unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.unit')),
             ],
             options={
-                "verbose_name": "处置记录",
-                "verbose_name_plural": "处置记录",
-                "ordering": ["created_at", "id"],
+                'verbose_name': '处置记录',
+                'verbose_name_plural': '处置记录',
+                'ordering': ['created_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="CasePhoto",
+            name='CasePhoto',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("report", "上报照片"),
-                            ("before", "处置前"),
-                            ("after", "处置后"),
-                            ("verify", "核查照片"),
-                        ],
-                        default="report",
-                        max_length=10,
-                        verbose_name="类型",
-                    ),
-                ),
-                ("client_id", models.CharField(blank=True, max_length=64)),
-                (
-                    "original",
-                    models.FileField(
-                        max_length=200,
-                        storage=apps.cases.models.private_storage,
-                        upload_to=apps.cases.models.original_path,
-                    ),
-                ),
-                (
-                    "web",
-                    models.FileField(
-                        blank=True,
-                        max_length=200,
-                        storage=apps.cases.models.private_storage,
-                        upload_to=apps.cases.models.web_path,
-                    ),
-                ),
-                (
-                    "thumb",
-                    models.FileField(
-                        blank=True,
-                        max_length=200,
-                        storage=apps.cases.models.private_storage,
-                        upload_to=apps.cases.models.thumb_path,
-                    ),
-                ),
-                ("sha256", models.CharField(max_length=64)),
-                ("width", models.PositiveIntegerField(default=0)),
-                ("height", models.PositiveIntegerField(default=0)),
-                ("is_public", models.BooleanField(default=False, verbose_name="公开")),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("processed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="photos",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "event",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="photos",
-                        to="cases.caseevent",
-                    ),
-                ),
-                (
-                    "uploaded_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('report', '上报照片'), ('before', '处置前'), ('after', '处置后'), ('verify', '核查照片')], default='report', max_length=10, verbose_name='类型')),
+                ('client_id', models.CharField(blank=True, max_length=64)),
+                ('original', models.FileField(max_length=200, storage=apps.cases.models.private_storage, upload_to=apps.cases.models.original_path)),
+                ('web', models.FileField(blank=True, max_length=200, storage=apps.cases.models.private_storage, upload_to=apps.cases.models.web_path)),
+                ('thumb', models.FileField(blank=True, max_length=200, storage=apps.cases.models.private_storage, upload_to=apps.cases.models.thumb_path)),
+                ('sha256', models.CharField(max_length=64)),
+                ('width', models.PositiveIntegerField(default=0)),
+                ('height', models.PositiveIntegerField(default=0)),
+                ('is_public', models.BooleanField(default=False, verbose_name='公开')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('processed_at', models.DateTimeField(blank=True, null=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='cases.case')),
+                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='photos', to='cases.caseevent')),
+                ('uploaded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "照片",
-                "verbose_name_plural": "照片",
-                "ordering": ["created_at", "id"],
+                'verbose_name': '照片',
+                'verbose_name_plural': '照片',
+                'ordering': ['created_at', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="Category",
+            name='Category',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.SlugField(max_length=40, unique=True, verbose_name="代码")),
-                ("name", models.CharField(max_length=60, verbose_name="名称")),
-                ("name_en", models.CharField(blank=True, max_length=80, verbose_name="英文名称")),
-                (
-                    "time_basis",
-                    models.CharField(
-                        choices=[
-                            ("working_hours", "工作小时"),
-                            ("working_days", "工作日"),
-                            ("natural_hours", "自然小时"),
-                        ],
-                        default="working_hours",
-                        max_length=20,
-                        verbose_name="时限计算方式",
-                    ),
-                ),
-                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
-                ("sort_order", models.PositiveSmallIntegerField(default=0, verbose_name="排序")),
-                (
-                    "parent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="children",
-                        to="cases.category",
-                        verbose_name="大类",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(max_length=40, unique=True, verbose_name='代码')),
+                ('name', models.CharField(max_length=60, verbose_name='名称')),
+                ('name_en', models.CharField(blank=True, max_length=80, verbose_name='英文名称')),
+                ('time_basis', models.CharField(choices=[('working_hours', '工作小时'), ('working_days', '工作日'), ('natural_hours', '自然小时')], default='working_hours', max_length=20, verbose_name='时限计算方式')),
+                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
+                ('sort_order', models.PositiveSmallIntegerField(default=0, verbose_name='排序')),
+                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='cases.category', verbose_name='大类')),
             ],
             options={
-                "verbose_name": "事件分类",
-                "verbose_name_plural": "事件分类",
-                "ordering": ["sort_order", "code"],
+                'verbose_name': '事件分类',
+                'verbose_name_plural': '事件分类',
+                'ordering': ['sort_order', 'code'],
             },
         ),
         migrations.AddField(
-            model_name="case",
-            name="category",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="cases",
-                to="cases.category",
-                verbose_name="分类",
-            ),
+            model_name='case',
+            name='category',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.category', verbose_name='分类'),
         ),
         migrations.CreateModel(
-            name="ExtensionRequest",
+            name='ExtensionRequest',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("hours", models.FloatField(verbose_name="延长（小时）")),
-                ("reason", models.TextField(verbose_name="理由")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "待审批"),
-                            ("approved", "已批准"),
-                            ("denied", "已驳回"),
-                        ],
-                        default="pending",
-                        max_length=10,
-                    ),
-                ),
-                ("decided_at", models.DateTimeField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="extension_requests",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "decided_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "requested_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "unit",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="org.unit"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('hours', models.FloatField(verbose_name='延长（小时）')),
+                ('reason', models.TextField(verbose_name='理由')),
+                ('status', models.CharField(choices=[('pending', '待审批'), ('approved', '已批准'), ('denied', '已驳回')], default='pending', max_length=10)),
+                ('decided_at', models.DateTimeField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='extension_requests', to='cases.case')),
+                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.unit')),
             ],
             options={
-                "verbose_name": "延期申请",
-                "verbose_name_plural": "延期申请",
+                'verbose_name': '延期申请',
+                'verbose_name_plural': '延期申请',
             },
         ),
         migrations.CreateModel(
-            name="RoutingRule",
+            name='RoutingRule',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "tier",
-                    models.CharField(
-                        choices=[("county", "区县"), ("town", "乡镇/街道"), ("village", "村/社区")],
-                        max_length=10,
-                        verbose_name="层级",
-                    ),
-                ),
-                (
-                    "platform_code",
-                    models.SlugField(blank=True, max_length=40, verbose_name="平台代码"),
-                ),
-                (
-                    "assisting_departments",
-                    models.ManyToManyField(
-                        blank=True,
-                        limit_choices_to={"kind": "department"},
-                        related_name="assisting_rules",
-                        to="org.unit",
-                        verbose_name="联合处置协办部门",
-                    ),
-                ),
-                (
-                    "category",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="routing_rules",
-                        to="cases.category",
-                        verbose_name="分类",
-                    ),
-                ),
-                (
-                    "department",
-                    models.ForeignKey(
-                        blank=True,
-                        limit_choices_to={"kind": "department"},
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="routing_rules",
-                        to="org.unit",
-                        verbose_name="责任部门",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('tier', models.CharField(choices=[('county', '区县'), ('town', '乡镇/街道'), ('village', '村/社区')], max_length=10, verbose_name='层级')),
+                ('platform_code', models.SlugField(blank=True, max_length=40, verbose_name='平台代码')),
+                ('assisting_departments', models.ManyToManyField(blank=True, limit_choices_to={'kind': 'department'}, related_name='assisting_rules', to='org.unit', verbose_name='联合处置协办部门')),
+                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='routing_rules', to='cases.category', verbose_name='分类')),
+                ('department', models.ForeignKey(blank=True, limit_choices_to={'kind': 'department'}, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='routing_rules', to='org.unit', verbose_name='责任部门')),
             ],
             options={
-                "verbose_name": "分派规则",
-                "verbose_name_plural": "分派规则",
+                'verbose_name': '分派规则',
+                'verbose_name_plural': '分派规则',
             },
         ),
         migrations.CreateModel(
-            name="TimeLimit",
+            name='TimeLimit',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "severity",
-                    models.PositiveSmallIntegerField(
-                        blank=True,
-                        choices=[(1, "Ⅰ级（重大）"), (2, "Ⅱ级（较大）"), (3, "Ⅲ级（一般）")],
-                        null=True,
-                        verbose_name="等级",
-                    ),
-                ),
-                (
-                    "step",
-                    models.CharField(
-                        choices=[
-                            ("accept", "受理"),
-                            ("dispatch", "派遣"),
-                            ("sign", "签收"),
-                            ("handle", "处置"),
-                            ("verify", "核查"),
-                            ("close", "结案"),
-                            ("overall", "总时限"),
-                        ],
-                        max_length=10,
-                        verbose_name="环节",
-                    ),
-                ),
-                ("hours", models.FloatField(verbose_name="时限（小时；工作日按 8 小时/天）")),
-                (
-                    "category",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="time_limits",
-                        to="cases.category",
-                        verbose_name="分类",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('severity', models.PositiveSmallIntegerField(blank=True, choices=[(1, 'Ⅰ级（重大）'), (2, 'Ⅱ级（较大）'), (3, 'Ⅲ级（一般）')], null=True, verbose_name='等级')),
+                ('step', models.CharField(choices=[('accept', '受理'), ('dispatch', '派遣'), ('sign', '签收'), ('handle', '处置'), ('verify', '核查'), ('close', '结案'), ('overall', '总时限')], max_length=10, verbose_name='环节')),
+                ('hours', models.FloatField(verbose_name='时限（小时；工作日按 8 小时/天）')),
+                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='time_limits', to='cases.category', verbose_name='分类')),
             ],
             options={
-                "verbose_name": "时限",
-                "verbose_name_plural": "时限表",
+                'verbose_name': '时限',
+                'verbose_name_plural': '时限表',
             },
         ),
         migrations.AddIndex(
-            model_name="caseevent",
-            index=models.Index(fields=["case", "created_at"], name="event_case_idx"),
+            model_name='caseevent',
+            index=models.Index(fields=['case', 'created_at'], name='event_case_idx'),
         ),
         migrations.AddIndex(
-            model_name="caseevent",
-            index=models.Index(fields=["action", "created_at"], name="event_action_idx"),
+            model_name='caseevent',
+            index=models.Index(fields=['action', 'created_at'], name='event_action_idx'),
         ),
         migrations.AddIndex(
-            model_name="caseevent",
-            index=models.Index(
-                condition=models.Q(("notified_at__isnull", True)),
-                fields=["notified_at"],
-                name="event_unnotified_idx",
-            ),
+            model_name='caseevent',
+            index=models.Index(condition=models.Q(('notified_at__isnull', True)), fields=['notified_at'], name='event_unnotified_idx'),
         ),
         migrations.AddConstraint(
-            model_name="casephoto",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("client_id", ""), _negated=True),
-                fields=("case", "client_id"),
-                name="photo_unique_client_id",
-            ),
+            model_name='casephoto',
+            constraint=models.UniqueConstraint(condition=models.Q(('client_id', ''), _negated=True), fields=('case', 'client_id'), name='photo_unique_client_id'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["town", "status"], name="case_town_status_idx"),
+            model_name='case',
+            index=models.Index(fields=['town', 'status'], name='case_town_status_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["village", "status"], name="case_village_status_idx"),
+            model_name='case',
+            index=models.Index(fields=['village', 'status'], name='case_village_status_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["holder", "status"], name="case_holder_status_idx"),
+            model_name='case',
+            index=models.Index(fields=['holder', 'status'], name='case_holder_status_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["lead_unit", "status"], name="case_unit_status_idx"),
+            model_name='case',
+            index=models.Index(fields=['lead_unit', 'status'], name='case_unit_status_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["colour", "town"], name="case_colour_town_idx"),
+            model_name='case',
+            index=models.Index(fields=['colour', 'town'], name='case_colour_town_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["category", "created_at"], name="case_category_created_idx"),
+            model_name='case',
+            index=models.Index(fields=['category', 'created_at'], name='case_category_created_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["reporter", "-created_at"], name="case_reporter_idx"),
+            model_name='case',
+            index=models.Index(fields=['reporter', '-created_at'], name='case_reporter_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                condition=models.Q(("sweep_due_at__isnull", False)),
-                fields=["sweep_due_at"],
-                name="case_sweep_due_idx",
-            ),
+            model_name='case',
+            index=models.Index(condition=models.Q(('sweep_due_at__isnull', False)), fields=['sweep_due_at'], name='case_sweep_due_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                condition=models.Q(("pending_since__isnull", False)),
-                fields=["pending_since"],
-                name="case_pending_idx",
-            ),
+            model_name='case',
+            index=models.Index(condition=models.Q(('pending_since__isnull', False)), fields=['pending_since'], name='case_pending_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["category", "lat", "lng"], name="case_dup_probe_idx"),
+            model_name='case',
+            index=models.Index(fields=['category', 'lat', 'lng'], name='case_dup_probe_idx'),
         ),
         migrations.AddConstraint(
-            model_name="extensionrequest",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("status", "pending")),
-                fields=("case",),
-                name="extension_one_pending_per_case",
-            ),
+            model_name='extensionrequest',
+            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('case',), name='extension_one_pending_per_case'),
         ),
         migrations.AddConstraint(
-            model_name="routingrule",
-            constraint=models.UniqueConstraint(
-                fields=("category", "tier"), name="routing_one_rule_per_category_tier"
-            ),
+            model_name='routingrule',
+            constraint=models.UniqueConstraint(fields=('category', 'tier'), name='routing_one_rule_per_category_tier'),
         ),
         migrations.AddConstraint(
-            model_name="timelimit",
-            constraint=models.UniqueConstraint(
-                fields=("category", "severity", "step"), name="timelimit_unique"
-            ),
+            model_name='timelimit',
+            constraint=models.UniqueConstraint(fields=('category', 'severity', 'step'), name='timelimit_unique'),
         ),
         migrations.AddConstraint(
-            model_name="timelimit",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("hours__gt", 0)), name="timelimit_positive"
-            ),
+            model_name='timelimit',
+            constraint=models.CheckConstraint(condition=models.Q(('hours__gt', 0)), name='timelimit_positive'),
         ),
     ]

@@ -6,58 +6,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("cases", "0001_initial"),
+        ('cases', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="QuarantinedTask",
+            name='QuarantinedTask',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("task_name", models.CharField(max_length=200, verbose_name="任务")),
-                ("key", models.CharField(db_index=True, editable=False, max_length=64)),
-                ("args", models.JSONField(blank=True, default=list, verbose_name="参数")),
-                ("kwargs", models.JSONField(blank=True, default=dict)),
-                ("task_id", models.CharField(blank=True, max_length=64)),
-                ("deliveries", models.PositiveIntegerField(verbose_name="投递次数")),
-                ("last_error", models.TextField(blank=True, verbose_name="最后错误")),
-                (
-                    "quarantined_at",
-                    models.DateTimeField(auto_now_add=True, verbose_name="隔离时间"),
-                ),
-                (
-                    "released_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="解除时间"),
-                ),
-                (
-                    "released_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('task_name', models.CharField(max_length=200, verbose_name='任务')),
+                ('key', models.CharField(db_index=True, editable=False, max_length=64)),
+                ('args', models.JSONField(blank=True, default=list, verbose_name='参数')),
+                ('kwargs', models.JSONField(blank=True, default=dict)),
+                ('task_id', models.CharField(blank=True, max_length=64)),
+                ('deliveries', models.PositiveIntegerField(verbose_name='投递次数')),
+                ('last_error', models.TextField(blank=True, verbose_name='最后错误')),
+                ('quarantined_at', models.DateTimeField(auto_now_add=True, verbose_name='隔离时间')),
+                ('released_at', models.DateTimeField(blank=True, null=True, verbose_name='解除时间')),
+                ('released_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "隔离任务",
-                "verbose_name_plural": "隔离任务（反复失败的后台任务）",
-                "ordering": ["-quarantined_at"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        condition=models.Q(("released_at__isnull", True)),
-                        fields=("key",),
-                        name="quarantine_one_open_per_key",
-                    )
-                ],
+                'verbose_name': '隔离任务',
+                'verbose_name_plural': '隔离任务（反复失败的后台任务）',
+                'ordering': ['-quarantined_at'],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('released_at__isnull', True)), fields=('key',), name='quarantine_one_open_per_key')],
             },
         ),
     ]

@@ -5,31 +5,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("cases", "0002_quarantined_task"),
-        ("org", "0002_role_groups"),
+        ('cases', '0002_quarantined_task'),
+        ('org', '0002_role_groups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["county", "colour"], name="case_county_colour_idx"),
+            model_name='case',
+            index=models.Index(fields=['county', 'colour'], name='case_county_colour_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["county", "step_deadline"], name="case_county_deadline_idx"),
+            model_name='case',
+            index=models.Index(fields=['county', 'step_deadline'], name='case_county_deadline_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["town", "step_deadline"], name="case_town_deadline_idx"),
+            model_name='case',
+            index=models.Index(fields=['town', 'step_deadline'], name='case_town_deadline_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["county", "created_at"], name="case_county_created_idx"),
+            model_name='case',
+            index=models.Index(fields=['county', 'created_at'], name='case_county_created_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(fields=["town", "created_at"], name="case_town_created_idx"),
+            model_name='case',
+            index=models.Index(fields=['town', 'created_at'], name='case_town_created_idx'),
         ),
     ]

@@ -6,156 +6,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("cases", "0003_desk_indexes"),
-        ("org", "0002_role_groups"),
+        ('cases', '0003_desk_indexes'),
+        ('org', '0002_role_groups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="case",
-            name="category",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="cases",
-                to="cases.category",
-                verbose_name="分类",
-            ),
+            model_name='case',
+            name='category',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='cases', to='cases.category', verbose_name='分类'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="county",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="county_cases",
-                to="org.region",
-                verbose_name="区县",
-            ),
+            model_name='case',
+            name='county',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='county_cases', to='org.region', verbose_name='区县'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="holder",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="held_cases",
-                to="org.region",
-                verbose_name="责任层级",
-            ),
+            model_name='case',
+            name='holder',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='held_cases', to='org.region', verbose_name='责任层级'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="lead_unit",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="lead_cases",
-                to="org.unit",
-                verbose_name="牵头单位",
-            ),
+            model_name='case',
+            name='lead_unit',
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='lead_cases', to='org.unit', verbose_name='牵头单位'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="merged_into",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="merged_cases",
-                to="cases.case",
-                verbose_name="合并到",
-            ),
+            model_name='case',
+            name='merged_into',
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_cases', to='cases.case', verbose_name='合并到'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="probable_duplicate_of",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="cases.case",
-                verbose_name="疑似重复",
-            ),
+            model_name='case',
+            name='probable_duplicate_of',
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='cases.case', verbose_name='疑似重复'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="reporter",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="reported_cases",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="上报人",
-            ),
+            model_name='case',
+            name='reporter',
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reported_cases', to=settings.AUTH_USER_MODEL, verbose_name='上报人'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="suggested_unit",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="org.unit",
-                verbose_name="建议单位",
-            ),
+            model_name='case',
+            name='suggested_unit',
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='org.unit', verbose_name='建议单位'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="town",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="town_cases",
-                to="org.region",
-                verbose_name="乡镇/街道",
-            ),
+            model_name='case',
+            name='town',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='town_cases', to='org.region', verbose_name='乡镇/街道'),
         ),
         migrations.AlterField(
-            model_name="case",
-            name="village",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="village_cases",
-                to="org.region",
-                verbose_name="村/社区",
-            ),
+            model_name='case',
+            name='village',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='village_cases', to='org.region', verbose_name='村/社区'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                condition=models.Q(("suggested_unit__isnull", False)),
-                fields=["suggested_unit"],
-                name="case_suggested_unit_idx",
-            ),
+            model_name='case',
+            index=models.Index(condition=models.Q(('suggested_unit__isnull', False)), fields=['suggested_unit'], name='case_suggested_unit_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                condition=models.Q(("merged_into__isnull", False)),
-                fields=["merged_into"],
-                name="case_merged_into_idx",
-            ),
+            model_name='case',
+            index=models.Index(condition=models.Q(('merged_into__isnull', False)), fields=['merged_into'], name='case_merged_into_idx'),
         ),
         migrations.AddIndex(
-            model_name="case",
-            index=models.Index(
-                condition=models.Q(("probable_duplicate_of__isnull", False)),
-                fields=["probable_duplicate_of"],
-                name="case_probable_dup_idx",
-            ),
+            model_name='case',
+            index=models.Index(condition=models.Q(('probable_duplicate_of__isnull', False)), fields=['probable_duplicate_of'], name='case_probable_dup_idx'),
         ),
     ]
 
@@ -170,11 +89,7 @@ def drop_pattern_indexes(apps, schema_editor):
         cursor.execute(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'cases_case' AND indexname LIKE %s "
             "AND (indexdef LIKE %s OR indexdef LIKE %s)",
-            [
-                "%\\_like",
-                "%(tracking_number varchar_pattern_ops)%",
-                "%(public_token varchar_pattern_ops)%",
-            ],
+            ["%\\_like", "%(tracking_number varchar_pattern_ops)%", "%(public_token varchar_pattern_ops)%"],
         )
         for (name,) in cursor.fetchall():
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')

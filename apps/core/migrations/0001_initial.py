@@ -4,19 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="SharedVersionRow",
+            name='SharedVersionRow',
             fields=[
-                ("key", models.CharField(max_length=60, primary_key=True, serialize=False)),
-                ("version", models.BigIntegerField(default=1)),
+                ('key', models.CharField(max_length=60, primary_key=True, serialize=False)),
+                ('version', models.BigIntegerField(default=1)),
             ],
             options={
-                "db_table": "core_shared_version",
+                'db_table': 'core_shared_version',
             },
         ),
     ]

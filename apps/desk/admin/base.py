@@ -1,9 +1,8 @@
-"""What the desk's admin classes share: who may take steps, photo links, read-only lists and
-the link back to a case."""
+"""What the desk's admin classes share: who may take steps, photo links and the link back to a
+case (read-only lists: ``apps.core.admin.ReadOnlyAdmin``)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -27,21 +26,6 @@ def photo_src(photo: CasePhoto, variant: str = "thumb") -> str:
 def can_act(user) -> bool:
     """May take workflow steps from the admin at all (leaders and viewers may not)."""
     return user.is_active and user.has_perm(ACT_PERMISSION)
-
-
-def _tiles_url() -> str:
-    return getattr(settings, "MAP_TILES_URL", "") or ""
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class CaseLinkMixin:

@@ -7,22 +7,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from apps.cases import rules, services, steps, tracking
 from apps.cases.models import Case, CaseEvent, ExtensionStatus, PhotoKind, Status
-from apps.cases.selectors import cases_visible_to
+from apps.cases.selectors import DeadlineRefused, cases_visible_to, deadline_preview
+from apps.core.maps import map_config
 from apps.desk import dashboard as desk
 from apps.desk import forms as admin_forms
 from apps.desk.actions import _desk_step, _take_step
-from apps.desk.admin.base import _tiles_url, can_act, photo_src
+from apps.desk.admin.base import can_act, photo_src
 from apps.org.models import Tier, Unit
 
 if TYPE_CHECKING:
@@ -47,6 +48,11 @@ class CasePageMixin(_AdminBase):
                 "<path:object_id>/act/<slug:action>/",
                 wrap(self.action_view),
                 name="%s_%s_act" % info,
+            ),
+            path(
+                "<path:object_id>/deadline-preview/",
+                wrap(self.deadline_preview_view),
+                name="%s_%s_deadline_preview" % info,
             ),
             *super().get_urls(),
         ]
@@ -95,6 +101,51 @@ class CasePageMixin(_AdminBase):
             f"{tracking.display(case.tracking_number)} {message}（当前状态：{case.get_status_display()}）。",
         )
         return HttpResponseRedirect(page)
+
+    def deadline_preview_view(self, request, object_id):
+        """The dispatch form's live line under its deadline: ``?until=<datetime-local>`` or
+        ``?hours=<n>`` → what that is on this case's calendar (``selectors.deadline_preview``,
+        the same conversion the form does when it is posted). 400 with the reason in Chinese."""
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            raise Http404("no such case")
+        if not self.has_act_permission(request):
+            raise PermissionDenied
+        spec = next(
+            (i for s in steps.DESK_STEPS for i in s.inputs if i.until_picker),
+            None,
+        )
+        limits = {
+            "min_hours": (spec.min_value if spec else None) or 0.5,
+            "max_hours": (spec.max_value if spec else None) or 24 * 365,
+        }
+        until_text, hours_text = request.GET.get("until", ""), request.GET.get("hours", "")
+        try:
+            if until_text:
+                field = admin_forms.DeadlineUntilField(hours_field="", required=True)
+                try:
+                    until = field.clean(until_text)
+                except forms.ValidationError:
+                    raise DeadlineRefused("截止时间的格式不对，请用日期时间选择器选择。") from None
+                preview = deadline_preview(case, until=until, **limits)
+            else:
+                try:
+                    hours = float(hours_text)
+                except ValueError:
+                    raise DeadlineRefused("请填写办理时限（小时）或选择截止时间。") from None
+                preview = deadline_preview(case, hours=hours, **limits)
+        except DeadlineRefused as refused:
+            return JsonResponse({"ok": False, "error": refused.message}, status=400)
+        local = timezone.localtime(preview.deadline)
+        return JsonResponse(
+            {
+                "ok": True,
+                "hours": round(preview.hours, 2),
+                "deadline": local.isoformat(timespec="minutes"),
+                "deadline_input": local.strftime("%Y-%m-%dT%H:%M"),
+                "text": preview.text,
+            }
+        )
 
     def _action_form(
         self, request, case: Case, step: steps.Step, data=None
@@ -197,8 +248,7 @@ class CasePageMixin(_AdminBase):
                 }
                 for other, _distance in nearby
             ],
-            "tiles": _tiles_url(),
-            "attribution": settings.MAP_TILES_ATTRIBUTION,
+            "basemap": map_config(),
         }
         context = {
             **self.admin_site.each_context(request),

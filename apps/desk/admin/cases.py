@@ -3,7 +3,6 @@ urging, export. The case page itself is ``case_page.CasePageMixin``."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
@@ -17,15 +16,17 @@ from django.utils.safestring import SafeString, mark_safe
 
 from apps.cases import rules, services, tracking
 from apps.cases.models import Case, CasePhoto, Colour, Status
-from apps.cases.selectors import cases_visible_to, overdue_q
+from apps.cases.selectors import DeadlineRefused, cases_visible_to, overdue_q
+from apps.core.maps import map_config
 from apps.desk import dashboard as desk
 from apps.desk import forms as admin_forms
-from apps.desk.admin.base import _tiles_url, can_act, photo_src
+from apps.desk.admin.base import can_act, photo_src
 from apps.desk.admin.case_page import CasePageMixin
 from apps.desk.dashboard import label
 from apps.desk.export import ExportMixin
 from apps.desk.filters import (
     CategoryFilter,
+    ColourFilter,
     CreatedRangeFilter,
     GridFilter,
     OverdueFilter,
@@ -98,7 +99,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
     list_filter = (
         StateFilter,
         "status",
-        "colour",
+        ColourFilter,
         OverdueFilter,
         CategoryFilter,
         TownFilter,
@@ -189,10 +190,13 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
 
     @admin.display(description="预警", ordering="colour")
     def colour_badge(self, case: Case) -> str:
-        full = label(Colour, case.colour)
+        # The colour the case shows now, from the same clock as the 时限 column
+        # (selectors.case_clock), not the sweep's column, which lags by up to a minute.
+        colour = desk.time_left(case)["colour"]
+        full = label(Colour, colour)
         return format_html(
             '<span class="ld-dot ld-c-{}" title="{}"></span>{}',
-            case.colour,
+            colour,
             full,
             full.split("：")[0],
         )
@@ -229,7 +233,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
     def reported_at(self, case: Case):
         return case.created_at
 
-    @admin.display(description="时限", ordering="step_deadline")
+    @admin.display(description="本环节时限", ordering="step_deadline")
     def time_left(self, case: Case) -> str:
         left = desk.time_left(case)
         return format_html(
@@ -258,8 +262,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
             ]
             context["map_truncated"] = len(points) >= MAP_MAX_POINTS
             context["map_config"] = {
-                "tiles": _tiles_url(),
-                "attribution": settings.MAP_TILES_ATTRIBUTION,
+                "basemap": map_config(),
                 "caseUrl": reverse("admin:cases_case_change", args=[0]),
                 "grids": _grid_outlines(request.user),
             }
@@ -276,7 +279,9 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
             .order_by("region__code", "name")
         )
         form = admin_forms.BulkDispatchForm(
-            request.POST if "apply" in request.POST else None, units=units
+            request.POST if "apply" in request.POST else None,
+            units=units,
+            first_case=queryset.select_related("category").first(),
         )
         if "apply" in request.POST and form.is_valid():
             done, failed = [], []
@@ -286,11 +291,11 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
                         case=case,
                         actor=request.user,
                         lead_unit=form.cleaned_data["lead_unit"],
-                        deadline_hours=form.cleaned_data["deadline_hours"],
+                        deadline_hours=form.hours_for(case),
                         note=form.cleaned_data["note"],
                     )
                     done.append(tracking.display(case.tracking_number))
-                except services.WorkflowError as error:
+                except (services.WorkflowError, DeadlineRefused) as error:
                     failed.append(f"{tracking.display(case.tracking_number)}：{error.message}")
             if done:
                 self.message_user(
@@ -350,7 +355,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
     export_columns = [
         ("流水号", lambda c: tracking.display(c.tracking_number)),
         ("状态", lambda c: c.get_status_display()),
-        ("预警", lambda c: c.get_colour_display()),
+        ("预警", lambda c: desk.time_left(c)["colour_label"]),
         ("所在层级", lambda c: c.get_tier_display()),
         ("大类", lambda c: c.category.parent.name if c.category.parent_id else ""),
         ("小类", lambda c: c.category.name),
@@ -363,7 +368,7 @@ class CaseAdmin(CasePageMixin, ExportMixin, admin.ModelAdmin):
         ("描述", lambda c: c.description),
         ("来源", lambda c: c.get_source_display()),
         ("上报时间", lambda c: c.created_at),
-        ("环节时限", lambda c: c.step_deadline),
+        ("本环节时限", lambda c: c.step_deadline),
         ("剩余/超时", lambda c: desk.time_left(c)["text"]),
         ("结案时间", lambda c: c.closed_at),
         ("纬度", lambda c: c.lat),

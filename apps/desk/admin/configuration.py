@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from apps.cases import clock
 from apps.cases.models import Category, RoutingRule, TimeLimit, WorkCalendarDay
+from apps.core.admin import AfterWrites
 from apps.desk.export import ExportMixin
 from apps.org.models import Tier, Unit, UnitKind
 from apps.org.scope import units_in_scope
@@ -246,7 +247,7 @@ class WorkCalendarDayForm(forms.ModelForm):
 
 
 @admin.register(WorkCalendarDay)
-class WorkCalendarDayAdmin(ExportMixin, admin.ModelAdmin):
+class WorkCalendarDayAdmin(AfterWrites, ExportMixin, admin.ModelAdmin):
     """Holidays on weekdays and make-up working days on weekends. Saving tells every process
     to reload the calendar (``clock.calendar_changed``), so new deadlines use it at once."""
 
@@ -268,14 +269,5 @@ class WorkCalendarDayAdmin(ExportMixin, admin.ModelAdmin):
     def weekday(self, day: WorkCalendarDay) -> str:
         return "一二三四五六日"[day.date.weekday()].join(("周", ""))
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        clock.calendar_changed()
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        clock.calendar_changed()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        clock.calendar_changed()
+    def after_write(self) -> None:
+        clock.calendar_changed()  # every process re-reads the work calendar

@@ -9,13 +9,26 @@ from django.utils.html import format_html
 from apps.cases import services, tracking
 from apps.cases.models import CaseEvent, CasePhoto, ExtensionRequest, ExtensionStatus
 from apps.cases.selectors import cases_visible_to
-from apps.desk.admin.base import CaseLinkMixin, ReadOnlyAdmin, can_act, photo_src
+from apps.core.admin import ReadOnlyAdmin
+from apps.desk.admin.base import CaseLinkMixin, can_act, photo_src
 from apps.desk.export import ExportMixin
 
-
 # --- history, photos, extension requests (read-only, scoped) -------------------------------------
+
+
+class OfVisibleCases:
+    """Rows of the cases the user may see (the one scoping rule, ``cases_visible_to``)."""
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(case__in=cases_visible_to(request.user).values("pk"))
+        )
+
+
 @admin.register(CaseEvent)
-class CaseEventAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
+class CaseEventAdmin(OfVisibleCases, CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
     """The history of every case in scope. Append-only: nobody edits or deletes it here."""
 
     list_display = (
@@ -63,13 +76,6 @@ class CaseEventAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
         ("公开说明", lambda e: e.public_note),
     ]
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(case__in=cases_visible_to(request.user).values("pk"))
-        )
-
     def get_export_queryset(self, queryset):
         return queryset.select_related("case", "unit")
 
@@ -80,7 +86,7 @@ class CaseEventAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
 
 
 @admin.register(CasePhoto)
-class CasePhotoAdmin(CaseLinkMixin, ReadOnlyAdmin):
+class CasePhotoAdmin(OfVisibleCases, CaseLinkMixin, ReadOnlyAdmin):
     list_display = ("preview", "case_link", "kind", "width", "height", "created_at")
     list_select_related = ("case",)
     list_filter = ("kind",)
@@ -90,13 +96,6 @@ class CasePhotoAdmin(CaseLinkMixin, ReadOnlyAdmin):
     ordering = ("-created_at",)
     fields = ("case", "kind", "width", "height", "is_public", "created_at", "large_preview")
     readonly_fields = ("large_preview",)
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(case__in=cases_visible_to(request.user).values("pk"))
-        )
 
     @admin.display(description="照片")
     def preview(self, photo: CasePhoto) -> str:
@@ -111,7 +110,7 @@ class CasePhotoAdmin(CaseLinkMixin, ReadOnlyAdmin):
 
 
 @admin.register(ExtensionRequest)
-class ExtensionRequestAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
+class ExtensionRequestAdmin(OfVisibleCases, CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
     """延期申请 in scope; decisions are taken with the actions, through the workflow service."""
 
     list_display = ("created_at", "case_link", "unit", "hours", "reason", "status", "decided_at")
@@ -130,13 +129,6 @@ class ExtensionRequestAdmin(CaseLinkMixin, ExportMixin, ReadOnlyAdmin):
         ("状态", lambda r: r.get_status_display()),
         ("审批时间", lambda r: r.decided_at),
     ]
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(case__in=cases_visible_to(request.user).values("pk"))
-        )
 
     def get_export_queryset(self, queryset):
         return queryset.select_related("case", "unit")

@@ -5,175 +5,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="DirtyDay",
+            name='DirtyDay',
             fields=[
-                ("day", models.DateField(primary_key=True, serialize=False)),
-                ("marked_at", models.DateTimeField()),
+                ('day', models.DateField(primary_key=True, serialize=False)),
+                ('marked_at', models.DateTimeField()),
             ],
             options={
-                "verbose_name": "待重算日期",
-                "verbose_name_plural": "待重算日期",
+                'verbose_name': '待重算日期',
+                'verbose_name_plural': '待重算日期',
             },
         ),
         migrations.CreateModel(
-            name="RollupCursor",
+            name='RollupCursor',
             fields=[
-                ("name", models.CharField(max_length=20, primary_key=True, serialize=False)),
-                ("last_id", models.BigIntegerField(default=0)),
-                ("refreshed_at", models.DateTimeField(blank=True, null=True)),
+                ('name', models.CharField(max_length=20, primary_key=True, serialize=False)),
+                ('last_id', models.BigIntegerField(default=0)),
+                ('refreshed_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "verbose_name": "汇总进度",
-                "verbose_name_plural": "汇总进度",
+                'verbose_name': '汇总进度',
+                'verbose_name_plural': '汇总进度',
             },
         ),
         migrations.CreateModel(
-            name="DailyRollup",
+            name='DailyRollup',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("day", models.DateField(verbose_name="日期")),
-                (
-                    "level",
-                    models.CharField(
-                        choices=[
-                            ("county", "区县"),
-                            ("town", "乡镇/街道"),
-                            ("village", "村/社区"),
-                            ("grid", "网格"),
-                            ("unit", "处置单位"),
-                            ("person", "人员"),
-                        ],
-                        max_length=8,
-                        verbose_name="层级",
-                    ),
-                ),
-                ("key", models.BigIntegerField(verbose_name="对象编号")),
-                ("category_id", models.BigIntegerField(verbose_name="分类编号")),
-                ("reports", models.BigIntegerField(default=0)),
-                ("self_resolved", models.BigIntegerField(default=0)),
-                ("accepted", models.BigIntegerField(default=0)),
-                ("rejected", models.BigIntegerField(default=0)),
-                ("closed", models.BigIntegerField(default=0)),
-                ("dispatched", models.BigIntegerField(default=0)),
-                ("returned", models.BigIntegerField(default=0)),
-                ("signed", models.BigIntegerField(default=0)),
-                ("signed_timed", models.BigIntegerField(default=0)),
-                ("signed_on_time", models.BigIntegerField(default=0)),
-                ("handled", models.BigIntegerField(default=0)),
-                ("handled_timed", models.BigIntegerField(default=0)),
-                ("handled_on_time", models.BigIntegerField(default=0)),
-                ("handle_n", models.BigIntegerField(default=0)),
-                ("handle_minutes", models.BigIntegerField(default=0)),
-                ("hist_00", models.BigIntegerField(default=0)),
-                ("hist_01", models.BigIntegerField(default=0)),
-                ("hist_02", models.BigIntegerField(default=0)),
-                ("hist_03", models.BigIntegerField(default=0)),
-                ("hist_04", models.BigIntegerField(default=0)),
-                ("hist_05", models.BigIntegerField(default=0)),
-                ("hist_06", models.BigIntegerField(default=0)),
-                ("hist_07", models.BigIntegerField(default=0)),
-                ("hist_08", models.BigIntegerField(default=0)),
-                ("hist_09", models.BigIntegerField(default=0)),
-                ("hist_10", models.BigIntegerField(default=0)),
-                ("hist_11", models.BigIntegerField(default=0)),
-                ("hist_12", models.BigIntegerField(default=0)),
-                ("verified", models.BigIntegerField(default=0)),
-                ("verify_failed", models.BigIntegerField(default=0)),
-                ("extension_requested", models.BigIntegerField(default=0)),
-                ("extension_granted", models.BigIntegerField(default=0)),
-                ("escalated", models.BigIntegerField(default=0)),
-                ("ratings", models.BigIntegerField(default=0)),
-                ("stars", models.BigIntegerField(default=0)),
-                ("ratings_good", models.BigIntegerField(default=0)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('day', models.DateField(verbose_name='日期')),
+                ('level', models.CharField(choices=[('county', '区县'), ('town', '乡镇/街道'), ('village', '村/社区'), ('grid', '网格'), ('unit', '处置单位'), ('person', '人员')], max_length=8, verbose_name='层级')),
+                ('key', models.BigIntegerField(verbose_name='对象编号')),
+                ('category_id', models.BigIntegerField(verbose_name='分类编号')),
+                ('reports', models.BigIntegerField(default=0)),
+                ('self_resolved', models.BigIntegerField(default=0)),
+                ('accepted', models.BigIntegerField(default=0)),
+                ('rejected', models.BigIntegerField(default=0)),
+                ('closed', models.BigIntegerField(default=0)),
+                ('dispatched', models.BigIntegerField(default=0)),
+                ('returned', models.BigIntegerField(default=0)),
+                ('signed', models.BigIntegerField(default=0)),
+                ('signed_timed', models.BigIntegerField(default=0)),
+                ('signed_on_time', models.BigIntegerField(default=0)),
+                ('handled', models.BigIntegerField(default=0)),
+                ('handled_timed', models.BigIntegerField(default=0)),
+                ('handled_on_time', models.BigIntegerField(default=0)),
+                ('handle_n', models.BigIntegerField(default=0)),
+                ('handle_minutes', models.BigIntegerField(default=0)),
+                ('hist_00', models.BigIntegerField(default=0)),
+                ('hist_01', models.BigIntegerField(default=0)),
+                ('hist_02', models.BigIntegerField(default=0)),
+                ('hist_03', models.BigIntegerField(default=0)),
+                ('hist_04', models.BigIntegerField(default=0)),
+                ('hist_05', models.BigIntegerField(default=0)),
+                ('hist_06', models.BigIntegerField(default=0)),
+                ('hist_07', models.BigIntegerField(default=0)),
+                ('hist_08', models.BigIntegerField(default=0)),
+                ('hist_09', models.BigIntegerField(default=0)),
+                ('hist_10', models.BigIntegerField(default=0)),
+                ('hist_11', models.BigIntegerField(default=0)),
+                ('hist_12', models.BigIntegerField(default=0)),
+                ('verified', models.BigIntegerField(default=0)),
+                ('verify_failed', models.BigIntegerField(default=0)),
+                ('extension_requested', models.BigIntegerField(default=0)),
+                ('extension_granted', models.BigIntegerField(default=0)),
+                ('escalated', models.BigIntegerField(default=0)),
+                ('ratings', models.BigIntegerField(default=0)),
+                ('stars', models.BigIntegerField(default=0)),
+                ('ratings_good', models.BigIntegerField(default=0)),
             ],
             options={
-                "verbose_name": "日汇总",
-                "verbose_name_plural": "日汇总",
-                "indexes": [models.Index(fields=["level", "day"], name="rollup_level_day_idx")],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("level", "key", "day", "category_id"), name="rollup_unique_cell"
-                    )
-                ],
+                'verbose_name': '日汇总',
+                'verbose_name_plural': '日汇总',
+                'indexes': [models.Index(fields=['level', 'day'], name='rollup_level_day_idx')],
+                'constraints': [models.UniqueConstraint(fields=('level', 'key', 'day', 'category_id'), name='rollup_unique_cell')],
             },
         ),
         migrations.CreateModel(
-            name="EvaluationWeight",
+            name='EvaluationWeight',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("town", "乡镇/街道（区县考核）"),
-                            ("department", "县级部门（区县考核）"),
-                            ("village", "村/社区（乡镇考核）"),
-                            ("stationed", "派驻机构与乡镇站所（乡镇考核）"),
-                            ("grid_worker", "网格员（村/社区考核）"),
-                        ],
-                        max_length=20,
-                        verbose_name="考核对象",
-                    ),
-                ),
-                (
-                    "indicator",
-                    models.CharField(
-                        choices=[
-                            ("reports", "发现上报数"),
-                            ("self_resolved", "当场处置数"),
-                            ("sign_on_time_rate", "按时签收率"),
-                            ("handle_on_time_rate", "按时处置率"),
-                            ("closure_rate", "结案率"),
-                            ("rework_rate", "返工率"),
-                            ("return_rate", "退单率"),
-                            ("extension_requested", "申请延期数"),
-                            ("overdue_now", "当前超时数"),
-                            ("handle_hours_mean", "平均处置时长（小时）"),
-                            ("escalated", "上报上级数"),
-                            ("verified", "核查次数"),
-                            ("satisfaction_mean", "群众评价均分"),
-                            ("satisfaction_good_share", "满意率（4–5 星）"),
-                        ],
-                        max_length=40,
-                        verbose_name="指标",
-                    ),
-                ),
-                (
-                    "weight",
-                    models.FloatField(
-                        validators=[django.core.validators.MinValueValidator(0.0)],
-                        verbose_name="权重",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('town', '乡镇/街道（区县考核）'), ('department', '县级部门（区县考核）'), ('village', '村/社区（乡镇考核）'), ('stationed', '派驻机构与乡镇站所（乡镇考核）'), ('grid_worker', '网格员（村/社区考核）')], max_length=20, verbose_name='考核对象')),
+                ('indicator', models.CharField(choices=[('reports', '发现上报数'), ('self_resolved', '当场处置数'), ('sign_on_time_rate', '按时签收率'), ('handle_on_time_rate', '按时处置率'), ('closure_rate', '结案率'), ('rework_rate', '返工率'), ('return_rate', '退单率'), ('extension_requested', '申请延期数'), ('overdue_now', '当前超时数'), ('handle_hours_mean', '平均处置时长（小时）'), ('escalated', '上报上级数'), ('verified', '核查次数'), ('satisfaction_mean', '群众评价均分'), ('satisfaction_good_share', '满意率（4–5 星）')], max_length=40, verbose_name='指标')),
+                ('weight', models.FloatField(validators=[django.core.validators.MinValueValidator(0.0)], verbose_name='权重')),
             ],
             options={
-                "verbose_name": "考核权重",
-                "verbose_name_plural": "考核权重",
-                "ordering": ["kind", "-weight", "indicator"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("kind", "indicator"), name="weight_unique_indicator_per_kind"
-                    ),
-                    models.CheckConstraint(
-                        condition=models.Q(("weight__gte", 0)), name="weight_not_negative"
-                    ),
-                ],
+                'verbose_name': '考核权重',
+                'verbose_name_plural': '考核权重',
+                'ordering': ['kind', '-weight', 'indicator'],
+                'constraints': [models.UniqueConstraint(fields=('kind', 'indicator'), name='weight_unique_indicator_per_kind'), models.CheckConstraint(condition=models.Q(('weight__gte', 0)), name='weight_not_negative')],
             },
         ),
     ]

@@ -20,7 +20,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.cases.models import Category, Colour, Status
-from apps.cases.selectors import cases_visible_to
+from apps.cases.selectors import cases_visible_to, overdue_q
 from apps.evaluation.indicators import (
     GRID_WORKER_COLUMNS,
     HANDLER_COLUMNS,
@@ -332,9 +332,9 @@ def overdue_now(
     }.get(level)
     if field is None:
         return {}
-    qs = cases_visible_to(user).filter(
-        colour__in=[Colour.BLUE, Colour.YELLOW, Colour.RED], step_deadline__lt=now
-    )
+    # The one overdue rule (apps.cases.selectors.overdue_q): running, at or past the step's
+    # deadline — what the colour board, the desk and the case page call red.
+    qs = cases_visible_to(user).filter(overdue_q(now))
     if level == "unit":
         qs = qs.filter(status__in=[Status.DISPATCHED, Status.SIGNED])
     if keys is not None:

@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.cases.models import OPEN_STATUSES, Category, Colour
-from apps.cases.selectors import cases_visible_to
+from apps.cases.selectors import cases_visible_to, live_colour
 from apps.evaluation.selectors import OPEN_COLOURS, SUBJECT_KINDS, EvalScope, rollup_sums, subjects
 from apps.org.models import Grid, Region, Tier, Unit
 from apps.org.scope import AnyUser
@@ -169,12 +169,20 @@ def colour_board(user: AnyUser, escope: EvalScope) -> ColourBoard:
     """Open cases by colour for each unit (the lead unit now; cases waiting at a desk are listed
     under that desk) and for each area one tier down. Live: the open cases, found by status on
     the area's (…, status) index, counted by their colour."""
-    qs = cases_visible_to(user).filter(status__in=OPEN_STATUSES)
+    # Counted by the colour each case shows now (apps.cases.selectors.live_colour: the rule of
+    # the case page and the overdue counts), not the sweep's column, which lags by a minute.
+    qs = (
+        cases_visible_to(user)
+        .filter(status__in=OPEN_STATUSES)
+        .annotate(shown_colour=live_colour(timezone.now()))
+    )
     by_unit: dict[tuple[str, int], dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(OPEN_COLOURS, 0)
     )
     for unit_id, holder_id, colour, n in (
-        qs.order_by().values_list("lead_unit_id", "holder_id", "colour").annotate(n=Count("id"))
+        qs.order_by()
+        .values_list("lead_unit_id", "holder_id", "shown_colour")
+        .annotate(n=Count("id"))
     ):
         by_unit[("unit", unit_id) if unit_id else ("desk", holder_id)][colour] += n
     unit_names = dict(
@@ -215,7 +223,9 @@ def colour_board(user: AnyUser, escope: EvalScope) -> ColourBoard:
     area_tier = area_tiers[escope.tier]
     area_field = {"town": "town_id", "village": "village_id", "grid": "grid_id"}[area_tier]
     by_area: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_COLOURS, 0))
-    for key, colour, n in qs.order_by().values_list(area_field, "colour").annotate(n=Count("id")):
+    for key, colour, n in (
+        qs.order_by().values_list(area_field, "shown_colour").annotate(n=Count("id"))
+    ):
         by_area[key][colour] += n
     names = {s.id: s.name for s in subjects(escope, area_tier)}
     areas: list[BoardArea] = [

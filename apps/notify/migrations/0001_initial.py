@@ -6,96 +6,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("cases", "0002_quarantined_task"),
+        ('cases', '0002_quarantined_task'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Notification",
+            name='Notification',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("new_report", "新上报待受理"),
-                            ("dispatch", "新派遣"),
-                            ("joint_response", "闪电集结"),
-                            ("escalation", "上报上级"),
-                            ("return", "退单"),
-                            ("extension_request", "延期申请"),
-                            ("extension_decision", "延期审批结果"),
-                            ("verify_request", "待核查"),
-                            ("rework", "返工"),
-                            ("ready_to_close", "待结案"),
-                            ("reopen", "重新打开"),
-                            ("urge", "督办"),
-                            ("closed", "已结案"),
-                            ("rejected", "不予立案"),
-                            ("merged", "已合并"),
-                        ],
-                        max_length=20,
-                        verbose_name="类型",
-                    ),
-                ),
-                ("title", models.CharField(max_length=120, verbose_name="标题")),
-                ("body", models.CharField(blank=True, max_length=300, verbose_name="内容")),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="时间")),
-                ("read_at", models.DateTimeField(blank=True, null=True, verbose_name="已读时间")),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.case",
-                        verbose_name="事件",
-                    ),
-                ),
-                (
-                    "event",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="cases.caseevent",
-                        verbose_name="处置记录",
-                    ),
-                ),
-                (
-                    "recipient",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="notifications",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="接收人",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('new_report', '新上报待受理'), ('dispatch', '新派遣'), ('joint_response', '闪电集结'), ('escalation', '上报上级'), ('return', '退单'), ('extension_request', '延期申请'), ('extension_decision', '延期审批结果'), ('verify_request', '待核查'), ('rework', '返工'), ('ready_to_close', '待结案'), ('reopen', '重新打开'), ('urge', '督办'), ('closed', '已结案'), ('rejected', '不予立案'), ('merged', '已合并')], max_length=20, verbose_name='类型')),
+                ('title', models.CharField(max_length=120, verbose_name='标题')),
+                ('body', models.CharField(blank=True, max_length=300, verbose_name='内容')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='时间')),
+                ('read_at', models.DateTimeField(blank=True, null=True, verbose_name='已读时间')),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.case', verbose_name='事件')),
+                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='cases.caseevent', verbose_name='处置记录')),
+                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL, verbose_name='接收人')),
             ],
             options={
-                "verbose_name": "通知",
-                "verbose_name_plural": "通知",
-                "ordering": ["-id"],
-                "indexes": [
-                    models.Index(fields=["recipient", "id"], name="notification_since_idx"),
-                    models.Index(
-                        condition=models.Q(("read_at__isnull", True)),
-                        fields=["recipient"],
-                        name="notification_unread_idx",
-                    ),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("event", "recipient"), name="notification_once_per_event_recipient"
-                    )
-                ],
+                'verbose_name': '通知',
+                'verbose_name_plural': '通知',
+                'ordering': ['-id'],
+                'indexes': [models.Index(fields=['recipient', 'id'], name='notification_since_idx'), models.Index(condition=models.Q(('read_at__isnull', True)), fields=['recipient'], name='notification_unread_idx')],
+                'constraints': [models.UniqueConstraint(fields=('event', 'recipient'), name='notification_once_per_event_recipient')],
             },
         ),
     ]

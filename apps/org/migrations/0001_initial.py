@@ -7,6 +7,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -15,287 +16,99 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="Region",
+            name='Region',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "code",
-                    models.CharField(
-                        max_length=12,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^\\d{12}$", "区划代码必须是 12 位数字。"
-                            )
-                        ],
-                        verbose_name="区划代码",
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="名称")),
-                (
-                    "tier",
-                    models.CharField(
-                        choices=[("county", "区县"), ("town", "乡镇/街道"), ("village", "村/社区")],
-                        db_index=True,
-                        max_length=10,
-                        verbose_name="层级",
-                    ),
-                ),
-                (
-                    "parent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="children",
-                        to="org.region",
-                        verbose_name="上级",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.CharField(max_length=12, unique=True, validators=[django.core.validators.RegexValidator('^\\d{12}$', '区划代码必须是 12 位数字。')], verbose_name='区划代码')),
+                ('name', models.CharField(max_length=100, verbose_name='名称')),
+                ('tier', models.CharField(choices=[('county', '区县'), ('town', '乡镇/街道'), ('village', '村/社区')], db_index=True, max_length=10, verbose_name='层级')),
+                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='org.region', verbose_name='上级')),
             ],
             options={
-                "verbose_name": "行政区划",
-                "verbose_name_plural": "行政区划",
-                "ordering": ["code"],
+                'verbose_name': '行政区划',
+                'verbose_name_plural': '行政区划',
+                'ordering': ['code'],
             },
         ),
         migrations.CreateModel(
-            name="Platform",
+            name='Platform',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.SlugField(max_length=40, verbose_name="代码")),
-                ("name", models.CharField(max_length=60, verbose_name="名称")),
-                ("sort_order", models.PositiveSmallIntegerField(default=0, verbose_name="排序")),
-                (
-                    "town",
-                    models.ForeignKey(
-                        limit_choices_to={"tier": "town"},
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="platforms",
-                        to="org.region",
-                        verbose_name="乡镇/街道",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(max_length=40, verbose_name='代码')),
+                ('name', models.CharField(max_length=60, verbose_name='名称')),
+                ('sort_order', models.PositiveSmallIntegerField(default=0, verbose_name='排序')),
+                ('town', models.ForeignKey(limit_choices_to={'tier': 'town'}, on_delete=django.db.models.deletion.CASCADE, related_name='platforms', to='org.region', verbose_name='乡镇/街道')),
             ],
             options={
-                "verbose_name": "平台",
-                "verbose_name_plural": "平台（四平台）",
-                "ordering": ["town__code", "sort_order"],
+                'verbose_name': '平台',
+                'verbose_name_plural': '平台（四平台）',
+                'ordering': ['town__code', 'sort_order'],
             },
         ),
         migrations.CreateModel(
-            name="Grid",
+            name='Grid',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "code",
-                    models.CharField(
-                        max_length=15,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^\\d{15}$", "网格编码必须是 15 位数字（村代码 + 3 位序号）。"
-                            )
-                        ],
-                        verbose_name="网格编码",
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="名称")),
-                ("boundary", models.JSONField(verbose_name="边界")),
-                ("min_lng", models.FloatField(default=0)),
-                ("min_lat", models.FloatField(default=0)),
-                ("max_lng", models.FloatField(default=0)),
-                ("max_lat", models.FloatField(default=0)),
-                ("centroid_lng", models.FloatField(default=0)),
-                ("centroid_lat", models.FloatField(default=0)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "leader",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="led_grids",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="网格长",
-                    ),
-                ),
-                (
-                    "village",
-                    models.ForeignKey(
-                        limit_choices_to={"tier": "village"},
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="grids",
-                        to="org.region",
-                        verbose_name="所属村/社区",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.CharField(max_length=15, unique=True, validators=[django.core.validators.RegexValidator('^\\d{15}$', '网格编码必须是 15 位数字（村代码 + 3 位序号）。')], verbose_name='网格编码')),
+                ('name', models.CharField(max_length=100, verbose_name='名称')),
+                ('boundary', models.JSONField(verbose_name='边界')),
+                ('min_lng', models.FloatField(default=0)),
+                ('min_lat', models.FloatField(default=0)),
+                ('max_lng', models.FloatField(default=0)),
+                ('max_lat', models.FloatField(default=0)),
+                ('centroid_lng', models.FloatField(default=0)),
+                ('centroid_lat', models.FloatField(default=0)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('leader', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='led_grids', to=settings.AUTH_USER_MODEL, verbose_name='网格长')),
+                ('village', models.ForeignKey(limit_choices_to={'tier': 'village'}, on_delete=django.db.models.deletion.PROTECT, related_name='grids', to='org.region', verbose_name='所属村/社区')),
             ],
             options={
-                "verbose_name": "网格",
-                "verbose_name_plural": "网格",
-                "ordering": ["code"],
+                'verbose_name': '网格',
+                'verbose_name_plural': '网格',
+                'ordering': ['code'],
             },
         ),
         migrations.CreateModel(
-            name="Unit",
+            name='Unit',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="名称")),
-                ("code", models.SlugField(max_length=60, unique=True, verbose_name="代码")),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("department", "县级部门"),
-                            ("stationed", "派驻机构"),
-                            ("town_office", "乡镇站所"),
-                            ("workstation", "村/社区工作站"),
-                        ],
-                        max_length=20,
-                        verbose_name="类型",
-                    ),
-                ),
-                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
-                (
-                    "department",
-                    models.ForeignKey(
-                        blank=True,
-                        limit_choices_to={"kind": "department"},
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="stationed_units",
-                        to="org.unit",
-                        verbose_name="所属部门",
-                    ),
-                ),
-                (
-                    "platform",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="units",
-                        to="org.platform",
-                        verbose_name="所属平台",
-                    ),
-                ),
-                (
-                    "region",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="units",
-                        to="org.region",
-                        verbose_name="所在区划",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100, verbose_name='名称')),
+                ('code', models.SlugField(max_length=60, unique=True, verbose_name='代码')),
+                ('kind', models.CharField(choices=[('department', '县级部门'), ('stationed', '派驻机构'), ('town_office', '乡镇站所'), ('workstation', '村/社区工作站')], max_length=20, verbose_name='类型')),
+                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
+                ('department', models.ForeignKey(blank=True, limit_choices_to={'kind': 'department'}, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='stationed_units', to='org.unit', verbose_name='所属部门')),
+                ('platform', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='units', to='org.platform', verbose_name='所属平台')),
+                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='units', to='org.region', verbose_name='所在区划')),
             ],
             options={
-                "verbose_name": "处置单位",
-                "verbose_name_plural": "处置单位",
-                "ordering": ["region__code", "name"],
+                'verbose_name': '处置单位',
+                'verbose_name_plural': '处置单位',
+                'ordering': ['region__code', 'name'],
             },
         ),
         migrations.CreateModel(
-            name="Profile",
+            name='Profile',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "role",
-                    models.CharField(
-                        choices=[
-                            ("grid_worker", "网格员"),
-                            ("grid_leader", "网格长"),
-                            ("village_handler", "村/社区工作站人员"),
-                            ("town_dispatcher", "乡镇指挥室调度员"),
-                            ("department_handler", "部门处置人员"),
-                            ("county_dispatcher", "区县指挥中心调度员"),
-                            ("leader", "领导（只读）"),
-                        ],
-                        db_index=True,
-                        max_length=30,
-                        verbose_name="角色",
-                    ),
-                ),
-                ("display_name", models.CharField(max_length=60, verbose_name="姓名")),
-                ("phone", models.CharField(blank=True, max_length=20, verbose_name="手机号")),
-                (
-                    "grids",
-                    models.ManyToManyField(
-                        blank=True, related_name="workers", to="org.grid", verbose_name="负责网格"
-                    ),
-                ),
-                (
-                    "user",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="profile",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "region",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="staff",
-                        to="org.region",
-                        verbose_name="所属区划",
-                    ),
-                ),
-                (
-                    "unit",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="staff",
-                        to="org.unit",
-                        verbose_name="所属单位",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('role', models.CharField(choices=[('grid_worker', '网格员'), ('grid_leader', '网格长'), ('village_handler', '村/社区工作站人员'), ('town_dispatcher', '乡镇指挥室调度员'), ('department_handler', '部门处置人员'), ('county_dispatcher', '区县指挥中心调度员'), ('leader', '领导（只读）')], db_index=True, max_length=30, verbose_name='角色')),
+                ('display_name', models.CharField(max_length=60, verbose_name='姓名')),
+                ('phone', models.CharField(blank=True, max_length=20, verbose_name='手机号')),
+                ('grids', models.ManyToManyField(blank=True, related_name='workers', to='org.grid', verbose_name='负责网格')),
+                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                ('region', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='org.region', verbose_name='所属区划')),
+                ('unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='org.unit', verbose_name='所属单位')),
             ],
             options={
-                "verbose_name": "人员",
-                "verbose_name_plural": "人员与角色",
+                'verbose_name': '人员',
+                'verbose_name_plural': '人员与角色',
             },
         ),
         migrations.AddConstraint(
-            model_name="platform",
-            constraint=models.UniqueConstraint(
-                fields=("town", "code"), name="platform_unique_code_per_town"
-            ),
+            model_name='platform',
+            constraint=models.UniqueConstraint(fields=('town', 'code'), name='platform_unique_code_per_town'),
         ),
         migrations.AddIndex(
-            model_name="grid",
-            index=models.Index(
-                fields=["min_lng", "max_lng", "min_lat", "max_lat"], name="grid_bbox_idx"
-            ),
+            model_name='grid',
+            index=models.Index(fields=['min_lng', 'max_lng', 'min_lat', 'max_lat'], name='grid_bbox_idx'),
         ),
     ]

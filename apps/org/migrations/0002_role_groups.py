@@ -7,47 +7,19 @@ screens and model actions a role has at all.
 
 from django.db import migrations
 
-VIEW_ORG = [
-    "org.view_region",
-    "org.view_grid",
-    "org.view_platform",
-    "org.view_unit",
-    "org.view_profile",
-]
+VIEW_ORG = ["org.view_region", "org.view_grid", "org.view_platform", "org.view_unit", "org.view_profile"]
 VIEW_CASES = [
-    "cases.view_case",
-    "cases.view_caseevent",
-    "cases.view_casephoto",
-    "cases.view_extensionrequest",
-    "cases.view_category",
-    "cases.view_routingrule",
-    "cases.view_timelimit",
-    "cases.view_workcalendarday",
+    "cases.view_case", "cases.view_caseevent", "cases.view_casephoto", "cases.view_extensionrequest",
+    "cases.view_category", "cases.view_routingrule", "cases.view_timelimit", "cases.view_workcalendarday",
 ]
 ACT_ON_CASES = ["cases.change_case", "cases.change_extensionrequest"]
 CONFIGURE = [
-    "org.add_grid",
-    "org.change_grid",
-    "org.add_unit",
-    "org.change_unit",
-    "org.add_platform",
-    "org.change_platform",
-    "org.add_profile",
-    "org.change_profile",
-    "cases.add_category",
-    "cases.change_category",
-    "cases.add_routingrule",
-    "cases.change_routingrule",
-    "cases.delete_routingrule",
-    "cases.add_timelimit",
-    "cases.change_timelimit",
-    "cases.delete_timelimit",
-    "cases.add_workcalendarday",
-    "cases.change_workcalendarday",
-    "cases.delete_workcalendarday",
-    "auth.add_user",
-    "auth.change_user",
-    "auth.view_user",
+    "org.add_grid", "org.change_grid", "org.add_unit", "org.change_unit", "org.add_platform", "org.change_platform",
+    "org.add_profile", "org.change_profile",
+    "cases.add_category", "cases.change_category", "cases.add_routingrule", "cases.change_routingrule",
+    "cases.delete_routingrule", "cases.add_timelimit", "cases.change_timelimit", "cases.delete_timelimit",
+    "cases.add_workcalendarday", "cases.change_workcalendarday", "cases.delete_workcalendarday",
+    "auth.add_user", "auth.change_user", "auth.view_user",
 ]
 
 ROLE_PERMISSIONS = {
@@ -55,25 +27,11 @@ ROLE_PERMISSIONS = {
     "grid_leader": ["cases.add_case", "cases.view_case"],
     "village_handler": VIEW_ORG + VIEW_CASES + ACT_ON_CASES,
     "department_handler": ["cases.view_case", "cases.view_casephoto"],
-    "town_dispatcher": VIEW_ORG
-    + VIEW_CASES
-    + ACT_ON_CASES
-    + [
-        "org.change_grid",
-        "org.change_unit",
-        "org.add_unit",
-        "org.change_platform",
-        "org.add_profile",
-        "org.change_profile",
-        "auth.add_user",
-        "auth.change_user",
-        "auth.view_user",
+    "town_dispatcher": VIEW_ORG + VIEW_CASES + ACT_ON_CASES + [
+        "org.change_grid", "org.change_unit", "org.add_unit", "org.change_platform", "org.add_profile",
+        "org.change_profile", "auth.add_user", "auth.change_user", "auth.view_user",
     ],
-    "county_dispatcher": VIEW_ORG
-    + VIEW_CASES
-    + ACT_ON_CASES
-    + CONFIGURE
-    + ["org.add_region", "org.change_region"],
+    "county_dispatcher": VIEW_ORG + VIEW_CASES + ACT_ON_CASES + CONFIGURE + ["org.add_region", "org.change_region"],
     "leader": VIEW_ORG + VIEW_CASES,
 }
 
@@ -94,9 +52,7 @@ def create_role_groups(apps, schema_editor):
         perms = []
         for code in codes:
             app_label, codename = code.split(".")
-            perms.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+            perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         group.permissions.set(perms)
 
 

@@ -7,204 +7,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("cases", "0001_initial"),
-        ("org", "0002_role_groups"),
+        ('cases', '0001_initial'),
+        ('org', '0002_role_groups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Open311Key",
+            name='Open311Key',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="名称")),
-                ("prefix", models.CharField(editable=False, max_length=8, verbose_name="前缀")),
-                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
-                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="签发时间")),
-                (
-                    "last_used_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="最近使用"),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100, verbose_name='名称')),
+                ('prefix', models.CharField(editable=False, max_length=8, verbose_name='前缀')),
+                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
+                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='签发时间')),
+                ('last_used_at', models.DateTimeField(blank=True, null=True, verbose_name='最近使用')),
             ],
             options={
-                "verbose_name": "Open311 密钥",
-                "verbose_name_plural": "Open311 密钥",
-                "ordering": ["-created_at"],
+                'verbose_name': 'Open311 密钥',
+                'verbose_name_plural': 'Open311 密钥',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="Open311Submission",
+            name='Open311Submission',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "case",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="open311_submission",
-                        to="cases.case",
-                    ),
-                ),
-                (
-                    "key",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="submissions",
-                        to="public.open311key",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('case', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='open311_submission', to='cases.case')),
+                ('key', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='public.open311key')),
             ],
             options={
-                "verbose_name": "Open311 上报",
-                "verbose_name_plural": "Open311 上报",
+                'verbose_name': 'Open311 上报',
+                'verbose_name_plural': 'Open311 上报',
             },
         ),
         migrations.CreateModel(
-            name="Rating",
+            name='Rating',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "stars",
-                    models.PositiveSmallIntegerField(
-                        choices=[(1, "差"), (2, "较差"), (3, "一般"), (4, "较满意"), (5, "满意")],
-                        validators=[
-                            django.core.validators.MinValueValidator(1),
-                            django.core.validators.MaxValueValidator(5),
-                        ],
-                        verbose_name="评价",
-                    ),
-                ),
-                ("comment", models.CharField(blank=True, max_length=500, verbose_name="意见")),
-                (
-                    "via",
-                    models.CharField(
-                        choices=[("token", "链接"), ("phone", "手机尾号")],
-                        max_length=10,
-                        verbose_name="验证方式",
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="评价时间"),
-                ),
-                (
-                    "case",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="rating",
-                        to="cases.case",
-                        verbose_name="事件",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('stars', models.PositiveSmallIntegerField(choices=[(1, '差'), (2, '较差'), (3, '一般'), (4, '较满意'), (5, '满意')], validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(5)], verbose_name='评价')),
+                ('comment', models.CharField(blank=True, max_length=500, verbose_name='意见')),
+                ('via', models.CharField(choices=[('token', '链接'), ('phone', '手机尾号')], max_length=10, verbose_name='验证方式')),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='评价时间')),
+                ('case', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='rating', to='cases.case', verbose_name='事件')),
             ],
             options={
-                "verbose_name": "市民评价",
-                "verbose_name_plural": "市民评价",
-                "ordering": ["-created_at"],
+                'verbose_name': '市民评价',
+                'verbose_name_plural': '市民评价',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="ReviewItem",
+            name='ReviewItem',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("open", "待复核"), ("done", "已复核")],
-                        default="open",
-                        max_length=8,
-                        verbose_name="状态",
-                    ),
-                ),
-                ("resolution", models.TextField(blank=True, verbose_name="复核说明")),
-                (
-                    "resolved_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="复核时间"),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
-                (
-                    "case",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="review_items",
-                        to="cases.case",
-                        verbose_name="事件",
-                    ),
-                ),
-                (
-                    "rating",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="review",
-                        to="public.rating",
-                        verbose_name="评价",
-                    ),
-                ),
-                (
-                    "resolved_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="复核人",
-                    ),
-                ),
-                (
-                    "town",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="org.region",
-                        verbose_name="乡镇/街道",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('status', models.CharField(choices=[('open', '待复核'), ('done', '已复核')], default='open', max_length=8, verbose_name='状态')),
+                ('resolution', models.TextField(blank=True, verbose_name='复核说明')),
+                ('resolved_at', models.DateTimeField(blank=True, null=True, verbose_name='复核时间')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
+                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_items', to='cases.case', verbose_name='事件')),
+                ('rating', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='review', to='public.rating', verbose_name='评价')),
+                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='复核人')),
+                ('town', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.region', verbose_name='乡镇/街道')),
             ],
             options={
-                "verbose_name": "差评复核",
-                "verbose_name_plural": "差评复核",
-                "ordering": ["status", "-created_at"],
+                'verbose_name': '差评复核',
+                'verbose_name_plural': '差评复核',
+                'ordering': ['status', '-created_at'],
             },
         ),
         migrations.AddIndex(
-            model_name="rating",
-            index=models.Index(fields=["stars", "created_at"], name="rating_stars_created_idx"),
+            model_name='rating',
+            index=models.Index(fields=['stars', 'created_at'], name='rating_stars_created_idx'),
         ),
         migrations.AddConstraint(
-            model_name="rating",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("stars__gte", 1), ("stars__lte", 5)), name="rating_stars_1_to_5"
-            ),
+            model_name='rating',
+            constraint=models.CheckConstraint(condition=models.Q(('stars__gte', 1), ('stars__lte', 5)), name='rating_stars_1_to_5'),
         ),
         migrations.AddIndex(
-            model_name="reviewitem",
-            index=models.Index(
-                fields=["town", "status", "created_at"], name="review_town_status_idx"
-            ),
+            model_name='reviewitem',
+            index=models.Index(fields=['town', 'status', 'created_at'], name='review_town_status_idx'),
         ),
     ]

@@ -24,9 +24,7 @@ def grant(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="public", codename__in=codenames)
-        )
+        group.permissions.add(*Permission.objects.filter(content_type__app_label="public", codename__in=codenames))
 
 
 def revoke(apps, schema_editor):

@@ -1,6 +1,7 @@
 /* Maps of the command desk: the filtered case list and one case's page.
- * Tiles are optional (settings.MAP_TILES_URL); without them the points and the grid boundary
- * are drawn on a plain background, which works with no outside network at all. */
+ * The basemap comes from settings.MAP_BASEMAP through core/basemap.js (which also shifts
+ * everything for a GCJ-02 basemap); without one, or when its tiles cannot load, the points and
+ * the grid boundary are drawn on a plain background, which works with no outside network. */
 (function () {
   "use strict";
   var COLOURS = { red: "#d93025", yellow: "#e8a100", blue: "#1a73e8", green: "#188038", grey: "#80868b" };
@@ -10,21 +11,16 @@
     return node ? JSON.parse(node.textContent) : null;
   }
 
-  function baseMap(element, tiles, attribution) {
+  var t = typeof window.gettext === "function" ? window.gettext : function (s) { return s; };
+
+  function baseMap(element, config) {
     // Leaflet's own credit (a link and a flag) is left off; tiles carry their source's credit.
-    var map = L.map(element, { zoomControl: true, attributionControl: false, preferCanvas: true });
-    if (tiles) {
-      L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
-      L.control.attribution({ prefix: false }).addAttribution(attribution || "地图瓦片").addTo(map);
-    } else {
-      element.classList.add("ld-map-plain");
-    }
-    return map;
+    return LDMap.create(element, config, { zoomControl: true, preferCanvas: true });
   }
 
-  function dot(point, radius) {
+  function dot(map, point, radius) {
     var colour = COLOURS[point.c] || COLOURS.blue;
-    return L.circleMarker([point.lat, point.lng], {
+    return L.circleMarker(LDMap.show(map, point.lat, point.lng), {
       radius: radius, color: "#fff", weight: 1.5, fillColor: colour, fillOpacity: 0.9
     });
   }
@@ -44,13 +40,13 @@
     var wrap = element.parentNode, map = null, KEY = "ld-list-map";
     function draw() {
       if (map) { map.invalidateSize(); return; }
-      map = baseMap(element, config.tiles, config.attribution);
-      map.fitBounds(points.map(function (p) { return [p.lat, p.lng]; }), { padding: [24, 24], maxZoom: 16 });
+      map = baseMap(element, config.basemap);
+      map.fitBounds(LDMap.showBounds(map, points), { padding: [24, 24], maxZoom: 16 });
       (config.grids || []).forEach(function (boundary) {
-        L.geoJSON(boundary, { style: { color: "#6b8fb3", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
+        LDMap.geoJSON(map, boundary, { style: { color: "#6b8fb3", weight: 1, fillOpacity: 0.03 }, interactive: false }).addTo(map);
       });
       points.forEach(function (p) {
-        var marker = dot(p, 6).addTo(map);
+        var marker = dot(map, p, 6).addTo(map);
         marker.bindTooltip(p.n);
         marker.on("click", function () { window.location.href = config.caseUrl.replace(/0\/change\/$/, p.id + "/change/"); });
       });
@@ -77,27 +73,44 @@
     var element = document.getElementById("ld-case-map");
     var data = readJson("ld-case-map-data");
     if (!element || !data) return;
-    var map = baseMap(element, data.tiles, data.attribution);
+    var map = baseMap(element, data.basemap);
     // Set the view before adding layers: the canvas renderer needs map bounds to draw.
-    var grid = data.grid ? L.geoJSON(data.grid, {
+    var grid = data.grid ? LDMap.geoJSON(map, data.grid, {
       style: { color: "#0b3d66", weight: 2, fillOpacity: 0.06, dashArray: "4 3" }
     }) : null;
     if (grid) {
       map.fitBounds(grid.getBounds(), { padding: [16, 16] });
       grid.addTo(map);
     } else {
-      map.setView([data.case.lat, data.case.lng], 16);
+      map.setView(LDMap.show(map, data.case.lat, data.case.lng), 16);
     }
     (data.nearby || []).forEach(function (p) {
-      var marker = dot(p, 6).addTo(map);
+      var marker = dot(map, p, 6).addTo(map);
       marker.bindTooltip(p.n);
       marker.on("click", function () { window.location.href = p.url; });
     });
-    dot(data.case, 10).addTo(map).bindTooltip(data.case.n);
+    dot(map, data.case, 10).addTo(map).bindTooltip(data.case.n);
+    navigation(data.case);
+  }
+
+  /* 导航: the case's point handed to the map apps, each in the coordinates it expects. */
+  function navigation(point) {
+    var box = document.getElementById("ld-case-nav");
+    if (!box) return;
+    box.appendChild(document.createTextNode(t("导航：")));
+    LDMap.navigationLinks(point.lat, point.lng, point.n).forEach(function (link, index) {
+      if (link.app === "geo") return; // a desktop has no geo: handler
+      if (index > 1) box.appendChild(document.createTextNode(" · "));
+      var a = document.createElement("a");
+      a.href = link.href; a.target = "_blank"; a.rel = "noopener noreferrer";
+      a.setAttribute("data-app", link.app);
+      a.textContent = link.label;
+      box.appendChild(a);
+    });
   }
 
   function start() {
-    if (typeof L === "undefined") return;
+    if (typeof L === "undefined" || typeof LDMap === "undefined") return;
     listMap();
     caseMap();
   }

@@ -72,12 +72,16 @@
     if (d.toDateString() === now.toDateString()) return `今天 ${hm}`;
     return `${d.getMonth() + 1}月${d.getDate()}日 ${hm}`;
   }
-  function fmtDeadline(iso, done) {
-    if (!iso || done) return '';
-    const ms = new Date(iso) - Date.now();
-    const hours = Math.abs(ms) / 3600000;
-    const span = hours >= 48 ? `${Math.round(hours / 24)} 天` : hours >= 1 ? `${Math.round(hours)} 小时` : `${Math.max(1, Math.round(hours * 60))} 分钟`;
-    return ms < 0 ? `已超时 ${span}` : `剩 ${span}`;
+  // The countdown is the server's (apps.cases.selectors.case_clock): the current step's deadline
+  // counted on the work calendar, which the phone does not have; colour and words come from the
+  // same clock at the same moment, so they cannot disagree. Shown as of the last fetch.
+  function clockWords(row, done) {
+    const clock = row && row.clock;
+    if (!clock || !clock.deadline || done) return '';
+    return clock.text;
+  }
+  function clockLabel(row) {
+    return (row && row.clock && row.clock.deadline_label) || '本环节时限';
   }
   const FINAL = new Set(['closed', 'rejected', 'merged']);
 
@@ -245,7 +249,7 @@
       showProgress(item.id, '上报发送中…');
       try {
         const { data } = await api('/api/reports/', { method: 'POST', body: item.payload, timeout: 30000 });
-        item.case = { id: data.id, tracking_number: data.tracking_number, status_display: data.status_display, deadline: data.deadline, colour: data.colour };
+        item.case = { id: data.id, tracking_number: data.tracking_number, status_display: data.status_display, deadline: data.deadline, colour: data.colour, clock: data.clock };
         item.error = null;
         await Outbox.put(item);
       } catch (e) {
@@ -490,29 +494,30 @@
 
   function initMap() {
     if (map || !window.L) return;
-    map = L.map('map', { zoomControl: true, attributionControl: false, tap: true });
-    if (CONFIG.tilesUrl) L.tileLayer(CONFIG.tilesUrl, { maxZoom: 19 }).addTo(map);
+    // The basemap and its coordinates (GCJ-02 providers shifted): apps/core/static/core/basemap.js.
+    map = LDMap.create('map', CONFIG.map, { zoomControl: true, tap: true });
     // Grid names sit below the pin (marker pane is 600).
     map.createPane('gridLabels').style.zIndex = 450;
     const layers = [];
     for (const grid of (me && me.grids) || []) {
-      const layer = L.geoJSON(grid.boundary, { style: { color: '#1d4f91', weight: 2, fillColor: '#2f6fd0', fillOpacity: 0.08 } });
+      const layer = LDMap.geoJSON(map, grid.boundary, { style: { color: '#1d4f91', weight: 2, fillColor: '#2f6fd0', fillOpacity: 0.08 } });
       layer.bindTooltip(grid.name, { permanent: true, direction: 'center', className: 'grid-label', pane: 'gridLabels' });
       layer.addTo(map);
       layers.push(layer);
     }
     if (layers.length) map.fitBounds(L.featureGroup(layers).getBounds(), { padding: [12, 12] });
-    else map.setView(CONFIG.center, 14);
+    else map.setView(LDMap.show(map, CONFIG.center), 14);
     const icon = L.divIcon({ className: 'pin-wrap', html: '<div class="pin"></div>', iconSize: [0, 0] });
     const start = layers.length ? [me.grids[0].centroid[0], me.grids[0].centroid[1]] : CONFIG.center;
-    pin = L.marker(start, { draggable: true, icon, keyboard: false, opacity: 0.5 }).addTo(map);
+    pin = L.marker(LDMap.show(map, start), { draggable: true, icon, keyboard: false, opacity: 0.5 }).addTo(map);
     pin.on('dragend', () => {
-      const p = pin.getLatLng();
+      const p = LDMap.pick(map, pin.getLatLng());
       setPosition({ lat: p.lat, lng: p.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
       saveDraftSoon();
     });
     map.on('click', (event) => {
-      setPosition({ lat: event.latlng.lat, lng: event.latlng.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
+      const p = LDMap.pick(map, event.latlng);
+      setPosition({ lat: p.lat, lng: p.lng, accuracy: null, source: 'pin', time: new Date().toISOString() });
       saveDraftSoon();
     });
     if (position.lat !== null) setPosition(position);
@@ -556,7 +561,7 @@
       line.textContent = `GPS 定位 ±${Math.round(position.accuracy)} 米` + (poor ? '（精度较差，可拖动图钉修正）' : '');
     }
     if (map && pin) {
-      const ll = [position.lat, position.lng];
+      const ll = LDMap.show(map, position.lat, position.lng);
       pin.setLatLng(ll);
       pin.setOpacity(1);
       if (circle) { circle.remove(); circle = null; }
@@ -820,7 +825,7 @@
         el('div', { class: 'muted' }, '流水号'),
         el('div', { class: 'tracking', id: 'done-tracking' }, item.case.tracking_number),
         el('div', {}, el('span', { class: `pill ${item.case.colour}` }, item.case.status_display),
-          item.case.deadline ? `　时限 ${fmtTime(item.case.deadline)}` : ''),
+          item.case.deadline ? `　${clockLabel(item.case)} ${fmtTime(item.case.deadline)}` : ''),
         el('p', { class: 'muted', 'data-progress-for': item.id }, photoNote),
         citizenCard(item.case.id, true));
     } else {
@@ -873,8 +878,8 @@
 
   function caseCard(row, extra) {
     const done = FINAL.has(row.status) || row.status === 'verified';
-    const due = fmtDeadline(row.deadline, done);
-    return el('li', {}, el('a', { class: 'case-card', href: `#case/${row.id}` },
+    const due = clockWords(row, done);
+    return el('li', {}, el('a', { class: 'case-card', href: `#case/${row.id}`, 'data-colour': row.colour },
       el('span', { class: `bar ${row.colour}` }),
       el('span', { class: 'main' },
         el('div', { class: 'title' }, row.category_name),
@@ -882,7 +887,7 @@
         el('div', { class: 'tn' }, row.tracking_number)),
       el('span', { class: 'side' },
         el('div', {}, el('span', { class: `pill ${row.colour}` }, extra || row.status_display)),
-        due ? el('div', { class: due.startsWith('已超时') ? 'overdue' : 'muted' }, due) : null,
+        due ? el('div', { class: row.clock.overdue ? 'overdue due' : 'muted due', title: `${clockLabel(row)} ${fmtTime(row.clock.deadline)}` }, `本环节${due}`) : null,
         el('div', { class: 'muted' }, fmtTime(row.created_at)))));
   }
 
@@ -964,10 +969,11 @@
       return;
     }
     const done = FINAL.has(data.status);
-    const due = fmtDeadline(data.deadline, done);
+    const due = clockWords(data, done);
     const facts = [
       ['分类', data.category_name], ['等级', data.severity_display], ['状态', data.status_display],
-      ['时限', data.deadline ? `${fmtTime(data.deadline)}${due ? `（${due}）` : ''}` : '—'],
+      [clockLabel(data), [data.deadline ? `${fmtTime(data.deadline)}${due ? `（${due}）` : ''}` : (data.clock && data.clock.text) || '—',
+        ' ', el('a', { href: '/track/clock/', target: '_blank', rel: 'noopener', class: 'muted' }, '时限说明')]],
       ['网格', data.grid_name], ['地址', data.address || '—'],
       ['定位', `${data.position_source_display}${data.accuracy_m ? ` ±${Math.round(data.accuracy_m)} 米` : ''}${data.position_flagged ? '（精度存疑）' : ''}`],
       ['责任层级', `${data.tier_display} · ${data.holder_name}`],
@@ -981,6 +987,7 @@
           el('span', { class: `pill ${data.colour}` }, data.colour_display)),
         el('p', { style: 'margin:8px 0 0' }, data.description),
         el('dl', { class: 'facts' }, facts.map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]))),
+      window.LDCaseMap ? LDCaseMap.card(data, CONFIG.map) : null, // the point, its grid and 导航 (field/case_map.js)
       data.photos.length ? el('div', { class: 'card' }, el('h3', {}, `照片（${data.photos.length}）`), gallery(data.photos)) : null,
       data.allowed_actions.length ? actionsCard(data) : null,
       data.reported_by_me ? citizenCard(data.id, false) : null,
@@ -1238,6 +1245,8 @@
       return;
     }
     showMe();
+    // The basemap of my grids, kept for no signal (field/offline_tiles.js; on Wi-Fi-ish only).
+    if (window.LDOfflineTiles) LDOfflineTiles.prefetch(me.grids, CONFIG.map).catch(() => {});
     try {
       categories = await cachedGet('/api/categories/', 'ld:categories');
     } catch (e) {

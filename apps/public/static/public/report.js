@@ -19,39 +19,42 @@
     lat.value = la.toFixed(7); lng.value = ln.toFixed(7);
     source.value = how; accuracy.value = acc ? Math.round(acc) : "";
     if (map) {
+      // The form holds WGS-84; the pin is drawn where the basemap shows that point.
+      var shown = LDMap.show(map, la, ln);
       if (marker) {
-        marker.setLatLng([la, ln]);
+        marker.setLatLng(shown);
       } else {
-        marker = L.marker([la, ln], { draggable: true, autoPan: true }).addTo(map);
+        marker = L.marker(shown, { draggable: true, autoPan: true }).addTo(map);
         marker.on("dragend", function () {
-          var p = marker.getLatLng();
+          var p = LDMap.pick(map, marker.getLatLng());
           setPoint(p.lat, p.lng, "pin");
         });
       }
-      map.setView([la, ln], Math.max(map.getZoom(), 15));
+      map.setView(shown, Math.max(map.getZoom(), 15));
     }
     status.textContent = how === "gps"
       ? "已定位" + (acc ? "（精度约 " + Math.round(acc) + " 米）" : "") + "，位置不准可拖动图钉调整"
       : "已在地图上选点，可拖动图钉调整";
   }
 
-  if (window.L && mapEl) {
-    var center = JSON.parse(mapEl.dataset.center || "[29.87,121.55]");
-    map = L.map(mapEl, { zoomControl: true, attributionControl: false }).setView(center, 12);
-    if (mapEl.dataset.tiles) {
-      L.tileLayer(mapEl.dataset.tiles, { maxZoom: 19 }).addTo(map);
-    } else {
-      fetch(mapEl.dataset.grids, { credentials: "same-origin" }).then(function (r) { return r.json(); })
-        .then(function (data) {
-          var layer = L.geoJSON(data, {
-            style: { color: "#1d4ed8", weight: 1, fillColor: "#93c5fd", fillOpacity: 0.15 },
-            onEachFeature: function (f, l) { l.bindTooltip(f.properties.village, { sticky: true }); }
-          }).addTo(map);
-          if (!lat.value && layer.getBounds().isValid()) map.fitBounds(layer.getBounds());
-          layer.on("click", function (e) { setPoint(e.latlng.lat, e.latlng.lng, "pin"); });
-        }).catch(function () {});
-    }
-    map.on("click", function (e) { setPoint(e.latlng.lat, e.latlng.lng, "pin"); });
+  if (window.L && window.LDMap && mapEl) {
+    // The basemap (core/basemap.js) under the grid outlines; the outlines alone when there is
+    // no basemap or its tiles cannot load.
+    var config = JSON.parse(document.getElementById("map-config").textContent);
+    map = LDMap.create(mapEl, config, { zoomControl: true });
+    map.setView(LDMap.show(map, config.center), 12);
+    var tiled = !!(config.layers && config.layers.length);
+    fetch(mapEl.dataset.grids, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+      .then(function (data) {
+        var layer = LDMap.geoJSON(map, data, {
+          style: tiled ? { color: "#1d4ed8", weight: 1, fillOpacity: 0.04 }
+            : { color: "#1d4ed8", weight: 1, fillColor: "#93c5fd", fillOpacity: 0.15 },
+          onEachFeature: function (f, l) { l.bindTooltip(f.properties.village, { sticky: true }); }
+        }).addTo(map);
+        if (!lat.value && layer.getBounds().isValid()) map.fitBounds(layer.getBounds());
+        layer.on("click", function (e) { var p = LDMap.pick(map, e.latlng); setPoint(p.lat, p.lng, "pin"); });
+      }).catch(function () {});
+    map.on("click", function (e) { var p = LDMap.pick(map, e.latlng); setPoint(p.lat, p.lng, "pin"); });
     if (lat.value && lng.value) setPoint(parseFloat(lat.value), parseFloat(lng.value), source.value || "pin");
   }
 
