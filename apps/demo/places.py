@@ -226,10 +226,15 @@ def build_places(*, seed: int = 2025, per_kind: int = 40) -> int:
                     [lng + d, lat + d],
                     [lng - d, lat + d],
                 ]
-                geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+                feature_geometry: dict[str, object] = {
+                    "type": "Polygon",
+                    "coordinates": [[*ring, ring[0]]],
+                }
             else:
-                geometry = {"type": "Point", "coordinates": [round(lng, 6), round(lat, 6)]}
-            features.append({"type": "Feature", "properties": properties, "geometry": geometry})
+                feature_geometry = {"type": "Point", "coordinates": [round(lng, 6), round(lat, 6)]}
+            features.append(
+                {"type": "Feature", "properties": properties, "geometry": feature_geometry}
+            )
         data = json.dumps({"type": "FeatureCollection", "features": features}).encode()
         made += places_import(actor=admin, kind=kind, data=data, filename="demo.geojson").created
     # A few places found by grid workers, waiting for their village workstation to confirm.

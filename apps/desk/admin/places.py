@@ -186,7 +186,7 @@ class PlaceAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         place = self.get_object(request, object_id)
-        extra: dict = dict(extra_context or {})
+        extra = dict(extra_context or {})
         if place is not None:
             cases = list(
                 cases_visible_to(request.user, Case.objects.filter(place=place))
