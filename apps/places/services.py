@@ -749,6 +749,17 @@ COLUMNS: dict[str, str] = {
 }
 
 
+# Columns a file may leave out: a stored place then keeps its value (column → field).
+OPTIONAL_COLUMNS: dict[str, str] = {
+    "address": "address",
+    "risk": "risk",
+    "supervising_unit": "supervising_unit_id",
+    "contact_name": "contact_name",
+    "contact_phone": "contact_phone",
+    "external_ref": "external_ref",
+}
+
+
 @dataclass
 class ImportResult:
     created: int = 0
@@ -914,6 +925,8 @@ def places_import(
     seen_codes: dict[str, str] = {}
     seen_refs: dict[str, str] = {}
     schema = kind.attribute_schema
+    label_to_key = {spec["label"]: spec["key"] for spec in schema}
+    absent: dict[str, tuple[set[str], set[str]]] = {}
     for row in rows:
         problems: list[str] = []
         values = row.values
@@ -998,11 +1011,6 @@ def places_import(
                 problems.append(_("场所编码必须是 20 位数字"))
             elif code in seen_codes:
                 problems.append(_("场所编码与%(r)s重复") % {"r": seen_codes[code]})
-            elif located is not None and code[:15] != grid_codes.get(located.grid_id):
-                problems.append(
-                    _("场所编码的前 15 位须是所在网格的编码 %(g)s")
-                    % {"g": grid_codes.get(located.grid_id)}
-                )
             else:
                 seen_codes[code] = row.label
         if external_ref:
@@ -1016,6 +1024,11 @@ def places_import(
                 errors.append(f"{row.label}：{'；'.join(problems)}。")
             continue
         assert located is not None
+        # What the file says of this row: a stored place keeps what a missing column would say.
+        absent[row.label] = (
+            {att for column, att in OPTIONAL_COLUMNS.items() if column not in known},
+            {label_to_key.get(str(name), str(name)) for name in attrs},
+        )
         parsed.append(
             (
                 row,
@@ -1065,13 +1078,25 @@ def places_import(
                     actor, Place.objects.filter(pk__in=ids[start : start + 900])
                 ).values_list("pk", flat=True)
             )
-    matched: list[tuple[Place, dict[str, Any]]] = []
+    matched: list[tuple[Place, dict[str, Any], str]] = []
     new: list[dict[str, Any]] = []
     for row, values in parsed:
         existing = (
             by_code.get(values["code"]) if values["code"] else by_ref.get(values["external_ref"])
         )
         if existing is None:
+            # A new place with a code of its own: the code must be of the grid it lies in (a
+            # stored place keeps its code when it moves, so this is checked for new ones only).
+            if values["code"] and values["code"][:15] != grid_codes.get(values["grid_id"]):
+                error_count += 1
+                if len(errors) < MAX_LISTED_ERRORS:
+                    errors.append(
+                        f"{row.label}："
+                        + _("场所编码的前 15 位须是所在网格的编码 %(g)s")
+                        % {"g": grid_codes.get(values["grid_id"])}
+                        + "。"
+                    )
+                continue
             new.append(values)
             continue
         problem = None
@@ -1084,7 +1109,7 @@ def places_import(
             if len(errors) < MAX_LISTED_ERRORS:
                 errors.append(f"{row.label}：{problem}。")
             continue
-        matched.append((existing, values))
+        matched.append((existing, values, row.label))
     if error_count:
         if error_count > len(errors):
             errors.append(
@@ -1148,10 +1173,14 @@ def places_import(
         changed_places: list[Place] = []
         events: list[PlaceEvent] = []
         fields = [f for f in (list(matched[0][1]) if matched else []) if f != "code"]
-        for place, values in matched:
+        for place, values, label_of_row in matched:
             before = snapshot(place)
+            skipped, attribute_keys = absent[label_of_row]
             for key, value in values.items():
-                if key != "code":
+                if key == "attributes":
+                    kept = {k: v for k, v in place.attributes.items() if k not in attribute_keys}
+                    place.attributes = {**kept, **value}
+                elif key != "code" and key not in skipped:
                     setattr(place, key, value)
             changes = diff(before, snapshot(place))
             if not changes:

@@ -9,7 +9,7 @@ import pytest
 from apps.places import services
 from apps.places.models import Place, PlaceEvent, PlaceStatus
 from tests.factories import make_person
-from tests.places.conftest import point
+from tests.places.conftest import add_building, point
 
 pytestmark = pytest.mark.django_db
 
@@ -194,3 +194,16 @@ def test_a_town_cannot_overwrite_another_towns_place_by_its_code(org, kinds):
         )
     assert refused.value.errors == ["第 2 行：位置不在您的管辖范围内。"]
     assert Place.objects.get().name == "西楼"
+
+
+def test_a_moved_place_re_imports_by_its_code(org, kinds):
+    place = add_building(org, kinds, who="td")
+    lat, lng = point(org, "east-v1-g2")
+    services.place_update(
+        actor=org.users["td"], place=place, version=0, changes={"lat": lat, "lng": lng}
+    )
+    row = f"{place.code},{place.name},,{lat},{lng},C,6,24,13812345678"
+    result = services.places_import(
+        actor=org.users["td"], kind=kinds["building"], data=csv_of([row])
+    )
+    assert (result.created, result.unchanged) == (0, 1)
