@@ -196,3 +196,15 @@ def test_pages_and_exports_show_no_data_as_a_dash_and_an_empty_cell(org, handled
     help_page = client.get("/evaluation/help/").content.decode()
     assert 'id="on-time"' in help_page and 'id="no-data"' in help_page
     assert "此刻已派遣或处置中" in help_page
+
+
+@pytest.mark.django_db
+def test_the_breakdown_of_a_subject_without_data_says_it_is_unranked(org, handled_and_late):
+    client = Client()
+    assert client.login(username="leader", password=PASSWORD)
+    idle = org.units["east-sj"].pk  # east's 市场监管所: no cases
+    page = client.get(f"/evaluation/scores/stationed/{idle}/?{WEEK}").content.decode()
+    assert "不计分、不排名" in page
+    assert "—<span" in page and "/1</span>" in page  # rank "—" of the one ranked unit
+    listing = client.get(f"/evaluation/scores/?kind=stationed&{WEEK}").content.decode()
+    assert listing.index("东镇城管中队") < listing.index("东镇市场监管所")
