@@ -51,6 +51,10 @@ def a_month_of_activity(org, seed: int = 7) -> None:
             if c.status not in (Status.CLOSED, Status.REJECTED, Status.MERGED)
         ]
     ).update(colour=Colour.RED, step_deadline=timezone.now() - dt.timedelta(hours=3))
+    # Some of them are past their 办结时限 too, still not handled: late against the on-time rate.
+    Case.objects.filter(
+        pk__in=[c.pk for c in cases[::4]], status__in=[Status.DISPATCHED, Status.SIGNED]
+    ).update(overall_deadline=timezone.now() - dt.timedelta(hours=3))
     rollups_rebuild(first_day=timezone.localdate() - dt.timedelta(days=40))
 
 
@@ -144,6 +148,9 @@ def test_the_pages_fit_a_desk_screen_and_draw_their_charts(
         assert page.evaluate(NO_PAGE_OVERFLOW), "the overview is wider than the screen"
         # e.g. a script refused by the Content-Security-Policy (the site has no favicon)
         assert not [e for e in errors if "favicon.ico" not in e], errors
+        # Cases past their 办结时限 and not handled count against the on-time handling rate.
+        handling = page.locator(".kpi", has=page.locator(".l", has_text="按时处置率"))
+        assert handling.locator(".v").inner_text() != "100.0%"
         screenshot(page, f"evaluation-overview-{width}")
 
         # The indicator table: wider than the screen, it scrolls inside its own box and keeps
