@@ -190,6 +190,7 @@ def test_pages_and_exports_show_no_data_as_a_dash_and_an_empty_cell(org, handled
     assert client.login(username="leader", password=PASSWORD)
     page = client.get(f"/evaluation/?{WEEK}").content.decode()
     assert "区城管局" in page and "<td>—</td>" in page
+    assert "含未完成的超时事件 1 件" in page  # under 按时处置率: the case still not handled
     response = client.get(f"/evaluation/?{WEEK}&export=csv&table=department")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[2:]
     assert rows and all(row[0] == "" and row[3] == "" for row in rows)  # rank, composite

@@ -475,7 +475,8 @@ def totals_for(
     last_day: dt.date,
     category_ids: list[int] | None = None,
 ) -> dict[str, float | int | None]:
-    """The reader's own region as one row (the headline figures of the dashboard)."""
+    """The reader's own region as one row (the headline figures of the dashboard), with the
+    live late terms of the on-time rates (``LATE_OPEN_TERMS``) beside the indicators."""
     level = escope.tier
     counters = rollup_counters(
         level=level,
@@ -498,7 +499,10 @@ def totals_for(
         ).get(escope.home.pk)
         or dict.fromkeys(LATE_OPEN_TERMS, 0)
     )
-    return evaluate(counters, REGION_COLUMNS)
+    return {
+        **evaluate(counters, REGION_COLUMNS),
+        **{term: counters[term] for term in LATE_OPEN_TERMS},
+    }
 
 
 def data_as_of() -> dt.datetime | None:
