@@ -28,7 +28,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.cases import rules, services, steps
+from apps.cases import clock, rules, services, steps
 from apps.cases.models import (
     Action,
     Case,
@@ -199,9 +199,10 @@ class ReportCreateView(ScopedMixin, APIView):
                 context["grid_names"] = {case.pk: case.intake_grid_name}
         else:
             case, context = _case_queryset().prefetch_related("photos").get(pk=case.pk), {}
-        response = Response(
-            ReportResultSerializer(case, context=context).data, status=201 if created else 200
-        )
+        # The answer's clock counts on the work calendar this request read before its commit.
+        with clock.CALENDAR_VERSION.as_seen():
+            data = ReportResultSerializer(case, context=context).data
+        response = Response(data, status=201 if created else 200)
         if not created:
             response[REPLAY_HEADER] = "true"
         return response

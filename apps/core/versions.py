@@ -24,7 +24,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
@@ -44,6 +45,20 @@ class SharedVersion:
         self._seen: tuple[float, int] | None = None  # (read at, version)
         # This thread's change waiting for its transaction: (salt, the on-commit callback).
         self._pending = threading.local()
+        self._settled = threading.local()
+
+    @contextmanager
+    def as_seen(self) -> Iterator[None]:
+        """Inside, the last reading stands however old it is (it is read if there is none).
+
+        For the answer after a commit: the request already read the version (and built its
+        copy) before committing, and a read now could fail with the database and turn a
+        committed write into an error answer."""
+        self._settled.on = True
+        try:
+            yield
+        finally:
+            self._settled.on = False
 
     def current(self, *, recheck: bool = False) -> int:
         """The shared version (salted while this thread's change waits for its commit);
@@ -58,7 +73,10 @@ class SharedVersion:
         if (
             seen is not None
             and not recheck
-            and now - seen[0] < getattr(settings, self.recheck_setting, self.default_recheck_s)
+            and (
+                getattr(self._settled, "on", False)
+                or now - seen[0] < getattr(settings, self.recheck_setting, self.default_recheck_s)
+            )
         ):
             return seen[1]
         version = self._read()
