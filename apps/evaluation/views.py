@@ -21,6 +21,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from apps.cases.models import Category, Colour
@@ -34,7 +35,7 @@ from apps.evaluation.indicators import (
     format_value,
 )
 from apps.evaluation.models import EvaluateeKind
-from apps.evaluation.selectors.hotspots import colour_board
+from apps.evaluation.selectors.hotspots import colour_board, overview_charts
 from apps.evaluation.selectors.scores import ScoreRow, score_rows, weights_for
 from apps.org.models import Region
 
@@ -357,8 +358,20 @@ def dashboard(request, escope):
         last_day=period.last,
         category_ids=category_ids,
     )
+    # Under each on-time rate: how many open cases already late it counts (help page #on-time).
+    late_notes = {
+        "handle_on_time_rate": totals["handle_late_open"],
+        "sign_on_time_rate": totals["sign_late_open"],
+    }
     headline = [
-        (code, INDICATORS[code].label, format_value(code, totals[code]))
+        (
+            code,
+            INDICATORS[code].label,
+            format_value(code, totals[code]),
+            gettext("含未完成的超时事件 %(n)s 件") % {"n": late_notes[code]}
+            if late_notes.get(code)
+            else "",
+        )
         for code in (
             "reports",
             "accepted",
@@ -391,6 +404,23 @@ def dashboard(request, escope):
         tables.append(table)
         rankings.append({"kind": kind, "table": table, "rows": rows})
     board = colour_board(request.user, escope)
+    charts = overview_charts(
+        escope,
+        first_day=period.first,
+        last_day=period.last,
+        category_ids=category_ids,
+        board_totals=board["totals"],
+    )
+    chart_data = {
+        **charts,
+        # The series' names, here so they are translated with the page.
+        "series": {
+            "reports": gettext("上报"),
+            "closed": gettext("其中已结案（按上报日）"),
+            "handled": gettext("处置反馈"),
+            "categories": gettext("上报数"),
+        },
+    }
     return export_or_render(
         request,
         escope,
@@ -403,6 +433,8 @@ def dashboard(request, escope):
         rankings=rankings,
         board_totals=board["totals"],
         colours=colour_labels(),
+        charts=chart_data,
+        granularity_label=gettext("按日") if charts["granularity"] == "day" else gettext("按周"),
     )
 
 

@@ -141,7 +141,8 @@ def score_detail(request, escope, kind: str, subject_id: int):
         row=row,
         table=table,
         kind=kind,
-        peers=len(rows),
+        # Ranked among the subjects with data; the others are unranked (help page #no-data).
+        peers=sum(1 for r in rows if r.rank is not None),
         reasons=[
             {
                 "label": p.label,

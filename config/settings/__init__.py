@@ -435,7 +435,10 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [
     path
-    for path in [("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist")]
+    for path in [
+        ("vendor/leaflet", BASE_DIR / "node_modules" / "leaflet" / "dist"),
+        ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    ]
     if path[1].exists()
 ]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
@@ -507,7 +510,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Maps ---------------------------------------------------------------------------------
-# Leaflet comes from npm (package.json + package-lock.json) and is served from node_modules.
+# Leaflet and Chart.js come from npm (package.json + package-lock.json) and are served from
+# node_modules.
 # The street map under every map's grid outlines (apps/core/maps.py, docs/operations.md "Maps"):
 #   tianditu  天地图 (WGS-84/CGCS2000 like our data; needs TIANDITU_KEY, a free 'tk' key from
 #             https://console.tianditu.gov.cn/ — without it the maps draw grid outlines only)

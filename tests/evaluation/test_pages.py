@@ -292,3 +292,39 @@ def test_the_hotspot_map_credits_its_tile_source_plainly(org, activity, settings
         "https://t{s}.tianditu.gov.cn/cva_w/wmts",
     ]
     assert all(layer["url"].endswith("&tk=KEY") for layer in config["layers"])
+
+
+@pytest.mark.django_db
+def test_the_overview_passes_its_chart_data_as_json_and_loads_chart_js_as_files(org, activity):
+    page = client_for(org, "leader").get(f"/evaluation/?{WEEK}")
+    html = page.content.decode()
+    charts = page.context["charts"]
+    assert charts["granularity"] == "day" and len(charts["trend"]["labels"]) == 7
+    assert charts["trend"]["reports"][:3] == [2, 2, 1]
+    assert sum(charts["trend"]["handled"]) == 4
+    assert charts["colours"]["counts"][charts["colours"]["codes"].index("red")] == 1
+    assert charts["categories"]["labels"] and charts["categories"]["counts"][0] == 5
+    assert 'id="overview-charts"' in html and "chart-trend" in html
+    # Scripts are files with the request's nonce; nothing inline.
+    nonce = page.wsgi_request.csp_nonce
+    assert f'vendor/chartjs/chart.umd.min.js" nonce="{nonce}"' in html
+    assert f'evaluation/overview-charts.js" nonce="{nonce}"' in html
+    # A quarter is drawn by week.
+    quarter = client_for(org, "leader").get(
+        "/evaluation/?period=custom&from=2025-01-01&to=2025-03-31"
+    )
+    assert quarter.context["charts"]["granularity"] == "week"
+
+
+@pytest.mark.django_db
+def test_the_hotspot_tables_wait_behind_a_details_element(org, activity):
+    html = client_for(org, "cd").get(f"/evaluation/hotspots/?{WEEK}").content.decode()
+    assert html.count('<details class="more"') >= 3
+    assert html.index('id="heatmap"') < html.index('<details class="more"')
+    assert "查看明细表" in html
+
+
+@pytest.mark.django_db
+def test_the_indicator_table_scrolls_in_its_own_box_with_the_name_column_kept(org, activity):
+    html = client_for(org, "leader").get(f"/evaluation/indicators/?{WEEK}").content.decode()
+    assert "<div class='table-scroll'><table class='data sticky-first'>" in html

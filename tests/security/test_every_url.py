@@ -46,7 +46,7 @@ PUBLIC = {
     "field/": "the app shell; its data come from the API, which needs a login",
     "track/": "citizens: status by tracking number",
     "track/board/": "大联动公开: the public board (sensitive categories withheld)",
-    "track/clock/": "时限与颜色说明: how the clock and the colours work, no data",
+    "track/clock/": "时限与颜色说明: the clock rule in words, no data",
     "track/verify/": "citizens: the reporter's second factor",
     "track/rate/": "citizens: rating with the second factor",
     "track/report/": "随手拍: a citizen's report",

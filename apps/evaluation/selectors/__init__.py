@@ -16,14 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from apps.cases.models import Category, Colour, Status
+from apps.cases.models import Action, CaseEvent, Category, Colour, Status
 from apps.cases.selectors import cases_visible_to, overdue_q
 from apps.evaluation.indicators import (
     GRID_WORKER_COLUMNS,
     HANDLER_COLUMNS,
+    LATE_OPEN_TERMS,
     REGION_COLUMNS,
     ROLLUP_METRICS,
     UNIT_COLUMNS,
@@ -36,6 +37,7 @@ from apps.evaluation.models import (
     MonthlyRollup,
     RollupCursor,
 )
+from apps.evaluation.rollups import day_start
 from apps.org.models import Grid, Profile, Region, Role, Tier, Unit, UnitKind
 from apps.org.scope import AnyUser, regions_in_scope, scope_of
 
@@ -312,6 +314,74 @@ def rollup_counters(
     )
 
 
+# Where a live count puts a case, by rollup level (persons get no live counts).
+LIVE_FIELD = {
+    "county": "county_id",
+    "town": "town_id",
+    "village": "village_id",
+    "grid": "grid_id",
+    "unit": "lead_unit_id",
+}
+
+
+def late_open(
+    user: AnyUser,
+    *,
+    level: str,
+    keys: Iterable[int] | None,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
+) -> dict[int, dict[str, int]]:
+    """The live terms of the on-time rates (``indicators.LATE_OPEN_TERMS``): open cases that
+    are already late for a step a unit owes, whose deadline fell in the period — key →
+    {"sign_late_open": n, "handle_late_open": n}.
+
+    - ``sign_late_open``: 已派遣待签收 now, and the signing deadline (the step deadline) has
+      passed — the sweep's and ``overdue_q``'s rule, at the deadline itself included;
+    - ``handle_late_open``: dispatched or being handled (not yet reported handled) now, and the
+      case's 办结时限 (``overall_deadline``, what a handling report is measured against) has
+      passed.
+
+    Both leave out cases that were ever deferred (挂账), as the rollup counters do. Places count
+    where the case is; a unit counts the cases it leads now.
+    """
+    field = LIVE_FIELD.get(level)
+    if field is None:
+        return {}
+    now = now or timezone.now()
+    start, after = day_start(first_day), day_start(last_day + dt.timedelta(days=1))
+    ever_deferred = Exists(CaseEvent.objects.filter(case_id=OuterRef("pk"), action=Action.DEFER))
+    qs = cases_visible_to(user).filter(status__in=[Status.DISPATCHED, Status.SIGNED])
+    if keys is not None:
+        qs = qs.filter(**{f"{field}__in": list(keys)})
+    if category_ids is not None:
+        qs = qs.filter(category_id__in=list(category_ids))
+    sign = Q(
+        status=Status.DISPATCHED,
+        step_deadline__gte=start,
+        step_deadline__lt=after,
+        step_deadline__lte=now,
+    )
+    handle = Q(overall_deadline__gte=start, overall_deadline__lt=after, overall_deadline__lte=now)
+    rows = (
+        qs.filter(sign | handle)
+        .alias(deferred=ever_deferred)
+        .filter(deferred=False)
+        .order_by()
+        .values(field)
+        .annotate(
+            sign_late_open=Count("id", filter=sign), handle_late_open=Count("id", filter=handle)
+        )
+    )
+    return {
+        row[field]: {term: row[term] for term in LATE_OPEN_TERMS}
+        for row in rows
+        if row[field] is not None
+    }
+
+
 def overdue_now(
     user: AnyUser,
     *,
@@ -323,13 +393,7 @@ def overdue_now(
     """当前超时数 (live): open, not deferred, current step past its deadline. A unit is only
     counted for its own steps (signing and handling); a place for every open step."""
     now = now or timezone.now()
-    field = {
-        "county": "county_id",
-        "town": "town_id",
-        "village": "village_id",
-        "grid": "grid_id",
-        "unit": "lead_unit_id",
-    }.get(level)
+    field = LIVE_FIELD.get(level)
     if field is None:
         return {}
     # The one overdue rule (apps.cases.selectors.overdue_q): running, at or past the step's
@@ -342,6 +406,10 @@ def overdue_now(
     if category_ids is not None:
         qs = qs.filter(category_id__in=list(category_ids))
     return dict(qs.order_by().values_list(field).annotate(n=Count("id")).values_list(field, "n"))
+
+
+# The indicators whose denominators take the live late terms.
+LATE_OPEN_COLUMNS = {"sign_on_time_rate", "handle_on_time_rate"}
 
 
 @dataclass
@@ -378,10 +446,23 @@ def indicator_rows(
         if "overdue_now" in columns
         else {}
     )
+    late = (
+        late_open(
+            user,
+            level=spec.level,
+            keys=keys,
+            first_day=first_day,
+            last_day=last_day,
+            category_ids=category_ids,
+        )
+        if LATE_OPEN_COLUMNS & set(columns)
+        else {}
+    )
     rows: list[Row] = []
     for sub in subs:
         c = dict(counters.get(sub.id) or dict.fromkeys(ROLLUP_METRICS, 0))
         c["overdue_now"] = live.get(sub.id, 0)
+        c.update(late.get(sub.id) or dict.fromkeys(LATE_OPEN_TERMS, 0))
         rows.append(Row(sub, c, evaluate(c, columns)))
     return rows
 
@@ -394,7 +475,8 @@ def totals_for(
     last_day: dt.date,
     category_ids: list[int] | None = None,
 ) -> dict[str, float | int | None]:
-    """The reader's own region as one row (the headline figures of the dashboard)."""
+    """The reader's own region as one row (the headline figures of the dashboard), with the
+    live late terms of the on-time rates (``LATE_OPEN_TERMS``) beside the indicators."""
     level = escope.tier
     counters = rollup_counters(
         level=level,
@@ -406,7 +488,21 @@ def totals_for(
     counters["overdue_now"] = overdue_now(
         user, level=level, keys=[escope.home.pk], category_ids=category_ids
     ).get(escope.home.pk, 0)
-    return evaluate(counters, REGION_COLUMNS)
+    counters.update(
+        late_open(
+            user,
+            level=level,
+            keys=[escope.home.pk],
+            first_day=first_day,
+            last_day=last_day,
+            category_ids=category_ids,
+        ).get(escope.home.pk)
+        or dict.fromkeys(LATE_OPEN_TERMS, 0)
+    )
+    return {
+        **evaluate(counters, REGION_COLUMNS),
+        **{term: counters[term] for term in LATE_OPEN_TERMS},
+    }
 
 
 def data_as_of() -> dt.datetime | None:

@@ -251,3 +251,82 @@ def colour_board(user: AnyUser, escope: EvalScope) -> ColourBoard:
         "area_field": area_field[:-3],
         "as_of": timezone.now(),
     }
+
+
+# --- the overview's charts -------------------------------------------------------------------
+
+
+class OverviewCharts(TypedDict):
+    granularity: str  # day | week
+    trend: dict[str, list[Any]]  # labels, reports, closed, handled
+    colours: dict[str, list[Any]]  # labels, codes, counts
+    categories: dict[str, list[Any]]  # labels, counts
+
+
+def overview_charts(
+    escope: EvalScope,
+    *,
+    first_day: dt.date,
+    last_day: dt.date,
+    category_ids: list[int] | None,
+    board_totals: dict[str, int],
+    top: int = 10,
+) -> OverviewCharts:
+    """The overview's three charts, as plain lists for the page's chart script.
+
+    1. Trend of the reader's region, by day (periods up to 62 days) or by week (Monday):
+       reports (上报), of those the ones now closed (已结案, by the day they were reported —
+       the rollup counter ``closed``) and handling reports (处置反馈, by the day they were made).
+    2. Colour mix of the open cases now (the colour board's live totals, passed in).
+    3. The ``top`` leaf categories by reports in the period.
+    """
+    granularity = "day" if (last_day - first_day).days < 62 else "week"
+    home = escope.home.pk
+    by_day = rollup_sums(
+        level=escope.tier,
+        keys=[home],
+        first_day=first_day,
+        last_day=last_day,
+        category_ids=category_ids,
+        group="day",
+        metrics=("reports", "closed", "handled"),
+    )
+    series = {
+        metric: trend(
+            {day: c[metric] for day, c in by_day.items()}, first_day, last_day, granularity
+        )
+        for metric in ("reports", "closed", "handled")
+    }
+    fmt = "%m-%d" if granularity == "day" else "%m-%d 起"
+    by_category = rollup_sums(
+        level=escope.tier,
+        keys=[home],
+        first_day=first_day,
+        last_day=last_day,
+        category_ids=category_ids,
+        group="category_id",
+        metrics=("reports",),
+    )
+    ranked = sorted(
+        ((cid, c["reports"]) for cid, c in by_category.items() if c["reports"]),
+        key=lambda item: -item[1],
+    )[:top]
+    labels = category_labels(cid for cid, _n in ranked)
+    return {
+        "granularity": granularity,
+        "trend": {
+            "labels": [start.strftime(fmt) for start, _n in series["reports"]],
+            "reports": [n for _s, n in series["reports"]],
+            "closed": [n for _s, n in series["closed"]],
+            "handled": [n for _s, n in series["handled"]],
+        },
+        "colours": {
+            "codes": list(OPEN_COLOURS),
+            "labels": [str(Colour(c).label) for c in OPEN_COLOURS],
+            "counts": [board_totals.get(c, 0) for c in OPEN_COLOURS],
+        },
+        "categories": {
+            "labels": [labels.get(cid, "?") for cid, _n in ranked],
+            "counts": [n for _cid, n in ranked],
+        },
+    }

@@ -50,6 +50,12 @@ def indicator_score(
     raise ValueError(how)
 
 
+def has_data(counters: dict[str, int]) -> bool:
+    """Whether a subject has anything to be scored on: some counter of the period (a report, a
+    dispatch, a signing, a rating …) or a live count (overdue now, late and still open)."""
+    return any(counters.values())
+
+
 @dataclass
 class ScorePart:
     code: str
@@ -91,8 +97,13 @@ def score_rows(
     1. Compute each weighted indicator for every subject.
     2. Turn each value into a 0–1 score among the peers (``indicator_score``).
     3. Composite = Σ weight × score ÷ Σ weight over the indicators that have data for that
-       subject (an indicator without data — e.g. no ratings — neither helps nor hurts), × 100.
-    4. Rank by composite (ties share a rank); subjects with no data at all are listed last.
+       subject (an indicator without data — a zero denominator, e.g. no ratings — neither
+       helps nor hurts: the other weights are renormalised), × 100.
+    4. A subject with no data at all (``has_data``: nothing counted in the period and nothing
+       late or overdue now) gets no composite and no rank — "—", listed last. It is not a
+       peer either: its zero counts do not set the "best" for the others. Without this, a
+       department with no cases scored 100 on "当前超时数 0" alone and tied for first.
+    5. Rank by composite (ties share a rank).
     """
     weights = weights_for(kind)
     codes = tuple(weights)
@@ -106,16 +117,19 @@ def score_rows(
         within=within,
         columns=codes or ("reports",),
     )
-    peers = {code: [r.values.get(code) for r in rows] for code in codes}
+    active = [has_data(r.counters) for r in rows]
+    peers = {
+        code: [r.values.get(code) for r, a in zip(rows, active, strict=True) if a] for code in codes
+    }
     means: dict[str, float | None] = {}
     for code in codes:
         known = [v for v in peers[code] if v is not None and v != math.inf]
         means[code] = sum(known) / len(known) if known else None
     result: list[ScoreRow] = []
-    for row in rows:
+    for row, row_active in zip(rows, active, strict=True):
         scored: list[tuple[str, float | int | None, float | None]] = []
         for code in codes:
-            value = row.values.get(code)
+            value = row.values.get(code) if row_active else None
             scored.append((code, value, indicator_score(code, value, peers[code])))
         used = sum(weights[c] for c, _v, s in scored if s is not None)
         parts: list[ScorePart] = []

@@ -16,8 +16,15 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def data_table(
-    context, table, first_link: bool = False, show_links: bool = False, link_col: int = 0
+    context,
+    table,
+    first_link: bool = False,
+    show_links: bool = False,
+    link_col: int = 0,
+    sticky_first: bool = False,
 ):
+    """``sticky_first``: the first column stays in view while the table scrolls sideways
+    inside its own box (wide tables such as the indicator table, at desk widths)."""
     query = context.get("query", "")
     prefix = f"?{escape(query)}&amp;" if query else "?"
     out = [
@@ -37,7 +44,8 @@ def data_table(
         for i, v in enumerate(row)
         if isinstance(v, str) and v[:1] != ">"
     }
-    out.append("<table class='data'><thead><tr>")
+    table_class = "data sticky-first" if sticky_first else "data"
+    out.append(f"<div class='table-scroll'><table class='{table_class}'><thead><tr>")
     out.extend(
         f"<th class='{'name' if i in text_cols else ''}'>{escape(h)}</th>"
         for i, h in enumerate(table.headers)
@@ -57,5 +65,5 @@ def data_table(
         if show_links:
             out.append(f"<td><a href='{escape(link)}'>查看</a></td>" if link else "<td></td>")
         out.append("</tr>")
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table></div></section>")
     return mark_safe("".join(out))
