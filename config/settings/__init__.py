@@ -504,6 +504,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {
         "CaseStatusEnum": "apps.cases.models.Status",
+        "PlaceStatusEnum": "apps.places.models.PlaceStatus",
         "PhotoKindEnum": "apps.cases.models.PhotoKind",
         "ReportPhotoKindEnum": "apps.cases.serializers.REPORT_PHOTO_KINDS",
     },
