@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
+from apps.core.errors import Refusal
 from apps.org import geo
 from apps.org.models import Grid, Region, Role, Tier, Unit
 from apps.org.scope import AnyUser, Scope, profile_of, scope_of
@@ -101,15 +102,8 @@ EDITABLE = (
 # --- errors -----------------------------------------------------------------------------------
 
 
-class PlaceError(Exception):
+class PlaceError(Refusal):
     """A change that cannot be made; ``message`` is meant for the person who tried."""
-
-    status_code = 400
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class NotPermitted(PlaceError):

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from apps.cases import services as workflow
 from apps.cases import tracking
 from apps.cases.models import Case, Category, PositionSource, Source
+from apps.core.errors import Refusal
 from apps.org.models import Region, Tier
 from apps.public.models import (
     LOW_RATING_MAX,
@@ -53,17 +54,8 @@ MAX_DESCRIPTION = 2000
 MAX_REPORT_PHOTOS = 3
 
 
-class PublicError(Exception):
+class PublicError(Refusal):
     """Input a citizen or a client can fix; ``message`` is meant for them."""
-
-    status_code = 400
-
-    def __init__(self, message: str, *, field: str | None = None, status_code: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if status_code is not None:
-            self.status_code = status_code
 
 
 class AlreadyRated(PublicError):

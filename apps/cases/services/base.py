@@ -27,19 +27,13 @@ from apps.cases.models import (
     Step,
 )
 from apps.core import follow_up
+from apps.core.errors import Refusal
 from apps.org.models import Tier, Unit
 from apps.org.scope import profile_of
 
 
-class WorkflowError(Exception):
+class WorkflowError(Refusal):
     """A step that cannot be taken; ``message`` is meant for the person who tried."""
-
-    status_code = 400
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class NotPermitted(WorkflowError):
